@@ -1,0 +1,416 @@
+//! Starting the built binaries and speaking MCP to them, for end-to-end tests.
+//!
+//! Tests run the real `fake-okta` and `okta-mcp-tool-server` processes from the workspace's
+//! target directory (`tests/run` builds them first) and talk HTTP to them. The MCP client here
+//! signs every request with the identity-header contract, as the proxy does, so the tool
+//! server's own verification is what the tests exercise.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use okta_mcp_tool_server::identity::{self, Identity, IdentityKey, RequestBinding};
+use serde_json::{Value, json};
+
+/// The identity-header key every test process shares.
+pub const TEST_IDENTITY_KEY: &str = "test-identity-header-key-0123456789abcdef";
+/// The API token the fake org accepts in tests.
+pub const TEST_API_TOKEN: &str = "test-api-token-00000000000000000000";
+
+/// A plain HTTP client (installs the process's one rustls crypto provider first).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// Path of a workspace binary built by `cargo build --workspace`.
+pub fn binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace first (`tests/run` does: cargo build --workspace --bins)",
+        path.display()
+    );
+    path
+}
+
+/// The workspace root, so tests can pass `policies/…` paths.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A child process killed when dropped, with its stderr kept for assertions.
+pub struct Process {
+    child: Child,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Process {
+    /// Everything the process wrote to stderr so far (its logs).
+    pub fn logs(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until the logs contain `needle` (logs are written asynchronously).
+    pub async fn wait_for_log(&self, needle: &str) -> String {
+        for _ in 0..100 {
+            let logs = self.logs();
+            if logs.contains(needle) {
+                return logs;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("log line {needle:?} never appeared; logs:\n{}", self.logs());
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(mut command: Command) -> (Process, BufReader<std::process::ChildStdout>) {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawn test process");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let stderr = child.stderr.take().expect("stderr");
+    let logs = Arc::new(Mutex::new(String::new()));
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut logs = sink.lock().unwrap();
+            logs.push_str(&line);
+            logs.push('\n');
+        }
+    });
+    (
+        Process {
+            child,
+            stderr: logs,
+        },
+        stdout,
+    )
+}
+
+/// A running fake Okta org.
+pub struct FakeOkta {
+    pub process: Process,
+    /// e.g. `http://127.0.0.1:40123`
+    pub url: String,
+}
+
+impl FakeOkta {
+    /// Starts `fake-okta` on a free port with `extra` flags.
+    pub fn start(extra: &[&str]) -> Self {
+        let mut command = Command::new(binary("fake-okta"));
+        command
+            .args(["--listen", "127.0.0.1:0", "--api-token", TEST_API_TOKEN])
+            .args(extra)
+            .env("LOG_LEVEL", "warn");
+        let (process, mut stdout) = spawn(command);
+        let mut line = String::new();
+        stdout
+            .read_line(&mut line)
+            .expect("fake-okta prints its address");
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|u| u.starts_with("http://"))
+            .unwrap_or_else(|| panic!("unexpected first line from fake-okta: {line:?}"))
+            .to_owned();
+        Self { process, url }
+    }
+
+    /// Sets fault injection (`POST /__fake/faults`).
+    pub async fn faults(&self, faults: Value) {
+        let response = http_client()
+            .post(format!("{}/__fake/faults", self.url))
+            .json(&faults)
+            .send()
+            .await
+            .expect("set faults");
+        assert!(
+            response.status().is_success(),
+            "set faults: {}",
+            response.status()
+        );
+    }
+
+    /// Request counters (`GET /__fake/stats`).
+    pub async fn stats(&self) -> Value {
+        http_client()
+            .get(format!("{}/__fake/stats", self.url))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("stats json")
+    }
+
+    /// Zeroes the request counters.
+    pub async fn reset_stats(&self) {
+        http_client()
+            .post(format!("{}/__fake/stats/reset", self.url))
+            .send()
+            .await
+            .expect("reset stats");
+    }
+}
+
+/// A running `okta-mcp-tool-server serve`.
+pub struct ToolServer {
+    pub process: Process,
+    /// e.g. `http://127.0.0.1:40124/mcp`
+    pub mcp_url: String,
+}
+
+/// A free loopback port (bound then released; fine for tests on one machine).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl ToolServer {
+    /// Starts `serve` against `okta` with the shipped policy and `env` overrides.
+    pub async fn start(okta: &FakeOkta, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let mut command = Command::new(binary("okta-mcp-tool-server"));
+        command
+            .current_dir(workspace_root())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("OKTA_ORG_URL", &okta.url)
+            .env("OKTA_API_TOKEN", TEST_API_TOKEN)
+            .env("IDENTITY_HEADER_KEY", TEST_IDENTITY_KEY)
+            .env("LOG_LEVEL", "info");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let (process, _stdout) = spawn(command);
+        let server = Self {
+            process,
+            mcp_url: format!("http://127.0.0.1:{port}/mcp"),
+        };
+        let health = format!("http://127.0.0.1:{port}/health");
+        for _ in 0..200 {
+            if let Ok(r) = http_client().get(&health).send().await
+                && r.status().is_success()
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "tool server did not start; logs:\n{}",
+            server.process.logs()
+        );
+    }
+}
+
+/// One HTTP answer, with the JSON-RPC message it carried (JSON or the matching SSE event).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+    pub message: Option<Value>,
+}
+
+/// A minimal MCP streamable-HTTP client that signs like the proxy.
+pub struct McpClient {
+    http: reqwest::Client,
+    url: String,
+    path: String,
+    key: IdentityKey,
+    pub identity: Identity,
+    pub session_id: Option<String>,
+    pub protocol_version: String,
+    next_id: u64,
+}
+
+impl McpClient {
+    /// A client for `url` acting as a user with `role`.
+    pub fn new(url: &str, role: &str, subject: &str) -> Self {
+        let path = url::Url::parse(url).expect("url").path().to_owned();
+        Self {
+            http: http_client(),
+            url: url.to_owned(),
+            path,
+            key: IdentityKey::new(TEST_IDENTITY_KEY).expect("key"),
+            identity: Identity {
+                role: role.to_owned(),
+                subject: subject.to_owned(),
+                email: format!("{subject}@example.com"),
+            },
+            session_id: None,
+            protocol_version: "2025-11-25".into(),
+            next_id: 1,
+        }
+    }
+
+    /// The identity headers for a request, as the proxy would add them.
+    pub fn identity_headers(&self, method: &str) -> Vec<(&'static str, String)> {
+        let t = chrono::Utc::now().timestamp();
+        let nonce = identity::new_nonce();
+        let binding = RequestBinding {
+            method,
+            path: &self.path,
+            session_id: self.session_id.as_deref().unwrap_or(""),
+        };
+        vec![
+            (identity::ROLE_HEADER, self.identity.role.clone()),
+            (identity::SUBJECT_HEADER, self.identity.subject.clone()),
+            (identity::EMAIL_HEADER, self.identity.email.clone()),
+            (
+                identity::IDENTITY_HEADER,
+                identity::sign(&self.key, t, &nonce, binding, &self.identity),
+            ),
+        ]
+    }
+
+    /// POSTs one JSON-RPC message with the given headers (identity headers are not added).
+    pub async fn post_raw(&self, body: &Value, headers: &[(&str, String)]) -> Answer {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(id) = &self.session_id {
+            request = request.header("mcp-session-id", id);
+        }
+        if body.get("method").and_then(Value::as_str) != Some("initialize") {
+            request = request.header("mcp-protocol-version", &self.protocol_version);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let response = request.send().await.expect("POST /mcp");
+        read_answer(response, body.get("id")).await
+    }
+
+    /// POSTs one JSON-RPC message, signed.
+    pub async fn post(&self, body: &Value) -> Answer {
+        let headers = self.identity_headers("POST");
+        self.post_raw(body, &headers).await
+    }
+
+    /// Sends a request and returns its JSON-RPC response message.
+    pub async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let answer = self
+            .post(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        assert_eq!(answer.status, 200, "{method}: {answer:?}");
+        match answer.message {
+            Some(message) => message,
+            None => panic!("{method}: no JSON-RPC response in {:?}", answer.body),
+        }
+    }
+
+    /// `initialize` + `notifications/initialized`; keeps the session id.
+    pub async fn initialize(&mut self) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        let answer = self
+            .post(&json!({
+                "jsonrpc": "2.0", "id": id, "method": "initialize",
+                "params": {
+                    "protocolVersion": self.protocol_version,
+                    "capabilities": {},
+                    "clientInfo": {"name": "okta-mcp-e2e", "version": "1"}
+                }
+            }))
+            .await;
+        assert_eq!(answer.status, 200, "initialize: {answer:?}");
+        self.session_id = answer
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let message = answer.message.expect("initialize result");
+        if let Some(v) = message["result"]["protocolVersion"].as_str() {
+            self.protocol_version = v.to_owned();
+        }
+        let note = self
+            .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        assert_eq!(note.status, 202, "initialized: {note:?}");
+        message
+    }
+
+    /// Names of the tools `tools/list` shows.
+    pub async fn tool_names(&mut self) -> Vec<String> {
+        let message = self.request("tools/list", json!({})).await;
+        let mut names: Vec<String> = message["result"]["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("tools/list: {message}"))
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// `tools/call`; returns the whole JSON-RPC response (result or error).
+    pub async fn call(&mut self, tool: &str, arguments: Value) -> Value {
+        self.request("tools/call", json!({"name": tool, "arguments": arguments}))
+            .await
+    }
+
+    /// `tools/call` that must succeed; returns its structured content.
+    pub async fn call_ok(&mut self, tool: &str, arguments: Value) -> Value {
+        let message = self.call(tool, arguments.clone()).await;
+        let result = &message["result"];
+        assert!(
+            result["isError"] != json!(true) && message.get("error").is_none(),
+            "{tool}({arguments}) failed: {message}"
+        );
+        result["structuredContent"].clone()
+    }
+}
+
+async fn read_answer(response: reqwest::Response, id: Option<&Value>) -> Answer {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let is_sse = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let body = response.text().await.unwrap_or_default();
+    let message = if is_sse {
+        body.lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+            .find(|m| id.is_none() || m.get("id") == id)
+    } else {
+        serde_json::from_str(&body).ok()
+    };
+    Answer {
+        status,
+        headers,
+        body,
+        message,
+    }
+}

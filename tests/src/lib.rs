@@ -1,0 +1,4 @@
+//! Shared helpers for end-to-end tests.
+
+pub mod fake_okta;
+pub mod harness;

@@ -1,0 +1,273 @@
+//! End to end: who may see and call what, and which requests the tool server refuses.
+//!
+//! Real `fake-okta` and `okta-mcp-tool-server` processes; MCP over HTTP with identity headers
+//! signed as the proxy signs them.
+
+use okta_mcp_tests::harness::{FakeOkta, McpClient, ToolServer};
+use serde_json::{Value, json};
+
+const VIEWER: [&str; 12] = [
+    "get_current_time",
+    "get_okta_application",
+    "get_okta_event_logs",
+    "get_okta_group",
+    "get_okta_user",
+    "list_okta_applications",
+    "list_okta_group_users",
+    "list_okta_groups",
+    "list_okta_user_applications",
+    "list_okta_user_groups",
+    "list_okta_users",
+    "parse_relative_time",
+];
+
+const SECURITY_ADMIN_EXTRA: [&str; 6] = [
+    "get_okta_policy_rule",
+    "list_okta_application_groups",
+    "list_okta_application_users",
+    "list_okta_policies",
+    "list_okta_policy_rules",
+    "list_okta_user_factors",
+];
+
+fn sorted(names: impl IntoIterator<Item = &'static str>) -> Vec<String> {
+    let mut v: Vec<String> = names.into_iter().map(String::from).collect();
+    v.sort();
+    v
+}
+
+async fn setup() -> (FakeOkta, ToolServer) {
+    let okta = FakeOkta::start(&[]);
+    let server = ToolServer::start(&okta, &[]).await;
+    (okta, server)
+}
+
+#[tokio::test]
+async fn each_role_sees_exactly_its_tools() {
+    let (_okta, server) = setup().await;
+
+    let mut viewer = McpClient::new(&server.mcp_url, "viewer", "00u-viewer");
+    viewer.initialize().await;
+    assert_eq!(viewer.tool_names().await, sorted(VIEWER));
+
+    let mut security = McpClient::new(&server.mcp_url, "security-admin", "00u-sec");
+    security.initialize().await;
+    let expected = sorted(VIEWER.into_iter().chain(SECURITY_ADMIN_EXTRA));
+    assert_eq!(security.tool_names().await, expected);
+    assert_eq!(expected.len(), 18);
+
+    let mut admin = McpClient::new(&server.mcp_url, "super-admin", "00u-admin");
+    admin.initialize().await;
+    let mut all = expected.clone();
+    all.push("list_okta_network_zones".into());
+    all.sort();
+    assert_eq!(admin.tool_names().await, all);
+
+    let mut nobody = McpClient::new(&server.mcp_url, "contractor", "00u-nobody");
+    nobody.initialize().await;
+    assert_eq!(nobody.tool_names().await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_refused_call_is_answered_like_an_unknown_tool() {
+    let (okta, server) = setup().await;
+    let mut viewer = McpClient::new(&server.mcp_url, "viewer", "00u-viewer");
+    viewer.initialize().await;
+    okta.reset_stats().await;
+
+    let refused = viewer.call("list_okta_network_zones", json!({})).await;
+    let unknown = viewer.call("list_okta_network_zonez", json!({})).await;
+    assert_eq!(
+        refused["error"]["code"], unknown["error"]["code"],
+        "{refused} vs {unknown}"
+    );
+    assert_eq!(refused["error"]["code"], -32602);
+    assert_eq!(
+        refused["error"]["message"],
+        "Unknown tool: list_okta_network_zones"
+    );
+    assert_eq!(
+        unknown["error"]["message"],
+        "Unknown tool: list_okta_network_zonez"
+    );
+    assert!(refused.get("result").is_none());
+
+    // A role the policy does not know gets nothing either.
+    let mut nobody = McpClient::new(&server.mcp_url, "contractor", "00u-nobody");
+    nobody.initialize().await;
+    let denied = nobody.call("get_current_time", json!({})).await;
+    assert_eq!(denied["error"]["message"], "Unknown tool: get_current_time");
+
+    // Nothing reached Okta, and the audit log says who was refused what.
+    assert_eq!(okta.stats().await["requests"], 0);
+    let logs = server
+        .process
+        .wait_for_log("tool=list_okta_network_zonez")
+        .await;
+    let line = logs
+        .lines()
+        .find(|l| l.contains("tool=list_okta_network_zones"))
+        .expect("audit line");
+    assert!(line.contains("audit"), "{line}");
+    assert!(line.contains("decision=\"deny\""), "{line}");
+    assert!(line.contains("subject=\"00u-viewer\""), "{line}");
+    assert!(line.contains("role=\"viewer\""), "{line}");
+}
+
+#[tokio::test]
+async fn an_allowed_call_is_audited_without_arguments_or_token() {
+    let (_okta, server) = setup().await;
+    let mut admin = McpClient::new(&server.mcp_url, "super-admin", "00u-admin");
+    admin.initialize().await;
+    admin
+        .call_ok(
+            "list_okta_users",
+            json!({"query": "secret-looking-argument", "limit": 5}),
+        )
+        .await;
+    let logs = server.process.wait_for_log("tool=list_okta_users").await;
+    let line = logs
+        .lines()
+        .find(|l| l.contains("tool=list_okta_users") && l.contains("audit"))
+        .expect("audit line");
+    assert!(line.contains("decision=\"allow\""), "{line}");
+    assert!(line.contains("okta_status=200"), "{line}");
+    assert!(line.contains("okta_calls=1"), "{line}");
+    assert!(line.contains("duration_ms="), "{line}");
+    assert!(
+        !logs.contains("secret-looking-argument"),
+        "arguments leaked into logs"
+    );
+    assert!(
+        !logs.contains(okta_mcp_tests::harness::TEST_API_TOKEN),
+        "API token leaked into logs"
+    );
+}
+
+fn assert_unauthorized(answer: &okta_mcp_tests::harness::Answer, why: &str) {
+    assert_eq!(answer.status, 401, "{why}: {answer:?}");
+    let body: Value = serde_json::from_str(&answer.body).expect("JSON-RPC error body");
+    assert_eq!(body["jsonrpc"], "2.0", "{why}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Unauthorized")),
+        "{why}: {body}"
+    );
+}
+
+#[tokio::test]
+async fn bad_identity_headers_get_401() {
+    let (_okta, server) = setup().await;
+    let mut client = McpClient::new(&server.mcp_url, "viewer", "00u-viewer");
+    client.initialize().await;
+    let list = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/list"});
+
+    // No identity headers at all.
+    assert_unauthorized(&client.post_raw(&list, &[]).await, "missing");
+
+    // Each header missing in turn.
+    for drop in ["x-mcp-identity", "x-mcp-role", "x-mcp-subject"] {
+        let headers: Vec<_> = client
+            .identity_headers("POST")
+            .into_iter()
+            .filter(|(n, _)| *n != drop)
+            .collect();
+        assert_unauthorized(&client.post_raw(&list, &headers).await, drop);
+    }
+
+    // A client raising its own role after signing.
+    let mut headers = client.identity_headers("POST");
+    headers.retain(|(n, _)| *n != "x-mcp-role");
+    headers.push(("x-mcp-role", "super-admin".into()));
+    assert_unauthorized(&client.post_raw(&list, &headers).await, "tampered role");
+
+    // A signature made with another key.
+    let mut forger = McpClient::new(&server.mcp_url, "viewer", "00u-viewer");
+    forger.session_id = client.session_id.clone();
+    let mut headers = forger.identity_headers("POST");
+    for (name, value) in headers.iter_mut() {
+        if *name == "x-mcp-identity" {
+            let sig_at = value.find("sig=").unwrap() + 4;
+            let flipped = if value.as_bytes()[sig_at] == b'A' {
+                "B"
+            } else {
+                "A"
+            };
+            value.replace_range(sig_at..sig_at + 1, flipped);
+        }
+    }
+    assert_unauthorized(&client.post_raw(&list, &headers).await, "bad signature");
+
+    // Stale: signed 2 minutes ago.
+    let stale = stale_headers(&client, 120);
+    assert_unauthorized(&client.post_raw(&list, &stale).await, "stale");
+    let future = stale_headers(&client, -120);
+    assert_unauthorized(&client.post_raw(&list, &future).await, "future");
+
+    // Replayed: the same headers twice.
+    let headers = client.identity_headers("POST");
+    let first = client.post_raw(&list, &headers).await;
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_unauthorized(&client.post_raw(&list, &headers).await, "replayed");
+
+    // Junk values never crash the server.
+    for junk in [
+        "",
+        "v1",
+        "v1;t=abc;n=x;sig=y",
+        "v1;t=1;n=AAECAwQFBgcICQoLDA0ODw;sig=%%%",
+    ] {
+        let mut headers = client.identity_headers("POST");
+        headers.retain(|(n, _)| *n != "x-mcp-identity");
+        headers.push(("x-mcp-identity", junk.into()));
+        assert_unauthorized(&client.post_raw(&list, &headers).await, junk);
+    }
+    // Still serving afterwards.
+    assert_eq!(client.tool_names().await.len(), 12);
+}
+
+/// Identity headers with the timestamp moved `age` seconds into the past.
+fn stale_headers(client: &McpClient, age: i64) -> Vec<(&'static str, String)> {
+    use okta_mcp_tool_server::identity::{self, IdentityKey, RequestBinding};
+    let key = IdentityKey::new(okta_mcp_tests::harness::TEST_IDENTITY_KEY).unwrap();
+    let t = chrono::Utc::now().timestamp() - age;
+    let binding = RequestBinding {
+        method: "POST",
+        path: "/mcp",
+        session_id: client.session_id.as_deref().unwrap_or(""),
+    };
+    let mut headers = client.identity_headers("POST");
+    headers.retain(|(n, _)| *n != "x-mcp-identity");
+    headers.push((
+        "x-mcp-identity",
+        identity::sign(&key, t, &identity::new_nonce(), binding, &client.identity),
+    ));
+    headers
+}
+
+#[tokio::test]
+async fn a_session_belongs_to_the_subject_that_opened_it() {
+    let (_okta, server) = setup().await;
+    let mut alice = McpClient::new(&server.mcp_url, "super-admin", "00u-alice");
+    alice.initialize().await;
+
+    // Mallory has a valid identity of her own but borrows Alice's session id.
+    let mut mallory = McpClient::new(&server.mcp_url, "super-admin", "00u-mallory");
+    mallory.session_id = alice.session_id.clone();
+    let answer = mallory
+        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .await;
+    assert_eq!(answer.status, 404, "{answer:?}");
+
+    // An unknown session id gets the very same answer.
+    mallory.session_id = Some("no-such-session".into());
+    let unknown = mallory
+        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.body, answer.body);
+
+    // Alice is unaffected.
+    assert_eq!(alice.tool_names().await.len(), 19);
+}

@@ -1,0 +1,499 @@
+//! The identity header contract (v1) between the proxy and the tool server.
+//!
+//! The proxy authenticates the user; the tool server only sees plain HTTP on loopback. So the
+//! proxy states who the caller is in `X-MCP-Role`, `X-MCP-Subject` and `X-MCP-Email`, and binds
+//! those values to this one request with an HMAC in `X-MCP-Identity`:
+//!
+//! ```text
+//! X-MCP-Identity: v1;t=<unix seconds>;n=<nonce>;sig=<base64url(HMAC-SHA256(key, canonical))>
+//! canonical = "v1\n{t}\n{nonce}\n{METHOD}\n{path}\n{role}\n{subject}\n{email}\n{mcp-session-id}"
+//! ```
+//!
+//! The timestamp bounds how long a captured header is useful (±60 s) and the nonce makes it
+//! single-use inside that window, so a header copied from a log or a reused connection cannot be
+//! replayed. Method, path and session id are signed so a header cannot be moved to another
+//! request. Both sides of the contract live here so the proxy and tests share one definition.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// Header carrying the role the proxy mapped from the user's Okta groups.
+pub const ROLE_HEADER: &str = "x-mcp-role";
+/// Header carrying the Okta user id (the ID token's `sub`).
+pub const SUBJECT_HEADER: &str = "x-mcp-subject";
+/// Header carrying the user's email (may be empty).
+pub const EMAIL_HEADER: &str = "x-mcp-email";
+/// Header carrying version, timestamp, nonce and signature.
+pub const IDENTITY_HEADER: &str = "x-mcp-identity";
+/// The MCP session header, part of what is signed.
+pub const SESSION_HEADER: &str = "mcp-session-id";
+
+/// How far a header's timestamp may be from our clock, in seconds.
+pub const MAX_SKEW_SECS: i64 = 60;
+/// The shortest key we accept, in bytes.
+pub const MIN_KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 16;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Why an identity header was refused. The message is safe to show to the caller.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IdentityError {
+    #[error("missing identity header {0}")]
+    Missing(&'static str),
+    #[error("identity header {0} is not valid text")]
+    NotText(&'static str),
+    #[error("identity header x-mcp-identity is malformed: {0}")]
+    Malformed(&'static str),
+    #[error("identity header is stale or from the future (more than {MAX_SKEW_SECS} s off)")]
+    Stale,
+    #[error("identity header signature does not match")]
+    BadSignature,
+    #[error("identity header nonce was already used")]
+    Replayed,
+    #[error("x-mcp-role is empty")]
+    EmptyRole,
+}
+
+/// A key too short to be safe.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "IDENTITY_HEADER_KEY must be at least {MIN_KEY_LEN} bytes (got {0}); generate one with `openssl rand -base64 48`"
+)]
+pub struct WeakKey(usize);
+
+/// The shared HMAC key: the UTF-8 bytes of `IDENTITY_HEADER_KEY` as written.
+#[derive(Clone)]
+pub struct IdentityKey(Vec<u8>);
+
+impl IdentityKey {
+    /// Accepts the key as configured; refuses keys shorter than [`MIN_KEY_LEN`] bytes.
+    pub fn new(key: &str) -> Result<Self, WeakKey> {
+        if key.len() < MIN_KEY_LEN {
+            return Err(WeakKey(key.len()));
+        }
+        Ok(Self(key.as_bytes().to_vec()))
+    }
+
+    fn mac(&self, canonical: &str) -> HmacSha256 {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(canonical.as_bytes());
+        mac
+    }
+}
+
+impl std::fmt::Debug for IdentityKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdentityKey(<redacted>)")
+    }
+}
+
+/// Who is calling, as the proxy vouched for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub role: String,
+    pub subject: String,
+    pub email: String,
+}
+
+/// What one request's signature covers besides the identity.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestBinding<'a> {
+    /// HTTP method, upper case.
+    pub method: &'a str,
+    /// The path as the tool server receives it, without the query.
+    pub path: &'a str,
+    /// The `Mcp-Session-Id` request header, empty when there is none.
+    pub session_id: &'a str,
+}
+
+/// The string that is signed.
+pub fn canonical(t: i64, nonce: &str, request: RequestBinding<'_>, identity: &Identity) -> String {
+    [
+        "v1",
+        &t.to_string(),
+        nonce,
+        &request.method.to_ascii_uppercase(),
+        request.path,
+        &identity.role,
+        &identity.subject,
+        &identity.email,
+        request.session_id,
+    ]
+    .join("\n")
+}
+
+/// The `X-MCP-Identity` value for a request, with the given time and nonce.
+pub fn sign(
+    key: &IdentityKey,
+    t: i64,
+    nonce: &str,
+    request: RequestBinding<'_>,
+    identity: &Identity,
+) -> String {
+    let sig = key
+        .mac(&canonical(t, nonce, request, identity))
+        .finalize()
+        .into_bytes();
+    format!("v1;t={t};n={nonce};sig={}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+/// A fresh nonce: 16 random bytes, base64url without padding.
+pub fn new_nonce() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; NONCE_LEN]>())
+}
+
+/// Checks identity headers and remembers nonces for the skew window.
+pub struct IdentityVerifier {
+    key: IdentityKey,
+    seen: Mutex<NonceCache>,
+}
+
+#[derive(Default)]
+struct NonceCache {
+    by_nonce: HashMap<String, i64>,
+    /// Nonces in the order they were seen, with the time after which they can be forgotten.
+    order: VecDeque<(i64, String)>,
+}
+
+impl NonceCache {
+    /// Records a nonce; false if it was already seen and not yet forgotten.
+    fn insert(&mut self, nonce: &str, now: i64) -> bool {
+        while let Some((forget_at, _)) = self.order.front() {
+            if *forget_at > now {
+                break;
+            }
+            if let Some((_, old)) = self.order.pop_front() {
+                self.by_nonce.remove(&old);
+            }
+        }
+        if self.by_nonce.contains_key(nonce) {
+            return false;
+        }
+        // A header is accepted for t in [now-60, now+60], so its nonce must be kept until
+        // nothing with that nonce could still be accepted: 2 windows covers any t.
+        let forget_at = now + 2 * MAX_SKEW_SECS + 1;
+        self.by_nonce.insert(nonce.to_owned(), forget_at);
+        self.order.push_back((forget_at, nonce.to_owned()));
+        true
+    }
+}
+
+/// Header lookup, so the verifier does not depend on one HTTP crate's types.
+pub trait HeaderSource {
+    /// The header's value; `Err(())` when present but not visible ASCII.
+    #[allow(clippy::result_unit_err)]
+    fn header(&self, name: &str) -> Result<Option<&str>, ()>;
+}
+
+impl HeaderSource for http::HeaderMap {
+    fn header(&self, name: &str) -> Result<Option<&str>, ()> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(value) => value.to_str().map(Some).map_err(|_| ()),
+        }
+    }
+}
+
+impl IdentityVerifier {
+    /// A verifier with an empty nonce cache.
+    pub fn new(key: IdentityKey) -> Self {
+        Self {
+            key,
+            seen: Mutex::new(NonceCache::default()),
+        }
+    }
+
+    /// Checks the identity headers of one request at time `now` (unix seconds).
+    pub fn verify(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &impl HeaderSource,
+        now: i64,
+    ) -> Result<Identity, IdentityError> {
+        let get = |name: &'static str| -> Result<Option<&str>, IdentityError> {
+            headers
+                .header(name)
+                .map_err(|()| IdentityError::NotText(name))
+        };
+        let required = |name: &'static str| -> Result<&str, IdentityError> {
+            get(name)?.ok_or(IdentityError::Missing(name))
+        };
+        let value = required(IDENTITY_HEADER)?;
+        let role = required(ROLE_HEADER)?;
+        let subject = required(SUBJECT_HEADER)?;
+        let email = get(EMAIL_HEADER)?.unwrap_or("");
+        let session_id = get(SESSION_HEADER)?.unwrap_or("");
+
+        let (t, nonce, sig) = parse_value(value)?;
+        if (now - t).abs() > MAX_SKEW_SECS {
+            return Err(IdentityError::Stale);
+        }
+        let identity = Identity {
+            role: role.to_owned(),
+            subject: subject.to_owned(),
+            email: email.to_owned(),
+        };
+        let request = RequestBinding {
+            method,
+            path,
+            session_id,
+        };
+        let expected = self
+            .key
+            .mac(&canonical(t, nonce, request, &identity))
+            .finalize()
+            .into_bytes();
+        if !bool::from(expected.as_slice().ct_eq(&sig)) {
+            return Err(IdentityError::BadSignature);
+        }
+        // Only a correctly signed nonce is remembered, so junk cannot fill the cache.
+        let fresh = self
+            .seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(nonce, now);
+        if !fresh {
+            return Err(IdentityError::Replayed);
+        }
+        if identity.role.is_empty() {
+            return Err(IdentityError::EmptyRole);
+        }
+        Ok(identity)
+    }
+}
+
+/// Splits `v1;t=…;n=…;sig=…` into its parts, strictly.
+fn parse_value(value: &str) -> Result<(i64, &str, Vec<u8>), IdentityError> {
+    let mut parts = value.split(';');
+    if parts.next() != Some("v1") {
+        return Err(IdentityError::Malformed("version must be v1"));
+    }
+    let mut field = |prefix: &'static str, what: &'static str| {
+        parts
+            .next()
+            .and_then(|p| p.strip_prefix(prefix))
+            .ok_or(IdentityError::Malformed(what))
+    };
+    let t = field("t=", "expected t=<unix seconds>")?;
+    let nonce = field("n=", "expected n=<nonce>")?;
+    let sig = field("sig=", "expected sig=<signature>")?;
+    if parts.next().is_some() {
+        return Err(IdentityError::Malformed("unexpected fields after sig"));
+    }
+    if t.is_empty() || t.len() > 12 || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(IdentityError::Malformed("t must be unix seconds"));
+    }
+    let t: i64 = t
+        .parse()
+        .map_err(|_| IdentityError::Malformed("t must be unix seconds"))?;
+    match URL_SAFE_NO_PAD.decode(nonce) {
+        Ok(bytes) if bytes.len() == NONCE_LEN => {}
+        _ => {
+            return Err(IdentityError::Malformed(
+                "nonce must be 16 bytes, base64url",
+            ));
+        }
+    }
+    let sig = URL_SAFE_NO_PAD
+        .decode(sig)
+        .map_err(|_| IdentityError::Malformed("sig must be base64url without padding"))?;
+    Ok((t, nonce, sig))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The worked example of the README; the proxy's tests check the same values.
+    pub(crate) const EXAMPLE_KEY: &str = "okta-mcp-example-key-never-use-in-production-00";
+    const EXAMPLE_T: i64 = 1_767_225_600;
+    const EXAMPLE_NONCE: &str = "AAECAwQFBgcICQoLDA0ODw";
+    const EXAMPLE_HEADER: &str =
+        "v1;t=1767225600;n=AAECAwQFBgcICQoLDA0ODw;sig=MJQ5rjZmoqFXMLOYeu9DsQTArVkp97usVmKBhF4i7iI";
+
+    fn alice() -> Identity {
+        Identity {
+            role: "viewer".into(),
+            subject: "00u1a2b3c4".into(),
+            email: "alice@example.com".into(),
+        }
+    }
+
+    fn post_mcp(session_id: &str) -> RequestBinding<'_> {
+        RequestBinding {
+            method: "POST",
+            path: "/mcp",
+            session_id,
+        }
+    }
+
+    fn headers(identity: &Identity, value: &str, session: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(ROLE_HEADER, identity.role.parse().unwrap());
+        h.insert(SUBJECT_HEADER, identity.subject.parse().unwrap());
+        h.insert(EMAIL_HEADER, identity.email.parse().unwrap());
+        h.insert(IDENTITY_HEADER, value.parse().unwrap());
+        if !session.is_empty() {
+            h.insert(SESSION_HEADER, session.parse().unwrap());
+        }
+        h
+    }
+
+    fn verifier() -> IdentityVerifier {
+        IdentityVerifier::new(IdentityKey::new(EXAMPLE_KEY).unwrap())
+    }
+
+    #[test]
+    fn readme_worked_example() {
+        let key = IdentityKey::new(EXAMPLE_KEY).unwrap();
+        assert_eq!(
+            canonical(EXAMPLE_T, EXAMPLE_NONCE, post_mcp("sess-1"), &alice()),
+            "v1\n1767225600\nAAECAwQFBgcICQoLDA0ODw\nPOST\n/mcp\nviewer\n00u1a2b3c4\nalice@example.com\nsess-1"
+        );
+        let value = sign(&key, EXAMPLE_T, EXAMPLE_NONCE, post_mcp("sess-1"), &alice());
+        assert_eq!(value, EXAMPLE_HEADER);
+        let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains(EXAMPLE_HEADER),
+            "README shows the example header"
+        );
+        assert!(readme.contains(EXAMPLE_KEY), "README shows the example key");
+        let got = verifier()
+            .verify(
+                "POST",
+                "/mcp",
+                &headers(&alice(), &value, "sess-1"),
+                EXAMPLE_T + 5,
+            )
+            .unwrap();
+        assert_eq!(got, alice());
+    }
+
+    #[test]
+    fn replayed_nonce_is_refused_once_and_forgotten_later() {
+        let v = verifier();
+        let key = IdentityKey::new(EXAMPLE_KEY).unwrap();
+        let value = sign(&key, 1000, EXAMPLE_NONCE, post_mcp(""), &alice());
+        let h = headers(&alice(), &value, "");
+        assert!(v.verify("POST", "/mcp", &h, 1000).is_ok());
+        assert_eq!(
+            v.verify("POST", "/mcp", &h, 1001),
+            Err(IdentityError::Replayed)
+        );
+        // After the window the header is stale anyway, and the cache has let the nonce go.
+        assert_eq!(
+            v.verify("POST", "/mcp", &h, 1200),
+            Err(IdentityError::Stale)
+        );
+        let later = sign(&key, 1200, &new_nonce(), post_mcp(""), &alice());
+        assert!(
+            v.verify("POST", "/mcp", &headers(&alice(), &later, ""), 1200)
+                .is_ok()
+        );
+        let cache = v.seen.lock().unwrap();
+        assert_eq!(cache.by_nonce.len(), 1);
+        assert!(!cache.by_nonce.contains_key(EXAMPLE_NONCE));
+    }
+
+    #[test]
+    fn tampering_with_any_signed_field_is_refused() {
+        let key = IdentityKey::new(EXAMPLE_KEY).unwrap();
+        let value = sign(&key, 1000, EXAMPLE_NONCE, post_mcp("s1"), &alice());
+        let mut admin = alice();
+        admin.role = "super-admin".into();
+        let cases: Vec<(&str, &str, http::HeaderMap)> = vec![
+            ("POST", "/mcp", headers(&admin, &value, "s1")),
+            ("GET", "/mcp", headers(&alice(), &value, "s1")),
+            ("POST", "/other", headers(&alice(), &value, "s1")),
+            ("POST", "/mcp", headers(&alice(), &value, "s2")),
+            ("POST", "/mcp", headers(&alice(), &value, "")),
+        ];
+        for (method, path, h) in cases {
+            assert_eq!(
+                verifier().verify(method, path, &h, 1000),
+                Err(IdentityError::BadSignature),
+                "{method} {path}"
+            );
+        }
+        let wrong_key = IdentityKey::new(&"k".repeat(40)).unwrap();
+        let forged = sign(&wrong_key, 1000, EXAMPLE_NONCE, post_mcp("s1"), &alice());
+        assert_eq!(
+            verifier().verify("POST", "/mcp", &headers(&alice(), &forged, "s1"), 1000),
+            Err(IdentityError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn stale_and_future_timestamps_are_refused() {
+        let key = IdentityKey::new(EXAMPLE_KEY).unwrap();
+        for (t, ok) in [(939, false), (940, true), (1060, true), (1061, false)] {
+            let value = sign(&key, t, &new_nonce(), post_mcp(""), &alice());
+            let got = verifier().verify("POST", "/mcp", &headers(&alice(), &value, ""), 1000);
+            assert_eq!(got.is_ok(), ok, "t={t}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_values_get_clear_errors_not_panics() {
+        let v = verifier();
+        for bad in [
+            "",
+            "v2;t=1;n=AAECAwQFBgcICQoLDA0ODw;sig=AA",
+            "v1",
+            "v1;t=;n=AAECAwQFBgcICQoLDA0ODw;sig=AA",
+            "v1;t=-5;n=AAECAwQFBgcICQoLDA0ODw;sig=AA",
+            "v1;t=99999999999999999999;n=AAECAwQFBgcICQoLDA0ODw;sig=AA",
+            "v1;t=1000;n=short;sig=AA",
+            "v1;t=1000;n=AAECAwQFBgcICQoLDA0ODw;sig=***",
+            "v1;t=1000;n=AAECAwQFBgcICQoLDA0ODw;sig=AA;x=1",
+            "v1;n=AAECAwQFBgcICQoLDA0ODw;t=1000;sig=AA",
+        ] {
+            let got = v.verify("POST", "/mcp", &headers(&alice(), bad, ""), 1000);
+            assert!(
+                matches!(got, Err(IdentityError::Malformed(_))),
+                "{bad:?}: {got:?}"
+            );
+        }
+        let mut h = headers(&alice(), "v1", "");
+        h.remove(IDENTITY_HEADER);
+        assert_eq!(
+            v.verify("POST", "/mcp", &h, 1000),
+            Err(IdentityError::Missing(IDENTITY_HEADER))
+        );
+        let mut h = headers(&alice(), "v1", "");
+        h.remove(ROLE_HEADER);
+        assert_eq!(
+            v.verify("POST", "/mcp", &h, 1000),
+            Err(IdentityError::Missing(ROLE_HEADER))
+        );
+        let mut h = headers(&alice(), "v1", "");
+        h.insert(
+            SUBJECT_HEADER,
+            http::HeaderValue::from_bytes(b"\xff").unwrap(),
+        );
+        assert_eq!(
+            v.verify("POST", "/mcp", &h, 1000),
+            Err(IdentityError::NotText(SUBJECT_HEADER))
+        );
+    }
+
+    #[test]
+    fn weak_keys_are_refused() {
+        assert!(IdentityKey::new("short").is_err());
+        assert!(IdentityKey::new(&"x".repeat(31)).is_err());
+        assert!(IdentityKey::new(&"x".repeat(32)).is_ok());
+        assert_eq!(
+            format!("{:?}", IdentityKey::new(EXAMPLE_KEY).unwrap()),
+            "IdentityKey(<redacted>)"
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! okta-mcp-tool-server: the Okta admin tools behind a role allowlist.
+//!
+//! The binary wires these modules together: `identity` checks the proxy's signed headers,
+//! `policy` decides which tools a role may see and call, `okta` is the one Okta Management API
+//! client, `tools` holds the tools themselves, `server` is the MCP handler that applies the
+//! policy, and `http` serves it as MCP streamable HTTP.
+
+pub mod config;
+pub mod http;
+pub mod identity;
+pub mod okta;
+pub mod policy;
+pub mod server;
+pub mod tools;

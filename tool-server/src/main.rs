@@ -1,0 +1,253 @@
+//! okta-mcp-tool-server: parses flags and wires the parts together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use okta_mcp_tool_server::http::{self, HttpSettings};
+use okta_mcp_tool_server::identity::{Identity, IdentityVerifier};
+use okta_mcp_tool_server::okta::OktaClient;
+use okta_mcp_tool_server::policy::ToolPolicy;
+use okta_mcp_tool_server::server::{Caller, OktaToolServer};
+use okta_mcp_tool_server::{config, tools};
+use rmcp::ServiceExt;
+use tokio_util::sync::CancellationToken;
+
+const SECRETS_HELP: &str = "\
+Secrets come from the environment only (or NAME_FILE, a file holding the value):
+  OKTA_API_TOKEN        Okta API token (SSWS), needed by serve and stdio
+  IDENTITY_HEADER_KEY   key shared with okta-mcp-proxy, at least 32 bytes (serve)
+Logging: LOG_LEVEL (error, warn, info, debug, trace or a tracing filter), default info; logs go to stderr.";
+
+/// The Okta admin tools for MCP clients, behind a role → tool allowlist.
+#[derive(Parser)]
+#[command(version, about, after_help = SECRETS_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MCP streamable HTTP at /mcp for the proxy (identity headers required).
+    Serve(ServeArgs),
+    /// Serve the same tools over stdio for one local user with a fixed role (no proxy).
+    Stdio(StdioArgs),
+    /// Validate a policy file or show what each role gets.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Check that FILE parses and names only tools that exist; exit 1 with the reason if not.
+    Check { file: PathBuf },
+    /// Print each role of FILE with the tools it may see and call.
+    Explain {
+        file: PathBuf,
+        /// Print a Markdown table (tools × roles), as in the README.
+        #[arg(long)]
+        markdown: bool,
+    },
+}
+
+#[derive(Args)]
+struct OktaArgs {
+    /// Okta org URL, e.g. https://your-org.okta.com
+    #[arg(long, env = "OKTA_ORG_URL")]
+    okta_org_url: Option<String>,
+    /// Most Okta API requests in flight at once.
+    #[arg(long, env = "OKTA_CONCURRENT_LIMIT", default_value_t = 15)]
+    okta_concurrent_limit: usize,
+    /// Timeout of one Okta API request, in seconds.
+    #[arg(long, env = "OKTA_TIMEOUT_SECS", default_value_t = 30)]
+    okta_timeout_secs: u64,
+}
+
+#[derive(Args)]
+struct PolicyArg {
+    /// Role → tools policy file.
+    #[arg(long, env = "POLICY_FILE", default_value = "policies/okta-tools.toml")]
+    policy: PathBuf,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (loopback unless --allow-non-loopback).
+    #[arg(long, env = "TOOL_SERVER_LISTEN", default_value = "127.0.0.1:3002")]
+    listen: SocketAddr,
+    /// Allow a non-loopback --listen address (only behind a network policy).
+    #[arg(long)]
+    allow_non_loopback: bool,
+    /// Extra Host header values to accept besides loopback names (repeatable).
+    #[arg(
+        long = "allowed-host",
+        env = "TOOL_SERVER_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
+    /// Close MCP sessions idle for this many seconds.
+    #[arg(long, env = "SESSION_IDLE_SECS", default_value_t = 300)]
+    session_idle_secs: u64,
+    #[command(flatten)]
+    policy: PolicyArg,
+    #[command(flatten)]
+    okta: OktaArgs,
+}
+
+#[derive(Args)]
+struct StdioArgs {
+    /// The role of the local user (a role of the policy file).
+    #[arg(long, env = "MCP_ROLE")]
+    role: String,
+    /// Subject recorded in the audit log.
+    #[arg(long, default_value = "local-user")]
+    subject: String,
+    #[command(flatten)]
+    policy: PolicyArg,
+    #[command(flatten)]
+    okta: OktaArgs,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    init_logging();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("okta-mcp-tool-server: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(filter.to_lowercase())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Stdio(args) => stdio(args).await,
+        Command::Policy { command } => policy(command),
+    }
+}
+
+fn load_policy(path: &std::path::Path) -> anyhow::Result<ToolPolicy> {
+    let policy = ToolPolicy::load(path)?;
+    policy.check_tools_exist(&tools::TOOL_NAMES)?;
+    Ok(policy)
+}
+
+fn okta_client(args: &OktaArgs) -> anyhow::Result<Arc<OktaClient>> {
+    let config = config::okta_config(
+        args.okta_org_url.as_deref(),
+        args.okta_concurrent_limit,
+        Duration::from_secs(args.okta_timeout_secs),
+    )?;
+    Ok(Arc::new(OktaClient::new(config)?))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    http::check_listen_addr(args.listen, args.allow_non_loopback).map_err(anyhow::Error::msg)?;
+    let policy = Arc::new(load_policy(&args.policy.policy)?);
+    let verifier = Arc::new(IdentityVerifier::new(config::identity_key()?));
+    let handler = OktaToolServer::new(okta_client(&args.okta)?, policy, Caller::FromHeaders);
+    let settings = HttpSettings {
+        session_idle: Duration::from_secs(args.session_idle_secs.max(1)),
+        allowed_hosts: args.allowed_hosts,
+        ..HttpSettings::default()
+    };
+    let shutdown = CancellationToken::new();
+    let app = http::router(handler, verifier, &settings, shutdown.clone());
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(
+        "okta-mcp-tool-server listening on http://{}/mcp",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            shutdown.cancel();
+        })
+        .await?;
+    Ok(())
+}
+
+async fn stdio(args: StdioArgs) -> anyhow::Result<()> {
+    let policy = Arc::new(load_policy(&args.policy.policy)?);
+    let identity = Identity {
+        role: args.role,
+        subject: args.subject,
+        email: String::new(),
+    };
+    if policy
+        .explain(&tools::TOOL_NAMES)
+        .iter()
+        .all(|(role, _, _)| *role != identity.role)
+    {
+        tracing::warn!(role = %identity.role, "the policy has no such role: no tool will be visible");
+    }
+    let handler = OktaToolServer::new(okta_client(&args.okta)?, policy, Caller::Fixed(identity));
+    let service = handler.serve(rmcp::transport::stdio()).await?;
+    service.waiting().await?;
+    Ok(())
+}
+
+fn policy(command: PolicyCommand) -> anyhow::Result<()> {
+    match command {
+        PolicyCommand::Check { file } => {
+            let policy = load_policy(&file)?;
+            let roles = policy.explain(&tools::TOOL_NAMES);
+            println!("{}: ok, {} roles", file.display(), roles.len());
+        }
+        PolicyCommand::Explain { file, markdown } => {
+            let policy = load_policy(&file)?;
+            if markdown {
+                print!("{}", policy.markdown_table(&tools::TOOL_NAMES));
+                return Ok(());
+            }
+            for (role, rule, tools) in policy.explain(&tools::TOOL_NAMES) {
+                println!("{role} ({} tools): {}", tools.len(), rule.description);
+                for tool in tools {
+                    println!("  {tool}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

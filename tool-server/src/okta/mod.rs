@@ -1,0 +1,376 @@
+//! The one Okta Management API client.
+//!
+//! Every Okta request of the tool server goes through [`OktaClient`], so the rules live in one
+//! place: the `SSWS` token header, a semaphore that bounds requests in flight
+//! (`OKTA_CONCURRENT_LIMIT`), a timeout per request, retries (429 waits for Okta's reset time,
+//! 5xx and lost connections back off), Link-header pagination that never follows a link off the
+//! org, and per-tool-call counters for the audit line. Results stay `serde_json::Value`, so a
+//! field or enum value Okta adds tomorrow never breaks a tool.
+
+mod error;
+mod pagination;
+mod path;
+mod retry;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{SecondsFormat, Utc};
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use url::Url;
+
+pub use error::OktaError;
+pub use pagination::{Page, after_cursor};
+pub use path::ApiPath;
+
+/// Default for `OKTA_CONCURRENT_LIMIT`: Okta's default concurrency allowance per org.
+pub const DEFAULT_CONCURRENT_LIMIT: usize = 15;
+/// Default timeout of one HTTP request to Okta.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default number of retries after a 429, a 5xx or a lost connection.
+pub const DEFAULT_MAX_RETRIES: u32 = 4;
+
+/// Per-tool-call counters the audit line reads.
+#[derive(Default, Debug)]
+pub struct CallStats {
+    /// HTTP attempts made to Okta, retries included.
+    pub calls: AtomicU32,
+    /// Status of the last attempt (0 when it got no HTTP answer).
+    pub last_status: AtomicU16,
+}
+
+tokio::task_local! {
+    /// The counters of the tool call running on this task, when the server set them.
+    pub static CALL_STATS: Arc<CallStats>;
+}
+
+/// How to reach and treat the Okta org.
+#[derive(Clone)]
+pub struct OktaConfig {
+    /// The org, e.g. `https://example.okta.com` (`OKTA_ORG_URL`).
+    pub org_url: Url,
+    /// The API token sent as `Authorization: SSWS …` (`OKTA_API_TOKEN`). Never logged.
+    pub api_token: String,
+    /// Requests in flight at once (`OKTA_CONCURRENT_LIMIT`).
+    pub concurrent_limit: usize,
+    /// Timeout of one HTTP request, body included.
+    pub request_timeout: Duration,
+    /// Retries after a 429, a 5xx or a lost connection.
+    pub max_retries: u32,
+}
+
+impl OktaConfig {
+    /// A configuration with the default limits.
+    pub fn new(org_url: Url, api_token: impl Into<String>) -> Self {
+        Self {
+            org_url,
+            api_token: api_token.into(),
+            concurrent_limit: DEFAULT_CONCURRENT_LIMIT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_retries: DEFAULT_MAX_RETRIES,
+        }
+    }
+}
+
+impl fmt::Debug for OktaConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OktaConfig")
+            .field("org_url", &self.org_url.as_str())
+            .field("api_token", &"<redacted>")
+            .field("concurrent_limit", &self.concurrent_limit)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
+}
+
+/// The Okta Management API client: one connection pool, one concurrency limit.
+pub struct OktaClient {
+    http: reqwest::Client,
+    org_url: Url,
+    limiter: Semaphore,
+    request_timeout: Duration,
+    max_retries: u32,
+}
+
+impl fmt::Debug for OktaClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OktaClient")
+            .field("org_url", &self.org_url.as_str())
+            .field("available_permits", &self.limiter.available_permits())
+            .field("request_timeout", &self.request_timeout)
+            .field("max_retries", &self.max_retries)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A 2xx answer, body read.
+struct Answer {
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl OktaClient {
+    /// Builds the client; refuses an org URL that is not plain `http(s)://host[:port][/prefix]`,
+    /// an empty or unprintable token, and a concurrency limit of 0.
+    pub fn new(config: OktaConfig) -> Result<Self, OktaError> {
+        let mut org_url = config.org_url;
+        if !matches!(org_url.scheme(), "http" | "https") || org_url.host_str().is_none() {
+            return Err(OktaError::Config(format!(
+                "OKTA_ORG_URL must be an http(s) URL with a host, got {org_url}"
+            )));
+        }
+        if !org_url.username().is_empty() || org_url.password().is_some() {
+            return Err(OktaError::Config(
+                "OKTA_ORG_URL must not contain credentials".into(),
+            ));
+        }
+        org_url.set_query(None);
+        org_url.set_fragment(None);
+        let token = config.api_token.trim();
+        if token.is_empty() {
+            return Err(OktaError::Config("OKTA_API_TOKEN is empty".into()));
+        }
+        let mut auth = HeaderValue::from_str(&format!("SSWS {token}")).map_err(|_| {
+            OktaError::Config("OKTA_API_TOKEN contains characters not allowed in a header".into())
+        })?;
+        auth.set_sensitive(true);
+        if config.concurrent_limit == 0 {
+            return Err(OktaError::Config(
+                "OKTA_CONCURRENT_LIMIT must be at least 1".into(),
+            ));
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, auth);
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        // reqwest's rustls needs a process-wide provider; the binary installs ring first, and
+        // this makes any other caller (tests, embedders) safe too. A second install is a no-op.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("okta-mcp/", env!("CARGO_PKG_VERSION")))
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
+            // Okta's API does not redirect; a redirect would only move our token elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| OktaError::Config(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            org_url,
+            limiter: Semaphore::new(config.concurrent_limit),
+            request_timeout: config.request_timeout,
+            max_retries: config.max_retries,
+        })
+    }
+
+    /// The org this client talks to.
+    pub fn org_url(&self) -> &Url {
+        &self.org_url
+    }
+
+    /// `GET /api/v1/{path}?{query}`: one JSON document (an object for the `get_*` endpoints).
+    pub async fn get(&self, path: &ApiPath, query: &[(&str, String)]) -> Result<Value, OktaError> {
+        let url = self.url(path, query);
+        let answer = self.send(&url).await?;
+        parse_json(&answer.body, &url)
+    }
+
+    /// Lists up to `limit` items of a collection, following `next` links.
+    ///
+    /// With `page_size` (the endpoint's largest page), each request asks for
+    /// `min(page_size, still wanted)`, so N items cost ⌈N / page_size⌉ requests and the
+    /// returned cursor resumes exactly after the last item returned. `None` is for endpoints
+    /// without paging: nothing is sent and the answer is cut at `limit`. Put a caller's
+    /// `after` cursor in `query`.
+    pub async fn list(
+        &self,
+        path: &ApiPath,
+        query: &[(&str, String)],
+        limit: usize,
+        page_size: Option<usize>,
+    ) -> Result<Page, OktaError> {
+        let mut page = Page::default();
+        if limit == 0 {
+            return Ok(page);
+        }
+        let mut url = self.url(path, query);
+        loop {
+            let wanted = limit - page.items.len();
+            url = pagination::with_limit(&url, page_size.map(|size| size.min(wanted)));
+            let answer = self.send(&url).await?;
+            let items = match parse_json(&answer.body, &url)? {
+                Value::Array(items) => items,
+                other => {
+                    return Err(OktaError::BadResponse(format!(
+                        "expected a JSON array from {}, got {}",
+                        url.path(),
+                        json_kind(&other)
+                    )));
+                }
+            };
+            let received = items.len();
+            page.items.extend(items);
+            if page.items.len() > limit {
+                page.items.truncate(limit);
+                page.truncated = true;
+                return Ok(page);
+            }
+            let Some(next) = self.next_url(&answer.headers, &url) else {
+                return Ok(page);
+            };
+            // An empty page with a next link would loop forever; hand the cursor back instead.
+            if page.items.len() == limit || received == 0 {
+                page.next_after = after_cursor(&next);
+                return Ok(page);
+            }
+            url = next;
+        }
+    }
+
+    fn url(&self, path: &ApiPath, query: &[(&str, String)]) -> Url {
+        let mut url = self.org_url.clone();
+        let prefix = url.path().trim_end_matches('/').to_string();
+        url.set_path(&format!("{prefix}/api/v1/{}", path.as_str()));
+        let mut pairs = url.query_pairs_mut();
+        for (key, value) in query {
+            pairs.append_pair(key, value);
+        }
+        // Without `until` the System Log is a poll whose `next` link never ends.
+        if path.as_str() == "logs" && !query.iter().any(|(key, _)| *key == "until") {
+            let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+            pairs.append_pair("until", &now);
+        }
+        drop(pairs);
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        url
+    }
+
+    /// The `rel="next"` link of an answer, only when it stays on the org's API.
+    fn next_url(&self, headers: &HeaderMap, current: &Url) -> Option<Url> {
+        let raw = pagination::next_link(headers)?;
+        let next = current.join(&raw).ok()?;
+        let api_prefix = format!("{}/api/v1/", self.org_url.path().trim_end_matches('/'));
+        if pagination::same_origin(&self.org_url, &next) && next.path().starts_with(&api_prefix) {
+            Some(next)
+        } else {
+            tracing::warn!(
+                path = current.path(),
+                "ignoring a next link that leaves the Okta org's API"
+            );
+            None
+        }
+    }
+
+    /// One GET with the retry rules; the permit is held per attempt, never across a wait.
+    async fn send(&self, url: &Url) -> Result<Answer, OktaError> {
+        let mut retries = 0;
+        loop {
+            let started = Instant::now();
+            let attempt = self.attempt(url).await;
+            let status = attempt.as_ref().map_or(0, |(status, _, _)| status.as_u16());
+            record_attempt(status);
+            tracing::debug!(
+                method = "GET",
+                path = url.path(),
+                status,
+                duration_ms = started.elapsed().as_millis() as u64,
+                retry = retries,
+                "okta request"
+            );
+            let exhausted = retries >= self.max_retries;
+            let wait = match attempt {
+                Ok((status, headers, body)) if status.is_success() => {
+                    return Ok(Answer { headers, body });
+                }
+                Ok((StatusCode::TOO_MANY_REQUESTS, headers, body)) => {
+                    let wait = retry::rate_limit_wait(&headers, Utc::now());
+                    if exhausted {
+                        let parsed = error::OktaErrorBody::parse(&body);
+                        return Err(OktaError::RateLimited {
+                            error_code: parsed.code,
+                            error_summary: parsed
+                                .summary
+                                .unwrap_or_else(|| "too many requests".into()),
+                            retries,
+                            reset_in: wait,
+                        });
+                    }
+                    wait + retry::jitter(250)
+                }
+                // Every request here is a GET, so a server error is safe to repeat.
+                Ok((status, _, _)) if status.is_server_error() && !exhausted => {
+                    retry::backoff(retries) + retry::jitter(100)
+                }
+                Ok((status, _, body)) => {
+                    return Err(OktaError::from_response(status.as_u16(), &body));
+                }
+                // A request we could not even build will not build on a retry either.
+                Err(err) if err.is_builder() => return Err(OktaError::Transport(describe(&err))),
+                Err(err) if err.is_timeout() => {
+                    return Err(OktaError::Timeout {
+                        after: self.request_timeout,
+                    });
+                }
+                Err(err) if exhausted => return Err(OktaError::Transport(describe(&err))),
+                Err(_) => retry::backoff(retries) + retry::jitter(100),
+            };
+            tokio::time::sleep(wait).await;
+            retries += 1;
+        }
+    }
+
+    async fn attempt(&self, url: &Url) -> Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error> {
+        // The semaphore lives as long as the client and is never closed.
+        let _permit = self.limiter.acquire().await.ok();
+        let response = self.http.get(url.clone()).send().await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?.to_vec();
+        Ok((status, headers, body))
+    }
+}
+
+fn record_attempt(status: u16) {
+    let _ = CALL_STATS.try_with(|stats| {
+        stats.calls.fetch_add(1, Ordering::Relaxed);
+        stats.last_status.store(status, Ordering::Relaxed);
+    });
+}
+
+fn parse_json(body: &[u8], url: &Url) -> Result<Value, OktaError> {
+    serde_json::from_slice(body)
+        .map_err(|e| OktaError::BadResponse(format!("invalid JSON from {}: {e}", url.path())))
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A transport error with its causes, without the URL (its query may hold search terms).
+fn describe(err: &reqwest::Error) -> String {
+    let mut text = String::from("request failed");
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

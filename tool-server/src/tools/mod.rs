@@ -1,0 +1,60 @@
+//! The Okta tools: one typed argument struct and one method each, one file per area.
+//!
+//! Names and parameters are the original Python server's, so existing prompts keep working;
+//! every list also takes `limit` (`max_results` still accepted) and `after`, and returns the
+//! cursor of the next page. Each result has structured content (`_links`/`_embedded` removed)
+//! and one compact text; Okta failures are `isError` results carrying Okta's `errorCode` and
+//! `errorSummary`. The Okta client, not the tools, knows about paging, rate limits and retries.
+
+mod apps;
+mod args;
+mod groups;
+mod logs;
+mod output;
+mod policies;
+mod time;
+mod users;
+mod zones;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+
+use crate::server::OktaToolServer;
+
+pub use time::{ACCEPTED_TIME_FORMS, RelativeTimeError, format_utc, parse_relative_time};
+
+/// Every tool this server has, by its MCP name.
+pub const TOOL_NAMES: [&str; 19] = [
+    "get_okta_user",
+    "list_okta_users",
+    "list_okta_user_groups",
+    "list_okta_user_applications",
+    "list_okta_user_factors",
+    "get_okta_group",
+    "list_okta_groups",
+    "list_okta_group_users",
+    "get_okta_application",
+    "list_okta_applications",
+    "list_okta_application_users",
+    "list_okta_application_groups",
+    "get_okta_event_logs",
+    "get_current_time",
+    "parse_relative_time",
+    "list_okta_policies",
+    "list_okta_policy_rules",
+    "get_okta_policy_rule",
+    "list_okta_network_zones",
+];
+
+/// All the tools, unfiltered; the server applies the role policy around this router.
+pub fn okta_tool_router() -> ToolRouter<OktaToolServer> {
+    OktaToolServer::users_tools()
+        + OktaToolServer::groups_tools()
+        + OktaToolServer::apps_tools()
+        + OktaToolServer::logs_tools()
+        + OktaToolServer::policies_tools()
+        + OktaToolServer::zones_tools()
+        + OktaToolServer::time_tools()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,362 @@
+//! User tools: find users, read one, and what they belong to (groups, apps, factors).
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::args::{lenient_bool, lenient_int, limit, one_of, query, required, text};
+use super::groups::group_line;
+use super::output::{
+    ToolFailure, ToolResult, field, first_field, join_parts, list_result, object_result, with_note,
+};
+use crate::okta::{ApiPath, OktaError};
+use crate::server::OktaToolServer;
+
+/// Largest page of `/users` Okta serves.
+const USERS_PAGE: usize = 200;
+const USER_ID_HINT: &str =
+    "pass an Okta user id (e.g. 00u1a2b3c4D5e6F7g8h9) or a login (e.g. alice@example.com)";
+
+/// Arguments of `list_okta_users`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct ListUsersArgs {
+    /// Quick prefix search over first name, last name and email (Okta `q`), e.g. `smith`.
+    pub query: Option<String>,
+    /// Okta search expression over any user property (Okta `search`), e.g.
+    /// `profile.department eq "Engineering"`, `status eq "LOCKED_OUT"`,
+    /// `profile.login sw "alice"`, `lastUpdated gt "2026-01-01T00:00:00.000Z"`;
+    /// combine with `and` / `or`. Preferred over `filter_type`.
+    pub search: Option<String>,
+    /// Okta `filter` expression, used only when `search` is empty, e.g. `status eq "ACTIVE"`
+    /// or `lastUpdated gt "2026-01-01T00:00:00.000Z"`.
+    pub filter_type: Option<String>,
+    /// Property to sort by when `search` is set, e.g. `created` (default), `profile.lastName`.
+    pub sort_by: Option<String>,
+    /// `asc` or `desc` (default); applied together with `search`.
+    pub sort_order: Option<String>,
+    /// Most users to return, 1–1000 (default 50). `max_results` is accepted as well.
+    #[serde(deserialize_with = "lenient_int", alias = "max_results")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<i64>,
+    /// Cursor from a previous call's `after`, to get the next page.
+    pub after: Option<String>,
+}
+
+/// Arguments naming one user.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct UserArgs {
+    /// Okta user id (e.g. `00u1a2b3c4D5e6F7g8h9`) or login (e.g. `alice@example.com`).
+    #[schemars(required)]
+    pub user_id: Option<String>,
+}
+
+/// Arguments listing something of one user.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct UserListArgs {
+    /// Okta user id (e.g. `00u1a2b3c4D5e6F7g8h9`) or login (e.g. `alice@example.com`).
+    #[schemars(required)]
+    pub user_id: Option<String>,
+    /// Most items to return, 1–1000 (default 200). `max_results` is accepted as well.
+    #[serde(default, deserialize_with = "lenient_int", alias = "max_results")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<i64>,
+    /// Cursor from a previous call's `after`, to get the next page.
+    pub after: Option<String>,
+}
+
+/// Arguments of `list_okta_user_applications`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct UserApplicationsArgs {
+    /// Okta user id (e.g. `00u1a2b3c4D5e6F7g8h9`) or login (e.g. `alice@example.com`).
+    #[schemars(required)]
+    pub user_id: Option<String>,
+    /// Include apps hidden from the user's dashboard (Okta `showAll`). Default true.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub show_all: Option<bool>,
+    /// Most app links to return, 1–1000 (default 200). `max_results` is accepted as well.
+    #[serde(default, deserialize_with = "lenient_int", alias = "max_results")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<i64>,
+    /// Cursor from a previous call's `after` (Okta normally returns all app links at once).
+    pub after: Option<String>,
+}
+
+/// One user as a list line: id, login, status, name, email when it differs from the login.
+pub(crate) fn user_line(user: &Value) -> String {
+    let name = join_names(user);
+    let login = field(user, "profile.login");
+    let email = field(user, "profile.email").filter(|e| Some(e) != login.as_ref());
+    join_parts([field(user, "id"), login, field(user, "status"), name, email])
+}
+
+fn join_names(user: &Value) -> Option<String> {
+    let name = [
+        field(user, "profile.firstName"),
+        field(user, "profile.lastName"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    (!name.is_empty())
+        .then_some(name)
+        .or_else(|| field(user, "profile.displayName"))
+}
+
+fn app_link_line(link: &Value) -> String {
+    join_parts([
+        field(link, "appInstanceId"),
+        field(link, "label"),
+        field(link, "appName").map(|n| format!("[{n}]")),
+        field(link, "hidden")
+            .filter(|h| h == "true")
+            .map(|_| "hidden".to_string()),
+        field(link, "linkUrl"),
+    ])
+}
+
+fn factor_line(factor: &Value) -> String {
+    join_parts([
+        field(factor, "id"),
+        field(factor, "factorType"),
+        field(factor, "provider"),
+        field(factor, "status"),
+        first_field(
+            factor,
+            &[
+                "profile.email",
+                "profile.phoneNumber",
+                "profile.credentialId",
+                "profile.name",
+                "profile.deviceType",
+            ],
+        ),
+    ])
+}
+
+impl OktaToolServer {
+    /// The user id for `user_id`: itself, or looked up when it is a login (contains `@`),
+    /// because Okta's user sub-resources want the id.
+    async fn resolve_user_id(&self, user_id: &str) -> Result<String, ToolFailure> {
+        if !user_id.contains('@') {
+            return Ok(user_id.to_string());
+        }
+        let user = self
+            .okta()
+            .get(&ApiPath::new(["users", user_id])?, &[])
+            .await?;
+        user.get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                OktaError::BadResponse(format!("the user {user_id} came back without an id")).into()
+            })
+    }
+}
+
+#[tool_router(router = users_tools, vis = "pub(crate)")]
+impl OktaToolServer {
+    #[tool(
+        name = "list_okta_users",
+        description = "List or search Okta users. Use `search` for Okta expressions \
+                       (e.g. profile.department eq \"Engineering\", status eq \"LOCKED_OUT\"), \
+                       `query` for a quick name/email prefix, `filter_type` for simple filters \
+                       (e.g. status eq \"ACTIVE\"). Returns up to `limit` users and an `after` \
+                       cursor when more exist.",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    pub(crate) async fn list_okta_users(
+        &self,
+        Parameters(args): Parameters<ListUsersArgs>,
+    ) -> ToolResult {
+        let limit = limit(args.limit, 50, 1000)?;
+        let sort_order = one_of("sort_order", text(&args.sort_order), &["asc", "desc"])?;
+        let search = text(&args.search);
+        let mut q = query([
+            ("q", text(&args.query)),
+            ("search", search),
+            ("after", text(&args.after)),
+        ]);
+        let mut note = None;
+        if search.is_some() {
+            q.push(("sortBy", text(&args.sort_by).unwrap_or("created").into()));
+            q.push(("sortOrder", sort_order.unwrap_or("desc").into()));
+            if text(&args.filter_type).is_some() {
+                note = Some(
+                    "Note: filter_type was ignored because search is set; put that condition \
+                     into search with `and`.",
+                );
+            }
+        } else {
+            q.extend(query([("filter", text(&args.filter_type))]));
+        }
+        let page = self
+            .okta()
+            .list(&ApiPath::new(["users"])?, &q, limit, Some(USERS_PAGE))
+            .await?;
+        let result = list_result("users", "users", page, user_line, Map::new());
+        Ok(match note {
+            Some(note) => with_note(result, note),
+            None => result,
+        })
+    }
+
+    #[tool(
+        name = "get_okta_user",
+        description = "Get one Okta user's full profile, status and dates by user id or login \
+                       (e.g. alice@example.com).",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    pub(crate) async fn get_okta_user(&self, Parameters(args): Parameters<UserArgs>) -> ToolResult {
+        let user_id = required("user_id", &args.user_id, USER_ID_HINT)?;
+        let user = self
+            .okta()
+            .get(&ApiPath::new(["users", user_id])?, &[])
+            .await?;
+        let title = format!("User {}", user_line(&user));
+        Ok(object_result("user", title, user))
+    }
+
+    #[tool(
+        name = "list_okta_user_groups",
+        description = "List the groups an Okta user belongs to, by user id or login.",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    pub(crate) async fn list_okta_user_groups(
+        &self,
+        Parameters(args): Parameters<UserListArgs>,
+    ) -> ToolResult {
+        let user_id = required("user_id", &args.user_id, USER_ID_HINT)?;
+        let limit = limit(args.limit, 200, 1000)?;
+        let id = self.resolve_user_id(user_id).await?;
+        let q = query([("after", text(&args.after))]);
+        let page = self
+            .okta()
+            .list(
+                &ApiPath::new(["users", &id, "groups"])?,
+                &q,
+                limit,
+                Some(USERS_PAGE),
+            )
+            .await?;
+        Ok(list_result(
+            "groups",
+            "groups",
+            page,
+            group_line,
+            user_key(&id),
+        ))
+    }
+
+    #[tool(
+        name = "list_okta_user_applications",
+        description = "List the applications assigned to an Okta user (their app links), by user \
+                       id or login.",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    pub(crate) async fn list_okta_user_applications(
+        &self,
+        Parameters(args): Parameters<UserApplicationsArgs>,
+    ) -> ToolResult {
+        let user_id = required("user_id", &args.user_id, USER_ID_HINT)?;
+        let limit = limit(args.limit, 200, 1000)?;
+        let id = self.resolve_user_id(user_id).await?;
+        let show_all = args.show_all.unwrap_or(true).to_string();
+        let mut q = vec![("showAll", show_all)];
+        q.extend(query([("after", text(&args.after))]));
+        let page = self
+            .okta()
+            .list(&ApiPath::new(["users", &id, "appLinks"])?, &q, limit, None)
+            .await?;
+        Ok(list_result(
+            "applications",
+            "applications",
+            page,
+            app_link_line,
+            user_key(&id),
+        ))
+    }
+
+    #[tool(
+        name = "list_okta_user_factors",
+        description = "List the MFA factors an Okta user has enrolled (type, provider, status), \
+                       by user id or login.",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    pub(crate) async fn list_okta_user_factors(
+        &self,
+        Parameters(args): Parameters<UserListArgs>,
+    ) -> ToolResult {
+        let user_id = required("user_id", &args.user_id, USER_ID_HINT)?;
+        let limit = limit(args.limit, 200, 1000)?;
+        let id = self.resolve_user_id(user_id).await?;
+        let q = query([("after", text(&args.after))]);
+        let page = self
+            .okta()
+            .list(&ApiPath::new(["users", &id, "factors"])?, &q, limit, None)
+            .await?;
+        Ok(list_result(
+            "factors",
+            "factors",
+            page,
+            factor_line,
+            user_key(&id),
+        ))
+    }
+}
+
+/// The resolved user id, so a model that passed a login learns the id.
+fn user_key(id: &str) -> Map<String, Value> {
+    let mut extra = Map::new();
+    extra.insert("user_id".into(), json!(id));
+    extra
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_lines_show_the_fields_an_admin_looks_at() {
+        let user = json!({
+            "id": "00u1", "status": "ACTIVE",
+            "profile": {"login": "alice@example.com", "email": "alice@example.com",
+                        "firstName": "Alice", "lastName": "Smith"}
+        });
+        assert_eq!(
+            user_line(&user),
+            "00u1  alice@example.com  ACTIVE  Alice Smith"
+        );
+        let other_email = json!({"id": "00u2", "profile": {"login": "bob", "email": "bob@x.io"}});
+        assert_eq!(user_line(&other_email), "00u2  bob  bob@x.io");
+    }
+
+    #[test]
+    fn factor_and_app_link_lines() {
+        let factor = json!({"id": "mfa1", "factorType": "sms", "provider": "OKTA",
+                            "status": "ACTIVE", "profile": {"phoneNumber": "+1 555"}});
+        assert_eq!(factor_line(&factor), "mfa1  sms  OKTA  ACTIVE  +1 555");
+        let link = json!({"appInstanceId": "0oa1", "label": "Slack", "appName": "slack",
+                          "hidden": true, "linkUrl": "https://x/home/slack/0oa1"});
+        assert_eq!(
+            app_link_line(&link),
+            "0oa1  Slack  [slack]  hidden  https://x/home/slack/0oa1"
+        );
+    }
+
+    #[test]
+    fn arguments_are_lenient_and_max_results_means_limit() {
+        let args: ListUsersArgs =
+            serde_json::from_value(json!({"max_results": "20", "search": ""})).unwrap();
+        assert_eq!(args.limit, Some(20));
+        assert_eq!(text(&args.search), None);
+        let args: UserApplicationsArgs =
+            serde_json::from_value(json!({"user_id": "a@b.c", "show_all": "false"})).unwrap();
+        assert_eq!(args.show_all, Some(false));
+        let args: UserArgs = serde_json::from_value(json!({})).unwrap();
+        assert!(required("user_id", &args.user_id, USER_ID_HINT).is_err());
+    }
+}

@@ -1,0 +1,143 @@
+//! `list_okta_network_zones`: IP and dynamic zones that policies refer to.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::args::{lenient_int, limit, query, text};
+use super::output::{ToolResult, field, join_parts, list_result};
+use crate::okta::ApiPath;
+use crate::server::OktaToolServer;
+
+/// Page size asked of `/zones`.
+const ZONES_PAGE: usize = 200;
+/// Values of one kind (gateways, countries, …) shown per zone line.
+const VALUES_SHOWN: usize = 5;
+
+/// Arguments of `list_okta_network_zones`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct ListZonesArgs {
+    /// Okta `filter` expression, e.g. `usage eq "BLOCKLIST"`, `usage eq "POLICY"`,
+    /// `id eq "nzo1a2b3c4D5e6F7g8h9"`.
+    pub filter_type: Option<String>,
+    /// Most zones to return, 1–1000 (default 200). `max_results` is accepted as well.
+    #[serde(deserialize_with = "lenient_int", alias = "max_results")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub limit: Option<i64>,
+    /// Cursor from a previous call's `after`, to get the next page.
+    pub after: Option<String>,
+}
+
+/// `label=a,b,c,+2 more` from the `key` values of an array of objects.
+fn values(
+    zone: &Value,
+    array: &str,
+    label: &str,
+    render: impl Fn(&Value) -> Option<String>,
+) -> Option<String> {
+    let items = zone.get(array)?.as_array()?;
+    let mut shown: Vec<String> = items
+        .iter()
+        .filter_map(&render)
+        .take(VALUES_SHOWN)
+        .collect();
+    if shown.is_empty() {
+        return None;
+    }
+    if items.len() > VALUES_SHOWN {
+        shown.push(format!("+{} more", items.len() - VALUES_SHOWN));
+    }
+    Some(format!("{label}={}", shown.join(",")))
+}
+
+fn zone_line(zone: &Value) -> String {
+    let kind = [field(zone, "type"), field(zone, "usage")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let scalar = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    join_parts([
+        field(zone, "id"),
+        field(zone, "name"),
+        (!kind.is_empty()).then(|| format!("[{kind}]")),
+        field(zone, "status"),
+        values(zone, "gateways", "gateways", |g| field(g, "value")),
+        values(zone, "proxies", "proxies", |p| field(p, "value")),
+        values(zone, "locations", "locations", |l| {
+            let country = field(l, "country")?;
+            Some(match field(l, "region") {
+                Some(region) => format!("{country}/{region}"),
+                None => country,
+            })
+        }),
+        values(zone, "asns", "asns", scalar),
+        field(zone, "proxyType").map(|p| format!("proxyType={p}")),
+    ])
+}
+
+#[tool_router(router = zones_tools, vis = "pub(crate)")]
+impl OktaToolServer {
+    #[tool(
+        name = "list_okta_network_zones",
+        description = "List Okta network zones (IP and dynamic zones, blocklists) with their \
+                       gateways, proxies, locations and ASNs. Narrow with `filter_type`, e.g. \
+                       usage eq \"BLOCKLIST\".",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    pub(crate) async fn list_okta_network_zones(
+        &self,
+        Parameters(args): Parameters<ListZonesArgs>,
+    ) -> ToolResult {
+        let limit = limit(args.limit, 200, 1000)?;
+        let q = query([
+            ("filter", text(&args.filter_type)),
+            ("after", text(&args.after)),
+        ]);
+        let page = self
+            .okta()
+            .list(&ApiPath::new(["zones"])?, &q, limit, Some(ZONES_PAGE))
+            .await?;
+        Ok(list_result(
+            "zones",
+            "network zones",
+            page,
+            zone_line,
+            Map::new(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn zone_lines_summarise_their_contents() {
+        let ip = json!({"id": "nzo1", "name": "Office", "type": "IP", "usage": "POLICY",
+            "status": "ACTIVE",
+            "gateways": (1..=7).map(|i| json!({"type": "CIDR", "value": format!("10.0.{i}.0/24")})).collect::<Vec<_>>()});
+        assert_eq!(
+            zone_line(&ip),
+            "nzo1  Office  [IP, POLICY]  ACTIVE  \
+             gateways=10.0.1.0/24,10.0.2.0/24,10.0.3.0/24,10.0.4.0/24,10.0.5.0/24,+2 more"
+        );
+        let dynamic = json!({"id": "nzo2", "name": "Block TOR", "type": "DYNAMIC",
+            "usage": "BLOCKLIST", "status": "ACTIVE", "proxyType": "TorAnonymizer",
+            "locations": [{"country": "US", "region": "US-CA"}, {"country": "FR"}],
+            "asns": ["23457", 64496]});
+        assert_eq!(
+            zone_line(&dynamic),
+            "nzo2  Block TOR  [DYNAMIC, BLOCKLIST]  ACTIVE  locations=US/US-CA,FR  \
+             asns=23457,64496  proxyType=TorAnonymizer"
+        );
+    }
+}
