@@ -271,3 +271,183 @@ async fn a_session_belongs_to_the_subject_that_opened_it() {
     // Alice is unaffected.
     assert_eq!(alice.tool_names().await.len(), 19);
 }
+
+#[tokio::test]
+async fn stateless_2026_07_28_clients_are_served_with_the_same_policy() {
+    let (_okta, server) = setup().await;
+    let mut client = McpClient::new(&server.mcp_url, "viewer", "00u-viewer");
+    client.protocol_version = "2026-07-28".into();
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let mut headers = client.identity_headers("POST");
+    headers.push(("mcp-method", "tools/list".into()));
+    let list = client
+        .post_raw(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}}),
+            &headers,
+        )
+        .await;
+    assert_eq!(list.status, 200, "{list:?}");
+    assert!(
+        list.headers.get("mcp-session-id").is_none(),
+        "stateless: no session"
+    );
+    let tools = list.message.expect("tools/list result")["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .len();
+    assert_eq!(tools, VIEWER.len());
+
+    let mut headers = client.identity_headers("POST");
+    headers.push(("mcp-method", "tools/call".into()));
+    headers.push(("mcp-name", "list_okta_network_zones".into()));
+    let refused = client
+        .post_raw(
+            &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                    "params": {"name": "list_okta_network_zones", "arguments": {}, "_meta": meta}}),
+            &headers,
+        )
+        .await;
+    let message = refused.message.expect("an answer");
+    assert_eq!(
+        message["error"]["message"],
+        "Unknown tool: list_okta_network_zones"
+    );
+
+    // Without identity headers a stateless request is refused like any other.
+    let anonymous = client
+        .post_raw(
+            &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}),
+            &[],
+        )
+        .await;
+    assert_eq!(anonymous.status, 401);
+}
+
+#[tokio::test]
+async fn stdio_serves_the_tools_of_a_fixed_role() {
+    use std::io::{BufRead, BufReader, Write};
+    let okta = FakeOkta::start(&[]);
+    let mut child =
+        std::process::Command::new(okta_mcp_tests::harness::binary("okta-mcp-tool-server"))
+            .current_dir(okta_mcp_tests::harness::workspace_root())
+            .args(["stdio", "--role", "viewer"])
+            .env("OKTA_ORG_URL", &okta.url)
+            .env("OKTA_API_TOKEN", okta_mcp_tests::harness::TEST_API_TOKEN)
+            .env_remove("IDENTITY_HEADER_KEY")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn stdio server");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut send = |v: Value| {
+        writeln!(stdin, "{v}").unwrap();
+        stdin.flush().unwrap();
+    };
+    let mut read = || {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        serde_json::from_str::<Value>(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    };
+    send(
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "stdio-test", "version": "1"}}}),
+    );
+    assert_eq!(
+        read()["result"]["serverInfo"]["name"],
+        "okta-mcp-tool-server"
+    );
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
+    let tools = read();
+    assert_eq!(
+        tools["result"]["tools"].as_array().unwrap().len(),
+        12,
+        "{tools}"
+    );
+    send(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "get_okta_user", "arguments": {"user_id": "bob@example.com"}}}));
+    let bob = read();
+    assert_eq!(
+        bob["result"]["structuredContent"]["user"]["id"],
+        okta_mcp_tests::fake_okta::dataset::BOB_ID
+    );
+    send(json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": {"name": "list_okta_user_factors", "arguments": {"user_id": "bob@example.com"}}}));
+    assert_eq!(
+        read()["error"]["message"],
+        "Unknown tool: list_okta_user_factors"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn start_up_refuses_bad_configuration_with_a_clear_message() {
+    let bin = okta_mcp_tests::harness::binary("okta-mcp-tool-server");
+    let root = okta_mcp_tests::harness::workspace_root();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(&bin);
+        command.current_dir(&root).args(args).env_clear();
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let out = command.output().expect("run");
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let okta = [
+        ("OKTA_ORG_URL", "http://127.0.0.1:9"),
+        ("OKTA_API_TOKEN", "t"),
+    ];
+    let err = run(&["serve", "--listen", "127.0.0.1:0"], &okta);
+    assert!(err.contains("IDENTITY_HEADER_KEY"), "{err}");
+    let mut weak = okta.to_vec();
+    weak.push(("IDENTITY_HEADER_KEY", "short"));
+    let err = run(&["serve", "--listen", "127.0.0.1:0"], &weak);
+    assert!(err.contains("at least 32 bytes"), "{err}");
+    let err = run(&["serve", "--listen", "0.0.0.0:0"], &weak);
+    assert!(err.contains("not a loopback address"), "{err}");
+    let err = run(
+        &["serve"],
+        &[(
+            "IDENTITY_HEADER_KEY",
+            okta_mcp_tests::harness::TEST_IDENTITY_KEY,
+        )],
+    );
+    assert!(err.contains("OKTA_ORG_URL"), "{err}");
+
+    // A policy naming a tool that does not exist.
+    let dir = std::env::temp_dir().join(format!("okta-mcp-policy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("bad.toml");
+    std::fs::write(
+        &policy,
+        "[roles.viewer]\ntools = [\"get_okta_user\", \"delete_everything\"]\n",
+    )
+    .unwrap();
+    let err = run(&["policy", "check", policy.to_str().unwrap()], &[]);
+    assert!(err.contains("delete_everything"), "{err}");
+    let mut env = okta.to_vec();
+    env.push((
+        "IDENTITY_HEADER_KEY",
+        okta_mcp_tests::harness::TEST_IDENTITY_KEY,
+    ));
+    let err = run(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert!(err.contains("delete_everything"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,6 +9,12 @@ use serde_json::Value;
 
 use super::output::ToolFailure;
 
+/// `limit` (or `max_results`), leniently parsed; errors name the argument.
+pub(crate) fn lenient_limit<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    use serde::de::Error;
+    lenient_int(d).map_err(|e| D::Error::custom(format_args!("invalid `limit`: {e}")))
+}
+
 /// An optional integer given as a number or a numeric string.
 pub(crate) fn lenient_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     use serde::de::Error;
@@ -142,7 +148,7 @@ mod tests {
 
     #[derive(Deserialize, Debug)]
     struct Args {
-        #[serde(default, deserialize_with = "lenient_int", alias = "max_results")]
+        #[serde(default, deserialize_with = "lenient_limit", alias = "max_results")]
         limit: Option<i64>,
         #[serde(default, deserialize_with = "lenient_bool")]
         show_all: Option<bool>,

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::args::{lenient_int, limit, query, required, text};
+use super::args::{lenient_limit, limit, query, required, text};
 use super::output::{ToolResult, field, join_parts, list_result, object_result, with_note};
 use super::users::user_line;
 use crate::okta::ApiPath;
@@ -32,7 +32,7 @@ pub struct ListGroupsArgs {
     /// `type eq "APP_GROUP"` or `lastUpdated gt "2026-01-01T00:00:00.000Z"`.
     pub filter_type: Option<String>,
     /// Most groups to return, 1–1000 (default 50). `max_results` is accepted as well.
-    #[serde(deserialize_with = "lenient_int", alias = "max_results")]
+    #[serde(deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.
@@ -54,7 +54,7 @@ pub struct GroupUsersArgs {
     #[schemars(required)]
     pub group_id: Option<String>,
     /// Most members to return, 1–1000 (default 200). `max_results` is accepted as well.
-    #[serde(default, deserialize_with = "lenient_int", alias = "max_results")]
+    #[serde(default, deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.

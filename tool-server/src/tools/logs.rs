@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::args::{lenient_int, limit, one_of, query, text};
+use super::args::{lenient_limit, limit, one_of, query, text};
 use super::output::{ToolFailure, ToolResult, field, join_parts, list_result};
 use super::time::parse_relative_time;
 use crate::okta::ApiPath;
@@ -40,7 +40,7 @@ pub struct EventLogsArgs {
     /// `DESCENDING` (newest first, default) or `ASCENDING`.
     pub sort_order: Option<String>,
     /// Most events to return, 1–1000 (default 100). `max_results` is accepted as well.
-    #[serde(deserialize_with = "lenient_int", alias = "max_results")]
+    #[serde(deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page (send the same `since`

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::args::{lenient_int, limit, one_of, query, required, text};
+use super::args::{lenient_limit, limit, one_of, query, required, text};
 use super::output::{ToolResult, field, join_parts, list_result, object_result};
 use crate::okta::ApiPath;
 use crate::server::OktaToolServer;
@@ -32,7 +32,7 @@ pub struct ListPoliciesArgs {
     /// `ACTIVE` or `INACTIVE`; default both.
     pub status: Option<String>,
     /// Most policies to return, 1–1000 (default 50). `max_results` is accepted as well.
-    #[serde(default, deserialize_with = "lenient_int", alias = "max_results")]
+    #[serde(default, deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.
@@ -46,7 +46,7 @@ pub struct ListPolicyRulesArgs {
     #[schemars(required)]
     pub policy_id: Option<String>,
     /// Most rules to return, 1–1000 (default 200). `max_results` is accepted as well.
-    #[serde(default, deserialize_with = "lenient_int", alias = "max_results")]
+    #[serde(default, deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.

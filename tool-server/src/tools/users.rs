@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::args::{lenient_bool, lenient_int, limit, one_of, query, required, text};
+use super::args::{lenient_bool, lenient_limit, limit, one_of, query, required, text};
 use super::groups::group_line;
 use super::output::{
     ToolFailure, ToolResult, field, first_field, join_parts, list_result, object_result, with_note,
@@ -38,7 +38,7 @@ pub struct ListUsersArgs {
     /// `asc` or `desc` (default); applied together with `search`.
     pub sort_order: Option<String>,
     /// Most users to return, 1–1000 (default 50). `max_results` is accepted as well.
-    #[serde(deserialize_with = "lenient_int", alias = "max_results")]
+    #[serde(deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.
@@ -60,7 +60,7 @@ pub struct UserListArgs {
     #[schemars(required)]
     pub user_id: Option<String>,
     /// Most items to return, 1–1000 (default 200). `max_results` is accepted as well.
-    #[serde(default, deserialize_with = "lenient_int", alias = "max_results")]
+    #[serde(default, deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.
@@ -77,7 +77,7 @@ pub struct UserApplicationsArgs {
     #[serde(default, deserialize_with = "lenient_bool")]
     pub show_all: Option<bool>,
     /// Most app links to return, 1–1000 (default 200). `max_results` is accepted as well.
-    #[serde(default, deserialize_with = "lenient_int", alias = "max_results")]
+    #[serde(default, deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after` (Okta normally returns all app links at once).

@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::args::{lenient_int, limit, query, text};
+use super::args::{lenient_limit, limit, query, text};
 use super::output::{ToolResult, field, join_parts, list_result};
 use crate::okta::ApiPath;
 use crate::server::OktaToolServer;
@@ -24,7 +24,7 @@ pub struct ListZonesArgs {
     /// `id eq "nzo1a2b3c4D5e6F7g8h9"`.
     pub filter_type: Option<String>,
     /// Most zones to return, 1–1000 (default 200). `max_results` is accepted as well.
-    #[serde(deserialize_with = "lenient_int", alias = "max_results")]
+    #[serde(deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.

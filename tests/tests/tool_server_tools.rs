@@ -1,0 +1,553 @@
+//! End to end: every tool answers with the right data from the fake org, pages correctly, and
+//! survives Okta's failures (429, 5xx, 404) the way a user would want.
+//!
+//! Expected values come from the fake org's seeded dataset (the same seed the server uses), so a
+//! tool that drops, duplicates or mangles items fails here.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use okta_mcp_tests::fake_okta::Dataset;
+use okta_mcp_tests::fake_okta::dataset::{
+    ALICE_ID, BIG_GROUP_ID, BIG_GROUP_SIZE, DEFAULT_SEED, HELP_DESK_GROUP_ID,
+};
+use okta_mcp_tests::harness::{FakeOkta, McpClient, ToolServer};
+use serde_json::{Value, json};
+
+async fn admin(env: &[(&str, &str)], okta_flags: &[&str]) -> (FakeOkta, ToolServer, McpClient) {
+    let okta = FakeOkta::start(okta_flags);
+    let server = ToolServer::start(&okta, env).await;
+    let mut client = McpClient::new(&server.mcp_url, "super-admin", "00u-admin");
+    client.initialize().await;
+    (okta, server, client)
+}
+
+fn names(items: &Value, key: &str, field: &str) -> BTreeSet<String> {
+    items[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key} in {items}"))
+        .iter()
+        .map(|item| {
+            field
+                .split('.')
+                .fold(item, |v, part| &v[part])
+                .as_str()
+                .unwrap_or_else(|| panic!("no {field} in {item}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+fn contains_links(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k == "_links" || k == "_embedded" || contains_links(v)),
+        Value::Array(items) => items.iter().any(contains_links),
+        _ => false,
+    }
+}
+
+/// Calls a list tool page by page with `after` and returns every item.
+async fn all_pages(
+    client: &mut McpClient,
+    tool: &str,
+    mut args: Value,
+    key: &str,
+) -> (Vec<Value>, usize) {
+    let mut items = Vec::new();
+    let mut calls = 0;
+    loop {
+        let page = client.call_ok(tool, args.clone()).await;
+        calls += 1;
+        assert!(!contains_links(&page), "{tool} leaked _links");
+        let batch = page[key].as_array().unwrap_or_else(|| panic!("{page}"));
+        assert_eq!(
+            page["count"].as_u64(),
+            Some(batch.len() as u64),
+            "{tool} count"
+        );
+        items.extend(batch.iter().cloned());
+        match page["after"].as_str() {
+            Some(after) => args["after"] = json!(after),
+            None => return (items, calls),
+        }
+        assert!(calls < 100, "{tool}: runaway paging");
+    }
+}
+
+#[tokio::test]
+async fn user_tools_answer_from_the_seeded_org() {
+    let (_okta, _server, mut client) = admin(&[], &[]).await;
+    let data = Dataset::generate(DEFAULT_SEED);
+
+    // By login and by id, without Okta's _links, with a compact text form.
+    let response = client
+        .call("get_okta_user", json!({"user_id": "alice@example.com"}))
+        .await;
+    let result = &response["result"];
+    let user = &result["structuredContent"]["user"];
+    assert_eq!(user["id"], ALICE_ID);
+    assert_eq!(user["profile"]["email"], "alice@example.com");
+    assert_eq!(user["status"], "ACTIVE");
+    assert!(!contains_links(&result["structuredContent"]));
+    let text = result["content"][0]["text"].as_str().expect("text content");
+    assert!(text.contains("alice@example.com"), "{text}");
+    assert!(
+        !text.contains("_links") && !text.contains("\"href\""),
+        "{text}"
+    );
+    let by_id = client
+        .call_ok("get_okta_user", json!({"user_id": ALICE_ID}))
+        .await;
+    assert_eq!(by_id["user"]["profile"]["login"], "alice@example.com");
+
+    // Groups of a login (resolved to an id first).
+    let groups = client
+        .call_ok(
+            "list_okta_user_groups",
+            json!({"user_id": "alice@example.com"}),
+        )
+        .await;
+    assert_eq!(
+        names(&groups, "groups", "profile.name"),
+        BTreeSet::from(["Everyone".to_string(), "sso-help-desk".to_string()])
+    );
+    assert_eq!(groups["user_id"], ALICE_ID);
+
+    // Apps: Zendesk and ServiceNow directly, Google Workspace and Slack through Everyone.
+    let apps = client
+        .call_ok("list_okta_user_applications", json!({"user_id": ALICE_ID}))
+        .await;
+    let labels = names(&apps, "applications", "label");
+    for label in ["Zendesk", "ServiceNow", "Google Workspace", "Slack"] {
+        assert!(labels.contains(label), "{label} missing from {labels:?}");
+    }
+
+    let factors = client
+        .call_ok("list_okta_user_factors", json!({"user_id": ALICE_ID}))
+        .await;
+    assert_eq!(factors["count"], data.factors_of(ALICE_ID).len());
+    assert_eq!(factors["count"], 2);
+
+    // SCIM search, paged: exactly the users the dataset says, no gaps, no duplicates.
+    let (users, _) = all_pages(
+        &mut client,
+        "list_okta_users",
+        json!({"search": "profile.lastName sw \"Sm\"", "limit": 30}),
+        "users",
+    )
+    .await;
+    let expected: BTreeSet<&str> = data
+        .users
+        .iter()
+        .filter(|u| u.profile.last_name.to_lowercase().starts_with("sm"))
+        .map(|u| u.id.as_str())
+        .collect();
+    let got: BTreeSet<&str> = users.iter().filter_map(|u| u["id"].as_str()).collect();
+    assert_eq!(got.len(), users.len(), "duplicates in search pages");
+    assert_eq!(got, expected);
+
+    // `max_results` is still accepted as the original name of `limit`.
+    let page = client
+        .call_ok("list_okta_users", json!({"max_results": 7}))
+        .await;
+    assert_eq!(page["count"], 7);
+    assert!(page["after"].is_string());
+}
+
+#[tokio::test]
+async fn the_big_group_pages_with_after_without_gaps_or_duplicates() {
+    let (okta, _server, mut client) = admin(&[], &[]).await;
+    let data = Dataset::generate(DEFAULT_SEED);
+    let expected: BTreeSet<String> = data
+        .group(BIG_GROUP_ID)
+        .expect("big group")
+        .member_ids
+        .iter()
+        .cloned()
+        .collect();
+    assert_eq!(expected.len(), BIG_GROUP_SIZE);
+
+    for (limit, expected_calls) in [(200, 8), (1000, 2)] {
+        okta.reset_stats().await;
+        let started = Instant::now();
+        let (users, tool_calls) = all_pages(
+            &mut client,
+            "list_okta_group_users",
+            json!({"group_id": BIG_GROUP_ID, "limit": limit}),
+            "users",
+        )
+        .await;
+        let elapsed = started.elapsed();
+        let ids: BTreeSet<String> = users
+            .iter()
+            .filter_map(|u| u["id"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(ids.len(), users.len(), "duplicates at limit {limit}");
+        assert_eq!(ids, expected, "gaps at limit {limit}");
+        assert_eq!(tool_calls, expected_calls);
+        let okta_calls = okta.stats().await["requests"].as_u64().unwrap();
+        assert_eq!(
+            okta_calls, expected_calls as u64,
+            "Okta calls at limit {limit}"
+        );
+        eprintln!(
+            "big group, limit {limit}: {tool_calls} tool calls, {okta_calls} Okta calls, {elapsed:?}"
+        );
+    }
+
+    // With 100 ms of Okta latency the cost is the same number of calls.
+    okta.faults(json!({"latency_ms": 100})).await;
+    okta.reset_stats().await;
+    let started = Instant::now();
+    let (users, _) = all_pages(
+        &mut client,
+        "list_okta_group_users",
+        json!({"group_id": BIG_GROUP_ID, "limit": 1000}),
+        "users",
+    )
+    .await;
+    assert_eq!(users.len(), BIG_GROUP_SIZE);
+    assert_eq!(okta.stats().await["requests"], 2);
+    eprintln!(
+        "big group, limit 1000, 100 ms latency: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn group_app_log_policy_and_zone_tools_answer_from_the_seeded_org() {
+    let (_okta, _server, mut client) = admin(&[], &[]).await;
+    let data = Dataset::generate(DEFAULT_SEED);
+
+    let group = client
+        .call_ok("get_okta_group", json!({"group_id": HELP_DESK_GROUP_ID}))
+        .await;
+    assert_eq!(group["group"]["profile"]["name"], "sso-help-desk");
+    let groups = client
+        .call_ok("list_okta_groups", json!({"query": "sso-", "limit": 50}))
+        .await;
+    let found = names(&groups, "groups", "profile.name");
+    for name in ["sso-help-desk", "sso-security-admins", "sso-super-admins"] {
+        assert!(found.contains(name), "{name} not in {found:?}");
+    }
+    let help_desk = client
+        .call_ok(
+            "list_okta_group_users",
+            json!({"group_id": HELP_DESK_GROUP_ID}),
+        )
+        .await;
+    assert_eq!(
+        names(&help_desk, "users", "id"),
+        BTreeSet::from([ALICE_ID.to_string()])
+    );
+
+    // Apps: by label prefix (the original's `search` keeps working as `q`), then by id.
+    let zoom = data.app_by_label("Zoom").expect("Zoom app");
+    for args in [json!({"query": "Zoom"}), json!({"search": "Zoom"})] {
+        let apps = client.call_ok("list_okta_applications", args.clone()).await;
+        assert!(
+            names(&apps, "applications", "id").contains(&zoom.id),
+            "{args}: {apps}"
+        );
+    }
+    let app = client
+        .call_ok("get_okta_application", json!({"app_id": zoom.id}))
+        .await;
+    assert_eq!(app["application"]["label"], "Zoom");
+    let zoom_groups = client
+        .call_ok("list_okta_application_groups", json!({"app_id": zoom.id}))
+        .await;
+    assert_eq!(
+        names(&zoom_groups, "groups", "id"),
+        BTreeSet::from([BIG_GROUP_ID.to_string()])
+    );
+    let zoom_index = data.apps.iter().position(|a| a.id == zoom.id).unwrap();
+    let (assigned, _) = all_pages(
+        &mut client,
+        "list_okta_application_users",
+        json!({"app_id": zoom.id, "limit": 1000}),
+        "users",
+    )
+    .await;
+    assert_eq!(assigned.len(), data.app_assignments(zoom_index).len());
+
+    // System Log: failed sign-ins over the whole 30 days, paged, bounded by `until`.
+    let filter = "eventType eq \"user.session.start\" and outcome.result eq \"FAILURE\"";
+    let (events, _) = all_pages(
+        &mut client,
+        "get_okta_event_logs",
+        json!({"since": "31 days ago", "filter_string": filter, "limit": 100}),
+        "events",
+    )
+    .await;
+    let expected = data
+        .log_events
+        .iter()
+        .filter(|e| e.event_type == "user.session.start" && e.outcome == "FAILURE")
+        .count();
+    assert_eq!(events.len(), expected);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["eventType"] == "user.session.start")
+    );
+
+    // Policies: type is required by Okta; rules by policy id.
+    let access = data.policies_of_type("ACCESS_POLICY");
+    let policies = client
+        .call_ok("list_okta_policies", json!({"type": "ACCESS_POLICY"}))
+        .await;
+    assert_eq!(policies["count"], access.len());
+    let policy = access[0];
+    let rules = client
+        .call_ok("list_okta_policy_rules", json!({"policy_id": policy.id}))
+        .await;
+    assert_eq!(rules["count"], policy.rules.len());
+    let rule = client
+        .call_ok(
+            "get_okta_policy_rule",
+            json!({"policy_id": policy.id, "rule_id": policy.rules[0].id}),
+        )
+        .await;
+    assert_eq!(rule["rule"]["id"], policy.rules[0].id.as_str());
+
+    let zones = client
+        .call_ok(
+            "list_okta_network_zones",
+            json!({"filter_type": "usage eq \"BLOCKLIST\""}),
+        )
+        .await;
+    let expected = data.zones.iter().filter(|z| z.usage == "BLOCKLIST").count();
+    assert_eq!(zones["count"], expected);
+}
+
+#[tokio::test]
+async fn okta_failures_are_retried_or_reported_as_tool_errors() {
+    let (okta, _server, mut client) = admin(&[], &[]).await;
+
+    // Two 429s: the call still succeeds, after waiting for X-Rate-Limit-Reset each time.
+    okta.faults(json!({"inject_429": 2, "inject_429_reset_secs": 1}))
+        .await;
+    okta.reset_stats().await;
+    let started = Instant::now();
+    let user = client
+        .call_ok("get_okta_user", json!({"user_id": ALICE_ID}))
+        .await;
+    let waited = started.elapsed();
+    assert_eq!(user["user"]["id"], ALICE_ID);
+    let stats = okta.stats().await;
+    assert_eq!(stats["status_429"], 2);
+    assert_eq!(stats["requests"], 3);
+    assert!(
+        waited >= Duration::from_millis(900),
+        "did not wait for Reset: {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_secs(6),
+        "waited too long: {waited:?}"
+    );
+
+    // Two 503s: retried with backoff, then success.
+    okta.faults(json!({"inject_5xx": 2})).await;
+    let group = client
+        .call_ok("get_okta_group", json!({"group_id": BIG_GROUP_ID}))
+        .await;
+    assert_eq!(group["group"]["id"], BIG_GROUP_ID);
+    assert_eq!(okta.stats().await["status_5xx"], 2);
+
+    // Okta's 404 reaches the model as a tool error with Okta's code and summary.
+    let missing = client
+        .call("get_okta_user", json!({"user_id": "00unosuchuser0000000"}))
+        .await;
+    let result = &missing["result"];
+    assert_eq!(result["isError"], true, "{missing}");
+    let text = result["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("E0000007"), "{text}");
+    assert!(text.contains("Not found"), "{text}");
+    assert_eq!(result["structuredContent"]["errorCode"], "E0000007");
+
+    // Okta's validation error (bad SCIM filter) too.
+    let bad = client
+        .call(
+            "list_okta_users",
+            json!({"search": "profile.lastName zz \"x\""}),
+        )
+        .await;
+    assert_eq!(bad["result"]["isError"], true, "{bad}");
+    assert!(
+        bad["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("E0000031")
+    );
+}
+
+#[tokio::test]
+async fn bad_arguments_get_clear_errors() {
+    let (okta, server, mut client) = admin(&[], &[]).await;
+    okta.reset_stats().await;
+    let cases = [
+        ("list_okta_users", json!({"limit": 0}), "limit"),
+        ("list_okta_users", json!({"limit": 100000}), "limit"),
+        ("list_okta_users", json!({"limit": "many"}), "limit"),
+        (
+            "list_okta_users",
+            json!({"sort_order": "sideways", "search": "status eq \"ACTIVE\""}),
+            "sort_order",
+        ),
+        ("get_okta_user", json!({"user_id": ""}), "user_id"),
+        ("get_okta_user", json!({}), "user_id"),
+        (
+            "get_okta_event_logs",
+            json!({"since": "the day after never"}),
+            "since",
+        ),
+        (
+            "get_okta_event_logs",
+            json!({"since": "now", "until": "2 days ago"}),
+            "since",
+        ),
+        ("list_okta_policies", json!({}), "type"),
+        (
+            "parse_relative_time",
+            json!({"time_expression": "whenever"}),
+            "time",
+        ),
+    ];
+    for (tool, args, needle) in cases {
+        let response = client.call(tool, args.clone()).await;
+        let message = if let Some(error) = response.get("error") {
+            error["message"].as_str().unwrap_or_default().to_owned()
+        } else {
+            assert_eq!(
+                response["result"]["isError"], true,
+                "{tool}({args}): {response}"
+            );
+            response["result"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(
+            message.to_lowercase().contains(needle),
+            "{tool}({args}): message should mention {needle}: {message}"
+        );
+    }
+    assert_eq!(
+        okta.stats().await["requests"],
+        0,
+        "bad arguments must not reach Okta"
+    );
+
+    // Ids cannot walk to other Okta endpoints.
+    let traversal = client
+        .call("get_okta_user", json!({"user_id": "../apps"}))
+        .await;
+    assert!(
+        traversal.get("error").is_some() || traversal["result"]["isError"] == true,
+        "{traversal}"
+    );
+    let stats = okta.stats().await;
+    assert!(stats["by_path"].get("/api/v1/apps").is_none(), "{stats}");
+    assert!(server.process.logs().contains("tools/call"));
+}
+
+#[tokio::test]
+async fn the_okta_concurrency_limit_and_rate_budget_hold() {
+    // At most 2 Okta requests in flight, whatever the number of concurrent tool calls.
+    let (okta, server, _client) =
+        admin(&[("OKTA_CONCURRENT_LIMIT", "2")], &["--latency-ms", "50"]).await;
+    okta.reset_stats().await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let url = server.mcp_url.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut c = McpClient::new(&url, "viewer", &format!("00u-{i}"));
+            c.initialize().await;
+            c.call_ok("get_okta_user", json!({"user_id": ALICE_ID}))
+                .await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap()["user"]["id"], ALICE_ID);
+    }
+    let stats = okta.stats().await;
+    assert_eq!(stats["requests"], 8);
+    assert_eq!(stats["max_in_flight"], 2, "{stats}");
+
+    // A tiny rate budget: Okta answers 429s, the model never sees one.
+    let (okta, _server, mut client) = admin(
+        &[],
+        &[
+            "--rate-limit-per-minute",
+            "3",
+            "--rate-limit-reset-secs",
+            "1",
+        ],
+    )
+    .await;
+    okta.reset_stats().await;
+    for _ in 0..8 {
+        let user = client
+            .call_ok("get_okta_user", json!({"user_id": ALICE_ID}))
+            .await;
+        assert_eq!(user["user"]["id"], ALICE_ID);
+    }
+    assert!(okta.stats().await["status_429"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test]
+async fn time_tools_are_right_in_utc_under_another_time_zone() {
+    let (_okta, _server, mut client) = admin(&[("TZ", "America/Los_Angeles")], &[]).await;
+    let now = chrono::Utc::now();
+    let current = client.call_ok("get_current_time", json!({})).await;
+    let text = current["time"].as_str().unwrap();
+    assert!(text.ends_with('Z'), "{text}");
+    let parsed = chrono::DateTime::parse_from_rfc3339(text).unwrap();
+    assert!(
+        (parsed.timestamp() - now.timestamp()).abs() <= 5,
+        "{text} vs {now}"
+    );
+
+    let ahead = client
+        .call_ok("get_current_time", json!({"buffer_hours": 2}))
+        .await;
+    let ahead = chrono::DateTime::parse_from_rfc3339(ahead["time"].as_str().unwrap()).unwrap();
+    assert!((ahead.timestamp() - now.timestamp() - 7200).abs() <= 5);
+
+    let date = client
+        .call_ok(
+            "parse_relative_time",
+            json!({"time_expression": "2026-01-05"}),
+        )
+        .await;
+    assert_eq!(date["time"], "2026-01-05T00:00:00Z");
+    let ago = client
+        .call_ok(
+            "parse_relative_time",
+            json!({"time_expression": "2 hours ago"}),
+        )
+        .await;
+    let ago = chrono::DateTime::parse_from_rfc3339(ago["time"].as_str().unwrap()).unwrap();
+    assert!((now.timestamp() - 7200 - ago.timestamp()).abs() <= 5);
+    let later = client
+        .call_ok(
+            "parse_relative_time",
+            json!({"time_expression": "in 3 days"}),
+        )
+        .await;
+    let later = chrono::DateTime::parse_from_rfc3339(later["time"].as_str().unwrap()).unwrap();
+    assert!((later.timestamp() - now.timestamp() - 3 * 86400).abs() <= 5);
+    let yesterday = client
+        .call_ok(
+            "parse_relative_time",
+            json!({"time_expression": "yesterday"}),
+        )
+        .await;
+    let expected = (now - chrono::Duration::days(1))
+        .format("%Y-%m-%dT00:00:00Z")
+        .to_string();
+    assert_eq!(yesterday["time"], expected);
+}
