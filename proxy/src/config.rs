@@ -1,0 +1,209 @@
+//! The proxy's settings: flags with environment variables, secrets from the environment only.
+//!
+//! The variable names of the original Python okta-mcp-server keep working. Secrets
+//! (`OKTA_CLIENT_SECRET`, `SESSION_SECRET_KEY`, `IDENTITY_HEADER_KEY`) come from `NAME` or the
+//! file `NAME_FILE` names, never from flags, and a missing or short one stops start-up with a
+//! message that says what to set — never a random key that changes at every restart.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use url::Url;
+
+const ENV_HELP: &str = "\
+Secrets come from the environment only (or NAME_FILE, a file holding the value):
+  OKTA_CLIENT_SECRET    the Okta OIDC app's client secret
+  SESSION_SECRET_KEY    signs tokens and cookies, at least 32 bytes (openssl rand -base64 48)
+  IDENTITY_HEADER_KEY   shared with okta-mcp-tool-server, at least 32 bytes
+Roles: ROLES_FILE (policies/roles.toml) plus GROUP_TO_ROLE_<ROLE>=\"Group A,Group B\" variables.
+Logging: LOG_LEVEL (error, warn, info, debug, trace or a tracing filter), default info.";
+
+/// okta-mcp-proxy: the OAuth 2.1 front door for MCP clients, logging users in through Okta.
+#[derive(Parser, Debug, Clone)]
+#[command(version, about, after_help = ENV_HELP)]
+pub struct ProxyArgs {
+    /// Plain HTTP listen address.
+    #[arg(long, env = "PROXY_LISTEN", default_value = "127.0.0.1:3001")]
+    pub listen: Option<SocketAddr>,
+    /// Do not listen on plain HTTP (only --tls-listen).
+    #[arg(long)]
+    pub no_plain: bool,
+    /// HTTPS listen address (needs --tls-cert and --tls-key).
+    #[arg(long, env = "PROXY_TLS_LISTEN", requires_all = ["tls_cert", "tls_key"])]
+    pub tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain for --tls-listen.
+    #[arg(long, env = "PROXY_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-listen.
+    #[arg(long, env = "PROXY_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// The URL clients use to reach this proxy; the OAuth issuer. MCP lives at <public-url>/mcp.
+    #[arg(long, env = "PUBLIC_URL", default_value = "http://localhost:3001")]
+    pub public_url: String,
+    /// Refuse a public URL that is not https (set in production).
+    #[arg(long, env = "OAUTH_REQUIRE_HTTPS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub require_https: bool,
+    /// The tool server's MCP endpoint (plain HTTP, normally on the pod's loopback).
+    #[arg(
+        long,
+        env = "TOOL_SERVER_URL",
+        default_value = "http://127.0.0.1:3002/mcp"
+    )]
+    pub upstream: String,
+    /// Okta org URL, e.g. https://your-org.okta.com
+    #[arg(long, env = "OKTA_ORG_URL")]
+    pub okta_org_url: String,
+    /// Okta authorization server (issuer); default: the org authorization server.
+    #[arg(long, env = "OKTA_ISSUER")]
+    pub okta_issuer: Option<String>,
+    /// Client id of the Okta OIDC web app.
+    #[arg(long, env = "OKTA_CLIENT_ID")]
+    pub okta_client_id: String,
+    /// Okta's redirect target; default <public-url>/oauth/callback.
+    #[arg(long, env = "OAUTH_REDIRECT_URI")]
+    pub redirect_uri: Option<String>,
+    /// Groups → role file.
+    #[arg(long, env = "ROLES_FILE", default_value = "policies/roles.toml")]
+    pub roles_file: PathBuf,
+    /// Extra browser origins allowed to call /mcp (e.g. http://localhost:6274 for MCP Inspector).
+    #[arg(
+        long = "allowed-origin",
+        env = "ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Largest accepted request body to /mcp and the OAuth endpoints, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Lifetime of our access tokens, in seconds (a group change takes effect within it).
+    #[arg(long, env = "ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+    /// Worker threads.
+    #[arg(long, env = "PROXY_THREADS", default_value_t = 2)]
+    pub threads: usize,
+}
+
+/// A setting that is missing or unusable; the message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not set; set it or {name}_FILE (a file holding the value)")]
+    Missing { name: &'static str },
+    #[error("cannot read {name}_FILE ({path}): {source}")]
+    File {
+        name: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Reads a secret from `name`, or from the file `name_FILE` points to (one trailing newline dropped).
+pub fn required_secret(name: &'static str) -> Result<String, ConfigError> {
+    let value = match std::env::var(name) {
+        Ok(value) => value,
+        Err(_) => match std::env::var(format!("{name}_FILE")) {
+            Ok(path) => std::fs::read_to_string(&path)
+                .map(|v| {
+                    v.strip_suffix("\r\n")
+                        .or_else(|| v.strip_suffix('\n'))
+                        .unwrap_or(&v)
+                        .to_owned()
+                })
+                .map_err(|source| ConfigError::File { name, path, source })?,
+            Err(_) => return Err(ConfigError::Missing { name }),
+        },
+    };
+    if value.is_empty() {
+        return Err(ConfigError::Missing { name });
+    }
+    Ok(value)
+}
+
+/// The public URL without a trailing slash: the issuer, byte-identical everywhere.
+pub fn public_url(raw: &str, require_https: bool) -> Result<Url, ConfigError> {
+    let invalid = |why: &str| ConfigError::Invalid(format!("PUBLIC_URL `{raw}` {why}"));
+    let trimmed = raw.trim().trim_end_matches('/');
+    let url = Url::parse(trimmed).map_err(|e| invalid(&format!("is not a URL ({e})")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if require_https => {
+            return Err(invalid(
+                "must be https while OAUTH_REQUIRE_HTTPS is set (clients such as Claude need https)",
+            ));
+        }
+        "http" => {}
+        _ => return Err(invalid("must be http or https")),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("has no host"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "must be an origin only, like https://mcp.example.com (no path, query or fragment)",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("must not contain credentials"));
+    }
+    Ok(url)
+}
+
+/// The tool server's MCP URL, plain http on a host we connect to directly.
+pub fn upstream_url(raw: &str) -> Result<Url, ConfigError> {
+    let invalid = |why: &str| ConfigError::Invalid(format!("TOOL_SERVER_URL `{raw}` {why}"));
+    let url = Url::parse(raw.trim()).map_err(|e| invalid(&format!("is not a URL ({e})")))?;
+    if url.scheme() != "http" {
+        return Err(invalid(
+            "must be http:// (the tool server sits on the pod's loopback)",
+        ));
+    }
+    if url.host_str().is_none() || url.port_or_known_default().is_none() {
+        return Err(invalid("needs a host and port"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+/// An `Origin` value (`scheme://host[:port]`) for comparisons.
+pub fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls() {
+        assert_eq!(
+            public_url("https://mcp.example.com/", false)
+                .unwrap()
+                .as_str(),
+            "https://mcp.example.com/"
+        );
+        assert!(public_url("http://localhost:3001", false).is_ok());
+        for (bad, why) in [
+            ("http://localhost:3001", "OAUTH_REQUIRE_HTTPS"),
+            ("ftp://x", "http or https"),
+            ("https://x.example.com/mcp", "origin only"),
+            ("https://u:p@x.example.com", "credentials"),
+            ("not a url", "not a URL"),
+        ] {
+            let err = public_url(bad, true).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn upstream_urls() {
+        let url = upstream_url("http://127.0.0.1:3002/mcp").unwrap();
+        assert_eq!(url.port_or_known_default(), Some(3002));
+        assert!(upstream_url("https://127.0.0.1:3002/mcp").is_err());
+        assert!(upstream_url("http://127.0.0.1:3002/mcp?x=1").is_err());
+        assert!(upstream_url("junk").is_err());
+    }
+}

@@ -1,0 +1,352 @@
+//! The pingora `ProxyHttp` implementation. It only dispatches: each phase calls into the
+//! module that owns the concern (`oauth` for our endpoints and for authenticating `/mcp`,
+//! `forward` for header hygiene, identity headers and CORS).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::{HeaderName, Method, StatusCode, header};
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+
+use crate::forward::{self, OriginPolicy};
+use crate::identity::IdentitySigner;
+use crate::oauth::{AuthServer, Principal};
+use crate::okta_login::UpstreamLogin;
+use crate::web::{WebRequest, WebResponse};
+
+/// Where `/mcp` goes.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// `host:port` to connect to.
+    pub addr: String,
+    /// The path on the tool server, e.g. `/mcp`.
+    pub path: String,
+    /// The `Host` header to send (the tool server accepts loopback names only).
+    pub host_header: String,
+    /// The tool server's health URL, for `/ready`.
+    pub health_url: String,
+}
+
+/// The proxy: our endpoints answered here, `/mcp` authenticated and forwarded.
+pub struct Edge {
+    pub auth: Arc<AuthServer>,
+    pub login: Arc<dyn UpstreamLogin>,
+    pub signer: IdentitySigner,
+    pub origins: OriginPolicy,
+    pub upstream: Upstream,
+    pub max_body_bytes: usize,
+    /// For the readiness probe of the tool server.
+    pub http: reqwest::Client,
+}
+
+/// Per-request state.
+pub struct RequestCtx {
+    started: Instant,
+    principal: Option<Principal>,
+    origin: Option<String>,
+    body_bytes: usize,
+}
+
+/// The public path of the MCP endpoint.
+const MCP_PATH: &str = "/mcp";
+
+#[async_trait]
+impl ProxyHttp for Edge {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            started: Instant::now(),
+            principal: None,
+            origin: None,
+            body_bytes: 0,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let path = session.req_header().uri.path().to_owned();
+        if path == MCP_PATH {
+            return match self.admit_mcp(session, ctx).await {
+                Ok(()) => Ok(false),
+                Err(response) => {
+                    send(session, response).await?;
+                    Ok(true)
+                }
+            };
+        }
+        let response = match path.as_str() {
+            "/health" => WebResponse::new(StatusCode::OK, "text/plain", "ok\n"),
+            "/ready" => self.readiness().await,
+            _ => match read_request(session, self.max_body_bytes).await {
+                Ok(request) => self.auth.handle(&request).await.unwrap_or_else(|| {
+                    WebResponse::json(
+                        StatusCode::NOT_FOUND,
+                        &serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}),
+                    )
+                }),
+                Err(response) => response,
+            },
+        };
+        send(session, response).await?;
+        Ok(true)
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let mut peer = HttpPeer::new(self.upstream.addr.as_str(), false, String::new());
+        peer.options.connection_timeout = Some(Duration::from_secs(2));
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        request: &mut pingora::http::RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let Some(principal) = ctx.principal.as_ref() else {
+            // admit_mcp always sets it; never forward an unauthenticated request.
+            return Error::e_explain(HTTPStatus(401), "no principal for /mcp");
+        };
+        let stripped: Vec<HeaderName> = request
+            .headers
+            .keys()
+            .filter(|name| forward::is_stripped(name))
+            .cloned()
+            .collect();
+        for name in stripped {
+            request.remove_header(&name);
+        }
+        let uri = match request.uri.query() {
+            Some(query) => format!("{}?{query}", self.upstream.path),
+            None => self.upstream.path.clone(),
+        };
+        let uri = uri
+            .parse()
+            .or_err(InternalError, "upstream URI from a valid path")?;
+        request.set_uri(uri);
+        request.insert_header(header::HOST, self.upstream.host_header.as_str())?;
+        let session_id = request
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let method = request.method.as_str().to_owned();
+        for (name, value) in forward::identity_headers(
+            &self.signer,
+            principal,
+            &method,
+            &self.upstream.path,
+            &session_id,
+        ) {
+            request.insert_header(name, value)?;
+        }
+        Ok(())
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        ctx.body_bytes += body.as_ref().map_or(0, Bytes::len);
+        if ctx.body_bytes > self.max_body_bytes {
+            return Error::e_explain(HTTPStatus(413), "request body over the limit");
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(origin) = &ctx.origin {
+            let mut cors = http::HeaderMap::new();
+            forward::add_cors(&mut cors, origin);
+            for (name, value) in cors {
+                if let Some(name) = name {
+                    response.insert_header(name, value)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        _ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let response = match e.etype() {
+            HTTPStatus(413) => forward::body_too_large(self.max_body_bytes),
+            HTTPStatus(code) => WebResponse::jsonrpc_error(
+                StatusCode::from_u16(*code).unwrap_or(StatusCode::BAD_GATEWAY),
+                -32603,
+                "Request failed",
+            ),
+            _ if e.esource() == &ErrorSource::Downstream => {
+                return FailToProxy {
+                    error_code: 0,
+                    can_reuse_downstream: false,
+                };
+            }
+            _ => forward::upstream_unavailable(),
+        };
+        let code = response.status.as_u16();
+        if session.response_written().is_none() {
+            tracing::warn!(error = %e, status = code, "proxying /mcp failed");
+            let _ = send(session, response).await;
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let request = session.req_header();
+        tracing::info!(
+            target: "access",
+            method = %request.method,
+            path = %request.uri.path(),
+            status,
+            subject = ctx.principal.as_ref().map_or("", |p| p.subject.as_str()),
+            duration_ms = ctx.started.elapsed().as_millis() as u64,
+        );
+    }
+}
+
+impl Edge {
+    /// Origin, CORS preflight, authentication and size checks for `/mcp`; `Err` is the answer.
+    #[allow(clippy::result_large_err)] // the error is the answer, sent right away
+    async fn admit_mcp(&self, session: &Session, ctx: &mut RequestCtx) -> Result<(), WebResponse> {
+        let request = session.req_header();
+        let origin = self.origins.check(&request.headers)?;
+        if request.method == Method::OPTIONS {
+            return Err(forward::preflight(origin.as_deref()));
+        }
+        let with_cors = |mut response: WebResponse| {
+            if let Some(origin) = &origin {
+                forward::add_cors(&mut response.headers, origin);
+            }
+            response
+        };
+        let principal = self
+            .auth
+            .check_credentials(&request.headers)
+            .await
+            .map_err(with_cors)?;
+        let declared = request
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|len| len > self.max_body_bytes) {
+            return Err(with_cors(forward::body_too_large(self.max_body_bytes)));
+        }
+        ctx.principal = Some(principal);
+        ctx.origin = origin;
+        Ok(())
+    }
+
+    /// Ready when Okta discovery is done and the tool server answers its health check.
+    async fn readiness(&self) -> WebResponse {
+        let okta = self.login.ready();
+        let tool_server = self
+            .http
+            .get(&self.upstream.health_url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        let status = if okta && tool_server {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        WebResponse::json(
+            status,
+            &serde_json::json!({"ready": okta && tool_server, "okta_discovery": okta, "tool_server": tool_server}),
+        )
+    }
+}
+
+/// Reads a request for one of our endpoints, refusing bodies over `limit`.
+async fn read_request(session: &mut Session, limit: usize) -> Result<WebRequest, WebResponse> {
+    let header = session.req_header();
+    let declared = header
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(too_large(limit));
+    }
+    let mut request = WebRequest {
+        method: header.method.clone(),
+        path: header.uri.path().to_owned(),
+        query: header.uri.query().map(str::to_owned),
+        headers: header.headers.clone(),
+        body: Bytes::new(),
+    };
+    let mut body = Vec::new();
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(_) => {
+                return Err(WebResponse::json(
+                    StatusCode::BAD_REQUEST,
+                    &serde_json::json!({"error": "invalid_request", "error_description": "could not read the request body"}),
+                ));
+            }
+        }
+    }
+    request.body = body.into();
+    Ok(request)
+}
+
+fn too_large(limit: usize) -> WebResponse {
+    WebResponse::json(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &serde_json::json!({"error": "invalid_request", "error_description": format!("request body is larger than {limit} bytes")}),
+    )
+}
+
+/// Writes one of our own complete responses.
+async fn send(session: &mut Session, response: WebResponse) -> Result<()> {
+    let mut header = ResponseHeader::build(response.status, Some(response.headers.len() + 1))?;
+    for (name, value) in &response.headers {
+        header.append_header(name.clone(), value.clone())?;
+    }
+    header.insert_header(header::CONTENT_LENGTH, response.body.len().to_string())?;
+    let empty = response.body.is_empty();
+    session
+        .write_response_header(Box::new(header), empty)
+        .await?;
+    if !empty {
+        session
+            .write_response_body(Some(response.body), true)
+            .await?;
+    }
+    Ok(())
+}

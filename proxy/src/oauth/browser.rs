@@ -1,0 +1,234 @@
+//! The browser side: the binding cookie that ties a consent and an Okta login to one browser,
+//! and `/oauth/login` / `/oauth/logout` for same-origin web apps.
+
+use std::time::Duration;
+
+use http::{HeaderMap, Method, StatusCode, header};
+
+use super::callback::LoginFlow;
+use super::params::Params;
+use super::{AuthServer, no_store, now, pages};
+use crate::session_cookie::{build_cookie, cookie_values};
+use crate::tokens::random_token;
+use crate::web::{WebRequest, WebResponse};
+
+/// Longest `return_to` kept.
+const MAX_RETURN_TO: usize = 2048;
+
+/// A same-origin relative path to return to after login; anything else becomes `/`.
+pub(super) fn safe_return_to(raw: Option<&str>) -> String {
+    let Some(path) = raw else {
+        return "/".to_owned();
+    };
+    let safe = path.len() <= MAX_RETURN_TO
+        && path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && path.chars().all(|c| c.is_ascii_graphic());
+    if safe {
+        path.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+/// Whether `value` looks like a browser id we issued (32 random bytes, base64url).
+fn is_browser_id(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl AuthServer {
+    /// The binding cookie's name (`__Host-` under https).
+    fn browser_cookie_name(&self) -> &'static str {
+        if self.secure_cookies {
+            "__Host-mcp_browser"
+        } else {
+            "mcp_browser"
+        }
+    }
+
+    /// This browser's id from its binding cookie.
+    pub(super) fn browser_id(&self, headers: &HeaderMap) -> Option<String> {
+        cookie_values(headers, self.browser_cookie_name()).find(|v| is_browser_id(v))
+    }
+
+    /// This browser's id, or a new one with the `Set-Cookie` that gives it to the browser.
+    pub(super) fn browser_binding(&self, headers: &HeaderMap) -> (String, Option<String>) {
+        match self.browser_id(headers) {
+            Some(id) => (id, None),
+            None => {
+                let id = random_token(32);
+                let cookie =
+                    build_cookie(self.browser_cookie_name(), &id, self.secure_cookies, None);
+                (id, Some(cookie))
+            }
+        }
+    }
+
+    /// `GET /oauth/login?return_to=/path`: log in at Okta, then come back with a session cookie.
+    pub(super) async fn browser_login(&self, request: &WebRequest) -> WebResponse {
+        if request.method != Method::GET {
+            return pages::error_page(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Not allowed",
+                "Use GET to log in.",
+            );
+        }
+        let params = match Params::parse_query(request.query.as_deref()) {
+            Ok(params) => params,
+            Err(error) => {
+                return pages::error_page(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid request",
+                    &error.describe(),
+                );
+            }
+        };
+        let return_to = safe_return_to(params.get("return_to"));
+        let (browser, set_browser) = self.browser_binding(&request.headers);
+        self.start_login(LoginFlow::Browser { return_to }, &browser, set_browser)
+            .await
+    }
+
+    /// `GET /oauth/logout`: forget the session (here and in a copied cookie) and go to `/`.
+    pub(super) async fn browser_logout(&self, request: &WebRequest) -> WebResponse {
+        if !matches!(request.method, Method::GET | Method::POST) {
+            return pages::error_page(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Not allowed",
+                "Use GET to log out.",
+            );
+        }
+        let now = now();
+        if let Some(session) = self.sessions.read(&request.headers, now) {
+            let remaining = Duration::from_secs(u64::try_from(session.exp - now).unwrap_or(0));
+            if let Err(error) = self
+                .store
+                .put(&format!("revoked-session:{}", session.sid), "1", remaining)
+                .await
+            {
+                tracing::warn!(%error, "cannot record logout; the cookie is cleared anyway");
+            }
+        }
+        no_store(WebResponse::redirect("/"))
+            .append_header(header::SET_COOKIE, &self.sessions.clear_cookie())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+
+    #[test]
+    fn return_to_accepts_only_same_origin_paths() {
+        assert_eq!(safe_return_to(Some("/app/page?x=1")), "/app/page?x=1");
+        assert_eq!(safe_return_to(Some("/")), "/");
+        assert_eq!(safe_return_to(None), "/");
+        for bad in [
+            "//evil.example.com",
+            "///evil.example.com",
+            "https://evil.example.com/",
+            "http:evil",
+            "/\\evil.example.com",
+            "\\\\evil.example.com",
+            "/a\\b",
+            "javascript:alert(1)",
+            "evil.example.com",
+            "/a\nLocation: x",
+            "/a b",
+            "/caf\u{e9}",
+            "",
+        ] {
+            assert_eq!(safe_return_to(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_return_to(Some(&format!("/{}", "a".repeat(3000)))), "/");
+    }
+
+    #[tokio::test]
+    async fn login_sets_the_session_cookie_and_returns() {
+        let t = Harness::new();
+        let to_okta = t
+            .browse_get("/oauth/login?return_to=%2Fdashboard%3Ftab%3D2")
+            .await;
+        assert_eq!(to_okta.status, StatusCode::FOUND);
+        let back = t.okta_returns(&to_okta).await;
+        assert_eq!(back.status, StatusCode::FOUND);
+        assert_eq!(location(&back), "/dashboard?tab=2");
+        assert!(t.browser.lock().unwrap().contains_key("__Host-mcp_session"));
+        let principal = t
+            .with_browser_cookies()
+            .await
+            .expect("session cookie accepted");
+        assert_eq!(principal.subject, "00u-alice");
+        assert_eq!(principal.role, "viewer");
+        assert_eq!(principal.client_id, None);
+    }
+
+    #[tokio::test]
+    async fn login_never_returns_off_site() {
+        let t = Harness::new();
+        for return_to in [
+            "%2F%2Fevil.example.com",
+            "https%3A%2F%2Fevil.example.com",
+            "%2F%5Cevil.example.com",
+        ] {
+            let to_okta = t
+                .browse_get(&format!("/oauth/login?return_to={return_to}"))
+                .await;
+            let back = t.okta_returns(&to_okta).await;
+            assert_eq!(location(&back), "/", "{return_to}");
+        }
+    }
+
+    #[tokio::test]
+    async fn logout_clears_and_revokes_the_session() {
+        let t = Harness::new();
+        let to_okta = t.browse_get("/oauth/login").await;
+        t.okta_returns(&to_okta).await;
+        let stolen_copy = t.browser.lock().unwrap().clone();
+        let out = t.browse_get("/oauth/logout").await;
+        assert_eq!(out.status, StatusCode::FOUND);
+        assert_eq!(location(&out), "/");
+        assert!(header(&out, "set-cookie").unwrap().contains("Max-Age=0"));
+        assert!(!t.browser.lock().unwrap().contains_key("__Host-mcp_session"));
+        assert!(t.with_browser_cookies().await.is_err());
+        // a copy of the cookie taken before logout no longer works either
+        *t.browser.lock().unwrap() = stolen_copy;
+        assert_eq!(
+            t.with_browser_cookies().await.unwrap_err().status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[tokio::test]
+    async fn a_user_without_a_role_gets_no_session() {
+        let t = Harness::new();
+        t.okta
+            .log_in_as("00u-dave", "dave@example.com", &["Everyone"]);
+        let to_okta = t.browse_get("/oauth/login").await;
+        let page = t.okta_returns(&to_okta).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
+        assert!(text(&page).contains("sso-help-desk"));
+        assert!(!t.browser.lock().unwrap().contains_key("__Host-mcp_session"));
+    }
+
+    #[tokio::test]
+    async fn plain_http_uses_cookies_without_the_host_prefix() {
+        let t = Harness::with_url(
+            "http://localhost:3001",
+            |_| {},
+            crate::store::MemoryStore::default(),
+        );
+        let to_okta = t.browse_get("/oauth/login").await;
+        let set = header(&to_okta, "set-cookie").unwrap();
+        assert!(set.starts_with("mcp_browser="), "{set}");
+        assert!(!set.contains("Secure"));
+        t.okta_returns(&to_okta).await;
+        assert!(t.browser.lock().unwrap().contains_key("mcp_session"));
+        assert!(t.with_browser_cookies().await.is_ok());
+    }
+}

@@ -1,0 +1,357 @@
+//! Registered clients: their redirect URIs (what may be registered, what matches at
+//! `/authorize`) and client authentication at `/token` and `/revoke`.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::{StatusCode, header};
+use serde::{Deserialize, Serialize};
+use url::{Host, Url};
+
+use super::params::Params;
+use super::{AuthServer, oauth_error, store_unavailable};
+use crate::tokens::{same_text, sha256_b64};
+use crate::web::{WebRequest, WebResponse};
+
+/// Longest redirect URI accepted.
+pub(super) const MAX_REDIRECT_URI: usize = 2048;
+/// Longest client id looked up (ours are 22 characters).
+const MAX_CLIENT_ID: usize = 128;
+
+/// A client registered through `/register`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct RegisteredClient {
+    pub client_id: String,
+    /// SHA-256 of the secret for confidential clients.
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub grant_types: Vec<String>,
+    pub client_name: Option<String>,
+    pub scope: Option<String>,
+    pub issued_at: i64,
+}
+
+impl RegisteredClient {
+    /// The store key of a client.
+    pub(super) fn key(client_id: &str) -> String {
+        format!("client:{client_id}")
+    }
+
+    /// Whether `requested` is one of the registered redirect URIs: byte for byte, except that a
+    /// loopback `http` URI matches on any port (RFC 8252 §7.3: native apps pick a free port).
+    pub(super) fn redirect_uri_matches(&self, requested: &str) -> bool {
+        if self.redirect_uris.iter().any(|r| r == requested) {
+            return true;
+        }
+        if check_redirect_uri(requested).is_err() {
+            return false;
+        }
+        let Ok(requested) = Url::parse(requested) else {
+            return false;
+        };
+        if !is_loopback_http(&requested) {
+            return false;
+        }
+        self.redirect_uris.iter().any(|registered| {
+            Url::parse(registered).is_ok_and(|registered| {
+                is_loopback_http(&registered)
+                    && registered.host() == requested.host()
+                    && registered.path() == requested.path()
+                    && registered.query() == requested.query()
+            })
+        })
+    }
+
+    /// Whether the client registered the refresh-token grant.
+    pub(super) fn allows_refresh(&self) -> bool {
+        self.grant_types.iter().any(|g| g == "refresh_token")
+    }
+}
+
+/// `http` to localhost, 127.0.0.1 or [::1].
+fn is_loopback_http(url: &Url) -> bool {
+    url.scheme() == "http"
+        && match url.host() {
+            Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+            Some(Host::Ipv4(ip)) => ip == std::net::Ipv4Addr::LOCALHOST,
+            Some(Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
+            None => false,
+        }
+}
+
+/// Schemes never accepted, even if they were written in reverse-domain form.
+const REFUSED_SCHEMES: [&str; 7] = [
+    "javascript",
+    "data",
+    "file",
+    "vbscript",
+    "blob",
+    "about",
+    "filesystem",
+];
+
+/// Whether `uri` may be registered (and used) as a redirect URI; the error says why not.
+///
+/// Allowed: `https` with a host; `http` only to a loopback host; private-use schemes in
+/// reverse-domain form (`com.example.app:/cb`, RFC 8252 §7.1). Never a fragment or user info.
+pub(super) fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    if uri.len() > MAX_REDIRECT_URI {
+        return Err(format!("is longer than {MAX_REDIRECT_URI} bytes"));
+    }
+    if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("contains whitespace or control characters".into());
+    }
+    if uri.contains('#') {
+        return Err("has a fragment".into());
+    }
+    if uri.contains('\\') {
+        return Err("contains a backslash".into());
+    }
+    let url = Url::parse(uri).map_err(|_| "is not an absolute URL".to_owned())?;
+    let after_scheme = uri.get(url.scheme().len()..).unwrap_or("");
+    let has_authority = after_scheme
+        .strip_prefix("://")
+        .is_some_and(|rest| !rest.starts_with('/'));
+    if matches!(url.scheme(), "http" | "https") && !has_authority {
+        return Err("is not of the form scheme://host/path".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("contains user information".into());
+    }
+    let scheme = url.scheme();
+    if REFUSED_SCHEMES.contains(&scheme) {
+        return Err(format!("uses the {scheme}: scheme, which is not allowed"));
+    }
+    match scheme {
+        "https" => match url.host_str() {
+            Some(host) if !host.is_empty() => Ok(()),
+            _ => Err("has no host".into()),
+        },
+        "http" if is_loopback_http(&url) => Ok(()),
+        "http" => Err("uses http to a host that is not loopback (use https, or localhost, 127.0.0.1 or [::1])".into()),
+        _ if scheme.contains('.') => Ok(()),
+        _ => Err(format!(
+            "uses the {scheme}: scheme; use https, loopback http, or a private-use scheme in reverse-domain form"
+        )),
+    }
+}
+
+/// What a client showed at `/token` or `/revoke` to say who it is.
+struct Credentials {
+    client_id: String,
+    secret: Option<String>,
+    /// Whether they came in an `Authorization: Basic` header (401 must then challenge).
+    basic: bool,
+}
+
+fn invalid_client(description: &str, basic: bool) -> WebResponse {
+    let response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", description);
+    if basic {
+        response.with_header(header::WWW_AUTHENTICATE, "Basic realm=\"okta-mcp\"")
+    } else {
+        response
+    }
+}
+
+/// The client id and secret from `Authorization: Basic` (RFC 6749 §2.3.1: each form-encoded).
+fn basic_credentials(request: &WebRequest) -> Result<Option<(String, String)>, ()> {
+    let Some(value) = request.header("authorization") else {
+        return Ok(None);
+    };
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return Err(());
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(());
+    }
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| ())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| ())?;
+    let (id, secret) = decoded.split_once(':').ok_or(())?;
+    let unescape = |s: &str| -> String {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((unescape(id), unescape(secret))))
+}
+
+impl AuthServer {
+    /// Authenticates the client of a `/token` or `/revoke` request (RFC 6749 §2.3): by
+    /// `client_secret_basic`, `client_secret_post`, or just `client_id` for public clients.
+    pub(super) async fn authenticate_client(
+        &self,
+        request: &WebRequest,
+        form: &Params,
+    ) -> Result<RegisteredClient, WebResponse> {
+        let credentials = match basic_credentials(request) {
+            Err(()) => {
+                return Err(invalid_client(
+                    "the Authorization header is not valid Basic client authentication",
+                    true,
+                ));
+            }
+            Ok(Some((client_id, secret))) => {
+                if form.get("client_id").is_some_and(|id| id != client_id) {
+                    return Err(invalid_client(
+                        "client_id differs from the Authorization header",
+                        true,
+                    ));
+                }
+                if form.get("client_secret").is_some() {
+                    return Err(oauth_error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "use one client authentication method, not two",
+                    ));
+                }
+                Credentials {
+                    client_id,
+                    secret: Some(secret),
+                    basic: true,
+                }
+            }
+            Ok(None) => match form.get("client_id") {
+                Some(client_id) => Credentials {
+                    client_id: client_id.to_owned(),
+                    secret: form.get("client_secret").map(str::to_owned),
+                    basic: false,
+                },
+                None => return Err(invalid_client("client_id is missing", false)),
+            },
+        };
+        if credentials.client_id.len() > MAX_CLIENT_ID {
+            return Err(invalid_client(
+                "unknown client; register again",
+                credentials.basic,
+            ));
+        }
+        let client: Option<RegisteredClient> = self
+            .load(&RegisteredClient::key(&credentials.client_id))
+            .await
+            .map_err(store_unavailable)?;
+        let Some(client) = client else {
+            return Err(invalid_client(
+                "unknown client; register again",
+                credentials.basic,
+            ));
+        };
+        if let Some(expected) = &client.secret_hash {
+            let presented = credentials.secret.as_deref().unwrap_or("");
+            if presented.is_empty() || !same_text(&sha256_b64(presented), expected) {
+                return Err(invalid_client(
+                    "client authentication failed",
+                    credentials.basic,
+                ));
+            }
+        }
+        Ok(client)
+    }
+
+    /// The registered client `client_id`, if any (`Err` when the store is down).
+    pub(super) async fn find_client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<RegisteredClient>, crate::store::StoreError> {
+        if client_id.len() > MAX_CLIENT_ID {
+            return Ok(None);
+        }
+        self.load(&RegisteredClient::key(client_id)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(uris: &[&str]) -> RegisteredClient {
+        RegisteredClient {
+            client_id: "c".into(),
+            secret_hash: None,
+            redirect_uris: uris.iter().map(|u| u.to_string()).collect(),
+            token_endpoint_auth_method: "none".into(),
+            grant_types: vec!["authorization_code".into()],
+            client_name: None,
+            scope: None,
+            issued_at: 0,
+        }
+    }
+
+    #[test]
+    fn allowed_redirect_uris() {
+        for ok in [
+            "https://claude.ai/api/mcp/auth_callback",
+            "https://vscode.dev/redirect",
+            "https://example.com/cb?x=1",
+            "http://localhost:33418/oauth/callback",
+            "http://localhost/cb",
+            "http://127.0.0.1:33418",
+            "http://[::1]:8080/cb",
+            "com.example.app:/oauth2redirect",
+            "com.example.app://callback",
+            "cursor.app://anysphere.cursor-mcp/oauth/callback",
+        ] {
+            assert_eq!(check_redirect_uri(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refused_redirect_uris() {
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "file:///etc/passwd",
+            "vbscript:msgbox(1)",
+            "http://example.com/cb",
+            "http://localhost.evil.com/cb",
+            "http://127.0.0.2/cb",
+            "http://10.0.0.1/cb",
+            "https://example.com/cb#frag",
+            "https://user:pass@example.com/cb",
+            "https://user@example.com/cb",
+            "/relative/cb",
+            "cb",
+            "",
+            "not a url",
+            "https://example.com/c b",
+            "https://example.com/cb\n",
+            "myapp:/cb",
+            "ftp://example.com/cb",
+            "https:///cb",
+            "https:example.com/cb",
+            "https://example.com\\@evil.com/cb",
+        ] {
+            assert!(
+                check_redirect_uri(bad).is_err(),
+                "{bad:?} should be refused"
+            );
+        }
+        assert!(check_redirect_uri(&format!("https://example.com/{}", "a".repeat(2100))).is_err());
+    }
+
+    #[test]
+    fn exact_match_except_loopback_port() {
+        let c = client(&[
+            "https://app.example/cb",
+            "http://localhost:1234/callback",
+            "http://127.0.0.1/cb",
+        ]);
+        assert!(c.redirect_uri_matches("https://app.example/cb"));
+        assert!(!c.redirect_uri_matches("https://app.example/cb/"));
+        assert!(!c.redirect_uri_matches("https://app.example/cb?x=1"));
+        assert!(!c.redirect_uri_matches("https://app.example:444/cb"));
+        assert!(!c.redirect_uri_matches("https://APP.example/cb"));
+        assert!(c.redirect_uri_matches("http://localhost:1234/callback"));
+        assert!(c.redirect_uri_matches("http://localhost:5678/callback"));
+        assert!(c.redirect_uri_matches("http://localhost/callback"));
+        assert!(c.redirect_uri_matches("http://127.0.0.1:9999/cb"));
+        assert!(!c.redirect_uri_matches("http://127.0.0.1:9999/other"));
+        assert!(!c.redirect_uri_matches("http://localhost:5678/callback?x=1"));
+        assert!(!c.redirect_uri_matches("http://127.0.0.1:5678/callback"));
+        assert!(!c.redirect_uri_matches("http://user@localhost:5678/callback"));
+        assert!(!c.redirect_uri_matches("http://localhost:5678/callback#x"));
+        assert!(!c.redirect_uri_matches("https://localhost:5678/callback"));
+        assert!(!c.redirect_uri_matches("javascript:alert(1)"));
+    }
+}

@@ -1,0 +1,244 @@
+//! The browser session cookie: who is logged in at this proxy, for same-origin web apps and
+//! for skipping a consent page the user already approved.
+//!
+//! The value is `{sub, email, role, sid, exp}` (base64url JSON) signed with HMAC-SHA256 by the
+//! `cookie` crate's signed jar, so the expiry cannot be stretched and the role cannot be raised;
+//! a cookie that fails the check is simply absent. `sid` lets logout revoke a copied cookie.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cookie::{Cookie, CookieJar, Key, SameSite};
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
+
+use crate::tokens::{derive_key, random_token};
+
+/// Cookies longer than this are not ours; skip them without decoding.
+const MAX_COOKIE_VALUE: usize = 4096;
+
+/// A logged-in browser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Okta user id.
+    pub sub: String,
+    pub email: String,
+    pub role: String,
+    /// Session id (for revocation at logout).
+    pub sid: String,
+    /// Unix seconds after which the cookie is no longer accepted.
+    pub exp: i64,
+}
+
+/// Issues and reads the signed session cookie.
+pub struct SessionCookies {
+    key: Key,
+    secure: bool,
+    ttl: Duration,
+}
+
+impl SessionCookies {
+    /// Cookies signed with a key derived from `secret`; `secure` (https) adds `Secure` and the
+    /// `__Host-` name prefix.
+    pub fn new(secret: &[u8], secure: bool, ttl: Duration) -> Self {
+        let mut material = [0u8; 64];
+        material[..32].copy_from_slice(&derive_key(secret, "session-cookie/sign"));
+        material[32..].copy_from_slice(&derive_key(secret, "session-cookie/unused"));
+        let key = match Key::try_from(material.as_slice()) {
+            Ok(key) => key,
+            Err(_) => unreachable!("64 bytes is a valid cookie key"),
+        };
+        Self { key, secure, ttl }
+    }
+
+    /// The cookie's name.
+    pub fn name(&self) -> &'static str {
+        if self.secure {
+            "__Host-mcp_session"
+        } else {
+            "mcp_session"
+        }
+    }
+
+    /// A new session for a user, expiring after the configured lifetime.
+    pub fn new_session(&self, sub: &str, email: &str, role: &str, now: i64) -> Session {
+        Session {
+            sub: sub.to_owned(),
+            email: email.to_owned(),
+            role: role.to_owned(),
+            sid: random_token(16),
+            exp: now.saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)),
+        }
+    }
+
+    /// The `Set-Cookie` value that stores `session`.
+    pub fn set_cookie(&self, session: &Session) -> String {
+        let value = URL_SAFE_NO_PAD.encode(serde_json::to_vec(session).unwrap_or_default());
+        let mut jar = CookieJar::new();
+        jar.signed_mut(&self.key)
+            .add(Cookie::new(self.name(), value));
+        let signed = jar
+            .get(self.name())
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default();
+        build_cookie(self.name(), &signed, self.secure, Some(self.ttl))
+    }
+
+    /// The `Set-Cookie` value that removes the cookie.
+    pub fn clear_cookie(&self) -> String {
+        build_cookie(self.name(), "", self.secure, Some(Duration::ZERO))
+    }
+
+    /// The session of this request, if its cookie is present, authentic and unexpired.
+    pub fn read(&self, headers: &HeaderMap, now: i64) -> Option<Session> {
+        let jar = CookieJar::new();
+        let signed = jar.signed(&self.key);
+        cookie_values(headers, self.name()).find_map(|value| {
+            if value.len() > MAX_COOKIE_VALUE {
+                return None;
+            }
+            let verified = signed.verify(Cookie::new(self.name(), value))?;
+            let bytes = URL_SAFE_NO_PAD.decode(verified.value()).ok()?;
+            let session: Session = serde_json::from_slice(&bytes).ok()?;
+            (session.exp > now).then_some(session)
+        })
+    }
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, plus `Secure` when `secure`.
+/// `max_age: None` makes a cookie that ends with the browser session.
+pub fn build_cookie(name: &str, value: &str, secure: bool, max_age: Option<Duration>) -> String {
+    let mut cookie = Cookie::build((name.to_owned(), value.to_owned()))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(secure);
+    if let Some(max_age) = max_age {
+        let seconds = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+        cookie = cookie.max_age(cookie::time::Duration::seconds(seconds));
+    }
+    cookie.build().to_string()
+}
+
+/// Every value the request's `Cookie` headers carry under `name` (a browser may send several).
+pub fn cookie_values<'a>(
+    headers: &'a HeaderMap,
+    name: &'a str,
+) -> impl Iterator<Item = String> + 'a {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(move |pair| {
+            let (n, v) = pair.trim().split_once('=')?;
+            (n.trim() == name).then(|| v.trim().trim_matches('"').to_owned())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    const NOW: i64 = 1_750_000_000;
+
+    fn cookies(secure: bool) -> SessionCookies {
+        SessionCookies::new(&[9u8; 32], secure, Duration::from_secs(3600))
+    }
+
+    fn request_with(set_cookie: &str) -> HeaderMap {
+        let pair = set_cookie.split(';').next().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::COOKIE,
+            HeaderValue::from_str(&format!("other=1; {pair}; last=2")).unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn a_session_round_trips() {
+        let c = cookies(false);
+        let session = c.new_session("00u1", "alice@example.com", "viewer", NOW);
+        let header = c.set_cookie(&session);
+        assert!(header.starts_with("mcp_session="), "{header}");
+        assert!(header.contains("HttpOnly"));
+        assert!(header.contains("SameSite=Lax"));
+        assert!(header.contains("Path=/"));
+        assert!(header.contains("Max-Age=3600"));
+        assert!(!header.contains("Secure"));
+        assert_eq!(c.read(&request_with(&header), NOW + 10), Some(session));
+    }
+
+    #[test]
+    fn https_cookies_are_secure_host_cookies() {
+        let c = cookies(true);
+        let session = c.new_session("00u1", "a@example.com", "viewer", NOW);
+        let header = c.set_cookie(&session);
+        assert!(header.starts_with("__Host-mcp_session="), "{header}");
+        assert!(header.contains("Secure"));
+        assert!(!header.contains("Domain"));
+        assert_eq!(c.read(&request_with(&header), NOW), Some(session));
+    }
+
+    #[test]
+    fn expired_sessions_are_absent() {
+        let c = cookies(false);
+        let session = c.new_session("00u1", "a@example.com", "viewer", NOW);
+        let header = c.set_cookie(&session);
+        assert_eq!(c.read(&request_with(&header), NOW + 3600), None);
+    }
+
+    #[test]
+    fn tampered_cookies_are_absent() {
+        let c = cookies(false);
+        let session = c.new_session("00u1", "a@example.com", "viewer", NOW);
+        let header = c.set_cookie(&session);
+        let pair = header.split(';').next().unwrap();
+        let (_, value) = pair.split_once('=').unwrap();
+        // Same MAC, payload with a higher role.
+        let (mac, _) = value.split_at(44);
+        let raised = Session {
+            role: "super-admin".into(),
+            ..session.clone()
+        };
+        let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&raised).unwrap());
+        let tampered = format!("mcp_session={mac}{forged}");
+        assert_eq!(c.read(&request_with(&tampered), NOW), None);
+        // Unsigned, junk, empty, and another key's cookie.
+        for junk in [
+            format!("mcp_session={forged}"),
+            "mcp_session=".to_owned(),
+            "mcp_session=%%%%".to_owned(),
+            format!("mcp_session={}", "A".repeat(5000)),
+        ] {
+            assert_eq!(c.read(&request_with(&junk), NOW), None, "{junk}");
+        }
+        let other = SessionCookies::new(&[1u8; 32], false, Duration::from_secs(3600));
+        assert_eq!(other.read(&request_with(&header), NOW), None);
+    }
+
+    #[test]
+    fn a_valid_cookie_next_to_a_planted_one_still_counts() {
+        let c = cookies(false);
+        let session = c.new_session("00u1", "a@example.com", "viewer", NOW);
+        let header = c.set_cookie(&session);
+        let pair = header.split(';').next().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.append(
+            http::header::COOKIE,
+            HeaderValue::from_static("mcp_session=planted"),
+        );
+        headers.append(http::header::COOKIE, HeaderValue::from_str(pair).unwrap());
+        assert_eq!(c.read(&headers, NOW), Some(session));
+    }
+
+    #[test]
+    fn clearing_expires_the_cookie() {
+        let header = cookies(true).clear_cookie();
+        assert!(header.starts_with("__Host-mcp_session=;"), "{header}");
+        assert!(header.contains("Max-Age=0"));
+    }
+}

@@ -1,0 +1,491 @@
+//! The tokens the proxy hands to MCP clients.
+//!
+//! Access tokens are compact JWTs signed with HMAC-SHA256 under a key only this proxy holds
+//! (`typ: at+jwt`, audience = the canonical MCP URL). Nothing else can mint one, so an Okta ID
+//! token (RS256), a token for another audience, or an `alg: none` trick fails [`AccessTokens::verify`].
+//! Each carries the id of its refresh-token family (`fid`): revoking a family (reuse of a rotated
+//! refresh token, a role lost at Okta) also stops its access tokens before they expire.
+//!
+//! Refresh tokens are 32 random bytes; only their SHA-256 hash is ever stored.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::store::{Store, StoreError};
+
+/// The JWT `typ` of our access tokens (RFC 9068).
+const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// Longer strings are not our tokens; refuse them before decoding anything.
+const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// A key for one purpose, derived from the session secret (HMAC-SHA256 over a label), so the
+/// token key, the cookie key and the CSRF key never coincide.
+pub fn derive_key(secret: &[u8], purpose: &str) -> [u8; 32] {
+    let mut mac = hmac_sha256(secret);
+    mac.update(b"okta-mcp-proxy/v1/");
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// `n` random bytes from the operating system's generator, base64url without padding.
+pub fn random_token(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SHA-256 of `text`, base64url without padding (how codes, refresh tokens and secrets are stored).
+pub fn sha256_b64(text: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Constant-time equality of two strings.
+pub fn same_text(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
+    // HMAC takes keys of any length; this cannot fail.
+    match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC accepts every key length"),
+    }
+}
+
+/// What an access token says (the JWT claims).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    /// The canonical MCP URL.
+    pub aud: String,
+    /// Okta user id.
+    pub sub: String,
+    pub email: String,
+    pub role: String,
+    pub client_id: String,
+    pub scope: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    /// The refresh-token family this token belongs to.
+    pub fid: String,
+}
+
+/// Who an access token is for (everything but the times and ids the minter adds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub subject: String,
+    pub email: String,
+    pub role: String,
+    pub client_id: String,
+    pub scope: String,
+    pub family: String,
+}
+
+/// Why an access token was refused. The messages name no token content.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("not a token this server issued")]
+    Malformed,
+    #[error("token algorithm is not accepted")]
+    Algorithm,
+    #[error("token signature is not valid")]
+    Signature,
+    #[error("token issuer is not this server")]
+    Issuer,
+    #[error("token audience is not this MCP server")]
+    Audience,
+    #[error("token has expired")]
+    Expired,
+    #[error("token has been revoked")]
+    Revoked,
+    #[error("cannot check revocation: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for TokenError {
+    fn from(error: StoreError) -> Self {
+        TokenError::Store(error.to_string())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    typ: Option<String>,
+}
+
+/// Mints and checks our access tokens.
+pub struct AccessTokens {
+    key: [u8; 32],
+    issuer: String,
+    audience: String,
+}
+
+impl AccessTokens {
+    /// Tokens signed with `key`, issued by `issuer` for `audience` (the canonical MCP URL).
+    pub fn new(key: [u8; 32], issuer: &str, audience: &str) -> Self {
+        Self {
+            key,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+        }
+    }
+
+    /// A new access token for `grant`, valid for `ttl` from `now` (unix seconds).
+    pub fn mint(&self, grant: &Grant, now: i64, ttl: Duration) -> (String, AccessClaims) {
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: grant.subject.clone(),
+            email: grant.email.clone(),
+            role: grant.role.clone(),
+            client_id: grant.client_id.clone(),
+            scope: grant.scope.clone(),
+            iat: now,
+            exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+            jti: random_token(16),
+            fid: grant.family.clone(),
+        };
+        let header = Header {
+            alg: "HS256".to_owned(),
+            typ: Some(ACCESS_TOKEN_TYP.to_owned()),
+        };
+        let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap_or_default());
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
+        let signing_input = format!("{header}.{payload}");
+        let signature = URL_SAFE_NO_PAD.encode(self.sign(&signing_input));
+        (format!("{signing_input}.{signature}"), claims)
+    }
+
+    fn sign(&self, signing_input: &str) -> [u8; 32] {
+        let mut mac = hmac_sha256(&self.key);
+        mac.update(signing_input.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Checks form, algorithm, signature, issuer, audience and expiry (not revocation).
+    pub fn decode(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let Some((signing_input, signature)) = token.rsplit_once('.') else {
+            return Err(TokenError::Malformed);
+        };
+        let Some((header, payload)) = signing_input.split_once('.') else {
+            return Err(TokenError::Malformed);
+        };
+        if payload.contains('.') {
+            return Err(TokenError::Malformed);
+        }
+        let header: Header = URL_SAFE_NO_PAD
+            .decode(header)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or(TokenError::Malformed)?;
+        if header.alg != "HS256" {
+            return Err(TokenError::Algorithm);
+        }
+        if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+            return Err(TokenError::Malformed);
+        }
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| TokenError::Signature)?;
+        let expected = self.sign(signing_input);
+        if !bool::from(expected.as_slice().ct_eq(signature.as_slice())) {
+            return Err(TokenError::Signature);
+        }
+        let claims: AccessClaims = URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or(TokenError::Malformed)?;
+        if !same_text(&claims.iss, &self.issuer) {
+            return Err(TokenError::Issuer);
+        }
+        if !same_text(&claims.aud, &self.audience) {
+            return Err(TokenError::Audience);
+        }
+        if claims.exp <= now {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// [`decode`](Self::decode) plus revocation: of the token itself or of its family.
+    pub async fn verify(
+        &self,
+        token: &str,
+        now: i64,
+        store: &dyn Store,
+    ) -> Result<AccessClaims, TokenError> {
+        let claims = self.decode(token, now)?;
+        if store.get(&revoked_token_key(&claims.jti)).await?.is_some()
+            || store.get(&revoked_family_key(&claims.fid)).await?.is_some()
+        {
+            return Err(TokenError::Revoked);
+        }
+        Ok(claims)
+    }
+}
+
+fn revoked_token_key(jti: &str) -> String {
+    format!("revoked-token:{jti}")
+}
+
+fn revoked_family_key(family: &str) -> String {
+    format!("revoked-family:{family}")
+}
+
+/// Stops one access token until it would have expired anyway.
+pub async fn revoke_access_token(
+    store: &dyn Store,
+    claims: &AccessClaims,
+    now: i64,
+) -> Result<(), StoreError> {
+    let remaining = u64::try_from(claims.exp.saturating_sub(now)).unwrap_or(0);
+    if remaining == 0 {
+        return Ok(());
+    }
+    store
+        .put(
+            &revoked_token_key(&claims.jti),
+            "1",
+            Duration::from_secs(remaining),
+        )
+        .await
+}
+
+/// Stops every refresh and access token of `family`. `ttl` must outlive its longest token.
+pub async fn revoke_family(
+    store: &dyn Store,
+    family: &str,
+    ttl: Duration,
+) -> Result<(), StoreError> {
+    store.put(&revoked_family_key(family), "1", ttl).await
+}
+
+/// Whether `family` has been revoked.
+pub async fn family_revoked(store: &dyn Store, family: &str) -> Result<bool, StoreError> {
+    Ok(store.get(&revoked_family_key(family)).await?.is_some())
+}
+
+/// A fresh refresh token and the hash under which it is stored.
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    /// Handed to the client once, never stored.
+    pub token: String,
+    /// SHA-256 of the token, base64url.
+    pub hash: String,
+}
+
+impl RefreshToken {
+    /// 32 random bytes, base64url.
+    pub fn generate() -> Self {
+        let token = random_token(32);
+        let hash = sha256_b64(&token);
+        Self { token, hash }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    const NOW: i64 = 1_750_000_000;
+
+    fn tokens() -> AccessTokens {
+        AccessTokens::new(
+            derive_key(&[7u8; 32], "access-token"),
+            "https://mcp.example.com",
+            "https://mcp.example.com/mcp",
+        )
+    }
+
+    fn grant() -> Grant {
+        Grant {
+            subject: "00u1".into(),
+            email: "alice@example.com".into(),
+            role: "viewer".into(),
+            client_id: "client-1".into(),
+            scope: "mcp".into(),
+            family: "fam-1".into(),
+        }
+    }
+
+    fn b64(value: &serde_json::Value) -> String {
+        URL_SAFE_NO_PAD.encode(value.to_string())
+    }
+
+    #[test]
+    fn a_minted_token_decodes_to_its_claims() {
+        let t = tokens();
+        let (token, claims) = t.mint(&grant(), NOW, Duration::from_secs(900));
+        assert_eq!(t.decode(&token, NOW + 1), Ok(claims.clone()));
+        assert_eq!(claims.exp, NOW + 900);
+        assert_eq!(claims.aud, "https://mcp.example.com/mcp");
+        assert_eq!(claims.fid, "fam-1");
+    }
+
+    #[test]
+    fn every_token_gets_its_own_id() {
+        let t = tokens();
+        let (_, a) = t.mint(&grant(), NOW, Duration::from_secs(900));
+        let (_, b) = t.mint(&grant(), NOW, Duration::from_secs(900));
+        assert_ne!(a.jti, b.jti);
+    }
+
+    #[test]
+    fn expired_tokens_fail() {
+        let t = tokens();
+        let (token, _) = t.mint(&grant(), NOW, Duration::from_secs(900));
+        assert_eq!(t.decode(&token, NOW + 900), Err(TokenError::Expired));
+        assert_eq!(t.decode(&token, NOW + 10_000), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn another_key_audience_or_issuer_fails() {
+        let (token, _) = tokens().mint(&grant(), NOW, Duration::from_secs(900));
+        let other_key = AccessTokens::new(
+            derive_key(&[8u8; 32], "access-token"),
+            "https://mcp.example.com",
+            "https://mcp.example.com/mcp",
+        );
+        assert_eq!(other_key.decode(&token, NOW), Err(TokenError::Signature));
+        let other_audience = AccessTokens::new(
+            derive_key(&[7u8; 32], "access-token"),
+            "https://mcp.example.com",
+            "https://other.example.com/mcp",
+        );
+        assert_eq!(
+            other_audience.decode(&token, NOW),
+            Err(TokenError::Audience)
+        );
+        let other_issuer = AccessTokens::new(
+            derive_key(&[7u8; 32], "access-token"),
+            "https://evil.example.com",
+            "https://mcp.example.com/mcp",
+        );
+        assert_eq!(other_issuer.decode(&token, NOW), Err(TokenError::Issuer));
+    }
+
+    #[test]
+    fn a_changed_payload_fails_the_signature() {
+        let t = tokens();
+        let (token, claims) = t.mint(&grant(), NOW, Duration::from_secs(900));
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut raised = serde_json::to_value(&claims).unwrap();
+        raised["role"] = "super-admin".into();
+        let forged = format!("{}.{}.{}", parts[0], b64(&raised), parts[2]);
+        assert_eq!(t.decode(&forged, NOW), Err(TokenError::Signature));
+    }
+
+    #[test]
+    fn foreign_algorithms_fail() {
+        let t = tokens();
+        let (_, claims) = t.mint(&grant(), NOW, Duration::from_secs(900));
+        let payload = b64(&serde_json::to_value(&claims).unwrap());
+        // An Okta ID token: RS256 with some signature.
+        let rs256 = format!(
+            "{}.{payload}.{}",
+            b64(&serde_json::json!({"alg": "RS256", "kid": "k1", "typ": "JWT"})),
+            URL_SAFE_NO_PAD.encode([1u8; 256])
+        );
+        assert_eq!(t.decode(&rs256, NOW), Err(TokenError::Algorithm));
+        let none = format!("{}.{payload}.", b64(&serde_json::json!({"alg": "none"})));
+        assert_eq!(t.decode(&none, NOW), Err(TokenError::Algorithm));
+        // HS256 but a plain JWT type (not an access token of ours)
+        let plain = format!(
+            "{}.{payload}.AAAA",
+            b64(&serde_json::json!({"alg": "HS256", "typ": "JWT"}))
+        );
+        assert_eq!(t.decode(&plain, NOW), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn junk_is_malformed_not_a_panic() {
+        let t = tokens();
+        for junk in [
+            "",
+            ".",
+            "..",
+            "a.b.c",
+            "a.b.c.d",
+            "not a token",
+            "ü.ö.ä",
+            "eyJhbGciOiJIUzI1NiJ9",
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.e30.",
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6ImF0K2p3dCJ9.e30.%%%",
+        ] {
+            assert!(t.decode(junk, NOW).is_err(), "{junk:?}");
+        }
+        assert_eq!(t.decode(&"a".repeat(9000), NOW), Err(TokenError::Malformed));
+    }
+
+    #[tokio::test]
+    async fn revoking_a_token_or_its_family_stops_it() {
+        let t = tokens();
+        let store = MemoryStore::default();
+        let (token, claims) = t.mint(&grant(), NOW, Duration::from_secs(900));
+        let now = chrono::Utc::now().timestamp();
+        let (live, live_claims) = t.mint(&grant(), now, Duration::from_secs(900));
+        assert!(t.verify(&live, now, &store).await.is_ok());
+        revoke_access_token(&store, &live_claims, now)
+            .await
+            .unwrap();
+        assert_eq!(t.verify(&live, now, &store).await, Err(TokenError::Revoked));
+
+        let other = Grant {
+            family: "fam-2".into(),
+            ..grant()
+        };
+        let (second, _) = t.mint(&other, now, Duration::from_secs(900));
+        assert!(t.verify(&second, now, &store).await.is_ok());
+        revoke_family(&store, "fam-2", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            t.verify(&second, now, &store).await,
+            Err(TokenError::Revoked)
+        );
+        assert!(family_revoked(&store, "fam-2").await.unwrap());
+        // an already expired token needs no revocation entry
+        revoke_access_token(&store, &claims, NOW + 1000)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .get(&format!("revoked-token:{}", claims.jti))
+                .await
+                .unwrap(),
+            None
+        );
+        drop(token);
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_stored_as_hashes() {
+        let a = RefreshToken::generate();
+        let b = RefreshToken::generate();
+        assert_ne!(a.token, b.token);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a.token).unwrap().len(), 32);
+        assert_eq!(a.hash, sha256_b64(&a.token));
+        assert_ne!(a.hash, a.token);
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose() {
+        assert_ne!(derive_key(b"secret", "a"), derive_key(b"secret", "b"));
+        assert_eq!(derive_key(b"secret", "a"), derive_key(b"secret", "a"));
+    }
+}
