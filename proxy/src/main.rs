@@ -1,1 +1,187 @@
-fn main() { eprintln!("okta-mcp-proxy: not built yet"); std::process::exit(2); }
+//! okta-mcp-proxy: parses flags and wires the parts together.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use clap::Parser;
+use okta_mcp_proxy::config::{self, ProxyArgs};
+use okta_mcp_proxy::edge::{Edge, Upstream};
+use okta_mcp_proxy::forward::OriginPolicy;
+use okta_mcp_proxy::identity::IdentitySigner;
+use okta_mcp_proxy::oauth::{AuthServer, OAuthSettings};
+use okta_mcp_proxy::okta_login::{OktaLogin, OktaLoginSettings, UpstreamLogin};
+use okta_mcp_proxy::roles::RoleMap;
+use okta_mcp_proxy::store::MemoryStore;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{Server, ShutdownWatch};
+use pingora::services::background::{BackgroundService, background_service};
+
+fn main() -> std::process::ExitCode {
+    init_logging();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match build(ProxyArgs::parse()) {
+        Ok(server) => server.run_forever(),
+        Err(error) => {
+            eprintln!("okta-mcp-proxy: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(filter.to_lowercase())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+/// Checks every setting, then builds the pingora server; any problem is a start-up error.
+fn build(args: ProxyArgs) -> anyhow::Result<Server> {
+    let public_url = config::public_url(&args.public_url, args.require_https)?;
+    let issuer = public_url.as_str().trim_end_matches('/').to_owned();
+    let upstream_url = config::upstream_url(&args.upstream)?;
+    let signer = IdentitySigner::new(&config::required_secret("IDENTITY_HEADER_KEY")?)?;
+    let session_secret = config::required_secret("SESSION_SECRET_KEY")?;
+    let client_secret = config::required_secret("OKTA_CLIENT_SECRET")?;
+    let roles = RoleMap::load(&args.roles_file)?.with_env_overrides(std::env::vars())?;
+
+    let okta_org = url::Url::parse(args.okta_org_url.trim())
+        .with_context(|| format!("OKTA_ORG_URL `{}` is not a URL", args.okta_org_url))?;
+    let okta_issuer = match &args.okta_issuer {
+        Some(raw) => url::Url::parse(raw.trim())
+            .with_context(|| format!("OKTA_ISSUER `{raw}` is not a URL"))?,
+        None => okta_org.clone(),
+    };
+    let redirect_uri = match &args.redirect_uri {
+        Some(raw) => url::Url::parse(raw.trim())
+            .with_context(|| format!("OAUTH_REDIRECT_URI `{raw}` is not a URL"))?,
+        None => url::Url::parse(&format!("{issuer}/oauth/callback"))?,
+    };
+    let login = Arc::new(OktaLogin::new(OktaLoginSettings::new(
+        okta_issuer,
+        args.okta_client_id.clone(),
+        client_secret,
+        redirect_uri,
+    ))?);
+
+    let mut settings = OAuthSettings::new(public_url.clone(), session_secret.into_bytes())?;
+    settings.access_token_ttl = Duration::from_secs(args.access_token_ttl_secs.max(1));
+    let store = Arc::new(MemoryStore::default());
+    let auth = Arc::new(AuthServer::new(
+        settings,
+        store,
+        login.clone() as Arc<dyn UpstreamLogin>,
+        Arc::new(roles),
+    ));
+
+    let host = upstream_url
+        .host_str()
+        .context("TOOL_SERVER_URL has no host")?;
+    let port = upstream_url
+        .port_or_known_default()
+        .context("TOOL_SERVER_URL has no port")?;
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let upstream = Upstream {
+        addr: authority.clone(),
+        path: upstream_url.path().to_owned(),
+        host_header: authority.clone(),
+        health_url: format!("http://{authority}/health"),
+    };
+    let edge = Edge {
+        auth,
+        login: login.clone(),
+        signer,
+        origins: OriginPolicy::new(&config::origin_of(&public_url), &args.allowed_origins),
+        upstream,
+        max_body_bytes: args.max_body_bytes,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("building the HTTP client")?,
+    };
+
+    let conf = ServerConf {
+        threads: args.threads.max(1),
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(3),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let mut service = pingora::proxy::http_proxy_service(&server.configuration, edge);
+    if args.no_plain && args.tls_listen.is_none() {
+        bail!("--no-plain needs --tls-listen: the proxy would not listen anywhere");
+    }
+    if let (Some(addr), false) = (args.listen, args.no_plain) {
+        service.add_tcp(&addr.to_string());
+        tracing::info!(
+            "okta-mcp-proxy listening on http://{addr} (public URL {issuer}, MCP at {issuer}/mcp)"
+        );
+    }
+    if let Some(addr) = args.tls_listen {
+        let (cert, key) = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => (cert.display().to_string(), key.display().to_string()),
+            _ => bail!("--tls-listen needs --tls-cert and --tls-key"),
+        };
+        check_tls_files(&cert, &key)?;
+        service
+            .add_tls(&addr.to_string(), &cert, &key)
+            .map_err(|e| anyhow::anyhow!("cannot use --tls-cert/--tls-key: {e}"))?;
+        tracing::info!("okta-mcp-proxy listening on https://{addr}");
+    }
+    server.add_service(service);
+    server.add_service(background_service("okta discovery", Discovery(login)));
+    Ok(server)
+}
+
+/// Loads the certificate and key the way the listener will, so a bad file is a clear
+/// start-up error instead of a panic when the listener starts.
+fn check_tls_files(cert: &str, key: &str) -> anyhow::Result<()> {
+    for (what, path) in [("--tls-cert", cert), ("--tls-key", key)] {
+        std::fs::metadata(path).with_context(|| format!("cannot read {what} {path}"))?;
+    }
+    let Ok(Some((certs, key_der))) = pingora::tls::load_certs_and_key_files(cert, key) else {
+        bail!(
+            "{cert} / {key}: expected a PEM certificate chain and a PEM private key (PKCS#8, PKCS#1 or SEC1)"
+        );
+    };
+    rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key_der)
+        .with_context(|| format!("the key {key} does not fit the certificate {cert}"))?;
+    Ok(())
+}
+
+/// Runs Okta discovery at start-up and retries until it succeeds (`/ready` waits for it).
+struct Discovery(Arc<OktaLogin>);
+
+#[async_trait]
+impl BackgroundService for Discovery {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut wait = Duration::from_millis(250);
+        loop {
+            match self.0.discover().await {
+                Ok(()) => {
+                    tracing::info!("Okta discovery done");
+                    return;
+                }
+                Err(error) => tracing::warn!(%error, "Okta discovery failed; retrying in {wait:?}"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => return,
+            }
+            wait = (wait * 2).min(Duration::from_secs(30));
+        }
+    }
+}

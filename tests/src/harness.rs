@@ -414,3 +414,120 @@ async fn read_answer(response: reqwest::Response, id: Option<&Value>) -> Answer 
         message,
     }
 }
+
+/// The OIDC client the proxy uses at the fake org in tests.
+pub const TEST_CLIENT_ID: &str = "0oa-test-okta-mcp-proxy";
+/// Its secret.
+pub const TEST_CLIENT_SECRET: &str = "test-client-secret-0123456789";
+/// The proxy's session secret in tests.
+pub const TEST_SESSION_SECRET: &str = "test-session-secret-key-0123456789abcdefgh";
+
+/// A running `okta-mcp-proxy`.
+pub struct Proxy {
+    pub process: Process,
+    /// e.g. `http://127.0.0.1:40125`
+    pub public_url: String,
+    /// `<public_url>/mcp`
+    pub mcp_url: String,
+}
+
+/// Fake Okta org (with its OIDC half), tool server and proxy, wired together.
+pub struct Stack {
+    pub okta: FakeOkta,
+    pub tool_server: ToolServer,
+    pub proxy: Proxy,
+}
+
+impl Stack {
+    /// Starts all three on free loopback ports; `proxy_env` adds or overrides proxy settings.
+    pub async fn start(proxy_env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let public_url = format!("http://127.0.0.1:{port}");
+        let redirect = format!("{public_url}/oauth/callback");
+        let okta = FakeOkta::start(&[
+            "--client-id",
+            TEST_CLIENT_ID,
+            "--client-secret",
+            TEST_CLIENT_SECRET,
+            "--redirect-uri",
+            &redirect,
+        ]);
+        let tool_server = ToolServer::start(&okta, &[]).await;
+        let mut command = Command::new(binary("okta-mcp-proxy"));
+        command
+            .current_dir(workspace_root())
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PUBLIC_URL", &public_url)
+            .env("TOOL_SERVER_URL", &tool_server.mcp_url)
+            .env("OKTA_ORG_URL", &okta.url)
+            .env("OKTA_CLIENT_ID", TEST_CLIENT_ID)
+            .env("OKTA_CLIENT_SECRET", TEST_CLIENT_SECRET)
+            .env("SESSION_SECRET_KEY", TEST_SESSION_SECRET)
+            .env("IDENTITY_HEADER_KEY", TEST_IDENTITY_KEY)
+            .env("LOG_LEVEL", "info");
+        for (k, v) in proxy_env {
+            command.env(k, v);
+        }
+        let (process, _stdout) = spawn(command);
+        let proxy = Proxy {
+            process,
+            mcp_url: format!("{public_url}/mcp"),
+            public_url,
+        };
+        let ready = format!("{}/ready", proxy.public_url);
+        for _ in 0..400 {
+            if let Ok(r) = http_client().get(&ready).send().await
+                && r.status().is_success()
+            {
+                return Self {
+                    okta,
+                    tool_server,
+                    proxy,
+                };
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("proxy never became ready; logs:\n{}", proxy.process.logs());
+    }
+
+    /// Makes the fake org log `email` in without showing its login page.
+    pub async fn auto_login(&self, email: &str) {
+        let response = http_client()
+            .post(format!("{}/__fake/oidc", self.okta.url))
+            .json(&json!({"auto_login": email}))
+            .send()
+            .await
+            .expect("set auto_login");
+        assert!(
+            response.status().is_success(),
+            "auto_login: {}",
+            response.status()
+        );
+    }
+}
+
+/// Runs a Node script from `tests/clients` and parses the one JSON line it prints.
+pub async fn node_client(script: &str, args: &[&str]) -> Value {
+    let dir = workspace_root().join("tests/clients");
+    assert!(
+        dir.join("node_modules").exists(),
+        "tests/clients/node_modules is missing: run `npm ci` there (tests/run does)"
+    );
+    let output = tokio::process::Command::new("node")
+        .current_dir(&dir)
+        .arg(script)
+        .args(args)
+        .output()
+        .await
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| {
+        panic!(
+            "{script}: {e}; stdout: {stdout}; stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}

@@ -10,13 +10,14 @@
 //! Layout: `dataset` (the org's contents), `management` (the `/api/v1` endpoints and their gate),
 //! `control` (`/__fake/*` switches and counters for tests), and the shared pieces `scim` (filter
 //! expressions), `pagination`, `traffic` (rate limits, faults, stats) and `error` (Okta's bodies).
-//! The OIDC provider half (discovery, `/oauth2/v1/authorize|token|userinfo|keys`) will be one
-//! more module beside `management`, merged into [`router`] and sharing [`state::Shared`].
+//! The OIDC provider half (`oidc`: discovery, `/oauth2/v1/authorize|token|userinfo|keys` and the
+//! same under `/oauth2/default`) is merged into [`router`] and shares [`state::Shared`].
 
 pub mod control;
 pub mod dataset;
 pub mod error;
 pub mod management;
+pub mod oidc;
 pub mod pagination;
 pub mod rng;
 pub mod scim;
@@ -36,7 +37,7 @@ use tokio::net::TcpListener;
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "fake-okta",
-    about = "A fake Okta org (Management API) for tests and demos"
+    about = "A fake Okta org (Management API and OIDC provider) for tests and demos"
 )]
 pub struct Settings {
     /// Address to listen on; port 0 picks a free port.
@@ -57,6 +58,9 @@ pub struct Settings {
     /// Length of the rate-limit window in seconds.
     #[arg(long, env = "FAKE_OKTA_RATE_LIMIT_RESET_SECS", default_value_t = 60)]
     pub rate_limit_reset_secs: u64,
+    /// The OIDC provider (`--client-id`, `--client-secret`, `--redirect-uri`).
+    #[command(flatten)]
+    pub oidc: oidc::OidcSettings,
 }
 
 /// The shared state for `settings` and an already generated `dataset`.
@@ -70,6 +74,7 @@ pub fn state(settings: &Settings, dataset: Dataset, authority: String) -> state:
             settings.rate_limit_reset_secs,
         ),
         authority,
+        oidc: oidc::Provider::from_settings(&settings.oidc),
     })
 }
 
@@ -78,7 +83,7 @@ pub fn router(state: state::AppState) -> Router {
     Router::new()
         .nest("/api/v1", management::router(state.clone()))
         .nest("/__fake", control::router())
-        // The OIDC provider half goes here: `.merge(oidc::router())`.
+        .merge(oidc::router(&state))
         .fallback(management::gate::unknown_endpoint)
         .with_state(state)
 }
@@ -88,6 +93,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     if settings.api_token.trim().is_empty() {
         anyhow::bail!("--api-token (FAKE_OKTA_API_TOKEN) must not be empty");
     }
+    settings.oidc.check().map_err(anyhow::Error::msg)?;
     let started = std::time::Instant::now();
     let dataset = Dataset::generate(settings.seed);
     let listener = TcpListener::bind(settings.listen)

@@ -210,6 +210,8 @@ pub struct Shared {
     pub traffic: Traffic,
     /// `host:port` the server listens on, for links when a request has no usable `Host`.
     pub authority: String,
+    /// The OIDC provider, when a client id was given.
+    pub oidc: Option<super::oidc::Provider>,
 }
 
 /// Cheap-to-clone handle on the shared state (what axum passes around).

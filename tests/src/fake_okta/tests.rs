@@ -21,6 +21,7 @@ fn settings(per_minute: u64) -> Settings {
         latency_ms: 0,
         rate_limit_per_minute: per_minute,
         rate_limit_reset_secs: 60,
+        oidc: Default::default(),
     }
 }
 

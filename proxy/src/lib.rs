@@ -1,0 +1,19 @@
+//! okta-mcp-proxy: the edge MCP clients talk to.
+//!
+//! `edge` is the pingora `ProxyHttp` implementation and only dispatches: OAuth endpoints and
+//! pages go to `oauth`, `/mcp` is authenticated by `oauth` (our tokens or the session cookie)
+//! and forwarded by `forward` with the identity headers `identity` signs. `okta_login` logs
+//! users in at Okta, `roles` maps their groups to one role, `tokens` and `session_cookie` mint
+//! and check what we hand out, and `store` keeps the authorization server's state.
+
+pub mod config;
+pub mod edge;
+pub mod forward;
+pub mod identity;
+pub mod oauth;
+pub mod okta_login;
+pub mod roles;
+pub mod session_cookie;
+pub mod store;
+pub mod tokens;
+pub mod web;

@@ -1,0 +1,262 @@
+// The official MCP TypeScript SDK client doing the whole OAuth dance against okta-mcp-proxy:
+// 401 → discovery → dynamic registration → authorize → consent → Okta login → token →
+// initialize → tools/list → tools/call, then (optionally) refresh and refresh-token reuse.
+//
+// Usage: node sdk-flow.mjs <mcp-url> <scenario>
+//   scenario "basic":   connect, list tools, call get_current_time and get_okta_user
+//   scenario "refresh": basic, then wait for the access token to expire (the test starts the
+//                       proxy with a short token lifetime), call again (the SDK refreshes), then
+//                       replay the first refresh token (reuse) and show the family is dead
+//   An optional <hook-url> <json-body> is POSTed after the first tool calls (tests use it to
+//   change the user's groups at the fake Okta org before the refresh).
+// The browser part (consent page, Okta login) is plain HTTP with a cookie jar: the fake Okta
+// org is told by the test which user to log in (auto_login). Prints one JSON report on stdout.
+
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+
+const [mcpUrl, scenario = "basic", hookUrl, hookBody] = process.argv.slice(2);
+const report = { scenario, steps: [] };
+const step = (name, detail = {}) => report.steps.push({ name, ...detail });
+
+/** A tiny per-origin cookie jar, enough for the consent and login redirects. */
+class CookieJar {
+  constructor() {
+    this.jar = new Map();
+  }
+  header(url) {
+    const cookies = this.jar.get(new URL(url).origin);
+    return cookies ? [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") : "";
+  }
+  store(url, response) {
+    const origin = new URL(url).origin;
+    const cookies = this.jar.get(origin) ?? new Map();
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(";");
+      const at = pair.indexOf("=");
+      cookies.set(pair.slice(0, at).trim(), pair.slice(at + 1).trim());
+    }
+    this.jar.set(origin, cookies);
+  }
+}
+
+const browser = new CookieJar();
+
+/** GET/POST like a browser that does not follow redirects by itself. */
+async function browse(url, init = {}) {
+  const headers = { ...(init.headers ?? {}) };
+  const cookie = browser.header(url);
+  if (cookie) headers.cookie = cookie;
+  const response = await fetch(url, { ...init, headers, redirect: "manual" });
+  browser.store(url, response);
+  return response;
+}
+
+/** Follows the authorization URL through consent and Okta to the client's redirect URI. */
+async function authorizeInBrowser(authorizationUrl) {
+  let url = authorizationUrl.toString();
+  for (let hop = 0; hop < 10; hop++) {
+    const response = await browse(url);
+    if (response.status === 302 || response.status === 303) {
+      const next = new URL(response.headers.get("location"), url).toString();
+      step("redirect", { from: new URL(url).pathname, status: response.status });
+      if (next.startsWith(provider.redirectUrl)) return new URL(next);
+      url = next;
+      continue;
+    }
+    const html = await response.text();
+    if (response.status === 200 && html.includes('action="/oauth/consent"')) {
+      const field = (name) => html.match(new RegExp(`name="${name}" value="([^"]*)"`))?.[1];
+      step("consent page", {
+        csp: response.headers.get("content-security-policy"),
+        frameOptions: response.headers.get("x-frame-options"),
+      });
+      const form = new URLSearchParams({
+        request: field("request"),
+        csrf: field("csrf"),
+        decision: "approve",
+      });
+      const posted = await browse(new URL("/oauth/consent", url).toString(), {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: form.toString(),
+      });
+      if (posted.status !== 302) throw new Error(`consent POST answered ${posted.status}`);
+      url = new URL(posted.headers.get("location"), url).toString();
+      continue;
+    }
+    // A page that ends the flow (access denied): keep what it says and its link back.
+    const link = html.match(/<a href="([^"]*)"/)?.[1]?.replaceAll("&amp;", "&");
+    return { status: response.status, html, link };
+  }
+  throw new Error("too many redirects");
+}
+
+const provider = {
+  redirectUrl: "http://127.0.0.1:9/callback",
+  clientMetadata: {
+    client_name: "okta-mcp SDK test client",
+    redirect_uris: ["http://127.0.0.1:9/callback"],
+    grant_types: ["authorization_code", "refresh_token"],
+    response_types: ["code"],
+    token_endpoint_auth_method: "none",
+  },
+  _client: undefined,
+  _tokens: undefined,
+  _verifier: undefined,
+  _landing: undefined,
+  clientInformation() {
+    return this._client;
+  },
+  saveClientInformation(info) {
+    step("registered", { client_id: info.client_id });
+    this._client = info;
+  },
+  tokens() {
+    return this._tokens;
+  },
+  saveTokens(tokens) {
+    step("tokens", { has_refresh: Boolean(tokens.refresh_token), expires_in: tokens.expires_in });
+    report.refreshTokens = [...(report.refreshTokens ?? []), tokens.refresh_token];
+    this._tokens = tokens;
+  },
+  async redirectToAuthorization(url) {
+    step("authorize", {
+      has_resource: url.searchParams.has("resource"),
+      method: url.searchParams.get("code_challenge_method"),
+    });
+    this._landing = await authorizeInBrowser(url);
+  },
+  saveCodeVerifier(verifier) {
+    this._verifier = verifier;
+  },
+  codeVerifier() {
+    return this._verifier;
+  },
+};
+
+async function connect() {
+  const client = new Client({ name: "okta-mcp-sdk-test", version: "1.0.0" });
+  let transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider });
+  try {
+    await client.connect(transport);
+    return client;
+  } catch (error) {
+    if (!(error instanceof UnauthorizedError)) throw error;
+    step("401 challenge");
+  }
+  const landing = provider._landing;
+  if (!(landing instanceof URL)) {
+    report.denied = landing;
+    return undefined;
+  }
+  report.callback = {
+    has_code: landing.searchParams.has("code"),
+    iss: landing.searchParams.get("iss"),
+    error: landing.searchParams.get("error"),
+  };
+  if (!landing.searchParams.has("code")) return undefined;
+  await transport.finishAuth(landing.searchParams.get("code"));
+  transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider });
+  await client.connect(transport);
+  step("connected", { protocol: transport.protocolVersion, session: Boolean(transport.sessionId) });
+  return client;
+}
+
+async function useTools(client, label) {
+  const tools = await client.listTools();
+  const names = tools.tools.map((t) => t.name).sort();
+  const time = await client.callTool({ name: "get_current_time", arguments: {} });
+  const alice = await client.callTool({
+    name: "get_okta_user",
+    arguments: { user_id: "alice@example.com" },
+  });
+  report[label] = {
+    tools: names,
+    time: time.structuredContent?.time,
+    alice: alice.structuredContent?.user?.id ?? null,
+    aliceError: alice.isError ?? false,
+  };
+}
+
+async function tokenRequest(body) {
+  const metadata = await (await fetch(new URL("/.well-known/oauth-authorization-server", mcpUrl))).json();
+  const response = await fetch(metadata.token_endpoint, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(body).toString(),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+async function mcpStatusWith(accessToken) {
+  const response = await fetch(mcpUrl, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${accessToken}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+    },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-11-25",
+        capabilities: {},
+        clientInfo: { name: "raw-check", version: "1" },
+      },
+    }),
+  });
+  return response.status;
+}
+
+async function main() {
+  const client = await connect();
+  if (!client) {
+    report.connected = false;
+    return;
+  }
+  report.connected = true;
+  await useTools(client, "first");
+  if (scenario === "refresh") {
+    const firstRefresh = provider._tokens.refresh_token;
+    if (hookUrl) {
+      const hook = await fetch(hookUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: hookBody,
+      });
+      step("hook", { status: hook.status });
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    // The access token has expired: the SDK gets a 401 and refreshes on its own.
+    await useTools(client, "afterRefresh");
+    report.refreshed = provider._tokens.refresh_token !== firstRefresh;
+    const current = provider._tokens.access_token;
+    report.currentTokenBeforeReuse = await mcpStatusWith(current);
+    // Someone replays the first (rotated) refresh token: the whole family must die.
+    report.reuse = await tokenRequest({
+      grant_type: "refresh_token",
+      refresh_token: firstRefresh,
+      client_id: provider._client.client_id,
+    });
+    report.currentTokenAfterReuse = await mcpStatusWith(current);
+    report.latestRefreshAfterReuse = (
+      await tokenRequest({
+        grant_type: "refresh_token",
+        refresh_token: provider._tokens.refresh_token,
+        client_id: provider._client.client_id,
+      })
+    ).status;
+  }
+  await client.close();
+}
+
+try {
+  await main();
+} catch (error) {
+  report.error = String(error?.stack ?? error);
+}
+process.stdout.write(JSON.stringify(report) + "\n");

@@ -1,0 +1,792 @@
+//! The OIDC provider through the real router (no sockets).
+
+use super::OidcSettings;
+use super::keys::s256;
+use crate::fake_okta::dataset::{ALICE_ID, BOB_ID, DEFAULT_SEED, Dataset};
+use crate::fake_okta::{Settings, router, state};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+use std::sync::OnceLock;
+use tower::ServiceExt;
+
+const CLIENT_ID: &str = "0oafakeclient";
+const SECRET: &str = "fake-secret";
+const REDIRECT: &str = "http://localhost:3001/oauth/callback";
+const BASE: &str = "http://fake.test:8080";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+fn dataset() -> &'static Dataset {
+    static DATASET: OnceLock<Dataset> = OnceLock::new();
+    DATASET.get_or_init(|| Dataset::generate(DEFAULT_SEED))
+}
+
+fn app_with(oidc: OidcSettings) -> Router {
+    let settings = Settings {
+        listen: ([127, 0, 0, 1], 0).into(),
+        api_token: "t".into(),
+        seed: DEFAULT_SEED,
+        latency_ms: 0,
+        rate_limit_per_minute: 1000,
+        rate_limit_reset_secs: 60,
+        oidc,
+    };
+    router(state(&settings, dataset().clone(), "127.0.0.1:1".into()))
+}
+
+fn app() -> Router {
+    app_with(OidcSettings {
+        client_id: Some(CLIENT_ID.into()),
+        client_secret: Some(SECRET.into()),
+        redirect_uris: vec![REDIRECT.into(), "http://127.0.0.1:9/cb".into()],
+    })
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    text: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    fn location(&self) -> url::Url {
+        let location = self
+            .headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("no Location ({}): {}", self.status, self.text));
+        url::Url::parse(location).expect("absolute Location")
+    }
+
+    fn query(&self, name: &str) -> Option<String> {
+        self.location()
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+async fn send(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "fake.test:8080");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let response = app
+        .clone()
+        .oneshot(builder.body(Body::from(body.to_owned())).expect("request"))
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    Answer {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+fn authorize_query(extra: &[(&str, &str)]) -> String {
+    let mut pairs = vec![
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid profile email groups offline_access"),
+        ("state", "st-1"),
+        ("nonce", "n-1"),
+        (
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        ),
+        ("code_challenge_method", "S256"),
+    ];
+    for (name, value) in extra {
+        pairs.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            pairs.push((name, value));
+        }
+    }
+    form(&pairs)
+}
+
+/// Logs `user` in through the login form at `prefix` and returns the code.
+async fn login(app: &Router, prefix: &str, user: &str, extra: &[(&str, &str)]) -> String {
+    let mut body = authorize_query(extra);
+    body.push_str("&user=");
+    body.push_str(user);
+    let answer = send(
+        app,
+        "POST",
+        &format!("{prefix}/authorize"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &body,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::FOUND, "{}", answer.text);
+    assert_eq!(answer.query("state").as_deref(), Some("st-1"));
+    answer.query("code").expect("code")
+}
+
+fn basic() -> String {
+    format!("Basic {}", STANDARD.encode(format!("{CLIENT_ID}:{SECRET}")))
+}
+
+async fn token(app: &Router, prefix: &str, pairs: &[(&str, &str)], auth: Option<&str>) -> Answer {
+    let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+    if let Some(auth) = auth {
+        headers.push(("authorization", auth));
+    }
+    send(
+        app,
+        "POST",
+        &format!("{prefix}/token"),
+        &headers,
+        &form(pairs),
+    )
+    .await
+}
+
+async fn exchange(app: &Router, prefix: &str, code: &str) -> Answer {
+    let auth = basic();
+    token(
+        app,
+        prefix,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+        Some(&auth),
+    )
+    .await
+}
+
+async fn refresh(app: &Router, prefix: &str, refresh_token: &str) -> Answer {
+    let auth = basic();
+    token(
+        app,
+        prefix,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+        Some(&auth),
+    )
+    .await
+}
+
+fn claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("json")
+}
+
+async fn control(app: &Router, uri: &str, body: Value) -> Answer {
+    send(
+        app,
+        "POST",
+        uri,
+        &[("content-type", "application/json")],
+        &body.to_string(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn provider_is_off_without_a_client_id() {
+    let app = app_with(OidcSettings::default());
+    let answer = send(&app, "GET", "/.well-known/openid-configuration", &[], "").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    let answer = send(&app, "GET", "/oauth2/v1/keys", &[], "").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    // The Management API is untouched.
+    let answer = send(
+        &app,
+        "GET",
+        "/api/v1/users?limit=1",
+        &[("authorization", "SSWS t")],
+        "",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn discovery_of_both_servers_like_okta() {
+    let app = app();
+    let org = send(&app, "GET", "/.well-known/openid-configuration", &[], "")
+        .await
+        .json();
+    assert_eq!(org["issuer"], BASE);
+    assert_eq!(
+        org["authorization_endpoint"],
+        format!("{BASE}/oauth2/v1/authorize")
+    );
+    assert_eq!(org["token_endpoint"], format!("{BASE}/oauth2/v1/token"));
+    assert_eq!(org["jwks_uri"], format!("{BASE}/oauth2/v1/keys"));
+    assert_eq!(org["code_challenge_methods_supported"], json!(["S256"]));
+    let custom = send(
+        &app,
+        "GET",
+        "/oauth2/default/.well-known/openid-configuration",
+        &[],
+        "",
+    )
+    .await
+    .json();
+    assert_eq!(custom["issuer"], format!("{BASE}/oauth2/default"));
+    assert_eq!(
+        custom["userinfo_endpoint"],
+        format!("{BASE}/oauth2/default/v1/userinfo")
+    );
+    let keys = send(&app, "GET", "/oauth2/default/v1/keys", &[], "")
+        .await
+        .json();
+    assert_eq!(keys["keys"][0]["alg"], "RS256");
+    assert_eq!(keys["keys"][0]["kty"], "RSA");
+}
+
+#[tokio::test]
+async fn untrusted_client_or_redirect_gets_a_page_not_a_redirect() {
+    let app = app();
+    for query in [
+        authorize_query(&[("client_id", "someone-else")]),
+        authorize_query(&[("client_id", "")]),
+        authorize_query(&[("redirect_uri", "https://evil.example/cb")]),
+        authorize_query(&[("redirect_uri", "")]),
+        format!("{}&client_id={CLIENT_ID}", authorize_query(&[])),
+    ] {
+        let answer = send(
+            &app,
+            "GET",
+            &format!("/oauth2/v1/authorize?{query}"),
+            &[],
+            "",
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(answer.headers.get("location").is_none(), "{query}");
+        assert!(answer.text.contains("error-summary"), "{}", answer.text);
+    }
+}
+
+#[tokio::test]
+async fn later_authorize_errors_go_back_to_the_client() {
+    let app = app();
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("response_type", "token")], "unsupported_response_type"),
+        (&[("scope", "openid okta.users.read")], "invalid_scope"),
+        (&[("scope", "")], "invalid_scope"),
+        (&[("scope", "profile")], "invalid_scope"),
+        (&[("code_challenge_method", "plain")], "invalid_request"),
+        (&[("code_challenge_method", "")], "invalid_request"),
+        (&[("code_challenge", "short")], "invalid_request"),
+        (&[("prompt", "none")], "login_required"),
+        (&[("prompt", "none login")], "invalid_request"),
+    ];
+    for (extra, error) in cases {
+        let query = authorize_query(extra);
+        let answer = send(
+            &app,
+            "GET",
+            &format!("/oauth2/v1/authorize?{query}"),
+            &[],
+            "",
+        )
+        .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FOUND,
+            "{extra:?}: {}",
+            answer.text
+        );
+        assert!(
+            answer.location().as_str().starts_with(REDIRECT),
+            "{extra:?}"
+        );
+        assert_eq!(answer.query("error").as_deref(), Some(*error), "{extra:?}");
+        assert_eq!(answer.query("state").as_deref(), Some("st-1"), "{extra:?}");
+        assert!(answer.query("code").is_none());
+    }
+    let query = authorize_query(&[("state", "")]);
+    let answer = send(
+        &app,
+        "GET",
+        &format!("/oauth2/v1/authorize?{query}"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(answer.query("error").as_deref(), Some("invalid_request"));
+    assert_eq!(answer.query("state"), None);
+}
+
+#[tokio::test]
+async fn login_page_has_one_escaped_button_per_demo_user() {
+    let app = app();
+    let query = authorize_query(&[("state", "\"><script>alert(1)</script>")]);
+    let answer = send(
+        &app,
+        "GET",
+        &format!("/oauth2/v1/authorize?{query}"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let page = &answer.text;
+    assert!(
+        page.contains("<form method=\"post\" action=\"authorize\">"),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("<button type=\"submit\" name=\"user\"")
+            .count(),
+        4,
+        "{page}"
+    );
+    for who in ["alice", "bob", "carol", "dave"] {
+        assert!(
+            page.contains(&format!("Sign in as {who}@example.com")),
+            "{page}"
+        );
+    }
+    assert!(!page.contains("<script>"), "{page}");
+    assert!(page.contains("&quot;&gt;&lt;script&gt;"), "{page}");
+    let csp = answer.headers["content-security-policy"]
+        .to_str()
+        .unwrap_or_default();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+}
+
+#[tokio::test]
+async fn code_flow_with_pkce_and_basic_auth() {
+    let app = app();
+    let code = login(&app, "/oauth2/v1", ALICE_ID, &[]).await;
+    let answer = exchange(&app, "/oauth2/v1", &code).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.headers["cache-control"], "no-store");
+    let tokens = answer.json();
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 3600);
+    assert!(tokens["refresh_token"].is_string());
+    let id = claims(tokens["id_token"].as_str().expect("id_token"));
+    assert_eq!(id["iss"], BASE);
+    assert_eq!(id["aud"], CLIENT_ID);
+    assert_eq!(id["sub"], ALICE_ID);
+    assert_eq!(id["nonce"], "n-1");
+    assert_eq!(id["email"], "alice@example.com");
+    assert_eq!(id["preferred_username"], "alice@example.com");
+    assert_eq!(id["groups"], json!(["Everyone", "sso-help-desk"]));
+    assert!(id["exp"].as_i64() > id["iat"].as_i64());
+
+    // The code worked once.
+    let again = exchange(&app, "/oauth2/v1", &code).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert_eq!(again.json()["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn wrong_verifier_wrong_redirect_or_other_server_is_invalid_grant() {
+    let app = app();
+    let auth = basic();
+    let code = login(&app, "/oauth2/v1", BOB_ID, &[]).await;
+    let wrong = "x".repeat(43);
+    let answer = token(
+        &app,
+        "/oauth2/v1",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &wrong),
+        ],
+        Some(&auth),
+    )
+    .await;
+    assert_eq!(answer.json()["error"], "invalid_grant");
+    // A failed attempt spends the code.
+    assert_eq!(
+        exchange(&app, "/oauth2/v1", &code).await.json()["error"],
+        "invalid_grant"
+    );
+
+    let code = login(&app, "/oauth2/v1", BOB_ID, &[]).await;
+    let answer = token(
+        &app,
+        "/oauth2/v1",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ],
+        Some(&auth),
+    )
+    .await;
+    assert_eq!(answer.json()["error"], "invalid_grant", "missing verifier");
+
+    let code = login(&app, "/oauth2/v1", BOB_ID, &[]).await;
+    let answer = token(
+        &app,
+        "/oauth2/v1",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+            ("code_verifier", VERIFIER),
+        ],
+        Some(&auth),
+    )
+    .await;
+    assert_eq!(answer.json()["error"], "invalid_grant", "other redirect");
+
+    let code = login(&app, "/oauth2/v1", BOB_ID, &[]).await;
+    let answer = exchange(&app, "/oauth2/default/v1", &code).await;
+    assert_eq!(answer.json()["error"], "invalid_grant", "other server");
+}
+
+#[tokio::test]
+async fn client_authentication_like_okta() {
+    let app = app();
+    let code = login(&app, "/oauth2/v1", ALICE_ID, &[]).await;
+    let pairs = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let wrong = format!("Basic {}", STANDARD.encode(format!("{CLIENT_ID}:nope")));
+    let answer = token(&app, "/oauth2/v1", &pairs, Some(&wrong)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.json()["error"], "invalid_client");
+    assert!(answer.headers.contains_key("www-authenticate"));
+
+    let unknown = format!("Basic {}", STANDARD.encode(format!("other:{SECRET}")));
+    let answer = token(&app, "/oauth2/v1", &pairs, Some(&unknown)).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.json()["error"], "invalid_client");
+
+    let answer = token(&app, "/oauth2/v1", &pairs, None).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "no credentials");
+
+    let mut both = pairs.to_vec();
+    both.push(("client_secret", SECRET));
+    let auth = basic();
+    let answer = token(&app, "/oauth2/v1", &both, Some(&auth)).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.json()["error"], "invalid_request");
+
+    // client_secret_post works (the code is still unspent: client checks come first).
+    let mut post = pairs.to_vec();
+    post.push(("client_id", CLIENT_ID));
+    post.push(("client_secret", SECRET));
+    let answer = token(&app, "/oauth2/v1", &post, None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+
+    let answer = token(
+        &app,
+        "/oauth2/v1",
+        &[("grant_type", "password")],
+        Some(&auth),
+    )
+    .await;
+    assert_eq!(answer.json()["error"], "unsupported_grant_type");
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reads_groups_again() {
+    let app = app();
+    let code = login(&app, "/oauth2/default/v1", ALICE_ID, &[]).await;
+    let first = exchange(&app, "/oauth2/default/v1", &code).await.json();
+    let old = first["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+    assert_eq!(
+        claims(first["id_token"].as_str().expect("id"))["iss"],
+        format!("{BASE}/oauth2/default")
+    );
+
+    let changed = control(
+        &app,
+        &format!("/__fake/users/{ALICE_ID}/groups"),
+        json!({"groups": ["Everyone", "sso-super-admins"]}),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    assert_eq!(changed.json()["overridden"], true);
+
+    let second = refresh(&app, "/oauth2/default/v1", &old).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text);
+    let second = second.json();
+    let new = second["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_owned();
+    assert_ne!(new, old);
+    let id = claims(second["id_token"].as_str().expect("id"));
+    assert_eq!(id["groups"], json!(["Everyone", "sso-super-admins"]));
+    assert_eq!(id["sub"], ALICE_ID);
+    assert!(id.get("nonce").is_none());
+
+    let reused = refresh(&app, "/oauth2/default/v1", &old).await;
+    assert_eq!(reused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reused.json()["error"], "invalid_grant");
+    assert_eq!(
+        refresh(&app, "/oauth2/v1", &new).await.json()["error"],
+        "invalid_grant"
+    );
+    assert_eq!(
+        refresh(&app, "/oauth2/default/v1", &new).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn refresh_without_rotation_keeps_the_token() {
+    let app = app();
+    control(
+        &app,
+        "/__fake/oidc",
+        json!({"rotate_refresh_tokens": false}),
+    )
+    .await;
+    let code = login(&app, "/oauth2/v1", ALICE_ID, &[]).await;
+    let rt = exchange(&app, "/oauth2/v1", &code).await.json()["refresh_token"]
+        .as_str()
+        .expect("rt")
+        .to_owned();
+    for _ in 0..2 {
+        let answer = refresh(&app, "/oauth2/v1", &rt).await.json();
+        assert_eq!(answer["refresh_token"], rt.as_str());
+    }
+}
+
+#[tokio::test]
+async fn userinfo_answers_groups_even_without_them_in_the_id_token() {
+    let app = app();
+    let set = control(&app, "/__fake/oidc", json!({"groups_in_id_token": false})).await;
+    assert_eq!(set.json()["groups_in_id_token"], false);
+    let code = login(&app, "/oauth2/v1", BOB_ID, &[]).await;
+    let tokens = exchange(&app, "/oauth2/v1", &code).await.json();
+    assert!(
+        claims(tokens["id_token"].as_str().expect("id"))
+            .get("groups")
+            .is_none()
+    );
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().expect("at"));
+    let info = send(
+        &app,
+        "GET",
+        "/oauth2/v1/userinfo",
+        &[("authorization", &bearer)],
+        "",
+    )
+    .await;
+    assert_eq!(info.status, StatusCode::OK, "{}", info.text);
+    let info = info.json();
+    assert_eq!(info["sub"], BOB_ID);
+    assert_eq!(info["email"], "bob@example.com");
+    assert_eq!(info["groups"], json!(["Everyone", "sso-security-admins"]));
+
+    let other = send(
+        &app,
+        "GET",
+        "/oauth2/default/v1/userinfo",
+        &[("authorization", &bearer)],
+        "",
+    )
+    .await;
+    assert_eq!(
+        other.status,
+        StatusCode::UNAUTHORIZED,
+        "token of the other server"
+    );
+    let bad = send(
+        &app,
+        "GET",
+        "/oauth2/v1/userinfo",
+        &[("authorization", "Bearer nope")],
+        "",
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        bad.headers["www-authenticate"]
+            .to_str()
+            .unwrap_or_default()
+            .contains("invalid_token")
+    );
+    let none = send(&app, "GET", "/oauth2/v1/userinfo", &[], "").await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn auto_login_skips_the_page() {
+    let app = app();
+    let set = control(
+        &app,
+        "/__fake/oidc",
+        json!({"auto_login": "carol@example.com"}),
+    )
+    .await;
+    assert_eq!(set.json()["auto_login"], "carol@example.com");
+    for extra in [&[][..], &[("prompt", "none")][..]] {
+        let query = authorize_query(extra);
+        let answer = send(
+            &app,
+            "GET",
+            &format!("/oauth2/v1/authorize?{query}"),
+            &[],
+            "",
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::FOUND, "{}", answer.text);
+        let code = answer.query("code").expect("code");
+        let tokens = exchange(&app, "/oauth2/v1", &code).await.json();
+        assert_eq!(
+            claims(tokens["id_token"].as_str().expect("id"))["email"],
+            "carol@example.com"
+        );
+    }
+    let off = control(&app, "/__fake/oidc", json!({"auto_login": null})).await;
+    assert_eq!(off.json()["auto_login"], Value::Null);
+    let query = authorize_query(&[]);
+    let page = send(
+        &app,
+        "GET",
+        &format!("/oauth2/v1/authorize?{query}"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn controls_refuse_bad_input() {
+    let app = app();
+    for body in [
+        json!({"auto_login": "nobody@example.com"}),
+        json!({"unknown": 1}),
+        json!({"groups_in_id_token": "yes"}),
+    ] {
+        let answer = control(&app, "/__fake/oidc", body.clone()).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    let answer = control(&app, "/__fake/users/nobody/groups", json!({"groups": []})).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    let answer = control(&app, &format!("/__fake/users/{ALICE_ID}/groups"), json!({})).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    let set = control(
+        &app,
+        "/__fake/users/alice@example.com/groups",
+        json!({"groups": ["x"]}),
+    )
+    .await;
+    assert_eq!(set.json()["groups"], json!(["x"]));
+    let cleared = control(
+        &app,
+        &format!("/__fake/users/{ALICE_ID}/groups"),
+        json!({"groups": null}),
+    )
+    .await;
+    assert_eq!(
+        cleared.json()["groups"],
+        json!(["Everyone", "sso-help-desk"])
+    );
+    assert_eq!(cleared.json()["overridden"], false);
+    let reset = send(&app, "POST", "/__fake/oidc/reset", &[], "").await;
+    assert_eq!(reset.json()["rotate_refresh_tokens"], true);
+    // The Management API's own control routes still work beside ours.
+    let faults = send(&app, "GET", "/__fake/faults", &[], "").await;
+    assert_eq!(faults.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn public_client_needs_pkce_and_no_secret() {
+    let app = app_with(OidcSettings {
+        client_id: Some(CLIENT_ID.into()),
+        client_secret: None,
+        redirect_uris: vec![REDIRECT.into()],
+    });
+    let query = authorize_query(&[("code_challenge", ""), ("code_challenge_method", "")]);
+    let answer = send(
+        &app,
+        "GET",
+        &format!("/oauth2/v1/authorize?{query}"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(answer.query("error").as_deref(), Some("invalid_request"));
+    let code = login(&app, "/oauth2/v1", ALICE_ID, &[]).await;
+    let answer = token(
+        &app,
+        "/oauth2/v1",
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", CLIENT_ID),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(
+        s256(VERIFIER),
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    );
+}
+
+#[test]
+fn settings_checks_name_the_flag() {
+    let ok = OidcSettings {
+        client_id: Some("c".into()),
+        client_secret: Some("s".into()),
+        redirect_uris: vec![REDIRECT.into()],
+    };
+    assert!(ok.check().is_ok());
+    assert!(OidcSettings::default().check().is_ok());
+    let no_redirect = OidcSettings {
+        redirect_uris: vec![],
+        ..ok.clone()
+    };
+    assert!(no_redirect.check().unwrap_err().contains("--redirect-uri"));
+    let bad_redirect = OidcSettings {
+        redirect_uris: vec!["not a url".into()],
+        ..ok.clone()
+    };
+    assert!(bad_redirect.check().is_err());
+    let orphan = OidcSettings {
+        client_id: None,
+        ..ok
+    };
+    assert!(orphan.check().unwrap_err().contains("--client-id"));
+}

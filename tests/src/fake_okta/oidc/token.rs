@@ -1,0 +1,450 @@
+//! `POST …/v1/token`: `authorization_code` (with PKCE S256) and `refresh_token` (rotating), client
+//! authentication by `client_secret_basic` or `client_secret_post` (never both), Okta's errors.
+
+use super::grants::{ACCESS_TOKEN_TTL, TokenGrant};
+use super::keys::{at_hash, s256};
+use super::{AuthServer, Provider, base_url, now_epoch, parse_params};
+use crate::fake_okta::error::random_token;
+use crate::fake_okta::state::{AppState, Org};
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// Okta's id of the fake org's identity provider (the `idp` claim).
+const ORG_IDP: &str = "00ofakeokta000000001";
+
+/// An OAuth error answer (`{"error", "error_description"}`), 401 for `invalid_client`.
+struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    /// The client tried HTTP Basic: a 401 must say `WWW-Authenticate: Basic` (RFC 6749 §5.2).
+    basic: bool,
+}
+
+impl OAuthError {
+    fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error,
+            description: description.into(),
+            basic: false,
+        }
+    }
+
+    fn client(description: impl Into<String>, basic: bool) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_client",
+            description: description.into(),
+            basic,
+        }
+    }
+
+    fn invalid_grant(description: &str) -> Self {
+        Self::new("invalid_grant", description)
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            no_store(),
+            Json(json!({ "error": self.error, "error_description": self.description })),
+        )
+            .into_response();
+        if self.basic && self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"fake-okta\""),
+            );
+        }
+        response
+    }
+}
+
+fn no_store() -> [(header::HeaderName, &'static str); 2] {
+    [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::PRAGMA, "no-cache"),
+    ]
+}
+
+/// `POST …/v1/token`.
+pub async fn token(
+    State(state): State<AppState>,
+    Extension(server): Extension<AuthServer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(provider) = &state.oidc else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let base = base_url(&headers, &state);
+    match answer(provider, &state.org, &base, server, &headers, &body) {
+        Ok(tokens) => (no_store(), Json(tokens)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+fn answer(
+    provider: &Provider,
+    org: &Org,
+    base: &str,
+    server: AuthServer,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, OAuthError> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    if !form {
+        return Err(OAuthError::new(
+            "invalid_request",
+            "The request must be application/x-www-form-urlencoded.",
+        ));
+    }
+    let params = parse_params(body).map_err(|name| {
+        OAuthError::new(
+            "invalid_request",
+            format!(
+                "The '{}' parameter was given more than once.",
+                name.chars().take(64).collect::<String>()
+            ),
+        )
+    })?;
+    authenticate(provider, headers, &params)?;
+    let issuer = Issuer {
+        provider,
+        org,
+        base,
+        server,
+    };
+    match params.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => code_grant(&issuer, &params),
+        Some("refresh_token") => refresh_grant(&issuer, &params),
+        Some(_) => Err(OAuthError::new(
+            "unsupported_grant_type",
+            "The authorization grant type is not supported by the authorization server.",
+        )),
+        None => Err(OAuthError::new(
+            "invalid_request",
+            "The 'grant_type' parameter is required.",
+        )),
+    }
+}
+
+/// One way to decode a form-urlencoded value (`+` is a space): what RFC 6749 §2.3.1 asks of
+/// the Basic credentials.
+fn form_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("v={text}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+fn authenticate(
+    provider: &Provider,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<(), OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.get(..6)
+                .filter(|scheme| scheme.eq_ignore_ascii_case("basic "))
+                .map(|_| v[6..].trim())
+        });
+    let failed =
+        "Client authentication failed. Either the client or the client credentials are invalid.";
+    let (client_id, secret, via_basic) = match basic {
+        Some(encoded) => {
+            if params.contains_key("client_secret") {
+                return Err(OAuthError::new(
+                    "invalid_request",
+                    "Cannot supply multiple client credentials. Use one of the following: credentials in the Authorization header, credentials in the post body, or a client_assertion in the post body.",
+                ));
+            }
+            let decoded = STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| OAuthError::client(failed, true))?;
+            let (id, secret) = decoded
+                .split_once(':')
+                .ok_or_else(|| OAuthError::client(failed, true))?;
+            let (id, secret) = (form_decode(id), form_decode(secret));
+            if params
+                .get("client_id")
+                .is_some_and(|body_id| *body_id != id)
+            {
+                return Err(OAuthError::new(
+                    "invalid_request",
+                    "The 'client_id' parameter does not match the authenticated client.",
+                ));
+            }
+            (id, Some(secret), true)
+        }
+        None => {
+            let id = params
+                .get("client_id")
+                .cloned()
+                .ok_or_else(|| OAuthError::client(failed, false))?;
+            (id, params.get("client_secret").cloned(), false)
+        }
+    };
+    if client_id != provider.client_id {
+        return Err(OAuthError::client(
+            "Invalid value for 'client_id' parameter.",
+            via_basic,
+        ));
+    }
+    if !provider.secret_matches(secret.as_deref()) {
+        let description = if provider.confidential() {
+            "The client secret supplied for a confidential client is invalid."
+        } else {
+            "A public client must not send a client secret."
+        };
+        return Err(OAuthError::client(description, via_basic));
+    }
+    Ok(())
+}
+
+fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            OAuthError::new(
+                "invalid_request",
+                format!("The '{name}' parameter is required."),
+            )
+        })
+}
+
+fn code_grant(issuer: &Issuer<'_>, params: &HashMap<String, String>) -> Result<Value, OAuthError> {
+    let code = required(params, "code")?;
+    let redirect_uri = required(params, "redirect_uri")?;
+    let invalid_code = "The authorization code is invalid or has expired.";
+    // Taken before any other check: a code is spent by its first use, right or wrong.
+    let grant = issuer
+        .provider
+        .runtime()
+        .grants
+        .take_code(code)
+        .ok_or_else(|| OAuthError::invalid_grant(invalid_code))?;
+    if grant.server != issuer.server {
+        return Err(OAuthError::invalid_grant(invalid_code));
+    }
+    if grant.redirect_uri != redirect_uri {
+        return Err(OAuthError::invalid_grant(
+            "The 'redirect_uri' does not match the redirection URI used in the authorization request.",
+        ));
+    }
+    match (&grant.challenge, params.get("code_verifier")) {
+        (None, None) => {}
+        (Some(challenge), Some(verifier)) => {
+            let well_formed = (43..=128).contains(&verifier.len())
+                && verifier
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+            if !well_formed {
+                return Err(OAuthError::new(
+                    "invalid_request",
+                    "The 'code_verifier' parameter is malformed.",
+                ));
+            }
+            if s256(verifier) != *challenge {
+                return Err(OAuthError::invalid_grant("PKCE verification failed."));
+            }
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant("PKCE verification failed."));
+        }
+    }
+    let token = TokenGrant {
+        user: grant.user,
+        server: grant.server,
+        scopes: grant.scopes,
+        auth_time: grant.auth_time,
+    };
+    let refresh = token
+        .scopes
+        .iter()
+        .any(|s| s == "offline_access")
+        .then(|| issuer.new_refresh_token(&token));
+    issuer.tokens(&token, &token.scopes, grant.nonce.as_deref(), refresh)
+}
+
+fn refresh_grant(
+    issuer: &Issuer<'_>,
+    params: &HashMap<String, String>,
+) -> Result<Value, OAuthError> {
+    let presented = required(params, "refresh_token")?;
+    let invalid = "The refresh token is invalid or expired.";
+    let (grant, rotate) = {
+        let mut runtime = issuer.provider.runtime();
+        let rotate = runtime.controls.rotate_refresh_tokens;
+        let grant = runtime
+            .grants
+            .refresh_token(presented)
+            .filter(|g| g.server == issuer.server)
+            .ok_or_else(|| OAuthError::invalid_grant(invalid))?;
+        if rotate {
+            runtime.grants.take_refresh_token(presented);
+        }
+        (grant, rotate)
+    };
+    // A narrower `scope` may be asked for, never a wider one.
+    let scopes: Vec<String> = match params.get("scope") {
+        Some(asked) => {
+            let asked: Vec<String> = asked
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if asked.is_empty() || asked.iter().any(|s| !grant.scopes.contains(s)) {
+                return Err(OAuthError::new(
+                    "invalid_scope",
+                    "The requested scope is invalid, unknown, or malformed.",
+                ));
+            }
+            asked
+        }
+        None => grant.scopes.clone(),
+    };
+    let refresh = if rotate {
+        issuer.new_refresh_token(&grant)
+    } else {
+        presented.to_owned()
+    };
+    issuer.tokens(&grant, &scopes, None, Some(refresh))
+}
+
+/// What signing a token response needs.
+struct Issuer<'a> {
+    provider: &'a Provider,
+    org: &'a Org,
+    base: &'a str,
+    server: AuthServer,
+}
+
+impl Issuer<'_> {
+    fn new_refresh_token(&self, grant: &TokenGrant) -> String {
+        let token = random_token("", 43);
+        self.provider
+            .runtime()
+            .grants
+            .add_refresh_token(token.clone(), grant.clone());
+        token
+    }
+
+    /// Access token, ID token (with `openid`) and the given refresh token, as Okta answers.
+    fn tokens(
+        &self,
+        grant: &TokenGrant,
+        scopes: &[String],
+        nonce: Option<&str>,
+        refresh_token: Option<String>,
+    ) -> Result<Value, OAuthError> {
+        let user = self
+            .org
+            .dataset
+            .users
+            .get(grant.user)
+            .ok_or_else(|| OAuthError::invalid_grant("The user no longer exists."))?;
+        let issuer = self.server.issuer(self.base);
+        let now = now_epoch();
+        let exp = now + ACCESS_TOKEN_TTL.as_secs() as i64;
+        let has = |scope: &str| scopes.iter().any(|s| s == scope);
+        let sign_failed = |_| OAuthError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "server_error",
+            description: "The token could not be signed.".into(),
+            basic: false,
+        };
+        let access_token = self
+            .provider
+            .key
+            .sign(&json!({
+                "ver": 1,
+                "jti": random_token("AT.", 46),
+                "iss": issuer,
+                "aud": self.server.access_token_audience(self.base),
+                "iat": now,
+                "exp": exp,
+                "cid": self.provider.client_id,
+                "uid": user.id,
+                "scp": scopes,
+                "auth_time": grant.auth_time,
+                "sub": user.profile.login,
+            }))
+            .map_err(sign_failed)?;
+        self.provider.runtime().grants.add_access_token(
+            access_token.clone(),
+            TokenGrant {
+                scopes: scopes.to_vec(),
+                ..grant.clone()
+            },
+        );
+        let mut response = json!({
+            "token_type": "Bearer",
+            "expires_in": ACCESS_TOKEN_TTL.as_secs(),
+            "access_token": access_token,
+            "scope": scopes.join(" "),
+        });
+        if has("openid") {
+            let mut claims = json!({
+                "sub": user.id,
+                "ver": 1,
+                "iss": issuer,
+                "aud": self.provider.client_id,
+                "iat": now,
+                "exp": exp,
+                "jti": random_token("ID.", 46),
+                "amr": ["pwd"],
+                "idp": ORG_IDP,
+                "auth_time": grant.auth_time,
+                "at_hash": at_hash(&access_token),
+            });
+            if let Some(nonce) = nonce {
+                claims["nonce"] = json!(nonce);
+            }
+            if has("profile") {
+                claims["name"] = json!(format!(
+                    "{} {}",
+                    user.profile.first_name, user.profile.last_name
+                ));
+                claims["preferred_username"] = json!(user.profile.login);
+            }
+            if has("email") {
+                claims["email"] = json!(user.profile.email);
+            }
+            let groups_in_id_token = self.provider.runtime().controls.groups_in_id_token;
+            if has("groups") && groups_in_id_token {
+                claims["groups"] = json!(self.provider.groups_of(self.org, grant.user));
+            }
+            response["id_token"] = json!(self.provider.key.sign(&claims).map_err(sign_failed)?);
+        }
+        if let Some(refresh_token) = refresh_token {
+            response["refresh_token"] = json!(refresh_token);
+        }
+        Ok(response)
+    }
+}
