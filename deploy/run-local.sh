@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs okta-mcp locally: the fake Okta org (unless OKTA_ORG_URL is set, in the environment or
-# in .env), the tool server, and the proxy once it exists. Ctrl-C stops everything.
+# Runs okta-mcp locally: the proxy on http://localhost:3001, the tool server on 127.0.0.1:3002,
+# and — unless OKTA_ORG_URL is set (in the environment or in .env) — the bundled fake Okta org
+# on 127.0.0.1:3003 with its demo users. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,9 +12,27 @@ if [ -f .env ]; then
   set +a
 fi
 
-echo "== building (first build takes a few minutes)"
+echo "== building (the first build compiles pingora and takes a few minutes)"
+command -v cmake >/dev/null 2>&1 || { echo "cmake is missing: sudo apt-get install -y cmake" >&2; exit 1; }
 cargo build --workspace --bins --quiet
 bin=target/debug
+
+# Local secrets, generated once and kept (a key that changed at every start would log everyone out).
+secrets=.okta-mcp-local.env
+if [ ! -f "$secrets" ]; then
+  umask 077
+  {
+    echo "SESSION_SECRET_KEY=$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
+    echo "IDENTITY_HEADER_KEY=$(head -c 48 /dev/urandom | base64 | tr -d '\n')"
+  } > "$secrets"
+fi
+set -a
+# shellcheck disable=SC1090
+. "./$secrets"
+set +a
+
+export PUBLIC_URL="${PUBLIC_URL:-http://localhost:3001}"
+export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:6274}"   # MCP Inspector
 
 pids=()
 cleanup() {
@@ -23,24 +42,47 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+demo=no
 if [ -z "${OKTA_ORG_URL:-}" ]; then
+  demo=yes
   export OKTA_API_TOKEN="local-demo-api-token"
-  "$bin/fake-okta" --listen 127.0.0.1:3003 --api-token "$OKTA_API_TOKEN" >/dev/null &
+  export OKTA_CLIENT_ID="0oa-local-demo-client"
+  export OKTA_CLIENT_SECRET="local-demo-client-secret"
+  "$bin/fake-okta" --listen 127.0.0.1:3003 --api-token "$OKTA_API_TOKEN" \
+    --client-id "$OKTA_CLIENT_ID" --client-secret "$OKTA_CLIENT_SECRET" \
+    --redirect-uri "$PUBLIC_URL/oauth/callback" 2>/dev/null >/dev/null &
   pids+=($!)
   export OKTA_ORG_URL="http://127.0.0.1:3003"
-  echo "== fake Okta org at $OKTA_ORG_URL (demo users: alice, bob, carol, dave @example.com)"
 fi
-# A local-only key; a real deployment sets its own (see README).
-export IDENTITY_HEADER_KEY="${IDENTITY_HEADER_KEY:-local-demo-identity-header-key-not-secret}"
 
 "$bin/okta-mcp-tool-server" serve --listen 127.0.0.1:3002 &
 pids+=($!)
+"$bin/okta-mcp-proxy" --listen 127.0.0.1:3001 --upstream http://127.0.0.1:3002/mcp &
+pids+=($!)
+
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:3001/ready" >/dev/null 2>&1 && break
+  sleep 0.1
+done
 
 cat <<INFO
-== tool server at http://127.0.0.1:3002/mcp (needs the proxy's signed identity headers)
-   Without the proxy, connect an MCP client over stdio instead, e.g. MCP Inspector:
-     npx @modelcontextprotocol/inspector $PWD/$bin/okta-mcp-tool-server stdio --role viewer \\
-       -e OKTA_ORG_URL=$OKTA_ORG_URL -e OKTA_API_TOKEN=$OKTA_API_TOKEN
-== Ctrl-C stops everything
+
+== okta-mcp is running
+   MCP URL:     $PUBLIC_URL/mcp
+   Okta:        $OKTA_ORG_URL$( [ "$demo" = yes ] && echo " (the bundled fake org)")
+INFO
+if [ "$demo" = yes ]; then
+  cat <<INFO
+   Demo users (click one on the fake Okta login page):
+     alice@example.com  viewer          (12 tools)
+     bob@example.com    security-admin  (18 tools)
+     carol@example.com  super-admin     (19 tools)
+     dave@example.com   no role         (refused)
+INFO
+fi
+cat <<INFO
+   MCP Inspector: npx @modelcontextprotocol/inspector, then Transport "Streamable HTTP",
+                  URL $PUBLIC_URL/mcp, Connect, and follow the login.
+   Ctrl-C stops everything.
 INFO
 wait -n "${pids[@]}"
