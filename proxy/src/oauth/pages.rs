@@ -8,7 +8,7 @@ use crate::web::WebResponse;
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#222;line-height:1.5}\
 h1{font-size:1.4rem}.box{border:1px solid #ccc;border-radius:8px;padding:1rem 1.25rem;margin:1rem 0}\
 code{background:#f3f3f3;padding:0 .25rem;border-radius:3px}.note{color:#666;font-size:.9rem}\
-button{font-size:1rem;padding:.5rem 1.25rem;margin-right:.5rem;border-radius:6px;border:1px solid #888;cursor:pointer}\
+button{font:inherit;font-size:1rem;padding:.5rem 1.25rem;margin-right:.5rem;border-radius:6px;border:1px solid #888;cursor:pointer}\
 button.approve{background:#1a5fd0;color:#fff;border-color:#1a5fd0}";
 
 /// HTML-escapes text for element content and quoted attribute values.

@@ -339,7 +339,7 @@ fn html(status: StatusCode, body: String) -> Response {
             (header::CACHE_CONTROL, "no-store"),
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
             ),
         ],
         body,
