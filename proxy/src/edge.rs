@@ -216,6 +216,12 @@ impl ProxyHttp for Edge {
         }
     }
 
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
+        // A client closing its SSE stream (or going away mid-response) is normal for MCP.
+        error.esource() == &ErrorSource::Downstream
+            && matches!(error.etype(), ConnectionClosed | ReadError | WriteError)
+    }
+
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let request = session.req_header();

@@ -112,8 +112,9 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
 
     let conf = ServerConf {
         threads: args.threads.max(1),
-        grace_period_seconds: Some(0),
-        graceful_shutdown_timeout_seconds: Some(3),
+        // On SIGTERM, requests in flight get 2 s to finish, then at most 2 s more to stop.
+        grace_period_seconds: Some(2),
+        graceful_shutdown_timeout_seconds: Some(2),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);

@@ -72,6 +72,36 @@ impl Process {
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// Kills the process now (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The operating-system process id (for sending signals).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the process to exit; its exit status, or `None` if it still runs.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Starts `command` as a [`Process`] (stdin closed, stdout discarded, stderr kept as logs).
+pub fn start_process(command: Command) -> Process {
+    spawn(command).0
 }
 
 impl Drop for Process {
@@ -135,6 +165,19 @@ impl FakeOkta {
             .unwrap_or_else(|| panic!("unexpected first line from fake-okta: {line:?}"))
             .to_owned();
         Self { process, url }
+    }
+
+    /// Starts `fake-okta` with its OIDC provider for the proxy's test client, which may
+    /// redirect only to `redirect_uri`.
+    pub fn start_oidc(redirect_uri: &str) -> Self {
+        Self::start(&[
+            "--client-id",
+            TEST_CLIENT_ID,
+            "--client-secret",
+            TEST_CLIENT_SECRET,
+            "--redirect-uri",
+            redirect_uri,
+        ])
     }
 
     /// Sets fault injection (`POST /__fake/faults`).
@@ -391,7 +434,8 @@ impl McpClient {
     }
 }
 
-async fn read_answer(response: reqwest::Response, id: Option<&Value>) -> Answer {
+/// Reads an HTTP answer to a JSON-RPC request `id` (the matching SSE event, or the JSON body).
+pub async fn read_answer(response: reqwest::Response, id: Option<&Value>) -> Answer {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let is_sse = headers
@@ -431,6 +475,24 @@ pub struct Proxy {
     pub mcp_url: String,
 }
 
+/// The `okta-mcp-proxy` command with the test settings (no listener flags yet).
+pub fn proxy_command(okta_url: &str, tool_server_url: &str, public_url: &str) -> Command {
+    let mut command = Command::new(binary("okta-mcp-proxy"));
+    command
+        .current_dir(workspace_root())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PUBLIC_URL", public_url)
+        .env("TOOL_SERVER_URL", tool_server_url)
+        .env("OKTA_ORG_URL", okta_url)
+        .env("OKTA_CLIENT_ID", TEST_CLIENT_ID)
+        .env("OKTA_CLIENT_SECRET", TEST_CLIENT_SECRET)
+        .env("SESSION_SECRET_KEY", TEST_SESSION_SECRET)
+        .env("IDENTITY_HEADER_KEY", TEST_IDENTITY_KEY)
+        .env("LOG_LEVEL", "info");
+    command
+}
+
 /// Fake Okta org (with its OIDC half), tool server and proxy, wired together.
 pub struct Stack {
     pub okta: FakeOkta,
@@ -443,30 +505,10 @@ impl Stack {
     pub async fn start(proxy_env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let public_url = format!("http://127.0.0.1:{port}");
-        let redirect = format!("{public_url}/oauth/callback");
-        let okta = FakeOkta::start(&[
-            "--client-id",
-            TEST_CLIENT_ID,
-            "--client-secret",
-            TEST_CLIENT_SECRET,
-            "--redirect-uri",
-            &redirect,
-        ]);
+        let okta = FakeOkta::start_oidc(&format!("{public_url}/oauth/callback"));
         let tool_server = ToolServer::start(&okta, &[]).await;
-        let mut command = Command::new(binary("okta-mcp-proxy"));
-        command
-            .current_dir(workspace_root())
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("PUBLIC_URL", &public_url)
-            .env("TOOL_SERVER_URL", &tool_server.mcp_url)
-            .env("OKTA_ORG_URL", &okta.url)
-            .env("OKTA_CLIENT_ID", TEST_CLIENT_ID)
-            .env("OKTA_CLIENT_SECRET", TEST_CLIENT_SECRET)
-            .env("SESSION_SECRET_KEY", TEST_SESSION_SECRET)
-            .env("IDENTITY_HEADER_KEY", TEST_IDENTITY_KEY)
-            .env("LOG_LEVEL", "info");
+        let mut command = proxy_command(&okta.url, &tool_server.mcp_url, &public_url);
+        command.args(["--listen", &format!("127.0.0.1:{port}")]);
         for (k, v) in proxy_env {
             command.env(k, v);
         }
@@ -530,4 +572,243 @@ pub async fn node_client(script: &str, args: &[&str]) -> Value {
             String::from_utf8_lossy(&output.stderr)
         )
     })
+}
+
+/// The pinned `@modelcontextprotocol/server-everything` over stdio, as a command line.
+pub fn everything_server_command() -> Vec<String> {
+    let script = workspace_root()
+        .join("tests/clients/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    assert!(
+        script.exists(),
+        "{} is missing: run `npm ci` in tests/clients (tests/run does)",
+        script.display()
+    );
+    vec!["node".into(), script.display().to_string(), "stdio".into()]
+}
+
+/// A running `okta-mcp-tool-server wrap … -- CMD ARGS…`.
+pub struct WrapServer {
+    pub process: Process,
+    /// e.g. `http://127.0.0.1:40126/mcp`
+    pub mcp_url: String,
+}
+
+impl WrapServer {
+    /// Starts `wrap` with `policy` (relative to the workspace root) and `flags`, fronting `command`.
+    pub async fn start(policy: &str, flags: &[&str], command: &[String]) -> Self {
+        let port = free_port();
+        let mut cmd = Command::new(binary("okta-mcp-tool-server"));
+        cmd.current_dir(workspace_root())
+            .args(["wrap", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--policy", policy])
+            .args(flags)
+            .arg("--")
+            .args(command)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("IDENTITY_HEADER_KEY", TEST_IDENTITY_KEY)
+            .env("LOG_LEVEL", "info");
+        let (process, _stdout) = spawn(cmd);
+        let server = Self {
+            process,
+            mcp_url: format!("http://127.0.0.1:{port}/mcp"),
+        };
+        let health = format!("http://127.0.0.1:{port}/health");
+        for _ in 0..200 {
+            if let Ok(r) = http_client().get(&health).send().await
+                && r.status().is_success()
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("wrap did not start; logs:\n{}", server.process.logs());
+    }
+
+    /// Process ids of the wrapped servers running now (the wrapper's child processes).
+    pub fn children(&self) -> Vec<u32> {
+        child_pids(self.process.id())
+    }
+
+    /// Waits up to `timeout` until exactly `n` wrapped servers run; returns how many do.
+    pub async fn wait_children(&self, n: usize, timeout: Duration) -> usize {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let running = self.children().len();
+            if running == n || std::time::Instant::now() >= deadline {
+                return running;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Live (not zombie) child processes of `parent`, from /proc.
+pub fn child_pids(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // Fields after the parenthesised command name: state, ppid, …
+            let mut rest = stat
+                .rsplit_once(')')
+                .map(|(_, r)| r.split_whitespace())
+                .into_iter()
+                .flatten();
+            let state = rest.next();
+            let ppid = rest.next().and_then(|p| p.parse::<u32>().ok());
+            ppid == Some(parent) && state != Some("Z")
+        })
+        .collect()
+}
+
+/// Resident memory of a process in KiB (`VmRSS`), 0 if it is gone.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+impl FakeOkta {
+    /// Makes this org log `email` in without showing its login page.
+    pub async fn auto_login(&self, email: &str) {
+        let response = http_client()
+            .post(format!("{}/__fake/oidc", self.url))
+            .json(&json!({"auto_login": email}))
+            .send()
+            .await
+            .expect("set auto_login");
+        assert!(
+            response.status().is_success(),
+            "auto_login: {}",
+            response.status()
+        );
+    }
+}
+
+impl Proxy {
+    /// Starts `okta-mcp-proxy` on `port` in front of `upstream_mcp_url`, with `okta` for logins.
+    pub async fn start(
+        okta: &FakeOkta,
+        port: u16,
+        upstream_mcp_url: &str,
+        proxy_env: &[(&str, &str)],
+    ) -> Self {
+        let public_url = format!("http://127.0.0.1:{port}");
+        let mut command = proxy_command(&okta.url, upstream_mcp_url, &public_url);
+        command.args(["--listen", &format!("127.0.0.1:{port}")]);
+        for (k, v) in proxy_env {
+            command.env(k, v);
+        }
+        let (process, _stdout) = spawn(command);
+        let proxy = Proxy {
+            process,
+            mcp_url: format!("{public_url}/mcp"),
+            public_url,
+        };
+        let ready = format!("{}/ready", proxy.public_url);
+        for _ in 0..400 {
+            if let Ok(r) = http_client().get(&ready).send().await
+                && r.status().is_success()
+            {
+                return proxy;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("proxy never became ready; logs:\n{}", proxy.process.logs());
+    }
+}
+
+/// Fake Okta org, a `wrap` server and the proxy in front of it.
+pub struct WrapStack {
+    pub okta: FakeOkta,
+    pub wrap: WrapServer,
+    pub proxy: Proxy,
+}
+
+impl WrapStack {
+    /// Starts all three; `wrap` gets `policy`, `flags` and `command` as in [`WrapServer::start`].
+    pub async fn start(policy: &str, flags: &[&str], command: &[String]) -> Self {
+        let port = free_port();
+        let okta = FakeOkta::start_oidc(&format!("http://127.0.0.1:{port}/oauth/callback"));
+        let wrap = WrapServer::start(policy, flags, command).await;
+        let proxy = Proxy::start(&okta, port, &wrap.mcp_url, &[]).await;
+        Self { okta, wrap, proxy }
+    }
+}
+
+/// A Node script from `tests/clients` run in phases: it prints JSON lines and waits on stdin.
+pub struct NodeScript {
+    child: tokio::process::Child,
+    stdin: Option<tokio::process::ChildStdin>,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    last: Option<Value>,
+}
+
+impl NodeScript {
+    /// Starts `node script args…` in `tests/clients`.
+    pub fn start(script: &str, args: &[&str]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let dir = workspace_root().join("tests/clients");
+        let mut child = tokio::process::Command::new("node")
+            .current_dir(&dir)
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("run node");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("stdout");
+        Self {
+            child,
+            stdin,
+            lines: tokio::io::BufReader::new(stdout).lines(),
+            last: None,
+        }
+    }
+
+    /// The next JSON line the script prints (within `timeout`); `None` at its end.
+    pub async fn next_json(&mut self, timeout: Duration) -> Option<Value> {
+        loop {
+            let line = tokio::time::timeout(timeout, self.lines.next_line())
+                .await
+                .expect("node script printed nothing in time")
+                .ok()
+                .flatten()?;
+            if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                self.last = Some(value.clone());
+                return Some(value);
+            }
+        }
+    }
+
+    /// Lets the script go on past its current phase.
+    pub async fn go(&mut self) {
+        use tokio::io::AsyncWriteExt;
+        if let Some(stdin) = self.stdin.as_mut() {
+            let _ = stdin.write_all(b"go\n").await;
+            let _ = stdin.flush().await;
+        }
+    }
+
+    /// Reads to the end and returns the script's report (its last JSON line).
+    pub async fn report(mut self, timeout: Duration) -> Value {
+        while self.next_json(timeout).await.is_some() {}
+        let _ = self.child.wait().await;
+        self.last.unwrap_or(Value::Null)
+    }
 }

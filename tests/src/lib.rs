@@ -2,3 +2,4 @@
 
 pub mod fake_okta;
 pub mod harness;
+pub mod oauth_flow;

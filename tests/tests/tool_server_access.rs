@@ -451,3 +451,31 @@ async fn start_up_refuses_bad_configuration_with_a_clear_message() {
     assert!(err.contains("delete_everything"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_health_subcommand_answers_for_exec_probes() {
+    let (_okta, server) = setup().await;
+    let health = server.mcp_url.replace("/mcp", "/health");
+    let bin = okta_mcp_tests::harness::binary("okta-mcp-tool-server");
+    let ok = tokio::process::Command::new(&bin)
+        .args(["health", "--url", &health])
+        .env_clear()
+        .output()
+        .await
+        .unwrap();
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(ok.stdout.is_empty());
+    let port = okta_mcp_tests::harness::free_port();
+    let down = tokio::process::Command::new(&bin)
+        .args([
+            "health",
+            "--url",
+            &format!("http://127.0.0.1:{port}/health"),
+        ])
+        .env_clear()
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("no answer"));
+}

@@ -77,11 +77,7 @@ where
     let mut sessions = LocalSessionManager::default();
     sessions.session_config = session_config;
     let sessions = Arc::new(sessions);
-    let mut allowed_hosts: Vec<String> = ["localhost", "127.0.0.1", "::1", "[::1]"]
-        .into_iter()
-        .map(String::from)
-        .collect();
-    allowed_hosts.extend(settings.allowed_hosts.iter().cloned());
+    let allowed_hosts = allowed_hosts(&settings.allowed_hosts);
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts)
         .with_max_request_body_bytes(settings.max_body_bytes)
@@ -115,23 +111,15 @@ fn spawn_owner_pruning(owners: Arc<SessionOwners>, sessions: Arc<LocalSessionMan
 
 /// Verifies identity headers and session ownership before the MCP service sees a request.
 async fn guard(State(state): State<GuardState>, mut request: Request, next: Next) -> Response {
-    let now = chrono::Utc::now().timestamp();
     let method = request.method().clone();
-    let identity = match state.verifier.verify(
-        method.as_str(),
+    let identity = match verify_identity(
+        &state.verifier,
+        &method,
         request.uri().path(),
         request.headers(),
-        now,
     ) {
         Ok(identity) => identity,
-        Err(error) => {
-            tracing::warn!(%error, method = %method, "refused request without a valid identity");
-            return jsonrpc_error(
-                StatusCode::UNAUTHORIZED,
-                -32001,
-                &format!("Unauthorized: {error}"),
-            );
-        }
+        Err(refused) => return refused.into_response(),
     };
     let session = match request.headers().get(SESSION_HEADER) {
         None => None,
@@ -164,8 +152,68 @@ async fn guard(State(state): State<GuardState>, mut request: Request, next: Next
     response
 }
 
+/// The `Host` values accepted: loopback names plus `extra` (DNS-rebinding protection).
+pub fn allowed_hosts(extra: &[String]) -> Vec<String> {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1", "[::1]"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    hosts.extend(extra.iter().cloned());
+    hosts
+}
+
+/// An answer given before the MCP layer: an HTTP status with a JSON-RPC error body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: StatusCode,
+    pub code: i64,
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal with `status`, JSON-RPC error `code` and `message`.
+    pub fn new(status: StatusCode, code: i64, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The one answer for a session that does not exist or belongs to another subject.
+    pub fn session_not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, -32001, "Session not found")
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        jsonrpc_error(self.status, self.code, &self.message)
+    }
+}
+
+/// Checks a request's identity headers now; the 401 answer when they do not hold.
+pub fn verify_identity(
+    verifier: &IdentityVerifier,
+    method: &Method,
+    path: &str,
+    headers: &axum::http::HeaderMap,
+) -> Result<Identity, Refusal> {
+    let now = chrono::Utc::now().timestamp();
+    verifier
+        .verify(method.as_str(), path, headers, now)
+        .map_err(|error| {
+            tracing::warn!(%error, method = %method, "refused request without a valid identity");
+            Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                -32001,
+                format!("Unauthorized: {error}"),
+            )
+        })
+}
+
 fn session_not_found() -> Response {
-    jsonrpc_error(StatusCode::NOT_FOUND, -32001, "Session not found")
+    Refusal::session_not_found().into_response()
 }
 
 /// A JSON-RPC error body with an HTTP status, for answers given before the MCP layer.

@@ -3,7 +3,8 @@
 //! The binary wires these modules together: `identity` checks the proxy's signed headers,
 //! `policy` decides which tools a role may see and call, `okta` is the one Okta Management API
 //! client, `tools` holds the tools themselves, `server` is the MCP handler that applies the
-//! policy, and `http` serves it as MCP streamable HTTP.
+//! policy, and `http` serves it as MCP streamable HTTP. `wrap` fronts any stdio MCP server
+//! with the same identity check and policy instead of the Okta tools.
 
 pub mod config;
 pub mod http;
@@ -12,3 +13,4 @@ pub mod okta;
 pub mod policy;
 pub mod server;
 pub mod tools;
+pub mod wrap;

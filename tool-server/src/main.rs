@@ -1,5 +1,6 @@
 //! okta-mcp-tool-server: parses flags and wires the parts together.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use okta_mcp_tool_server::identity::{Identity, IdentityVerifier};
 use okta_mcp_tool_server::okta::OktaClient;
 use okta_mcp_tool_server::policy::ToolPolicy;
 use okta_mcp_tool_server::server::{Caller, OktaToolServer};
+use okta_mcp_tool_server::wrap::{self, ChildCommand, WrapSettings};
 use okta_mcp_tool_server::{config, tools};
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
@@ -19,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 const SECRETS_HELP: &str = "\
 Secrets come from the environment only (or NAME_FILE, a file holding the value):
   OKTA_API_TOKEN        Okta API token (SSWS), needed by serve and stdio
-  IDENTITY_HEADER_KEY   key shared with okta-mcp-proxy, at least 32 bytes (serve)
+  IDENTITY_HEADER_KEY   key shared with okta-mcp-proxy, at least 32 bytes (serve, wrap)
 Logging: LOG_LEVEL (error, warn, info, debug, trace or a tracing filter), default info; logs go to stderr.";
 
 /// The Okta admin tools for MCP clients, behind a role → tool allowlist.
@@ -36,10 +38,20 @@ enum Command {
     Serve(ServeArgs),
     /// Serve the same tools over stdio for one local user with a fixed role (no proxy).
     Stdio(StdioArgs),
+    /// Front a stdio MCP server (`-- CMD ARGS…`) at /mcp: one child per session, the policy
+    /// filtering its tools, identity headers required as for serve.
+    Wrap(WrapArgs),
     /// Validate a policy file or show what each role gets.
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// Exit 0 if a running tool server answers its health check, else 1 (for exec probes:
+    /// the image has no shell or curl, and the kubelet cannot reach a loopback listener).
+    Health {
+        /// The health URL to check.
+        #[arg(long, default_value = "http://127.0.0.1:3002/health")]
+        url: String,
     },
 }
 
@@ -114,6 +126,46 @@ struct StdioArgs {
     okta: OktaArgs,
 }
 
+#[derive(Args)]
+struct WrapArgs {
+    /// Address to listen on (loopback unless --allow-non-loopback).
+    #[arg(long, env = "TOOL_SERVER_LISTEN", default_value = "127.0.0.1:3002")]
+    listen: SocketAddr,
+    /// Allow a non-loopback --listen address (only behind a network policy).
+    #[arg(long)]
+    allow_non_loopback: bool,
+    /// Extra Host header values to accept besides loopback names (repeatable).
+    #[arg(
+        long = "allowed-host",
+        env = "TOOL_SERVER_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
+    /// Role → tools policy file for the wrapped server's tools (`"*"` = all it offers).
+    #[arg(long, env = "POLICY_FILE")]
+    policy: PathBuf,
+    /// End sessions (and their child) after this many seconds without client activity.
+    #[arg(
+        long = "idle-secs",
+        alias = "session-idle-secs",
+        env = "SESSION_IDLE_SECS",
+        default_value_t = 300
+    )]
+    idle_secs: u64,
+    /// Most sessions, so child processes, at once; further initializes get 503.
+    #[arg(long, env = "WRAP_MAX_CHILDREN", default_value_t = 32)]
+    max_children: usize,
+    /// Largest POST body and largest message (one line) accepted from a child, in bytes.
+    #[arg(long, env = "WRAP_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    max_message_bytes: usize,
+    /// Seconds a child has to answer initialize.
+    #[arg(long, env = "WRAP_INIT_TIMEOUT_SECS", default_value_t = 30)]
+    init_timeout_secs: u64,
+    /// The stdio MCP server to run for each session, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD ARGS")]
+    command: Vec<OsString>,
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     init_logging();
@@ -142,7 +194,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Stdio(args) => stdio(args).await,
+        Command::Wrap(args) => wrap(args).await,
         Command::Policy { command } => policy(command),
+        Command::Health { url } => health(&url).await,
     }
 }
 
@@ -190,6 +244,40 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn wrap(args: WrapArgs) -> anyhow::Result<()> {
+    http::check_listen_addr(args.listen, args.allow_non_loopback).map_err(anyhow::Error::msg)?;
+    // The wrapped server's tools are known only at run time: missing ones are warned about then.
+    let policy = Arc::new(ToolPolicy::load(&args.policy)?);
+    let verifier = Arc::new(IdentityVerifier::new(config::identity_key()?));
+    let command = ChildCommand::new(args.command)?;
+    let settings = WrapSettings {
+        idle: Duration::from_secs(args.idle_secs),
+        max_children: args.max_children,
+        max_message_bytes: args.max_message_bytes,
+        init_timeout: Duration::from_secs(args.init_timeout_secs.max(1)),
+        allowed_hosts: args.allowed_hosts,
+    };
+    let (app, sessions) = wrap::router(command.clone(), policy, verifier, &settings);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(
+        command = %command.display(),
+        max_children = settings.max_children,
+        "okta-mcp-tool-server wrapping a stdio server at http://{}/mcp",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            // Ending the sessions closes their SSE streams, which lets the server drain.
+            sessions.shutdown().await;
+        })
+        .await?;
+    Ok(())
+}
+
 async fn stdio(args: StdioArgs) -> anyhow::Result<()> {
     let policy = Arc::new(load_policy(&args.policy.policy)?);
     let identity = Identity {
@@ -230,6 +318,23 @@ fn policy(command: PolicyCommand) -> anyhow::Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+async fn health(url: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(1))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let response = client
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("no answer from {url}"))?;
+    if !response.status().is_success() {
+        anyhow::bail!("{url} answered {}", response.status());
     }
     Ok(())
 }

@@ -1,0 +1,664 @@
+//! The okta-mcp benchmark driver (issue 6). Run it through `tests/bench/run.sh`, which builds
+//! the release binaries first; `tests/bench/README.md` says what each scenario measures.
+//!
+//! It starts the release `fake-okta`, `okta-mcp-tool-server`, `okta-mcp-proxy` and the bare
+//! pingora example on loopback ports, logs in through the proxy's real OAuth flow, drives load
+//! with wrk, prints one Markdown table and writes every number as JSON.
+//!
+//! `bench-driver [--out PATH]` (default `tests/bench/results/latest.json`; logs of the
+//! processes go next to it, in `logs/`).
+
+mod load;
+mod login;
+mod mcp;
+mod report;
+mod stack;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use okta_mcp_tool_server::identity::{Identity, IdentityKey};
+use serde_json::{Value, json};
+
+use load::{Auth, Workload};
+use mcp::{Credential, McpSession};
+use report::{ColdStart, Listing, LoadRow, Machine, Millis, RateLimited, Report, Rss, SessionCost};
+use stack::{BarePingora, FakeOkta, LogDir, Proc, Proxy, ToolServer};
+
+/// Length of each measured wrk run (identity headers are valid for 60 s).
+const DURATION: Duration = Duration::from_secs(5);
+/// Length of the warm-up run before each measured one.
+const WARMUP: Duration = Duration::from_secs(1);
+/// Prebuilt requests for a warm-up run.
+const WARMUP_REQUESTS: usize = 40_000;
+/// Concurrency levels of scenario 1.
+const CONCURRENCY: [usize; 3] = [1, 16, 64];
+/// MCP sessions the load rotates through (as many as the highest concurrency).
+const LOAD_SESSIONS: usize = 64;
+/// Sessions opened in scenario 3.
+const SESSIONS: usize = 1_000;
+/// The tool server's idle timeout in scenario 3.
+const SESSION_IDLE_SECS: u64 = 5;
+/// Cold starts measured per binary.
+const COLD_STARTS: usize = 5;
+/// The fake org's group with exactly 1,500 members, and its events.
+const BIG_GROUP: &str = "00gbiggroup000000001";
+const BIG_GROUP_MEMBERS: u64 = 1_500;
+const LOG_EVENTS: u64 = 5_000;
+/// Okta's largest page for group members and for the System Log.
+const OKTA_PAGE: u64 = 1_000;
+/// Parallel agents in the concurrent listings of scenario 4.
+const AGENTS: usize = 8;
+
+/// The user the fake org logs in (viewer: may call every tool benchmarked here).
+const USER_LOGIN: &str = "alice@example.com";
+const USER_ID: &str = "00ualice000000000001";
+
+struct Bench {
+    http: reqwest::Client,
+    logs: LogDir,
+    scratch: PathBuf,
+    key: IdentityKey,
+    alice: Identity,
+    notes: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut args = std::env::args().skip(1);
+    let mut out = stack::workspace_root().join("tests/bench/results/latest.json");
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--out" => out = PathBuf::from(args.next().context("--out needs a path")?),
+            other => bail!("unknown argument {other}; usage: bench-driver [--out PATH]"),
+        }
+    }
+    let dir = out.parent().context("--out has no directory")?.to_owned();
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs)?;
+    let started = Instant::now();
+    let mut machine = Machine::probe();
+    println!(
+        "okta-mcp benchmark: {} × {}, load average {} (other work on this machine skews the numbers)",
+        machine.nproc, machine.cpu_model, machine.load_average_start
+    );
+    let mut bench = Bench {
+        http: reqwest::Client::new(),
+        logs: LogDir(logs.clone()),
+        scratch: logs,
+        key: IdentityKey::new(stack::IDENTITY_KEY)?,
+        alice: Identity {
+            role: "viewer".into(),
+            subject: USER_ID.into(),
+            email: USER_LOGIN.into(),
+        },
+        notes: Vec::new(),
+    };
+
+    let (main_port, sessions_port) = (stack::free_port()?, stack::free_port()?);
+    let callback = |port: u16| format!("http://127.0.0.1:{port}/oauth/callback");
+    let okta = FakeOkta::start(&bench.logs, &[callback(main_port), callback(sessions_port)])?;
+    okta.control(&bench.http, "oidc", json!({"auto_login": USER_LOGIN}))
+        .await?;
+
+    step("5: cold start");
+    let cold_start = cold_start(&bench, &okta).await?;
+    step("3: session cost");
+    let sessions = session_cost(&bench, &okta, sessions_port).await?;
+
+    step("1, 2: load");
+    let tool_server =
+        ToolServer::start(&bench.http, &bench.logs, "tool-server", &okta, &[], &[]).await?;
+    let proxy = Proxy::start(
+        &bench.http,
+        &bench.logs,
+        "proxy",
+        main_port,
+        &okta,
+        &tool_server,
+    )
+    .await?;
+    let bare = BarePingora::start(&bench.http, &bench.logs, &tool_server).await?;
+    let token = login::access_token(&proxy.mcp_url()).await?;
+    let load = load_scenarios(&mut bench, &okta, &tool_server, &proxy, &bare, &token).await?;
+    drop((bare, proxy));
+
+    step("4: Okta efficiency");
+    let (listings, rate_limited) = okta_efficiency(&bench, &okta, &tool_server).await?;
+    drop(tool_server);
+
+    machine.load_average_end = report::load_average();
+    let mut report = Report {
+        machine,
+        started_at: chrono::Utc::now().to_rfc3339(),
+        run_seconds: started.elapsed().as_secs_f64(),
+        load,
+        sessions,
+        okta: listings,
+        rate_limited,
+        cold_start,
+        targets: Vec::new(),
+        notes: bench.notes,
+    };
+    report.check_targets();
+    println!("\n{}", report.markdown());
+    std::fs::write(&out, serde_json::to_string_pretty(&report)? + "\n")?;
+    println!(
+        "Raw numbers: {} (run took {:.0} s)",
+        out.display(),
+        report.run_seconds
+    );
+    Ok(())
+}
+
+fn step(what: &str) {
+    eprintln!("[bench] scenario {what}");
+}
+
+/// Scenario 5: start to `/health` (tool server) and to `/ready` (proxy), a few times each.
+async fn cold_start(bench: &Bench, okta: &FakeOkta) -> anyhow::Result<Vec<ColdStart>> {
+    let mut tool_ms = Vec::new();
+    let mut proxy_ms = Vec::new();
+    for i in 0..COLD_STARTS {
+        let name = format!("cold-tool-server-{i}");
+        let tool = ToolServer::start(&bench.http, &bench.logs, &name, okta, &[], &[]).await?;
+        tool_ms.push(tool.ready_after.as_secs_f64() * 1e3);
+        let name = format!("cold-proxy-{i}");
+        let port = stack::free_port()?;
+        let proxy = Proxy::start(&bench.http, &bench.logs, &name, port, okta, &tool).await?;
+        proxy_ms.push(proxy.ready_after.as_secs_f64() * 1e3);
+    }
+    let summary = |what: &str, endpoint: &str, runs: Vec<f64>| {
+        let mut sorted = runs.clone();
+        sorted.sort_by(f64::total_cmp);
+        ColdStart {
+            what: what.into(),
+            endpoint: endpoint.into(),
+            median_ms: sorted[sorted.len() / 2],
+            max_ms: sorted[sorted.len() - 1],
+            runs_ms: runs,
+        }
+    };
+    Ok(vec![
+        summary("tool server", "/health", tool_ms),
+        summary(
+            "proxy (tool server and Okta up)",
+            "/ready (Okta discovery done, tool server answering)",
+            proxy_ms,
+        ),
+    ])
+}
+
+fn rss(proxy: &Proc, tool: &Proc) -> Rss {
+    Rss {
+        proxy_kib: proxy.rss_kib(),
+        tool_server_kib: tool.rss_kib(),
+    }
+}
+
+/// Scenario 3: memory idle, with many open sessions, and after the idle timeout reaped them;
+/// time to open a session.
+async fn session_cost(bench: &Bench, okta: &FakeOkta, port: u16) -> anyhow::Result<SessionCost> {
+    let idle = SESSION_IDLE_SECS.to_string();
+    let tool = ToolServer::start(
+        &bench.http,
+        &bench.logs,
+        "sessions-tool-server",
+        okta,
+        &["--session-idle-secs", &idle],
+        &[],
+    )
+    .await?;
+    let proxy = Proxy::start(
+        &bench.http,
+        &bench.logs,
+        "sessions-proxy",
+        port,
+        okta,
+        &tool,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut cost = SessionCost {
+        sessions: SESSIONS,
+        session_idle_secs: SESSION_IDLE_SECS,
+        idle: rss(&proxy.proc, &tool.proc),
+        ..SessionCost::default()
+    };
+    let credential = Credential::Bearer(login::access_token(&proxy.mcp_url()).await?);
+    // One session first, so one-time allocations are not counted per session.
+    let first = McpSession::open(&bench.http, &proxy.mcp_url(), credential.clone()).await?;
+    cost.after_login = rss(&proxy.proc, &tool.proc);
+
+    let mut open_ms = Vec::with_capacity(SESSIONS);
+    let mut opened = Vec::with_capacity(SESSIONS);
+    let opening = Instant::now();
+    for _ in 0..SESSIONS {
+        let t = Instant::now();
+        match McpSession::open(&bench.http, &proxy.mcp_url(), credential.clone()).await {
+            Ok(session) => {
+                open_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                opened.push(session);
+            }
+            Err(error) => {
+                cost.open_errors += 1;
+                eprintln!("[bench] opening a session failed: {error:#}");
+            }
+        }
+    }
+    let opening = opening.elapsed();
+    cost.open = rss(&proxy.proc, &tool.proc);
+    cost.open_ms = Millis::of(&mut open_ms);
+    let per_session =
+        |after: u64, before: u64| (after as f64 - before as f64) * 1024.0 / SESSIONS as f64;
+    cost.per_session_bytes_proxy = per_session(cost.open.proxy_kib, cost.after_login.proxy_kib);
+    cost.per_session_bytes_tool_server =
+        per_session(cost.open.tool_server_kib, cost.after_login.tool_server_kib);
+    if opening.as_secs() >= SESSION_IDLE_SECS {
+        bail!(
+            "opening {SESSIONS} sessions took {opening:?}, longer than the idle timeout: \
+             the early ones may be gone before memory was read"
+        );
+    }
+
+    // Wait past the idle timeout, then the first and the last session must be gone.
+    let wait_started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(SESSION_IDLE_SECS + 3)).await;
+    let mut gone = true;
+    for session in [Some(first), opened.pop(), opened.into_iter().next()]
+        .into_iter()
+        .flatten()
+    {
+        let mut session = session;
+        let answer = session.send("ping", json!({})).await?;
+        gone &= answer.status == 404;
+    }
+    cost.sessions_gone_after_idle = gone;
+    cost.seconds_waited_for_reaping = wait_started.elapsed().as_secs_f64();
+    cost.reaped = rss(&proxy.proc, &tool.proc);
+
+    // As many sessions again: memory freed by reaping should be reused, not added to.
+    for _ in 0..SESSIONS {
+        if McpSession::open(&bench.http, &proxy.mcp_url(), credential.clone())
+            .await
+            .is_err()
+        {
+            cost.open_errors += 1;
+        }
+    }
+    cost.reopened = rss(&proxy.proc, &tool.proc);
+    Ok(cost)
+}
+
+/// CPU seconds of each process so far.
+fn cpu_of(procs: &[&Proc]) -> BTreeMap<String, f64> {
+    procs
+        .iter()
+        .map(|p| (p.name.clone(), p.cpu_seconds()))
+        .collect()
+}
+
+/// One measured wrk run (after a warm-up) and the CPU the processes used during it.
+async fn measure(
+    bench: &Bench,
+    scenario: &str,
+    what: &str,
+    okta_latency_ms: Option<u64>,
+    work: &Workload<'_>,
+    concurrency: usize,
+    procs: &[&Proc],
+) -> anyhow::Result<LoadRow> {
+    let warm = load::run(work, concurrency, WARMUP, WARMUP_REQUESTS, &bench.scratch).await?;
+    // Enough prebuilt requests (single-use identities) for the run, with room to spare.
+    let count = if warm.wraps > 0 {
+        400_000
+    } else {
+        (warm.rps() * DURATION.as_secs_f64() * 1.6) as usize + 5_000
+    };
+    let before = cpu_of(procs);
+    let stats = load::run(work, concurrency, DURATION, count, &bench.scratch).await?;
+    let after = cpu_of(procs);
+    let cpu_s: BTreeMap<String, f64> = after
+        .iter()
+        .map(|(name, a)| (name.clone(), a - before.get(name).copied().unwrap_or(0.0)))
+        .collect();
+    let cpu_us_per_request = cpu_s
+        .iter()
+        .map(|(name, s)| (name.clone(), s * 1e6 / stats.requests.max(1) as f64))
+        .collect();
+    let row = LoadRow {
+        scenario: scenario.into(),
+        what: what.into(),
+        concurrency,
+        okta_latency_ms,
+        duration_s: stats.duration_us as f64 / 1e6,
+        requests_per_s: stats.rps(),
+        p50_ms: stats.p50_us as f64 / 1e3,
+        p99_ms: stats.p99_us as f64 / 1e3,
+        errors: stats.errors(),
+        cpu_s,
+        cpu_us_per_request,
+        wrk: stats,
+    };
+    eprintln!(
+        "[bench]   {scenario} c={concurrency}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, errors {}",
+        row.requests_per_s, row.p50_ms, row.p99_ms, row.errors
+    );
+    if let Some(bad) = &row.wrk.first_bad {
+        eprintln!("[bench]   first bad answer: {bad}");
+    }
+    Ok(row)
+}
+
+/// Opens `n` sessions at `url`.
+async fn open_sessions(
+    bench: &Bench,
+    url: &str,
+    credential: &Credential,
+    n: usize,
+) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        ids.push(
+            McpSession::open(&bench.http, url, credential.clone())
+                .await?
+                .session_id,
+        );
+    }
+    Ok(ids)
+}
+
+/// Scenarios 1 (a, b, c) and 2.
+async fn load_scenarios(
+    bench: &mut Bench,
+    okta: &FakeOkta,
+    tool: &ToolServer,
+    proxy: &Proxy,
+    bare: &BarePingora,
+    token: &str,
+) -> anyhow::Result<Vec<LoadRow>> {
+    let signed = Credential::Signed(bench.key.clone(), bench.alice.clone());
+    let bearer = Credential::Bearer(token.to_owned());
+    let direct_sessions = open_sessions(bench, &tool.mcp_url(), &signed, LOAD_SESSIONS).await?;
+    let proxied_sessions = open_sessions(bench, &proxy.mcp_url(), &bearer, LOAD_SESSIONS).await?;
+
+    let time = r#"{"name":"get_current_time","arguments":{}}"#;
+    let direct = Workload {
+        url: tool.mcp_url(),
+        auth: Auth::Signed(&bench.key, &bench.alice),
+        sessions: &direct_sessions,
+        params: time,
+    };
+    let proxied = Workload {
+        url: proxy.mcp_url(),
+        auth: Auth::Bearer(token),
+        sessions: &proxied_sessions,
+        params: time,
+    };
+    let via_bare = Workload {
+        url: bare.mcp_url(),
+        auth: Auth::Signed(&bench.key, &bench.alice),
+        sessions: &direct_sessions,
+        params: time,
+    };
+    let mut rows = Vec::new();
+    // Interleaved by concurrency, so a disturbance hits a, b and c alike.
+    for c in CONCURRENCY {
+        rows.push(
+            measure(
+                bench,
+                "1a",
+                "get_current_time → tool server (signed identity headers)",
+                None,
+                &direct,
+                c,
+                &[&tool.proc],
+            )
+            .await?,
+        );
+        rows.push(
+            measure(
+                bench,
+                "1c",
+                "get_current_time → bare pingora → tool server",
+                None,
+                &via_bare,
+                c,
+                &[&bare.proc, &tool.proc],
+            )
+            .await?,
+        );
+        rows.push(
+            measure(
+                bench,
+                "1b",
+                "get_current_time → proxy (bearer token) → tool server",
+                None,
+                &proxied,
+                c,
+                &[&proxy.proc, &tool.proc],
+            )
+            .await?,
+        );
+    }
+    rows.sort_by(|x, y| x.scenario.cmp(&y.scenario));
+
+    let users = r#"{"name":"list_okta_users","arguments":{"limit":200}}"#;
+    let proxied_users = Workload {
+        params: users,
+        ..proxied
+    };
+    for latency in [0, 50] {
+        okta.control(&bench.http, "faults", json!({"latency_ms": latency}))
+            .await?;
+        for c in [1, 16] {
+            rows.push(
+                measure(
+                    bench,
+                    "2",
+                    &format!(
+                        "list_okta_users (limit 200) → proxy → tool server → fake Okta (+{latency} ms)"
+                    ),
+                    Some(latency),
+                    &proxied_users,
+                    c,
+                    &[&proxy.proc, &tool.proc, &okta.proc],
+                )
+                .await?,
+            );
+        }
+    }
+    okta.control(&bench.http, "faults/reset", json!({})).await?;
+    bench.notes.push(format!(
+        "load runs: {} s each after a {} s warm-up; wrk with 1 thread at c=1 and 2 threads above; \
+         requests rotate over {LOAD_SESSIONS} MCP sessions; every 200th response body is checked \
+         for a JSON-RPC result without an error",
+        DURATION.as_secs(),
+        WARMUP.as_secs()
+    ));
+    Ok(rows)
+}
+
+/// What one paging walk through a list got.
+#[derive(Default)]
+struct Walk {
+    items: u64,
+    tool_calls: u64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+/// Pages through `tool` with `after` like a model would, until no cursor is left.
+async fn walk(session: &mut McpSession, tool: &str, arguments: Value) -> anyhow::Result<Walk> {
+    let mut walk = Walk::default();
+    let mut arguments = arguments;
+    loop {
+        let message = session.call(tool, arguments.clone()).await?;
+        walk.tool_calls += 1;
+        let result = &message["result"];
+        if message.get("error").is_some() || result["isError"] == json!(true) {
+            walk.errors += 1;
+            walk.first_error.get_or_insert_with(|| message.to_string());
+            return Ok(walk);
+        }
+        let content = &result["structuredContent"];
+        walk.items += content["count"].as_u64().unwrap_or(0);
+        match content["after"].as_str() {
+            Some(after) => arguments["after"] = json!(after),
+            None => return Ok(walk),
+        }
+    }
+}
+
+/// The two listings of scenario 4, each as `(what, tool, arguments, items expected)`.
+fn listings() -> [(&'static str, &'static str, Value, u64); 2] {
+    let until = chrono::Utc::now();
+    let since = until - chrono::Duration::days(31);
+    [
+        (
+            "all 1,500 members of a group",
+            "list_okta_group_users",
+            json!({"group_id": BIG_GROUP, "limit": OKTA_PAGE}),
+            BIG_GROUP_MEMBERS,
+        ),
+        (
+            "all 5,000 System Log events",
+            "get_okta_event_logs",
+            json!({"since": since.to_rfc3339(), "until": until.to_rfc3339(), "limit": OKTA_PAGE}),
+            LOG_EVENTS,
+        ),
+    ]
+}
+
+/// Runs `agents` sessions in parallel, each walking the listing; sums what they got.
+async fn parallel_walks(
+    bench: &Bench,
+    url: &str,
+    agents: usize,
+    tool: &'static str,
+    arguments: &Value,
+) -> anyhow::Result<Vec<Walk>> {
+    let credential = Credential::Signed(bench.key.clone(), bench.alice.clone());
+    let mut sessions = Vec::new();
+    for _ in 0..agents {
+        sessions.push(McpSession::open(&bench.http, url, credential.clone()).await?);
+    }
+    let tasks = sessions.into_iter().map(|mut session| {
+        let arguments = arguments.clone();
+        tokio::spawn(async move { walk(&mut session, tool, arguments).await })
+    });
+    let mut walks = Vec::new();
+    for task in join_all(tasks).await {
+        walks.push(task??);
+    }
+    Ok(walks)
+}
+
+/// Awaits spawned tasks in order.
+async fn join_all<T>(
+    tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<Result<T, tokio::task::JoinError>> {
+    let handles: Vec<_> = tasks.collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await);
+    }
+    out
+}
+
+/// Waits until no request is in flight at the fake org, then zeroes its counters.
+async fn quiet(bench: &Bench, okta: &FakeOkta) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        if okta.stats(&bench.http).await?["in_flight"].as_u64() == Some(0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    okta.control(&bench.http, "stats/reset", json!({})).await?;
+    Ok(())
+}
+
+/// Scenario 4: Okta calls and wall time of whole listings at OKTA_CONCURRENT_LIMIT 1 and 15,
+/// and errors reaching the model under a small rate budget.
+async fn okta_efficiency(
+    bench: &Bench,
+    okta: &FakeOkta,
+    tool15: &ToolServer,
+) -> anyhow::Result<(Vec<Listing>, RateLimited)> {
+    let tool1 = ToolServer::start(
+        &bench.http,
+        &bench.logs,
+        "tool-server-limit-1",
+        okta,
+        &[],
+        &[("OKTA_CONCURRENT_LIMIT", "1")],
+    )
+    .await?;
+    okta.control(&bench.http, "faults", json!({"latency_ms": 100}))
+        .await?;
+    // Calls of scenario 2 that wrk abandoned at its end may still be on their way to Okta.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut rows = Vec::new();
+    for (limit, server) in [(1, &tool1), (15, tool15)] {
+        for agents in [1, AGENTS] {
+            for (what, tool, arguments, expected_items) in listings() {
+                quiet(bench, okta).await?;
+                let started = Instant::now();
+                let walks =
+                    parallel_walks(bench, &server.mcp_url(), agents, tool, &arguments).await?;
+                let wall = started.elapsed();
+                let stats = okta.stats(&bench.http).await?;
+                let per_agent = expected_items.div_ceil(OKTA_PAGE);
+                rows.push(Listing {
+                    what: what.into(),
+                    okta_concurrent_limit: limit,
+                    agents,
+                    items_per_agent: walks.iter().map(|w| w.items).min().unwrap_or(0),
+                    tool_calls: walks.iter().map(|w| w.tool_calls).sum(),
+                    okta_calls: stats["requests"].as_u64().unwrap_or(0),
+                    expected_okta_calls: per_agent * agents as u64,
+                    okta_max_in_flight: stats["max_in_flight"].as_u64().unwrap_or(0),
+                    wall_ms: wall.as_secs_f64() * 1e3,
+                    errors: walks.iter().map(|w| w.errors).sum::<u64>()
+                        + walks.iter().filter(|w| w.items != expected_items).count() as u64,
+                });
+                if let Some(error) = walks.iter().find_map(|w| w.first_error.clone()) {
+                    eprintln!("[bench]   {what}: {error}");
+                }
+            }
+        }
+    }
+    drop(tool1);
+
+    // A rate budget smaller than the demand: Okta answers 429, the model must never see it.
+    let (budget, window, agents) = (8, 2, 3);
+    okta.control(
+        &bench.http,
+        "faults",
+        json!({"latency_ms": 0, "rate_limit_per_minute": budget, "rate_limit_reset_secs": window}),
+    )
+    .await?;
+    quiet(bench, okta).await?;
+    let started = Instant::now();
+    let mut walks = Vec::new();
+    for (_, tool, arguments, _) in listings() {
+        walks.extend(parallel_walks(bench, &tool15.mcp_url(), agents, tool, &arguments).await?);
+    }
+    let stats = okta.stats(&bench.http).await?;
+    okta.control(&bench.http, "faults/reset", json!({})).await?;
+    let limited = RateLimited {
+        budget_per_window: budget,
+        window_secs: window,
+        agents,
+        tool_calls: walks.iter().map(|w| w.tool_calls).sum(),
+        okta_calls: stats["requests"].as_u64().unwrap_or(0),
+        okta_429s: stats["status_429"].as_u64().unwrap_or(0),
+        errors_reaching_model: walks.iter().map(|w| w.errors).sum(),
+        first_error: walks.iter().find_map(|w| w.first_error.clone()),
+        wall_ms: started.elapsed().as_secs_f64() * 1e3,
+    };
+    Ok((rows, limited))
+}

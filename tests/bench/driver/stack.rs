@@ -1,0 +1,408 @@
+//! The processes under test: release binaries on loopback ports, with their CPU time and memory
+//! read from `/proc`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// The identity-header key the tool servers and the proxy share in the benchmark.
+pub const IDENTITY_KEY: &str = "bench-identity-header-key-0123456789abcdef";
+/// The API token the fake org accepts.
+pub const API_TOKEN: &str = "bench-api-token-0000000000000000000000";
+/// The proxy's OIDC client at the fake org.
+pub const CLIENT_ID: &str = "0oa-bench-okta-mcp-proxy";
+/// Its secret.
+pub const CLIENT_SECRET: &str = "bench-client-secret-0123456789";
+/// The proxy's token and cookie key.
+pub const SESSION_SECRET: &str = "bench-session-secret-key-0123456789abcdefgh";
+
+/// The workspace root (the binaries run from there so `policies/…` resolve).
+pub fn workspace_root() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    root.canonicalize().unwrap_or(root)
+}
+
+/// `target/release` (or `$CARGO_TARGET_DIR/release`).
+fn release_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+        .join("release")
+}
+
+/// A release binary; `example` for the bare pingora proxy. `BENCH_BIN_<NAME>` (e.g.
+/// `BENCH_BIN_OKTA_MCP_TOOL_SERVER`) points at another build instead, to compare two.
+pub fn release_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let variable = format!("BENCH_BIN_{}", name.to_ascii_uppercase().replace('-', "_"));
+    if let Some(path) = std::env::var_os(&variable) {
+        return Ok(PathBuf::from(path));
+    }
+    let dir = release_dir();
+    let path = if name == "bare-pingora" {
+        dir.join("examples").join(name)
+    } else {
+        dir.join(name)
+    };
+    if !path.exists() {
+        bail!(
+            "{} is missing: run tests/bench/run.sh (it builds the release binaries)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A child process, killed when dropped; its stderr goes to a log file.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    /// When `spawn` was called.
+    pub started: Instant,
+}
+
+/// Clock ticks per second for `/proc/PID/stat` (from `getconf CLK_TCK`, else 100).
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+impl Proc {
+    /// Starts `command` with stdin closed and stderr (and stdout, unless `pipe_stdout`) in `log`.
+    pub fn spawn(
+        name: &str,
+        mut command: Command,
+        log: &Path,
+        pipe_stdout: bool,
+    ) -> anyhow::Result<(Self, Option<BufReader<std::process::ChildStdout>>)> {
+        let stderr = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let stdout = if pipe_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::from(stderr.try_clone()?)
+        };
+        command.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        let started = Instant::now();
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        let stdout = child.stdout.take().map(BufReader::new);
+        Ok((
+            Self {
+                name: name.to_owned(),
+                child,
+                started,
+            },
+            stdout,
+        ))
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// User + system CPU seconds used so far (`/proc/PID/stat` utime + stime).
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        // Fields after the command name, which may contain spaces: state is field 3.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+        match (ticks(11), ticks(12)) {
+            (Some(utime), Some(stime)) => (utime + stime) / clock_ticks(),
+            _ => f64::NAN,
+        }
+    }
+
+    /// Resident memory in KiB (`VmRSS` of `/proc/PID/status`).
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The environment every binary gets: nothing from the caller's but `PATH`.
+fn base_command(binary: &str) -> anyhow::Result<Command> {
+    let mut command = Command::new(release_binary(binary)?);
+    command
+        .current_dir(workspace_root())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LOG_LEVEL", "info");
+    Ok(command)
+}
+
+/// Polls `url` until it answers 2xx; the time from `since` to that answer.
+pub async fn wait_ok(
+    http: &reqwest::Client,
+    url: &str,
+    since: Instant,
+    limit: Duration,
+) -> anyhow::Result<Duration> {
+    loop {
+        if let Ok(r) = http.get(url).send().await
+            && r.status().is_success()
+        {
+            return Ok(since.elapsed());
+        }
+        if since.elapsed() > limit {
+            bail!("{url} did not answer 2xx within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Where logs of this run go.
+pub struct LogDir(pub PathBuf);
+
+impl LogDir {
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(format!("{name}.log"))
+    }
+}
+
+/// The fake Okta org with its OIDC provider.
+pub struct FakeOkta {
+    pub proc: Proc,
+    /// e.g. `http://127.0.0.1:40123`
+    pub url: String,
+    /// Kept open so later output never meets a closed pipe.
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl FakeOkta {
+    /// Starts it with a rate budget no benchmark reaches, accepting logins back to `redirect_uris`.
+    pub fn start(logs: &LogDir, redirect_uris: &[String]) -> anyhow::Result<Self> {
+        let mut command = base_command("fake-okta")?;
+        command
+            .args(["--listen", "127.0.0.1:0", "--api-token", API_TOKEN])
+            .args(["--rate-limit-per-minute", "1000000000"])
+            .args(["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET])
+            .args(["--redirect-uri", &redirect_uris.join(",")])
+            .env("LOG_LEVEL", "warn")
+            .env("RUST_LOG", "warn");
+        let (proc, stdout) = Proc::spawn("fake-okta", command, &logs.file("fake-okta"), true)?;
+        let mut stdout = stdout.context("fake-okta stdout")?;
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|u| u.starts_with("http://"))
+            .with_context(|| format!("unexpected first line from fake-okta: {line:?}"))?
+            .to_owned();
+        Ok(Self {
+            proc,
+            url,
+            _stdout: stdout,
+        })
+    }
+
+    /// `POST /__fake/<path>` with a JSON body; the answer must be 2xx.
+    pub async fn control(
+        &self,
+        http: &reqwest::Client,
+        path: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let response = http
+            .post(format!("{}/__fake/{path}", self.url))
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            bail!("POST /__fake/{path}: {status} {text}");
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    }
+
+    /// `GET /__fake/stats`.
+    pub async fn stats(&self, http: &reqwest::Client) -> anyhow::Result<serde_json::Value> {
+        Ok(http
+            .get(format!("{}/__fake/stats", self.url))
+            .send()
+            .await?
+            .json()
+            .await?)
+    }
+}
+
+/// A running `okta-mcp-tool-server serve`.
+pub struct ToolServer {
+    pub proc: Proc,
+    /// `127.0.0.1:PORT`
+    pub addr: String,
+    /// Start to the first 2xx from `/health`.
+    pub ready_after: Duration,
+}
+
+impl ToolServer {
+    /// Starts it against `okta` with extra `args`/`env`, and waits for `/health`.
+    pub async fn start(
+        http: &reqwest::Client,
+        logs: &LogDir,
+        name: &str,
+        okta: &FakeOkta,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
+        let addr = format!("127.0.0.1:{}", free_port()?);
+        let mut command = base_command("okta-mcp-tool-server")?;
+        command
+            .args(["serve", "--listen", &addr])
+            .args(args)
+            .env("OKTA_ORG_URL", &okta.url)
+            .env("OKTA_API_TOKEN", API_TOKEN)
+            .env("IDENTITY_HEADER_KEY", IDENTITY_KEY);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let (proc, _) = Proc::spawn(name, command, &logs.file(name), false)?;
+        let ready_after = wait_ok(
+            http,
+            &format!("http://{addr}/health"),
+            proc.started,
+            Duration::from_secs(20),
+        )
+        .await
+        .with_context(|| format!("{name} did not start; see {}", logs.file(name).display()))?;
+        Ok(Self {
+            proc,
+            addr,
+            ready_after,
+        })
+    }
+
+    /// `http://ADDR/mcp`
+    pub fn mcp_url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+}
+
+/// A running `okta-mcp-proxy`.
+pub struct Proxy {
+    pub proc: Proc,
+    /// `http://127.0.0.1:PORT` (also the OAuth issuer)
+    pub public_url: String,
+    /// Start to the first 2xx from `/ready`.
+    pub ready_after: Duration,
+}
+
+impl Proxy {
+    /// Starts it on `port` in front of `tool_server`, and waits for `/ready`.
+    pub async fn start(
+        http: &reqwest::Client,
+        logs: &LogDir,
+        name: &str,
+        port: u16,
+        okta: &FakeOkta,
+        tool_server: &ToolServer,
+    ) -> anyhow::Result<Self> {
+        let public_url = format!("http://127.0.0.1:{port}");
+        let mut command = base_command("okta-mcp-proxy")?;
+        command
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("PUBLIC_URL", &public_url)
+            .env("TOOL_SERVER_URL", tool_server.mcp_url())
+            .env("OKTA_ORG_URL", &okta.url)
+            .env("OKTA_CLIENT_ID", CLIENT_ID)
+            .env("OKTA_CLIENT_SECRET", CLIENT_SECRET)
+            .env("SESSION_SECRET_KEY", SESSION_SECRET)
+            .env("IDENTITY_HEADER_KEY", IDENTITY_KEY);
+        let (proc, _) = Proc::spawn(name, command, &logs.file(name), false)?;
+        let ready_after = wait_ok(
+            http,
+            &format!("{public_url}/ready"),
+            proc.started,
+            Duration::from_secs(20),
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "{name} never became ready; see {}",
+                logs.file(name).display()
+            )
+        })?;
+        Ok(Self {
+            proc,
+            public_url,
+            ready_after,
+        })
+    }
+
+    /// `<public URL>/mcp`
+    pub fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.public_url)
+    }
+}
+
+/// The bare pingora proxy (no auth logic) in front of a tool server.
+pub struct BarePingora {
+    pub proc: Proc,
+    /// `127.0.0.1:PORT`
+    pub addr: String,
+}
+
+impl BarePingora {
+    /// Starts it in front of `tool_server` with the proxy's default thread count (2).
+    pub async fn start(
+        http: &reqwest::Client,
+        logs: &LogDir,
+        tool_server: &ToolServer,
+    ) -> anyhow::Result<Self> {
+        let addr = format!("127.0.0.1:{}", free_port()?);
+        let mut command = base_command("bare-pingora")?;
+        command.args([&addr, &tool_server.addr, "2"]);
+        let (proc, _) = Proc::spawn("bare-pingora", command, &logs.file("bare-pingora"), false)?;
+        // The tool server's /health, through the bare proxy.
+        wait_ok(
+            http,
+            &format!("http://{addr}/health"),
+            proc.started,
+            Duration::from_secs(20),
+        )
+        .await?;
+        Ok(Self { proc, addr })
+    }
+
+    /// `http://ADDR/mcp`
+    pub fn mcp_url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+}

@@ -1,0 +1,107 @@
+-- wrk script for the okta-mcp benchmark (written for wrk 4.x, LuaJIT).
+--
+-- wrk -s tests/bench/mcp.lua URL -- REQUESTS_FILE THREADS SAMPLE_EVERY
+--
+-- REQUESTS_FILE (written by the driver), tab-separated lines:
+--   H <name> <value>        a header sent on every request
+--   B <prefix> <suffix>     the JSON-RPC body is prefix .. request number .. suffix
+--   R <session> <identity>  one request: its Mcp-Session-Id and X-MCP-Identity ("" for none)
+-- Each wrk thread builds its share of the R lines (line i goes to thread i % THREADS) once,
+-- in init, so request() only hands out prebuilt strings: the identity headers are single-use
+-- (unique nonces) and wrk cannot compute HMACs itself.
+--
+-- Counted here, besides wrk's own numbers: responses that are not 2xx, and, on every
+-- SAMPLE_EVERY-th 2xx response (the first included), a JSON-RPC body that is not a result
+-- or is a tool error. done() prints one line "BENCH_JSON {...}" for the driver.
+
+local threads = {}
+
+function setup(thread)
+   thread:set("tid", #threads)
+   table.insert(threads, thread)
+end
+
+-- Per-thread state (each thread has its own Lua state).
+local requests = {}
+local count, next_index = 0, 0
+wraps, responses, non2xx, sampled, bad_body = 0, 0, 0, 0, 0
+first_bad = nil
+
+function init(args)
+   local path, nthreads = args[1], tonumber(args[2])
+   sample_every = tonumber(args[3])
+   local headers, prefix, suffix = {}, "", ""
+   for k, v in pairs(wrk.headers) do headers[k] = v end
+   local i = 0
+   for line in io.lines(path) do
+      local kind, a, b = line:match("^(%a)\t([^\t]*)\t(.*)$")
+      if kind == "H" then
+         headers[a] = b
+      elseif kind == "B" then
+         prefix, suffix = a, b
+      elseif kind == "R" then
+         if i % nthreads == tid then
+            local h = {}
+            for k, v in pairs(headers) do h[k] = v end
+            h["Mcp-Session-Id"] = a
+            if b ~= "" then h["X-MCP-Identity"] = b end
+            count = count + 1
+            requests[count] = wrk.format("POST", nil, h, prefix .. i .. suffix)
+         end
+         i = i + 1
+      end
+   end
+end
+
+function request()
+   next_index = next_index + 1
+   if next_index > count then
+      -- Out of prebuilt requests: reusing one replays its nonce, which must fail (401).
+      next_index, wraps = 1, wraps + 1
+   end
+   return requests[next_index]
+end
+
+local function note_bad(status, body)
+   if first_bad == nil then
+      first_bad = status .. " " .. string.sub(body or "", 1, 300)
+   end
+end
+
+function response(status, headers, body)
+   responses = responses + 1
+   if status < 200 or status > 299 then
+      non2xx = non2xx + 1
+      note_bad(status, body)
+   elseif responses % sample_every == 1 or sample_every == 1 then
+      sampled = sampled + 1
+      if not string.find(body, '"result":', 1, true)
+         or string.find(body, '"error":{', 1, true)
+         or string.find(body, '"isError":true', 1, true) then
+         bad_body = bad_body + 1
+         note_bad(status, body)
+      end
+   end
+end
+
+function done(summary, latency, requests)
+   local t = { wraps = 0, responses = 0, non2xx = 0, sampled = 0, bad_body = 0 }
+   local bad = nil
+   for _, thread in ipairs(threads) do
+      for k, _ in pairs(t) do t[k] = t[k] + (thread:get(k) or 0) end
+      bad = bad or thread:get("first_bad")
+   end
+   local e = summary.errors
+   io.write(string.format(
+      'BENCH_JSON {"requests":%d,"duration_us":%d,"bytes":%d,' ..
+      '"connect_errors":%d,"read_errors":%d,"write_errors":%d,"status_errors":%d,"timeouts":%d,' ..
+      '"mean_us":%.1f,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,' ..
+      '"responses":%d,"non2xx":%d,"sampled":%d,"bad_body":%d,"wraps":%d}\n',
+      summary.requests, summary.duration, summary.bytes,
+      e.connect, e.read, e.write, e.status, e.timeout,
+      latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+      latency.max, t.responses, t.non2xx, t.sampled, t.bad_body, t.wraps))
+   if bad then
+      io.write("BENCH_FIRST_BAD " .. string.gsub(bad, "[\r\n]", " ") .. "\n")
+   end
+end

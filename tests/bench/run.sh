@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The okta-mcp benchmark, one command: tests/bench/run.sh [--out PATH]
+#
+# Installs wrk (Debian package) when missing, builds the release binaries, runs the driver
+# (tests/bench/driver/), prints one Markdown table and writes the raw numbers to
+# tests/bench/results/latest.json. Takes about 3 minutes after the build.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+
+if ! command -v wrk >/dev/null; then
+    echo "[bench] installing wrk" >&2
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get install -y wrk >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y wrk >/dev/null; }
+fi
+
+echo "[bench] load average before building: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+cargo build --release --locked \
+    -p okta-mcp-proxy --bin okta-mcp-proxy \
+    -p okta-mcp-tool-server --bin okta-mcp-tool-server \
+    -p okta-mcp-tests --bin fake-okta --example bare-pingora --example bench-driver
+
+target="${CARGO_TARGET_DIR:-target}"
+exec "$target/release/examples/bench-driver" "$@"

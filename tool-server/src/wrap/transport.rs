@@ -1,0 +1,490 @@
+//! MCP streamable HTTP at `/mcp` for wrapped servers: POST, GET and DELETE.
+//!
+//! Each request passes the same checks as `serve`: an accepted `Host`, the proxy's identity
+//! headers, and a session owned by the caller's subject (else 404, like a session that does
+//! not exist). Requests without a session other than `initialize` get the 400 a pre-2026 server
+//! gives, which is how 2026-07-28 (stateless) clients learn to fall back to `initialize`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures::{Stream, StreamExt};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::jsonrpc::{INTERNAL_ERROR, INVALID_REQUEST, Kind, is_response, kind};
+use super::registry::{CreateError, Sessions};
+use super::session::{EndReason, PostAnswer, Session};
+use crate::http::{Refusal, verify_identity};
+use crate::identity::{Identity, IdentityVerifier, SESSION_HEADER};
+
+/// Idle SSE streams get a comment this often, so nothing between gives up on them.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+#[derive(Clone)]
+pub(crate) struct Transport {
+    pub(crate) sessions: Arc<Sessions>,
+    pub(crate) verifier: Arc<IdentityVerifier>,
+    pub(crate) allowed_hosts: Arc<Vec<String>>,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) init_timeout: Duration,
+}
+
+/// The `/mcp` and `/health` routes.
+pub(crate) fn routes(transport: Transport) -> Router {
+    Router::new()
+        .route(
+            "/mcp",
+            get(handle_get).post(handle_post).delete(handle_delete),
+        )
+        .route("/health", get(|| async { "ok\n" }))
+        .with_state(transport)
+}
+
+/// Host and identity checks shared by every `/mcp` method.
+fn admit(
+    t: &Transport,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(Identity, Option<String>), Refusal> {
+    if !host_allowed(headers, &t.allowed_hosts) {
+        tracing::warn!(host = ?headers.get(header::HOST), "refused request for a Host not allowed");
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            INVALID_REQUEST,
+            "Forbidden: Host header is not allowed",
+        ));
+    }
+    let identity = verify_identity(&t.verifier, method, uri.path(), headers)?;
+    let session = match headers.get(SESSION_HEADER) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .map(str::to_owned)
+                .map_err(|_| Refusal::session_not_found())?,
+        ),
+    };
+    Ok((identity, session))
+}
+
+fn find(t: &Transport, id: &str, identity: &Identity) -> Result<Arc<Session>, Refusal> {
+    t.sessions
+        .get(id, &identity.subject)
+        .ok_or_else(Refusal::session_not_found)
+}
+
+fn session_required() -> Refusal {
+    Refusal::new(
+        StatusCode::BAD_REQUEST,
+        -32000,
+        "Bad Request: Mcp-Session-Id header is required",
+    )
+}
+
+async fn handle_post(
+    State(t): State<Transport>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    post(&t, &method, &uri, &headers, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn post(
+    t: &Transport,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
+    let (identity, session_id) = admit(t, method, uri, headers)?;
+    let body = axum::body::to_bytes(body, t.max_body_bytes)
+        .await
+        .map_err(|_| {
+            Refusal::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                INVALID_REQUEST,
+                format!(
+                    "Request body over {} bytes (--max-message-bytes)",
+                    t.max_body_bytes
+                ),
+            )
+        })?;
+    let messages = parse_body(&body)?;
+    let has_requests = messages
+        .iter()
+        .any(|m| matches!(kind(m), Kind::Request { .. }));
+    if has_requests && !accepts_event_stream(headers) {
+        return Err(Refusal::new(
+            StatusCode::NOT_ACCEPTABLE,
+            INVALID_REQUEST,
+            "Not Acceptable: the client must accept both application/json and text/event-stream",
+        ));
+    }
+    let initialize = messages.iter().any(|m| {
+        matches!(
+            kind(m),
+            Kind::Request {
+                method: "initialize",
+                ..
+            }
+        )
+    });
+    let Some(id) = session_id else {
+        if initialize {
+            return start_session(t, messages, &identity).await;
+        }
+        let version = headers
+            .get("mcp-protocol-version")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        tracing::info!(
+            subject = %identity.subject, protocol_version = version,
+            "request without a session refused; the client must initialize first"
+        );
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            -32000,
+            "Bad Request: no valid session ID provided; this server needs an MCP session: \
+             send initialize first (stateless requests are not served)",
+        ));
+    };
+    let session = find(t, &id, &identity)?;
+    if initialize {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            "Invalid Request: this session is already initialized; \
+             start a new session without Mcp-Session-Id",
+        ));
+    }
+    match session.post(messages, &identity).await {
+        Ok(PostAnswer { rest: None, .. }) => Ok(StatusCode::ACCEPTED.into_response()),
+        Ok(answer) => Ok(sse(answer, None)),
+        Err(_) => Err(Refusal::session_not_found()),
+    }
+}
+
+/// `initialize` without a session: a new child, the client's initialize sent to it once, and
+/// the session id given only when the child has answered.
+async fn start_session(
+    t: &Transport,
+    messages: Vec<Value>,
+    identity: &Identity,
+) -> Result<Response, Refusal> {
+    let session = match t.sessions.create(&identity.subject) {
+        Ok(session) => session,
+        Err(error @ (CreateError::Full(_) | CreateError::ShuttingDown)) => {
+            tracing::warn!(subject = %identity.subject, %error, "session refused");
+            let mut response = Refusal::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                INTERNAL_ERROR,
+                format!("Service Unavailable: {error}"),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return Ok(response);
+        }
+        Err(error) => {
+            tracing::error!(subject = %identity.subject, %error, "session not started");
+            return Err(Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                INTERNAL_ERROR,
+                format!("Internal error: {error}"),
+            ));
+        }
+    };
+    let fail = |status: StatusCode, why: &str| {
+        t.sessions.end(&session.id, EndReason::InitFailed);
+        tracing::warn!(session = %session.id, subject = %identity.subject, why, "initialize failed");
+        Err(Refusal::new(
+            status,
+            INTERNAL_ERROR,
+            format!("The wrapped MCP server did not initialize: {why}"),
+        ))
+    };
+    let Ok(PostAnswer {
+        mut first,
+        rest: Some(mut rest),
+    }) = session.post(messages, identity).await
+    else {
+        return fail(StatusCode::BAD_GATEWAY, "it exited");
+    };
+    if !first.iter().any(is_response) {
+        let waited = tokio::time::timeout(t.init_timeout, async {
+            while let Some(message) = rest.recv().await {
+                let done = is_response(&message);
+                first.push(message);
+                if done {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        match waited {
+            Ok(true) => {}
+            Ok(false) => return fail(StatusCode::BAD_GATEWAY, "it exited"),
+            Err(_) => return fail(StatusCode::GATEWAY_TIMEOUT, "no answer in time"),
+        }
+    }
+    let initialized = first
+        .iter()
+        .find(|m| is_response(m))
+        .is_some_and(|m| m.get("result").is_some());
+    if !initialized {
+        // The child refused this initialize; its answer goes back, no session is kept.
+        t.sessions.end(&session.id, EndReason::InitFailed);
+        return Ok(sse(PostAnswer { first, rest: None }, None));
+    }
+    Ok(sse(
+        PostAnswer {
+            first,
+            rest: Some(rest),
+        },
+        Some(&session.id),
+    ))
+}
+
+async fn handle_get(
+    State(t): State<Transport>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let open = || {
+        let (identity, session_id) = admit(&t, &method, &uri, &headers)?;
+        let id = session_id.ok_or_else(session_required)?;
+        if !accepts_event_stream(&headers) {
+            return Err(Refusal::new(
+                StatusCode::NOT_ACCEPTABLE,
+                INVALID_REQUEST,
+                "Not Acceptable: the client must accept text/event-stream",
+            ));
+        }
+        let session = find(&t, &id, &identity)?;
+        let answer = session
+            .open_standalone()
+            .map_err(|_| Refusal::session_not_found())?;
+        Ok(sse(answer, None))
+    };
+    open().unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn handle_delete(
+    State(t): State<Transport>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let found = admit(&t, &method, &uri, &headers).and_then(|(identity, session_id)| {
+        let id = session_id.ok_or_else(session_required)?;
+        find(&t, &id, &identity).map(|_| id)
+    });
+    let id = match found {
+        Ok(id) => id,
+        Err(refused) => return refused.into_response(),
+    };
+    if let Some(session) = t.sessions.end(&id, EndReason::Deleted) {
+        // Answer once the child is gone, so "deleted" means "stopped".
+        let _ = tokio::time::timeout(Duration::from_secs(6), session.child_exited()).await;
+    }
+    StatusCode::OK.into_response()
+}
+
+/// One JSON-RPC message or a non-empty batch of valid messages.
+fn parse_body(body: &Bytes) -> Result<Vec<Value>, Refusal> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, -32700, format!("Parse error: {e}")))?;
+    let messages = match value {
+        Value::Array(batch) if !batch.is_empty() => batch,
+        Value::Array(_) => {
+            return Err(invalid("Invalid Request: empty batch"));
+        }
+        single => vec![single],
+    };
+    for message in &messages {
+        match kind(message) {
+            Kind::Invalid => return Err(invalid("Invalid Request: not a JSON-RPC 2.0 message")),
+            Kind::Notification { method } if !method.starts_with("notifications/") => {
+                return Err(invalid(
+                    "Invalid Request: only notifications/* methods may be sent without an id",
+                ));
+            }
+            _ => {}
+        }
+    }
+    let initialize = messages.iter().any(|m| {
+        matches!(
+            kind(m),
+            Kind::Request {
+                method: "initialize",
+                ..
+            }
+        )
+    });
+    if initialize && messages.len() > 1 {
+        return Err(invalid(
+            "Invalid Request: initialize must not be part of a batch",
+        ));
+    }
+    Ok(messages)
+}
+
+fn invalid(message: &str) -> Refusal {
+    Refusal::new(StatusCode::BAD_REQUEST, INVALID_REQUEST, message)
+}
+
+fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| {
+            let essence = v.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("text/event-stream") || essence == "*/*"
+        })
+}
+
+/// Whether the `Host` header names an allowed host (and port, when the entry has one).
+fn host_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let Ok(authority) = host.parse::<axum::http::uri::Authority>() else {
+        return false;
+    };
+    let name = authority
+        .host()
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_ascii_lowercase();
+    allowed.iter().any(|entry| {
+        let Ok(entry) = entry.trim().parse::<axum::http::uri::Authority>() else {
+            return false;
+        };
+        entry
+            .host()
+            .trim_matches(|c| c == '[' || c == ']')
+            .eq_ignore_ascii_case(&name)
+            && entry
+                .port_u16()
+                .is_none_or(|port| authority.port_u16() == Some(port))
+    })
+}
+
+/// An SSE response: `first`, then whatever arrives on `rest` until it closes.
+fn sse(answer: PostAnswer, session_id: Option<&str>) -> Response {
+    let first = futures::stream::iter(answer.first);
+    let rest = match answer.rest {
+        Some(rx) => receiver_stream(rx).left_stream(),
+        None => futures::stream::empty().right_stream(),
+    };
+    let events = first
+        .chain(rest)
+        .map(|message| Ok::<_, Infallible>(Event::default().data(message.to_string())));
+    let mut response = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response();
+    if let Some(id) = session_id
+        && let Ok(value) = HeaderValue::from_str(id)
+    {
+        response.headers_mut().insert(SESSION_HEADER, value);
+    }
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+fn receiver_stream(rx: mpsc::Receiver<Value>) -> impl Stream<Item = Value> {
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|message| (message, rx))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn hosts() {
+        let allowed = crate::http::allowed_hosts(&["mcp.example.com:8443".into()]);
+        for (host, ok) in [
+            ("localhost:3002", true),
+            ("127.0.0.1", true),
+            ("[::1]:3002", true),
+            ("LOCALHOST:1", true),
+            ("evil.example.com", false),
+            ("mcp.example.com:8443", true),
+            ("mcp.example.com", false),
+            ("", false),
+        ] {
+            assert_eq!(
+                host_allowed(&headers(&[("host", host)]), &allowed),
+                ok,
+                "{host}"
+            );
+        }
+        assert!(!host_allowed(&HeaderMap::new(), &allowed));
+    }
+
+    #[test]
+    fn accept_headers() {
+        assert!(accepts_event_stream(&headers(&[(
+            "accept",
+            "application/json, text/event-stream"
+        )])));
+        assert!(accepts_event_stream(&headers(&[("accept", "*/*")])));
+        assert!(!accepts_event_stream(&headers(&[(
+            "accept",
+            "application/json"
+        )])));
+        assert!(!accepts_event_stream(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn bodies() {
+        let ok = Bytes::from_static(br#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/x"}]"#);
+        assert_eq!(parse_body(&ok).unwrap().len(), 2);
+        for (bad, status) in [
+            (&b"{"[..], StatusCode::BAD_REQUEST),
+            (b"[]", StatusCode::BAD_REQUEST),
+            (b"{\"jsonrpc\":\"2.0\"}", StatusCode::BAD_REQUEST),
+            (
+                b"{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}",
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"},{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}]",
+                StatusCode::BAD_REQUEST,
+            ),
+        ] {
+            let refused = parse_body(&Bytes::from_static(bad)).unwrap_err();
+            assert_eq!(refused.status, status, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+}
