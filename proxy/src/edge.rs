@@ -253,7 +253,7 @@ impl Edge {
         };
         let principal = self
             .auth
-            .check_credentials(&request.headers)
+            .authenticate(&request.headers)
             .await
             .map_err(with_cors)?;
         let declared = request

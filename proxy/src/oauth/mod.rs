@@ -224,27 +224,9 @@ impl AuthServer {
 
     /// For `/mcp`: our Bearer access token, or else the session cookie; otherwise the 401
     /// answer with the `WWW-Authenticate` challenge that starts discovery.
-    ///
-    /// Synchronous for the edge: it runs [`check_credentials`](Self::check_credentials) and
-    /// needs the store to answer at once, as [`MemoryStore`](crate::store::MemoryStore) always
-    /// does. A store that really waits (a shared one over the network) answers 503 here, fail
-    /// closed: the edge must then `.await` `check_credentials` instead.
     // The `Err` is the complete answer to send, built only for refused requests.
     #[allow(clippy::result_large_err)]
-    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, WebResponse> {
-        if let Some(outcome) = ready_now(self.check_credentials(headers)) {
-            return outcome;
-        }
-        tracing::error!("the store did not answer at once; /mcp must await check_credentials");
-        Err(WebResponse::jsonrpc_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            -32603,
-            "the authorization state is not reachable; try again",
-        ))
-    }
-
-    /// [`authenticate`](Self::authenticate), for stores that answer asynchronously.
-    pub async fn check_credentials(&self, headers: &HeaderMap) -> Result<Principal, WebResponse> {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, WebResponse> {
         let now = now();
         if let Some(authorization) = headers.get(header::AUTHORIZATION) {
             let token = authorization
@@ -394,16 +376,6 @@ impl AuthServer {
     }
 }
 
-/// The output of `future` if it completes on its first poll (the memory store's always do).
-fn ready_now<F: Future>(future: F) -> Option<F::Output> {
-    let mut future = std::pin::pin!(future);
-    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
-    match future.as_mut().poll(&mut context) {
-        std::task::Poll::Ready(output) => Some(output),
-        std::task::Poll::Pending => None,
-    }
-}
-
 /// Unix seconds now.
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -494,7 +466,7 @@ mod tests {
     async fn the_whole_dance_from_401_to_reuse_detection() {
         let t = Harness::new();
         // 1. /mcp without credentials: 401 pointing at the resource metadata
-        let refused = t.server.authenticate(&HeaderMap::new()).unwrap_err();
+        let refused = t.server.authenticate(&HeaderMap::new()).await.unwrap_err();
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
         assert_eq!(
             challenge_of(&refused),
@@ -618,7 +590,7 @@ mod tests {
         ] {
             let mut headers = HeaderMap::new();
             headers.insert(header::AUTHORIZATION, HeaderValue::from_static(value));
-            let refused = t.server.authenticate(&headers).unwrap_err();
+            let refused = t.server.authenticate(&headers).await.unwrap_err();
             assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{value}");
             assert!(challenge_of(&refused).contains("invalid_token"), "{value}");
         }
@@ -680,7 +652,7 @@ mod tests {
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer bad"),
         );
-        let refused = t.server.authenticate(&headers).unwrap_err();
+        let refused = t.server.authenticate(&headers).await.unwrap_err();
         assert!(challenge_of(&refused).contains("invalid_token"));
     }
 
@@ -712,7 +684,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn check_credentials_is_the_same_check_awaited() {
+    async fn a_bearer_token_names_its_client_and_absence_is_refused() {
         let t = Harness::new();
         let (client, tokens) = t.tokens_for_new_client().await;
         let mut headers = HeaderMap::new();
@@ -721,31 +693,10 @@ mod tests {
             header::AUTHORIZATION,
             HeaderValue::from_str(&bearer).unwrap(),
         );
-        let principal = t.server.check_credentials(&headers).await.unwrap();
+        let principal = t.server.authenticate(&headers).await.unwrap();
         assert_eq!(principal.client_id.as_deref(), Some(client.as_str()));
-        assert_eq!(t.server.authenticate(&headers).unwrap(), principal);
-        let refused = t
-            .server
-            .check_credentials(&HeaderMap::new())
-            .await
-            .unwrap_err();
+        let refused = t.server.authenticate(&HeaderMap::new()).await.unwrap_err();
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    }
-
-    #[test]
-    fn a_store_that_waits_fails_closed_in_the_synchronous_check() {
-        struct Waiting;
-        impl Future for Waiting {
-            type Output = u8;
-            fn poll(
-                self: std::pin::Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<u8> {
-                std::task::Poll::Pending
-            }
-        }
-        assert_eq!(ready_now(async { 7 }), Some(7));
-        assert_eq!(ready_now(Waiting), None);
     }
 
     #[test]

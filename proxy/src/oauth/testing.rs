@@ -454,7 +454,7 @@ impl Harness {
             header::AUTHORIZATION,
             HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
         );
-        self.server.authenticate(&headers)
+        self.server.authenticate(&headers).await
     }
 
     /// `authenticate` with the browser's cookies.
@@ -471,7 +471,7 @@ impl Harness {
             header::COOKIE,
             HeaderValue::from_str(&cookies.join("; ")).unwrap(),
         );
-        self.server.authenticate(&headers)
+        self.server.authenticate(&headers).await
     }
 }
 

@@ -11,16 +11,23 @@ use super::{MAX_VALUE_BYTES, Store, StoreError};
 /// Longest time to live kept; longer ones are cut to this (and cannot overflow `Instant`).
 const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
-/// A bounded, expiring in-memory [`Store`]. When a namespace is full, the entry that would
-/// expire soonest (expired ones first) makes room for the new one.
+/// Bytes (keys + values) one namespace may hold by default, so a flood of large registrations
+/// cannot grow the proxy's memory without bound.
+pub const DEFAULT_BYTES_PER_NAMESPACE: usize = 8 * 1024 * 1024;
+
+/// A bounded, expiring in-memory [`Store`]. When a namespace is full (by count or by bytes),
+/// the entries that would expire soonest (expired ones first) make room for the new one.
 pub struct MemoryStore {
     capacity_per_namespace: usize,
+    bytes_per_namespace: usize,
     namespaces: Mutex<HashMap<String, Namespace>>,
 }
 
 #[derive(Default)]
 struct Namespace {
     entries: HashMap<String, Entry>,
+    /// Key and value bytes held.
+    bytes: usize,
     /// (expiry, insertion number) → key, soonest first.
     by_expiry: BTreeMap<(Instant, u64), String>,
     next_seq: u64,
@@ -37,8 +44,15 @@ impl MemoryStore {
     pub fn new(capacity_per_namespace: usize) -> Self {
         Self {
             capacity_per_namespace: capacity_per_namespace.max(1),
+            bytes_per_namespace: DEFAULT_BYTES_PER_NAMESPACE,
             namespaces: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same store, holding at most `bytes` of keys and values per namespace.
+    pub fn with_bytes_per_namespace(mut self, bytes: usize) -> Self {
+        self.bytes_per_namespace = bytes.max(MAX_VALUE_BYTES * 2);
+        self
     }
 
     fn with_namespace<T>(&self, key: &str, f: impl FnOnce(&mut Namespace) -> T) -> T {
@@ -69,7 +83,19 @@ impl Namespace {
     fn remove(&mut self, key: &str) -> Option<Entry> {
         let entry = self.entries.remove(key)?;
         self.by_expiry.remove(&(entry.expires, entry.seq));
+        self.bytes -= key.len() + entry.value.len();
         Some(entry)
+    }
+
+    /// Drops the entry that expires soonest; false when empty.
+    fn evict_one(&mut self) -> bool {
+        match self.by_expiry.first_key_value() {
+            Some((_, key)) => {
+                let key = key.clone();
+                self.remove(&key).is_some()
+            }
+            None => false,
+        }
     }
 
     fn purge_expired(&mut self, now: Instant) {
@@ -77,8 +103,11 @@ impl Namespace {
             if expires > now {
                 break;
             }
-            if let Some(key) = self.by_expiry.remove(&(expires, seq)) {
-                self.entries.remove(&key);
+            match self.by_expiry.get(&(expires, seq)).cloned() {
+                Some(key) => {
+                    self.remove(&key);
+                }
+                None => break,
             }
         }
     }
@@ -100,15 +129,13 @@ impl Store for MemoryStore {
         let now = Instant::now();
         let expires = now + ttl.min(MAX_TTL);
         let capacity = self.capacity_per_namespace;
+        let budget = self.bytes_per_namespace;
+        let size = key.len() + value.len();
         self.with_namespace(key, |ns| {
             ns.purge_expired(now);
             ns.remove(key);
-            while ns.entries.len() >= capacity {
-                let Some((_, oldest)) = ns.by_expiry.pop_first() else {
-                    break;
-                };
-                ns.entries.remove(&oldest);
-            }
+            while (ns.entries.len() >= capacity || ns.bytes + size > budget) && ns.evict_one() {}
+            ns.bytes += size;
             let seq = ns.next_seq;
             ns.next_seq += 1;
             ns.by_expiry.insert((expires, seq), key.to_owned());
@@ -151,6 +178,34 @@ mod tests {
     #[tokio::test]
     async fn memory_store_passes_the_store_suite() {
         suite::run(&MemoryStore::default()).await;
+    }
+
+    #[tokio::test]
+    async fn a_namespace_is_bounded_by_bytes_too() {
+        let store = MemoryStore::new(1_000_000).with_bytes_per_namespace(200_000);
+        let value = "v".repeat(10_000);
+        for i in 0..100 {
+            store
+                .put(&format!("client:{i}"), &value, Duration::from_secs(60 + i))
+                .await
+                .unwrap();
+        }
+        // Only about 20 values of 10 kB fit in 200 kB: the soonest-expiring went first.
+        assert!(store.get("client:0").await.unwrap().is_none());
+        assert!(store.get("client:99").await.unwrap().is_some());
+        let held = store.with_namespace("client:", |ns| (ns.entries.len(), ns.bytes));
+        assert!(held.1 <= 200_000, "{held:?}");
+        assert!(held.0 >= 19, "{held:?}");
+        // Other namespaces are untouched by the flood.
+        store
+            .put("revoked-family:f", "1", Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(store.get("revoked-family:f").await.unwrap().is_some());
+        // Deleting gives the bytes back.
+        store.delete("client:99").await.unwrap();
+        let after = store.with_namespace("client:", |ns| ns.bytes);
+        assert_eq!(after, held.1 - "client:99".len() - value.len());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
