@@ -227,13 +227,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     let app = http::router(handler, verifier, &settings, shutdown.clone());
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(
-        "okta-mcp-tool-server listening on http://{}/mcp",
-        listener.local_addr()?
-    );
+    let (local, listener) = bind(args.listen).await?;
+    tracing::info!("okta-mcp-tool-server listening on http://{local}/mcp");
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
@@ -258,14 +253,11 @@ async fn wrap(args: WrapArgs) -> anyhow::Result<()> {
         allowed_hosts: args.allowed_hosts,
     };
     let (app, sessions) = wrap::router(command.clone(), policy, verifier, &settings);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let (local, listener) = bind(args.listen).await?;
     tracing::info!(
         command = %command.display(),
         max_children = settings.max_children,
-        "okta-mcp-tool-server wrapping a stdio server at http://{}/mcp",
-        listener.local_addr()?
+        "okta-mcp-tool-server wrapping a stdio server at http://{local}/mcp"
     );
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -337,6 +329,24 @@ async fn health(url: &str) -> anyhow::Result<()> {
         anyhow::bail!("{url} answered {}", response.status());
     }
     Ok(())
+}
+
+/// Binds the HTTP listener with `TCP_NODELAY` on every connection: an SSE answer is written in
+/// small pieces, and without it each would wait for the peer's delayed ACK (about 40 ms).
+async fn bind(
+    addr: SocketAddr,
+) -> anyhow::Result<(SocketAddr, impl axum::serve::Listener<Addr = SocketAddr>)> {
+    use axum::serve::ListenerExt;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
+    Ok((local, listener))
 }
 
 async fn shutdown_signal() {
