@@ -36,7 +36,8 @@ pub enum Caller {
 #[derive(Clone)]
 pub struct OktaToolServer {
     pub(crate) okta: Arc<OktaClient>,
-    pub(crate) router: ToolRouter<OktaToolServer>,
+    /// Shared by every session's handler (each session clones the handler).
+    pub(crate) router: Arc<ToolRouter<OktaToolServer>>,
     policy: Arc<ToolPolicy>,
     caller: Caller,
 }
@@ -46,7 +47,7 @@ impl OktaToolServer {
     pub fn new(okta: Arc<OktaClient>, policy: Arc<ToolPolicy>, caller: Caller) -> Self {
         Self {
             okta,
-            router: okta_tool_router(),
+            router: Arc::new(okta_tool_router()),
             policy,
             caller,
         }

@@ -80,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs)?;
     let started = Instant::now();
+    let started_at = chrono::Utc::now().to_rfc3339();
     let mut machine = Machine::probe();
     println!(
         "okta-mcp benchmark: {} × {}, load average {} (other work on this machine skews the numbers)",
@@ -133,7 +134,7 @@ async fn main() -> anyhow::Result<()> {
     machine.load_average_end = report::load_average();
     let mut report = Report {
         machine,
-        started_at: chrono::Utc::now().to_rfc3339(),
+        started_at,
         run_seconds: started.elapsed().as_secs_f64(),
         load,
         sessions,
