@@ -1,11 +1,10 @@
 //! `GET /authorize`: checks the client's request, then shows the consent page (or, when this
 //! browser's user already approved this client, goes straight to Okta).
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::callback::{ConsentBy, LoginFlow};
-use super::params::Params;
 use super::{AuthServer, now, pages, store_unavailable_page};
 use crate::tokens::sha256_b64;
 use crate::web::{WebRequest, WebResponse};
@@ -61,22 +60,12 @@ pub(super) fn grant_scope(requested: Option<&str>) -> String {
 impl AuthServer {
     /// `GET /authorize`.
     pub(super) async fn authorize(&self, request: &WebRequest) -> WebResponse {
-        if request.method != Method::GET {
-            return pages::error_page(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "Not allowed",
-                "The authorization endpoint takes GET requests.",
-            );
-        }
-        let params = match Params::parse_query(request.query.as_deref()) {
+        let params = match pages::browser_get_query(
+            request,
+            "The authorization endpoint takes GET requests.",
+        ) {
             Ok(params) => params,
-            Err(error) => {
-                return pages::error_page(
-                    StatusCode::BAD_REQUEST,
-                    "Invalid request",
-                    &error.describe(),
-                );
-            }
+            Err(page) => return page,
         };
         // Until client and redirect URI are known good, errors are pages, never redirects.
         let Some(client_id) = params.get("client_id") else {

@@ -6,7 +6,6 @@ use std::time::Duration;
 use http::{HeaderMap, Method, StatusCode, header};
 
 use super::callback::LoginFlow;
-use super::params::Params;
 use super::{AuthServer, no_store, now, pages};
 use crate::session_cookie::{build_cookie, cookie_values};
 use crate::tokens::random_token;
@@ -70,22 +69,9 @@ impl AuthServer {
 
     /// `GET /oauth/login?return_to=/path`: log in at Okta, then come back with a session cookie.
     pub(super) async fn browser_login(&self, request: &WebRequest) -> WebResponse {
-        if request.method != Method::GET {
-            return pages::error_page(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "Not allowed",
-                "Use GET to log in.",
-            );
-        }
-        let params = match Params::parse_query(request.query.as_deref()) {
+        let params = match pages::browser_get_query(request, "Use GET to log in.") {
             Ok(params) => params,
-            Err(error) => {
-                return pages::error_page(
-                    StatusCode::BAD_REQUEST,
-                    "Invalid request",
-                    &error.describe(),
-                );
-            }
+            Err(page) => return page,
         };
         let return_to = safe_return_to(params.get("return_to"));
         let (browser, set_browser) = self.browser_binding(&request.headers);

@@ -1,10 +1,9 @@
 //! Sending the browser to Okta, and `GET /oauth/callback` when Okta sends it back.
 
-use http::{Method, StatusCode, header};
+use http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 
 use super::authorize::{PendingAuthorization, consent_key};
-use super::params::Params;
 use super::{AuthServer, SHORT_LIVED, no_store, now, pages, store_unavailable_page};
 use crate::okta_login::{LoginError, UpstreamIdentity};
 use crate::tokens::{random_token, same_text, sha256_b64};
@@ -111,22 +110,9 @@ impl AuthServer {
 
     /// `GET /oauth/callback`: Okta's answer to one of our logins.
     pub(super) async fn callback(&self, request: &WebRequest) -> WebResponse {
-        if request.method != Method::GET {
-            return pages::error_page(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "Not allowed",
-                "Okta returns here with GET.",
-            );
-        }
-        let params = match Params::parse_query(request.query.as_deref()) {
+        let params = match pages::browser_get_query(request, "Okta returns here with GET.") {
             Ok(params) => params,
-            Err(error) => {
-                return pages::error_page(
-                    StatusCode::BAD_REQUEST,
-                    "Invalid request",
-                    &error.describe(),
-                );
-            }
+            Err(page) => return page,
         };
         let expired = || {
             pages::error_page(

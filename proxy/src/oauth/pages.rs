@@ -125,6 +125,29 @@ pub(super) fn no_role_page<'a>(
     html_page(StatusCode::FORBIDDEN, "No access", &body)
 }
 
+/// The query of a browser endpoint that takes only `GET`, or the HTML page refusing the request.
+/// `get_hint` tells the person what to do instead of another method.
+#[allow(clippy::result_large_err)] // the error is the page to send
+pub(super) fn browser_get_query(
+    request: &crate::web::WebRequest,
+    get_hint: &str,
+) -> Result<super::params::Params, WebResponse> {
+    if request.method != http::Method::GET {
+        return Err(error_page(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Not allowed",
+            get_hint,
+        ));
+    }
+    super::params::Params::parse_query(request.query.as_deref()).map_err(|error| {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            &error.describe(),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
