@@ -504,34 +504,14 @@ impl Stack {
     /// Starts all three on free loopback ports; `proxy_env` adds or overrides proxy settings.
     pub async fn start(proxy_env: &[(&str, &str)]) -> Self {
         let port = free_port();
-        let public_url = format!("http://127.0.0.1:{port}");
-        let okta = FakeOkta::start_oidc(&format!("{public_url}/oauth/callback"));
+        let okta = FakeOkta::start_oidc(&format!("http://127.0.0.1:{port}/oauth/callback"));
         let tool_server = ToolServer::start(&okta, &[]).await;
-        let mut command = proxy_command(&okta.url, &tool_server.mcp_url, &public_url);
-        command.args(["--listen", &format!("127.0.0.1:{port}")]);
-        for (k, v) in proxy_env {
-            command.env(k, v);
+        let proxy = Proxy::start(&okta, port, &tool_server.mcp_url, proxy_env).await;
+        Self {
+            okta,
+            tool_server,
+            proxy,
         }
-        let (process, _stdout) = spawn(command);
-        let proxy = Proxy {
-            process,
-            mcp_url: format!("{public_url}/mcp"),
-            public_url,
-        };
-        let ready = format!("{}/ready", proxy.public_url);
-        for _ in 0..400 {
-            if let Ok(r) = http_client().get(&ready).send().await
-                && r.status().is_success()
-            {
-                return Self {
-                    okta,
-                    tool_server,
-                    proxy,
-                };
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("proxy never became ready; logs:\n{}", proxy.process.logs());
     }
 
     /// Makes the fake org log `email` in without showing its login page.
