@@ -13,7 +13,7 @@ if [ -f .env ]; then
 fi
 
 echo "== building (the first build compiles pingora and takes a few minutes)"
-command -v cmake >/dev/null 2>&1 || { echo "cmake is missing: sudo apt-get install -y cmake" >&2; exit 1; }
+deploy/install-missing.sh cmake
 cargo build --workspace --bins --quiet
 bin=target/debug
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs, with apt, whichever of the named system packages are missing: `cmake` (pingora
+# builds C code with it) and `chromium` (the browser tests). Used by deploy/run-local.sh,
+# tests/run and .ci/run, so a fresh machine with Rust, Node and apt needs nothing else.
+set -euo pipefail
+need=()
+for package in "$@"; do
+  case "$package" in
+    cmake) command -v cmake >/dev/null 2>&1 || need+=(cmake) ;;
+    chromium) [ -x /usr/bin/chromium ] || need+=(chromium) ;;
+    *) echo "install-missing.sh: unknown package $package" >&2; exit 2 ;;
+  esac
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "== installing ${need[*]} with apt"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq "${need[@]}" >/dev/null
