@@ -15,83 +15,13 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { authorizeInBrowser, newBrowser } from "./browser-login.mjs";
 
 const [mcpUrl, scenario = "basic", hookUrl, hookBody] = process.argv.slice(2);
 const report = { scenario, steps: [] };
 const step = (name, detail = {}) => report.steps.push({ name, ...detail });
 
-/** A tiny per-origin cookie jar, enough for the consent and login redirects. */
-class CookieJar {
-  constructor() {
-    this.jar = new Map();
-  }
-  header(url) {
-    const cookies = this.jar.get(new URL(url).origin);
-    return cookies ? [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") : "";
-  }
-  store(url, response) {
-    const origin = new URL(url).origin;
-    const cookies = this.jar.get(origin) ?? new Map();
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(";");
-      const at = pair.indexOf("=");
-      cookies.set(pair.slice(0, at).trim(), pair.slice(at + 1).trim());
-    }
-    this.jar.set(origin, cookies);
-  }
-}
-
-const browser = new CookieJar();
-
-/** GET/POST like a browser that does not follow redirects by itself. */
-async function browse(url, init = {}) {
-  const headers = { ...(init.headers ?? {}) };
-  const cookie = browser.header(url);
-  if (cookie) headers.cookie = cookie;
-  const response = await fetch(url, { ...init, headers, redirect: "manual" });
-  browser.store(url, response);
-  return response;
-}
-
-/** Follows the authorization URL through consent and Okta to the client's redirect URI. */
-async function authorizeInBrowser(authorizationUrl) {
-  let url = authorizationUrl.toString();
-  for (let hop = 0; hop < 10; hop++) {
-    const response = await browse(url);
-    if (response.status === 302 || response.status === 303) {
-      const next = new URL(response.headers.get("location"), url).toString();
-      step("redirect", { from: new URL(url).pathname, status: response.status });
-      if (next.startsWith(provider.redirectUrl)) return new URL(next);
-      url = next;
-      continue;
-    }
-    const html = await response.text();
-    if (response.status === 200 && html.includes('action="/oauth/consent"')) {
-      const field = (name) => html.match(new RegExp(`name="${name}" value="([^"]*)"`))?.[1];
-      step("consent page", {
-        csp: response.headers.get("content-security-policy"),
-        frameOptions: response.headers.get("x-frame-options"),
-      });
-      const form = new URLSearchParams({
-        request: field("request"),
-        csrf: field("csrf"),
-        decision: "approve",
-      });
-      const posted = await browse(new URL("/oauth/consent", url).toString(), {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: form.toString(),
-      });
-      if (posted.status !== 302) throw new Error(`consent POST answered ${posted.status}`);
-      url = new URL(posted.headers.get("location"), url).toString();
-      continue;
-    }
-    // A page that ends the flow (access denied): keep what it says and its link back.
-    const link = html.match(/<a href="([^"]*)"/)?.[1]?.replaceAll("&amp;", "&");
-    return { status: response.status, html, link };
-  }
-  throw new Error("too many redirects");
-}
+const browse = newBrowser();
 
 const provider = {
   redirectUrl: "http://127.0.0.1:9/callback",
@@ -126,7 +56,7 @@ const provider = {
       has_resource: url.searchParams.has("resource"),
       method: url.searchParams.get("code_challenge_method"),
     });
-    this._landing = await authorizeInBrowser(url);
+    this._landing = await authorizeInBrowser(url, this.redirectUrl, browse, step);
   },
   saveCodeVerifier(verifier) {
     this._verifier = verifier;
