@@ -224,6 +224,19 @@ pub struct ToolServer {
     pub mcp_url: String,
 }
 
+/// Polls `url` every 25 ms until it answers 2xx, at most `tries` times.
+pub async fn wait_until_ok(url: &str, tries: usize) -> bool {
+    for _ in 0..tries {
+        if let Ok(r) = http_client().get(url).send().await
+            && r.status().is_success()
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}
+
 /// A free loopback port (bound then released; fine for tests on one machine).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -255,13 +268,8 @@ impl ToolServer {
             mcp_url: format!("http://127.0.0.1:{port}/mcp"),
         };
         let health = format!("http://127.0.0.1:{port}/health");
-        for _ in 0..200 {
-            if let Ok(r) = http_client().get(&health).send().await
-                && r.status().is_success()
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        if wait_until_ok(&health, 200).await {
+            return server;
         }
         panic!(
             "tool server did not start; logs:\n{}",
@@ -594,13 +602,8 @@ impl WrapServer {
             mcp_url: format!("http://127.0.0.1:{port}/mcp"),
         };
         let health = format!("http://127.0.0.1:{port}/health");
-        for _ in 0..200 {
-            if let Ok(r) = http_client().get(&health).send().await
-                && r.status().is_success()
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        if wait_until_ok(&health, 200).await {
+            return server;
         }
         panic!("wrap did not start; logs:\n{}", server.process.logs());
     }
@@ -698,13 +701,8 @@ impl Proxy {
             public_url,
         };
         let ready = format!("{}/ready", proxy.public_url);
-        for _ in 0..400 {
-            if let Ok(r) = http_client().get(&ready).send().await
-                && r.status().is_success()
-            {
-                return proxy;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+        if wait_until_ok(&ready, 400).await {
+            return proxy;
         }
         panic!("proxy never became ready; logs:\n{}", proxy.process.logs());
     }
