@@ -224,6 +224,18 @@ pub struct ToolServer {
     pub mcp_url: String,
 }
 
+/// The sorted tool names of a `tools/list` JSON-RPC response.
+pub fn tool_names_of(message: &Value) -> Vec<String> {
+    let mut names: Vec<String> = message["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("tools/list: {message}"))
+        .iter()
+        .filter_map(|t| t["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
 /// Polls `url` every 25 ms until it answers 2xx, at most `tries` times.
 pub async fn wait_until_ok(url: &str, tries: usize) -> bool {
     for _ in 0..tries {
@@ -413,15 +425,7 @@ impl McpClient {
 
     /// Names of the tools `tools/list` shows.
     pub async fn tool_names(&mut self) -> Vec<String> {
-        let message = self.request("tools/list", json!({})).await;
-        let mut names: Vec<String> = message["result"]["tools"]
-            .as_array()
-            .unwrap_or_else(|| panic!("tools/list: {message}"))
-            .iter()
-            .filter_map(|t| t["name"].as_str().map(str::to_owned))
-            .collect();
-        names.sort();
-        names
+        tool_names_of(&self.request("tools/list", json!({})).await)
     }
 
     /// `tools/call`; returns the whole JSON-RPC response (result or error).
@@ -524,17 +528,7 @@ impl Stack {
 
     /// Makes the fake org log `email` in without showing its login page.
     pub async fn auto_login(&self, email: &str) {
-        let response = http_client()
-            .post(format!("{}/__fake/oidc", self.okta.url))
-            .json(&json!({"auto_login": email}))
-            .send()
-            .await
-            .expect("set auto_login");
-        assert!(
-            response.status().is_success(),
-            "auto_login: {}",
-            response.status()
-        );
+        self.okta.auto_login(email).await;
     }
 }
 

@@ -560,15 +560,7 @@ impl ProxiedMcp {
 
     /// Names of the tools `tools/list` shows, sorted.
     pub async fn tool_names(&mut self) -> Vec<String> {
-        let message = self.request("tools/list", json!({})).await;
-        let mut names: Vec<String> = message["result"]["tools"]
-            .as_array()
-            .unwrap_or_else(|| panic!("tools/list: {message}"))
-            .iter()
-            .filter_map(|t| t["name"].as_str().map(str::to_owned))
-            .collect();
-        names.sort();
-        names
+        crate::harness::tool_names_of(&self.request("tools/list", json!({})).await)
     }
 
     /// `tools/call`; the whole JSON-RPC response.
