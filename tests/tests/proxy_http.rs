@@ -11,8 +11,8 @@ use okta_mcp_tests::harness::{
     FakeOkta, Process, Stack, ToolServer, free_port, http_client, proxy_command, start_process,
 };
 use okta_mcp_tests::oauth_flow::{
-    Browser, Credential, OAuthClient, Pkce, ProxiedMcp, json_of, log_in, manual_redirect_client,
-    okta_tokens,
+    Browser, Credential, OAuthClient, Pkce, ProxiedMcp, Tokens, json_of, log_in,
+    manual_redirect_client, okta_tokens,
 };
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -47,6 +47,14 @@ fn rpc(id: u64, method: &str, params: Value) -> Value {
 
 const LOOPBACK_CB: &str = "http://127.0.0.1:9/cb";
 
+/// A stack with alice logged in through the real flow: the stack, the client, her tokens.
+async fn alice_logged_in(proxy_env: &[(&str, &str)]) -> (Stack, reqwest::Client, Tokens) {
+    let stack = Stack::start(proxy_env).await;
+    stack.auto_login("alice@example.com").await;
+    let http = manual_redirect_client();
+    let tokens = log_in(&http, &stack.proxy.public_url).await;
+    (stack, http, tokens)
+}
 #[tokio::test]
 async fn without_credentials_mcp_answers_401_with_the_resource_metadata_challenge() {
     let stack = Stack::start(&[]).await;
@@ -411,10 +419,7 @@ async fn codes_are_refused_for_a_wrong_verifier_another_redirect_an_unknown_clie
 
 #[tokio::test]
 async fn an_expired_access_token_is_invalid_token() {
-    let stack = Stack::start(&[("ACCESS_TOKEN_TTL_SECS", "1")]).await;
-    stack.auto_login("alice@example.com").await;
-    let http = manual_redirect_client();
-    let tokens = log_in(&http, &stack.proxy.public_url).await;
+    let (stack, http, tokens) = alice_logged_in(&[("ACCESS_TOKEN_TTL_SECS", "1")]).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let answer = ProxiedMcp::new(
         &http,
@@ -538,10 +543,7 @@ async fn a_tampered_session_cookie_is_refused() {
 #[tokio::test]
 async fn foreign_origins_are_refused_and_allowed_ones_get_cors() {
     let inspector = "http://localhost:6274";
-    let stack = Stack::start(&[("ALLOWED_ORIGINS", inspector)]).await;
-    stack.auto_login("alice@example.com").await;
-    let http = manual_redirect_client();
-    let tokens = log_in(&http, &stack.proxy.public_url).await;
+    let (stack, http, tokens) = alice_logged_in(&[("ALLOWED_ORIGINS", inspector)]).await;
     let from = |origin: &str, credential: Credential| {
         ProxiedMcp::new(&http, &stack.proxy.mcp_url, credential).with_header("origin", origin)
     };
@@ -662,10 +664,7 @@ async fn raw_http(addr: &str, request: &[u8]) -> (u16, String, String) {
 
 #[tokio::test]
 async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
-    let stack = Stack::start(&[("MAX_BODY_BYTES", "4096")]).await;
-    stack.auto_login("alice@example.com").await;
-    let http = manual_redirect_client();
-    let tokens = log_in(&http, &stack.proxy.public_url).await;
+    let (stack, http, tokens) = alice_logged_in(&[("MAX_BODY_BYTES", "4096")]).await;
     let big = rpc(
         1,
         "initialize",
@@ -731,10 +730,7 @@ async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
 
 #[tokio::test]
 async fn identity_headers_sent_by_a_client_change_nothing() {
-    let stack = Stack::start(&[]).await;
-    stack.auto_login("alice@example.com").await;
-    let http = manual_redirect_client();
-    let tokens = log_in(&http, &stack.proxy.public_url).await;
+    let (stack, http, tokens) = alice_logged_in(&[]).await;
     let mut alice = ProxiedMcp::new(
         &http,
         &stack.proxy.mcp_url,
@@ -787,10 +783,7 @@ async fn identity_headers_sent_by_a_client_change_nothing() {
 
 #[tokio::test]
 async fn a_down_tool_server_gives_502_and_not_ready() {
-    let mut stack = Stack::start(&[]).await;
-    stack.auto_login("alice@example.com").await;
-    let http = manual_redirect_client();
-    let tokens = log_in(&http, &stack.proxy.public_url).await;
+    let (mut stack, http, tokens) = alice_logged_in(&[]).await;
     let mut mcp = ProxiedMcp::new(
         &http,
         &stack.proxy.mcp_url,
@@ -1054,10 +1047,7 @@ async fn stream_ended(stream: &mut reqwest::Response, wait: Duration) -> bool {
 
 #[tokio::test]
 async fn sse_events_pass_through_the_proxy_as_they_are_produced() {
-    let stack = Stack::start(&[]).await;
-    stack.auto_login("alice@example.com").await;
-    let http = manual_redirect_client();
-    let tokens = log_in(&http, &stack.proxy.public_url).await;
+    let (stack, http, tokens) = alice_logged_in(&[]).await;
     let mut mcp = ProxiedMcp::new(
         &http,
         &stack.proxy.mcp_url,
@@ -1138,10 +1128,7 @@ async fn sse_events_pass_through_the_proxy_as_they_are_produced() {
 
 #[tokio::test]
 async fn sigterm_stops_the_proxy_within_five_seconds_even_with_an_open_stream() {
-    let mut stack = Stack::start(&[]).await;
-    stack.auto_login("alice@example.com").await;
-    let http = manual_redirect_client();
-    let tokens = log_in(&http, &stack.proxy.public_url).await;
+    let (mut stack, http, tokens) = alice_logged_in(&[]).await;
     let mut mcp = ProxiedMcp::new(
         &http,
         &stack.proxy.mcp_url,
@@ -1182,10 +1169,7 @@ async fn sigterm_stops_the_proxy_within_five_seconds_even_with_an_open_stream() 
 
 #[tokio::test]
 async fn sigterm_lets_a_call_in_flight_finish() {
-    let mut stack = Stack::start(&[]).await;
-    stack.auto_login("alice@example.com").await;
-    let http = manual_redirect_client();
-    let tokens = log_in(&http, &stack.proxy.public_url).await;
+    let (mut stack, http, tokens) = alice_logged_in(&[]).await;
     let mut mcp = ProxiedMcp::new(
         &http,
         &stack.proxy.mcp_url,
