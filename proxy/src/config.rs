@@ -16,6 +16,9 @@ Secrets come from the environment only (or NAME_FILE, a file holding the value):
   OKTA_CLIENT_SECRET    the Okta OIDC app's client secret
   SESSION_SECRET_KEY    signs tokens and cookies, at least 32 bytes (openssl rand -base64 48)
   IDENTITY_HEADER_KEY   shared with okta-mcp-tool-server, at least 32 bytes
+  REDIS_PASSWORD        for STORE_URL when the URL carries none (optional)
+State: kept in STATE_DIR (default ./state, one file proxy.redb) so a restart loses nothing;
+  STORE_URL=redis://… (or rediss:// for TLS) instead, to share it between replicas.
 Roles: ROLES_FILE (policies/roles.toml) plus GROUP_TO_ROLE_<ROLE>=\"Group A,Group B\" variables.
 Logging: LOG_LEVEL (error, warn, info, debug, trace or a tracing filter), default info.";
 
@@ -82,6 +85,18 @@ pub struct ProxyArgs {
     /// Worker threads.
     #[arg(long, env = "PROXY_THREADS", default_value_t = 2)]
     pub threads: usize,
+    /// Folder for the state file (registered clients, consents, refresh tokens, revocations),
+    /// so a restart loses nothing; one proxy per folder. `none` keeps state in memory only.
+    /// Ignored when --store-url is set.
+    #[arg(long, env = "STATE_DIR", default_value = "state")]
+    pub state_dir: String,
+    /// Redis (7.x or Valkey) shared by every replica: redis://[:password@]host:port[/db], or
+    /// rediss://… for TLS. Single server; no Cluster or Sentinel.
+    #[arg(long, env = "STORE_URL")]
+    pub store_url: Option<String>,
+    /// Put before every Redis key, so two deployments can share one Redis.
+    #[arg(long, env = "STORE_KEY_PREFIX", default_value = "okta-mcp:")]
+    pub store_key_prefix: String,
 }
 
 /// A setting that is missing or unusable; the message says what to fix.
@@ -119,6 +134,15 @@ pub fn required_secret(name: &'static str) -> Result<String, ConfigError> {
         return Err(ConfigError::Missing { name });
     }
     Ok(value)
+}
+
+/// A secret that may be absent: `name`, or the file `name_FILE` points to.
+pub fn optional_secret(name: &'static str) -> Result<Option<String>, ConfigError> {
+    match required_secret(name) {
+        Ok(value) => Ok(Some(value)),
+        Err(ConfigError::Missing { .. }) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// The public URL without a trailing slash: the issuer, byte-identical everywhere.

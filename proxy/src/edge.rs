@@ -269,9 +269,17 @@ impl Edge {
         Ok(())
     }
 
-    /// Ready when Okta discovery is done and the tool server answers its health check.
+    /// Ready when Okta discovery is done, the state store answers, the revocation list is
+    /// loaded and the tool server answers its health check.
     async fn readiness(&self) -> WebResponse {
         let okta = self.login.ready();
+        let store = match self.auth.store().ping().await {
+            Ok(()) => self.auth.revocations().is_loaded(),
+            Err(error) => {
+                tracing::warn!(%error, "not ready: the state store does not answer");
+                false
+            }
+        };
         let tool_server = self
             .http
             .get(&self.upstream.health_url)
@@ -279,14 +287,15 @@ impl Edge {
             .send()
             .await
             .is_ok_and(|r| r.status().is_success());
-        let status = if okta && tool_server {
+        let ready = okta && store && tool_server;
+        let status = if ready {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
         };
         WebResponse::json(
             status,
-            &serde_json::json!({"ready": okta && tool_server, "okta_discovery": okta, "tool_server": tool_server}),
+            &serde_json::json!({"ready": ready, "okta_discovery": okta, "state_store": store, "tool_server": tool_server}),
         )
     }
 }

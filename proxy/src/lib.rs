@@ -4,7 +4,8 @@
 //! pages go to `oauth`, `/mcp` is authenticated by `oauth` (our tokens or the session cookie)
 //! and forwarded by `forward` with the identity headers `identity` signs. `okta_login` logs
 //! users in at Okta, `roles` maps their groups to one role, `tokens` and `session_cookie` mint
-//! and check what we hand out, and `store` keeps the authorization server's state.
+//! and check what we hand out, `store` keeps the authorization server's state, and
+//! `revocations` answers "is this revoked?" from memory, kept current through the store.
 
 pub mod config;
 pub mod edge;
@@ -12,6 +13,7 @@ pub mod forward;
 pub mod identity;
 pub mod oauth;
 pub mod okta_login;
+pub mod revocations;
 pub mod roles;
 pub mod session_cookie;
 pub mod store;

@@ -12,8 +12,9 @@ use okta_mcp_proxy::forward::OriginPolicy;
 use okta_mcp_proxy::identity::IdentitySigner;
 use okta_mcp_proxy::oauth::{AuthServer, OAuthSettings};
 use okta_mcp_proxy::okta_login::{OktaLogin, OktaLoginSettings, UpstreamLogin};
+use okta_mcp_proxy::revocations::Revocations;
 use okta_mcp_proxy::roles::RoleMap;
-use okta_mcp_proxy::store::MemoryStore;
+use okta_mcp_proxy::store::{EmbeddedStore, MemoryStore, RedisSettings, RedisStore, Store};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{BackgroundService, background_service};
@@ -72,7 +73,8 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
 
     let mut settings = OAuthSettings::new(public_url.clone(), session_secret.into_bytes())?;
     settings.access_token_ttl = Duration::from_secs(args.access_token_ttl_secs.max(1));
-    let store = Arc::new(MemoryStore::default());
+    let store = open_store(&args)?;
+    tracing::info!("authorization state: {}", store.describe());
     let auth = Arc::new(AuthServer::new(
         settings,
         store,
@@ -97,6 +99,7 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
         host_header: authority.clone(),
         health_url: format!("http://{authority}/health"),
     };
+    let edge_auth = auth.clone();
     let edge = Edge {
         auth,
         login: login.clone(),
@@ -142,7 +145,32 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
     }
     server.add_service(service);
     server.add_service(background_service("okta discovery", Discovery(login)));
+    server.add_service(background_service(
+        "revocations",
+        FollowRevocations(edge_auth.revocations().clone()),
+    ));
+    server.add_service(background_service(
+        "state sweeper",
+        SweepExpired(edge_auth.store().clone()),
+    ));
     Ok(server)
+}
+
+/// The store the settings name: Redis (`--store-url`), memory (`--state-dir none`) or the
+/// state file in `--state-dir`.
+fn open_store(args: &ProxyArgs) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(url) = args.store_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        let password = config::optional_secret("REDIS_PASSWORD")?;
+        let settings = RedisSettings::new(url, password, &args.store_key_prefix);
+        return Ok(Arc::new(RedisStore::new(settings)?));
+    }
+    if args.state_dir.trim() == "none" {
+        tracing::warn!("STATE_DIR=none: registrations, logins and revocations are lost at restart");
+        return Ok(Arc::new(MemoryStore::default()));
+    }
+    Ok(Arc::new(EmbeddedStore::open(std::path::Path::new(
+        args.state_dir.trim(),
+    ))?))
 }
 
 /// Loads the certificate and key the way the listener will, so a bad file is a clear
@@ -183,6 +211,36 @@ impl BackgroundService for Discovery {
                 _ = shutdown.changed() => return,
             }
             wait = (wait * 2).min(Duration::from_secs(30));
+        }
+    }
+}
+
+/// Keeps this replica's revocation list current (see `revocations`).
+struct FollowRevocations(Arc<Revocations>);
+
+#[async_trait]
+impl BackgroundService for FollowRevocations {
+    async fn start(&self, shutdown: ShutdownWatch) {
+        self.0.clone().follow(shutdown).await;
+    }
+}
+
+/// Removes expired entries from the store every minute, so the state file does not keep them.
+struct SweepExpired(Arc<dyn Store>);
+
+#[async_trait]
+impl BackgroundService for SweepExpired {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => match self.0.purge_expired().await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::debug!(purged, "expired state removed"),
+                    Err(error) => tracing::warn!(%error, "cannot remove expired state"),
+                },
+                _ = shutdown.changed() => return,
+            }
         }
     }
 }

@@ -196,8 +196,9 @@ impl AuthServer {
             && let Some(session) = self.sessions.read(&request.headers, now())
         {
             let remembered = async {
+                self.revocations.ensure_loaded().await?;
                 Ok::<bool, crate::store::StoreError>(
-                    !self.session_revoked(&session.sid).await?
+                    !self.revocations.session_revoked(&session.sid)
                         && self
                             .store
                             .get(&consent_key(&session.sub, &client.client_id))

@@ -92,8 +92,8 @@ impl AuthServer {
         if let Some(session) = self.sessions.read(&request.headers, now) {
             let remaining = Duration::from_secs(u64::try_from(session.exp - now).unwrap_or(0));
             if let Err(error) = self
-                .store
-                .put(&format!("revoked-session:{}", session.sid), "1", remaining)
+                .revocations
+                .revoke_session(&session.sid, remaining)
                 .await
             {
                 tracing::warn!(%error, "cannot record logout; the cookie is cleared anyway");

@@ -55,6 +55,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::okta_login::UpstreamLogin;
+use crate::revocations::Revocations;
 use crate::roles::RoleMap;
 use crate::session_cookie::SessionCookies;
 use crate::store::{Store, StoreError};
@@ -151,6 +152,7 @@ pub struct AuthServer {
     issuer: String,
     resource: String,
     store: Arc<dyn Store>,
+    revocations: Arc<Revocations>,
     login: Arc<dyn UpstreamLogin>,
     roles: Arc<RoleMap>,
     tokens: AccessTokens,
@@ -181,6 +183,7 @@ impl AuthServer {
             csrf_key: derive_key(secret, "consent-csrf"),
             issuer,
             resource,
+            revocations: Arc::new(Revocations::new(store.clone())),
             store,
             login,
             roles,
@@ -197,6 +200,16 @@ impl AuthServer {
     /// The canonical MCP URL (`<issuer>/mcp`), the audience of our access tokens.
     pub fn resource(&self) -> &str {
         &self.resource
+    }
+
+    /// What has been revoked (kept current by [`Revocations::follow`]).
+    pub fn revocations(&self) -> &Arc<Revocations> {
+        &self.revocations
+    }
+
+    /// The store holding the authorization state.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// Answers the OAuth and browser endpoints; `None` when the path is not one of ours.
@@ -228,6 +241,14 @@ impl AuthServer {
     #[allow(clippy::result_large_err)]
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, WebResponse> {
         let now = now();
+        if let Err(error) = self.revocations.ensure_loaded().await {
+            tracing::warn!(%error, "cannot load the revocation list");
+            return Err(WebResponse::jsonrpc_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                -32603,
+                "the authorization state is not reachable; try again",
+            ));
+        }
         if let Some(authorization) = headers.get(header::AUTHORIZATION) {
             let token = authorization
                 .to_str()
@@ -240,7 +261,7 @@ impl AuthServer {
                     self.unauthorized(Some("the Authorization header is not a Bearer token"))
                 );
             };
-            return match self.tokens.verify(token, now, self.store.as_ref()).await {
+            return match self.tokens.verify(token, now, &self.revocations) {
                 Ok(claims) => Ok(Principal {
                     subject: claims.sub,
                     email: claims.email,
@@ -261,26 +282,15 @@ impl AuthServer {
                 }
             };
         }
-        if let Some(session) = self.sessions.read(headers, now) {
-            match self.session_revoked(&session.sid).await {
-                Ok(false) => {
-                    return Ok(Principal {
-                        subject: session.sub,
-                        email: session.email,
-                        role: session.role,
-                        client_id: None,
-                    });
-                }
-                Ok(true) => {}
-                Err(error) => {
-                    tracing::warn!(%error, "cannot check session revocation");
-                    return Err(WebResponse::jsonrpc_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        -32603,
-                        "the authorization state is not reachable; try again",
-                    ));
-                }
-            }
+        if let Some(session) = self.sessions.read(headers, now)
+            && !self.revocations.session_revoked(&session.sid)
+        {
+            return Ok(Principal {
+                subject: session.sub,
+                email: session.email,
+                role: session.role,
+                client_id: None,
+            });
         }
         Err(self.unauthorized(None))
     }
@@ -301,14 +311,6 @@ impl AuthServer {
         };
         WebResponse::jsonrpc_error(StatusCode::UNAUTHORIZED, -32001, &message)
             .with_header(header::WWW_AUTHENTICATE, &challenge)
-    }
-
-    async fn session_revoked(&self, sid: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .store
-            .get(&format!("revoked-session:{sid}"))
-            .await?
-            .is_some())
     }
 
     async fn load<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {

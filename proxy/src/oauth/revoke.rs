@@ -1,5 +1,7 @@
 //! `POST /revoke`: RFC 7009 token revocation.
 
+use std::time::Duration;
+
 use http::{Method, StatusCode};
 
 use super::params::Params;
@@ -7,7 +9,6 @@ use super::token::RefreshRecord;
 use super::{
     AuthServer, cors, method_not_allowed, no_store, now, oauth_error, preflight, store_unavailable,
 };
-use crate::tokens::{revoke_access_token, revoke_family};
 use crate::web::{WebRequest, WebResponse};
 
 /// Longer strings are none of our tokens.
@@ -50,7 +51,9 @@ impl AuthServer {
         let now = now();
         if let Ok(claims) = self.tokens.decode(token, now) {
             if claims.client_id == client.client_id {
-                revoke_access_token(self.store.as_ref(), &claims, now)
+                let remaining = u64::try_from(claims.exp.saturating_sub(now)).unwrap_or(0);
+                self.revocations
+                    .revoke_token(&claims.jti, Duration::from_secs(remaining))
                     .await
                     .map_err(store_unavailable)?;
                 tracing::info!(client_id = %client.client_id, "access token revoked");
@@ -64,13 +67,10 @@ impl AuthServer {
         if let Some(record) = record
             && record.client_id == client.client_id
         {
-            revoke_family(
-                self.store.as_ref(),
-                &record.family,
-                self.settings.refresh_token_ttl,
-            )
-            .await
-            .map_err(store_unavailable)?;
+            self.revocations
+                .revoke_family(&record.family, self.settings.refresh_token_ttl)
+                .await
+                .map_err(store_unavailable)?;
             self.store
                 .delete(&RefreshRecord::key(token))
                 .await

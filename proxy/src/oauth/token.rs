@@ -17,9 +17,7 @@ use super::{
     store_unavailable,
 };
 use crate::okta_login::LoginError;
-use crate::tokens::{
-    Grant, RefreshToken, family_revoked, random_token, revoke_family, same_text, sha256_b64,
-};
+use crate::tokens::{Grant, RefreshToken, random_token, same_text, sha256_b64};
 use crate::web::{WebRequest, WebResponse};
 
 /// Longer codes and refresh tokens are not ours; refuse them before hashing.
@@ -116,13 +114,10 @@ impl AuthServer {
                     .map_err(store_unavailable)?
                 {
                     tracing::warn!(client_id = %client.client_id, "authorization code reused; revoking its tokens");
-                    revoke_family(
-                        self.store.as_ref(),
-                        &family,
-                        self.settings.refresh_token_ttl,
-                    )
-                    .await
-                    .map_err(store_unavailable)?;
+                    self.revocations
+                        .revoke_family(&family, self.settings.refresh_token_ttl)
+                        .await
+                        .map_err(store_unavailable)?;
                     return Err(bad_request(
                         "invalid_grant",
                         "the code was already used; the tokens issued for it are revoked",
@@ -202,7 +197,8 @@ impl AuthServer {
         }
         let refresh_ttl = self.settings.refresh_token_ttl;
         let revoke = |family: String| async move {
-            revoke_family(self.store.as_ref(), &family, refresh_ttl)
+            self.revocations
+                .revoke_family(&family, refresh_ttl)
                 .await
                 .map_err(store_unavailable)
         };
@@ -237,7 +233,9 @@ impl AuthServer {
                 "the refresh token was issued to another client",
             ));
         }
-        if family_revoked(self.store.as_ref(), &record.family)
+        if self
+            .revocations
+            .family_revoked_in_store(&record.family)
             .await
             .map_err(store_unavailable)?
         {

@@ -6,14 +6,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{MAX_VALUE_BYTES, Store, StoreError};
+use super::{
+    DEFAULT_BYTES_PER_NAMESPACE, DEFAULT_CAPACITY_PER_NAMESPACE, MAX_VALUE_BYTES, ScannedEntry,
+    Store, StoreError, namespace_of,
+};
 
 /// Longest time to live kept; longer ones are cut to this (and cannot overflow `Instant`).
 const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
-
-/// Bytes (keys + values) one namespace may hold by default, so a flood of large registrations
-/// cannot grow the proxy's memory without bound.
-pub const DEFAULT_BYTES_PER_NAMESPACE: usize = 8 * 1024 * 1024;
 
 /// A bounded, expiring in-memory [`Store`]. When a namespace is full (by count or by bytes),
 /// the entries that would expire soonest (expired ones first) make room for the new one.
@@ -56,7 +55,7 @@ impl MemoryStore {
     }
 
     fn with_namespace<T>(&self, key: &str, f: impl FnOnce(&mut Namespace) -> T) -> T {
-        let name = key.split_once(':').map_or("", |(namespace, _)| namespace);
+        let name = namespace_of(key);
         // A panic while holding the lock cannot leave an entry half-written, so keep going.
         let mut namespaces = self
             .namespaces
@@ -73,9 +72,9 @@ impl MemoryStore {
 }
 
 impl Default for MemoryStore {
-    /// Ten thousand entries per namespace.
+    /// Ten thousand entries and 8 MiB per namespace.
     fn default() -> Self {
-        Self::new(10_000)
+        Self::new(DEFAULT_CAPACITY_PER_NAMESPACE)
     }
 }
 
@@ -168,6 +167,42 @@ impl Store for MemoryStore {
         self.with_namespace(key, |ns| ns.remove(key));
         Ok(())
     }
+
+    async fn scan(&self, namespace: &str) -> Result<Vec<ScannedEntry>, StoreError> {
+        let now = Instant::now();
+        let wall = std::time::SystemTime::now();
+        Ok(self.with_namespace(&format!("{namespace}:"), |ns| {
+            ns.entries
+                .iter()
+                .filter(|(_, entry)| entry.expires > now)
+                .map(|(key, entry)| ScannedEntry {
+                    key: key.clone(),
+                    value: entry.value.clone(),
+                    expires: wall + (entry.expires - now),
+                })
+                .collect()
+        }))
+    }
+
+    async fn purge_expired(&self) -> Result<usize, StoreError> {
+        let now = Instant::now();
+        let mut namespaces = self
+            .namespaces
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(namespaces
+            .values_mut()
+            .map(|ns| {
+                let before = ns.entries.len();
+                ns.purge_expired(now);
+                before - ns.entries.len()
+            })
+            .sum())
+    }
+
+    fn describe(&self) -> String {
+        "in-memory store (lost at restart)".to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -181,31 +216,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_namespace_is_bounded_by_bytes_too() {
-        let store = MemoryStore::new(1_000_000).with_bytes_per_namespace(200_000);
-        let value = "v".repeat(10_000);
-        for i in 0..100 {
-            store
-                .put(&format!("client:{i}"), &value, Duration::from_secs(60 + i))
-                .await
-                .unwrap();
-        }
-        // Only about 20 values of 10 kB fit in 200 kB: the soonest-expiring went first.
-        assert!(store.get("client:0").await.unwrap().is_none());
-        assert!(store.get("client:99").await.unwrap().is_some());
-        let held = store.with_namespace("client:", |ns| (ns.entries.len(), ns.bytes));
-        assert!(held.1 <= 200_000, "{held:?}");
-        assert!(held.0 >= 19, "{held:?}");
-        // Other namespaces are untouched by the flood.
-        store
-            .put("revoked-family:f", "1", Duration::from_secs(5))
-            .await
-            .unwrap();
-        assert!(store.get("revoked-family:f").await.unwrap().is_some());
-        // Deleting gives the bytes back.
-        store.delete("client:99").await.unwrap();
-        let after = store.with_namespace("client:", |ns| ns.bytes);
-        assert_eq!(after, held.1 - "client:99".len() - value.len());
+    async fn memory_store_passes_the_bounds_suite() {
+        suite::run_bounds(|capacity, bytes| {
+            Box::new(MemoryStore::new(capacity).with_bytes_per_namespace(bytes))
+        })
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,61 +229,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_namespace_drops_the_entry_expiring_soonest() {
-        let store = MemoryStore::new(2);
-        let hour = Duration::from_secs(3600);
-        store.put("client:a", "1", hour).await.unwrap();
-        store.put("client:b", "2", hour * 2).await.unwrap();
-        store.put("client:c", "3", hour * 3).await.unwrap();
-        assert_eq!(store.get("client:a").await.unwrap(), None);
-        assert_eq!(store.get("client:b").await.unwrap().as_deref(), Some("2"));
-        assert_eq!(store.get("client:c").await.unwrap().as_deref(), Some("3"));
-    }
-
-    #[tokio::test]
-    async fn a_flood_in_one_namespace_leaves_the_others_alone() {
-        let store = MemoryStore::new(3);
-        let hour = Duration::from_secs(3600);
-        store.put("revoked-family:x", "1", hour).await.unwrap();
-        for i in 0..100 {
-            store.put(&format!("client:{i}"), "c", hour).await.unwrap();
-        }
-        assert_eq!(
-            store.get("revoked-family:x").await.unwrap().as_deref(),
-            Some("1")
-        );
-        assert_eq!(store.get("client:0").await.unwrap(), None);
-        assert!(store.get("client:99").await.unwrap().is_some());
-    }
-
-    #[tokio::test]
-    async fn replacing_a_key_in_a_full_namespace_evicts_nothing_else() {
-        let store = MemoryStore::new(2);
-        let hour = Duration::from_secs(3600);
-        store.put("code:a", "1", hour).await.unwrap();
-        store.put("code:b", "2", hour).await.unwrap();
-        store.put("code:b", "3", hour).await.unwrap();
-        assert_eq!(store.get("code:a").await.unwrap().as_deref(), Some("1"));
-        assert_eq!(store.get("code:b").await.unwrap().as_deref(), Some("3"));
-    }
-
-    #[tokio::test]
-    async fn expired_entries_make_room_first() {
-        let store = MemoryStore::new(2);
+    async fn deleting_gives_the_bytes_back() {
+        let store = MemoryStore::new(100);
+        let value = "v".repeat(10_000);
         store
-            .put("login:old", "1", Duration::from_millis(10))
+            .put("client:a", &value, Duration::from_secs(60))
             .await
             .unwrap();
-        store
-            .put("login:keep", "2", Duration::from_secs(60))
-            .await
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(30)).await;
-        store
-            .put("login:new", "3", Duration::from_secs(60))
-            .await
-            .unwrap();
-        assert!(store.get("login:keep").await.unwrap().is_some());
-        assert!(store.get("login:new").await.unwrap().is_some());
+        let held = store.with_namespace("client:", |ns| ns.bytes);
+        assert_eq!(held, "client:a".len() + value.len());
+        store.delete("client:a").await.unwrap();
+        assert_eq!(store.with_namespace("client:", |ns| ns.bytes), 0);
     }
 }

@@ -7,19 +7,37 @@
 //! `SET key value PX ttl`, `GET`, `GETDEL`, `DEL`), so a second implementation only has to
 //! pass the same [`suite`].
 //!
-//! Keys are `namespace:rest` (`client:…`, `code:…`, `refresh:…`). An implementation may bound
+//! Keys are `namespace:rest` (`client:…`, `code:…`, `refresh:…`). Each implementation bounds
 //! each namespace on its own, so that a flood of one kind (anyone can register a client) never
 //! pushes out another kind (a revocation).
+//!
+//! Three implementations pass the one [`suite`]: [`MemoryStore`] (tests, `--state-dir none`),
+//! [`EmbeddedStore`] (the default: one file on disk, survives restarts) and [`RedisStore`]
+//! (`STORE_URL`, shared by every replica). Revocations are also *announced* through the store
+//! ([`Store::announce`]) so that every replica's in-memory copy (`revocations`) learns of them
+//! at once; stores that only one process can open announce nothing.
 
+mod embedded;
 mod memory;
+mod redis;
 #[cfg(test)]
 pub(crate) mod suite;
 
+pub use embedded::{EmbeddedStore, OpenError, STATE_FILE};
 pub use memory::MemoryStore;
+pub use redis::{RedisSettings, RedisStore};
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+/// Entries one namespace may hold by default.
+pub const DEFAULT_CAPACITY_PER_NAMESPACE: usize = 10_000;
+
+/// Bytes (keys + values) one namespace may hold by default, so a flood of large registrations
+/// cannot grow the proxy's memory, its state file or Redis without bound.
+pub const DEFAULT_BYTES_PER_NAMESPACE: usize = 8 * 1024 * 1024;
 
 /// The largest value a store must accept; larger ones are refused with [`StoreError::TooLarge`].
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
@@ -33,6 +51,29 @@ pub enum StoreError {
     Unavailable(String),
 }
 
+/// One live entry found by [`Store::scan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedEntry {
+    pub key: String,
+    pub value: String,
+    pub expires: SystemTime,
+}
+
+/// What another process sharing the store announced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Announcement {
+    /// What [`Store::announce`] sent (the revocation list sends `<key> <expiry>`).
+    Changed(String),
+    /// Announcements may have been missed (the connection to the store was lost and is back):
+    /// reload everything that is cached.
+    Resync,
+}
+
+/// The namespace of `key`: what comes before the first `:` (empty when there is none).
+pub fn namespace_of(key: &str) -> &str {
+    key.split_once(':').map_or("", |(namespace, _)| namespace)
+}
+
 /// Key/value state with expiry, shared by every request the proxy answers.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -44,4 +85,25 @@ pub trait Store: Send + Sync {
     async fn take(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Deletes `key`; deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+    /// Every live entry of `namespace` (keys `namespace:…`), for caches that hold a whole one.
+    async fn scan(&self, namespace: &str) -> Result<Vec<ScannedEntry>, StoreError>;
+    /// Removes expired entries now; how many. Stores that expire entries themselves return 0.
+    async fn purge_expired(&self) -> Result<usize, StoreError> {
+        Ok(0)
+    }
+    /// Whether the store answers (for `/ready`).
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Tells every other process sharing this store `message` (e.g. a key that changed).
+    async fn announce(&self, _message: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// What other processes announce, from now on; `None` where no other process can share
+    /// the store.
+    fn announcements(&self) -> Option<mpsc::Receiver<Announcement>> {
+        None
+    }
+    /// Which store this is, for logs (never a password).
+    fn describe(&self) -> String;
 }

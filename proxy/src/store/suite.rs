@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use super::{MAX_VALUE_BYTES, Store, StoreError};
 
+/// Makes an empty store bounded to `capacity` entries and `bytes` per namespace.
+pub(crate) type BoundedStoreFactory<'a> = &'a dyn Fn(usize, usize) -> Box<dyn Store>;
+
 /// Runs every check of the suite against `store` (which should start empty).
 pub(crate) async fn run(store: &dyn Store) {
     put_then_get_returns_the_value(store).await;
@@ -16,6 +19,17 @@ pub(crate) async fn run(store: &dyn Store) {
     namespaces_do_not_collide(store).await;
     oversized_values_are_refused(store).await;
     values_keep_every_character(store).await;
+    scan_lists_one_namespace(store).await;
+}
+
+/// The per-namespace bounds: each check gets a fresh store from `make`.
+pub(crate) async fn run_bounds(make: impl Fn(usize, usize) -> Box<dyn Store>) {
+    let make: BoundedStoreFactory = &make;
+    a_namespace_is_bounded_by_bytes(make).await;
+    a_full_namespace_drops_the_entry_expiring_soonest(make).await;
+    a_flood_in_one_namespace_leaves_the_others_alone(make).await;
+    replacing_a_key_in_a_full_namespace_evicts_nothing_else(make).await;
+    expired_entries_make_room_first(make).await;
 }
 
 /// Of many concurrent `take`s of one key, exactly one gets the value.
@@ -143,4 +157,129 @@ async fn values_keep_every_character(store: &dyn Store) {
         store.get("suite:json").await.expect("get").as_deref(),
         Some(value)
     );
+}
+
+async fn scan_lists_one_namespace(store: &dyn Store) {
+    store.put("suite-scan:a", "1", MINUTE).await.expect("put");
+    store.put("suite-scan:b", "2", MINUTE).await.expect("put");
+    store
+        .put("suite-scan:gone", "3", Duration::from_millis(50))
+        .await
+        .expect("put");
+    store
+        .put("suite-scanner:c", "4", MINUTE)
+        .await
+        .expect("put");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut found = store.scan("suite-scan").await.expect("scan");
+    found.sort_by(|a, b| a.key.cmp(&b.key));
+    let keys: Vec<(&str, &str)> = found
+        .iter()
+        .map(|e| (e.key.as_str(), e.value.as_str()))
+        .collect();
+    assert_eq!(keys, [("suite-scan:a", "1"), ("suite-scan:b", "2")]);
+    let now = std::time::SystemTime::now();
+    for entry in &found {
+        let left = entry.expires.duration_since(now).expect("in the future");
+        assert!(left <= MINUTE && left > MINUTE / 2, "{left:?}");
+    }
+    assert!(store.scan("suite-nothing").await.expect("scan").is_empty());
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+async fn a_namespace_is_bounded_by_bytes(make: BoundedStoreFactory<'_>) {
+    let store = make(1_000_000, 200_000);
+    let value = "v".repeat(10_000);
+    for i in 0..100 {
+        store
+            .put(&format!("client:{i}"), &value, Duration::from_secs(60 + i))
+            .await
+            .expect("put");
+    }
+    // Only about 20 values of 10 kB fit in 200 kB: the soonest-expiring went first.
+    assert!(store.get("client:0").await.expect("get").is_none());
+    assert!(store.get("client:99").await.expect("get").is_some());
+    let held = store.scan("client").await.expect("scan");
+    let bytes: usize = held.iter().map(|e| e.key.len() + e.value.len()).sum();
+    assert!(bytes <= 200_000, "{bytes}");
+    assert!(held.len() >= 19, "{}", held.len());
+    // Other namespaces are untouched by the flood.
+    store
+        .put("revoked-family:f", "1", Duration::from_secs(5))
+        .await
+        .expect("put");
+    assert!(store.get("revoked-family:f").await.expect("get").is_some());
+    // Deleting gives room back: one more fits without evicting the newest.
+    store.delete("client:99").await.expect("delete");
+    store.put("client:new", &value, HOUR).await.expect("put");
+    assert!(store.get("client:98").await.expect("get").is_some());
+}
+
+async fn a_full_namespace_drops_the_entry_expiring_soonest(make: BoundedStoreFactory<'_>) {
+    let store = make(2, 1 << 20);
+    store.put("client:a", "1", HOUR).await.expect("put");
+    store.put("client:b", "2", HOUR * 2).await.expect("put");
+    store.put("client:c", "3", HOUR * 3).await.expect("put");
+    assert_eq!(store.get("client:a").await.expect("get"), None);
+    assert_eq!(
+        store.get("client:b").await.expect("get").as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        store.get("client:c").await.expect("get").as_deref(),
+        Some("3")
+    );
+}
+
+async fn a_flood_in_one_namespace_leaves_the_others_alone(make: BoundedStoreFactory<'_>) {
+    let store = make(3, 1 << 20);
+    store.put("revoked-family:x", "1", HOUR).await.expect("put");
+    for i in 0..100 {
+        store
+            .put(&format!("client:{i}"), "c", HOUR)
+            .await
+            .expect("put");
+    }
+    assert_eq!(
+        store.get("revoked-family:x").await.expect("get").as_deref(),
+        Some("1")
+    );
+    assert_eq!(store.get("client:0").await.expect("get"), None);
+    assert!(store.get("client:99").await.expect("get").is_some());
+    assert_eq!(store.scan("client").await.expect("scan").len(), 3);
+}
+
+async fn replacing_a_key_in_a_full_namespace_evicts_nothing_else(make: BoundedStoreFactory<'_>) {
+    let store = make(2, 1 << 20);
+    store.put("code:a", "1", HOUR).await.expect("put");
+    store.put("code:b", "2", HOUR).await.expect("put");
+    store.put("code:b", "3", HOUR).await.expect("put");
+    assert_eq!(
+        store.get("code:a").await.expect("get").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        store.get("code:b").await.expect("get").as_deref(),
+        Some("3")
+    );
+}
+
+async fn expired_entries_make_room_first(make: BoundedStoreFactory<'_>) {
+    let store = make(2, 1 << 20);
+    store
+        .put("login:old", "1", Duration::from_millis(10))
+        .await
+        .expect("put");
+    store
+        .put("login:keep", "2", Duration::from_secs(60))
+        .await
+        .expect("put");
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    store
+        .put("login:new", "3", Duration::from_secs(60))
+        .await
+        .expect("put");
+    assert!(store.get("login:keep").await.expect("get").is_some());
+    assert!(store.get("login:new").await.expect("get").is_some());
 }

@@ -1,0 +1,640 @@
+//! The shared store for more than one replica: Redis 7 (or Valkey), through the `redis` crate.
+//!
+//! Chosen over `fred` because it is the most used Rust client, its `ConnectionManager`
+//! reconnects by itself (so a Redis restart needs no proxy restart), it speaks TLS through the
+//! rustls the proxy already uses (`rediss://`, with the ring provider installed at start-up),
+//! and it needs no extra runtime. Supported: a single Redis or Valkey server, with or without TLS,
+//! including managed ones. Not supported: Cluster (the scripts below touch keys of one namespace
+//! that a cluster would spread over slots) and Sentinel discovery (point `STORE_URL` at the
+//! primary's service name instead).
+//!
+//! Every key is `<prefix><key>`, so two deployments can share one Redis. One-time things are
+//! atomic: `take` and `put` are Lua scripts, which Redis runs one at a time, so of two replicas
+//! redeeming one code exactly one gets it. The per-namespace bounds of the other stores hold
+//! here too: each namespace keeps an index (a sorted set of its keys by expiry), each key's
+//! size and the total, so a registration flood evicts the registrations that expire soonest
+//! rather than filling Redis.
+//!
+//! Announcements (revocations) go out with `PUBLISH` on `<prefix>announcements`; each replica
+//! keeps one subscriber connection, and after it reconnects it asks for a full reload
+//! ([`Announcement::Resync`]), since messages published while it was away are lost.
+
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, IntoConnectionInfo, Script};
+use tokio::sync::mpsc;
+
+use super::{
+    Announcement, DEFAULT_BYTES_PER_NAMESPACE, DEFAULT_CAPACITY_PER_NAMESPACE, MAX_VALUE_BYTES,
+    ScannedEntry, Store, StoreError, namespace_of,
+};
+
+/// How long one Redis command or connection attempt may take before the request that needed it
+/// gets a 503.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Where and how to reach Redis.
+#[derive(Clone)]
+pub struct RedisSettings {
+    /// `redis://[user:password@]host:port[/db]` or `rediss://…` for TLS.
+    pub url: String,
+    /// Used when the URL has no password (`REDIS_PASSWORD` / `REDIS_PASSWORD_FILE`).
+    pub password: Option<String>,
+    /// Put before every key, e.g. `okta-mcp:`.
+    pub key_prefix: String,
+    pub capacity_per_namespace: usize,
+    pub bytes_per_namespace: usize,
+}
+
+impl RedisSettings {
+    /// Settings with the default bounds.
+    pub fn new(url: &str, password: Option<String>, key_prefix: &str) -> Self {
+        Self {
+            url: url.trim().to_owned(),
+            password,
+            key_prefix: key_prefix.to_owned(),
+            capacity_per_namespace: DEFAULT_CAPACITY_PER_NAMESPACE,
+            bytes_per_namespace: DEFAULT_BYTES_PER_NAMESPACE,
+        }
+    }
+}
+
+/// A [`Store`] in Redis, shared by every replica.
+pub struct RedisStore {
+    client: Client,
+    /// Made on first use, inside the runtime that serves requests.
+    manager: OnceLock<ConnectionManager>,
+    prefix: String,
+    display_url: String,
+    capacity: usize,
+    bytes: usize,
+}
+
+/// Why the Redis settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("STORE_URL {url}: {why}")]
+pub struct RedisSettingsError {
+    url: String,
+    why: String,
+}
+
+// Bookkeeping shared by the scripts: forget(member) drops a key's index entry and size.
+const FORGET: &str = r"
+local index, sizes, total = KEYS[2], KEYS[3], KEYS[4]
+local function forget(m)
+  local s = redis.call('HGET', sizes, m)
+  if s then
+    redis.call('INCRBY', total, -tonumber(s))
+    redis.call('HDEL', sizes, m)
+  end
+  redis.call('ZREM', index, m)
+end
+";
+
+// KEYS: entry, index, sizes, total. ARGV: member, value, ttl ms, capacity, byte budget, prefix.
+const PUT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local member, value, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local capacity, budget, prefix = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', now)) do
+  redis.call('DEL', prefix .. m)
+  forget(m)
+end
+forget(member)
+local size = #member + #value
+while redis.call('ZCARD', index) >= capacity
+    or tonumber(redis.call('GET', total) or '0') + size > budget do
+  local first = redis.call('ZRANGE', index, 0, 0)
+  if #first == 0 then break end
+  redis.call('DEL', prefix .. first[1])
+  forget(first[1])
+end
+redis.call('SET', KEYS[1], value, 'PX', ttl)
+redis.call('ZADD', index, now + ttl, member)
+redis.call('HSET', sizes, member, size)
+redis.call('INCRBY', total, size)
+local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+local keep = tonumber(last[2]) - now + 60000
+for _, k in ipairs({index, sizes, total}) do redis.call('PEXPIRE', k, keep) end
+return 1
+";
+
+// KEYS: entry, index, sizes, total. ARGV: member.
+const TAKE: &str = r"
+local value = redis.call('GET', KEYS[1])
+if value then redis.call('DEL', KEYS[1]) end
+forget(ARGV[1])
+return value
+";
+
+// KEYS: -, index, -, -. ARGV: prefix. Returns member, expiry ms, value, … for live entries.
+const SCAN: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local found = {}
+local live = redis.call('ZRANGEBYSCORE', index, '(' .. now, '+inf', 'WITHSCORES')
+for i = 1, #live, 2 do
+  local value = redis.call('GET', ARGV[1] .. live[i])
+  if value then
+    table.insert(found, live[i])
+    table.insert(found, live[i + 1])
+    table.insert(found, value)
+  end
+end
+return found
+";
+
+fn script(body: &str) -> Script {
+    Script::new(&format!("{FORGET}{body}"))
+}
+
+fn scripts() -> &'static [Script; 3] {
+    static SCRIPTS: OnceLock<[Script; 3]> = OnceLock::new();
+    SCRIPTS.get_or_init(|| [script(PUT), script(TAKE), script(SCAN)])
+}
+
+impl RedisStore {
+    /// Checks the settings; connects on first use (so the proxy starts while Redis is down,
+    /// and `/ready` says so).
+    pub fn new(settings: RedisSettings) -> Result<Self, RedisSettingsError> {
+        let display_url = redacted(&settings.url);
+        let refuse = |why: &str| RedisSettingsError {
+            url: display_url.clone(),
+            why: why.to_owned(),
+        };
+        let parsed = url::Url::parse(&settings.url).map_err(|e| refuse(&e.to_string()))?;
+        if !matches!(parsed.scheme(), "redis" | "rediss") {
+            return Err(refuse(
+                "must start with redis:// or rediss:// (TLS); Cluster and Sentinel URLs are not supported",
+            ));
+        }
+        let mut info = settings
+            .url
+            .as_str()
+            .into_connection_info()
+            .map_err(|e| refuse(&e.to_string()))?;
+        if let Some(password) = settings.password.filter(|p| !p.is_empty())
+            && info.redis_settings().password().is_none()
+        {
+            let redis = info.redis_settings().clone().set_password(password);
+            info = info.set_redis_settings(redis);
+        }
+        let client = Client::open(info).map_err(|e| refuse(&e.to_string()))?;
+        Ok(Self {
+            client,
+            manager: OnceLock::new(),
+            prefix: settings.key_prefix,
+            display_url,
+            capacity: settings.capacity_per_namespace.max(1),
+            bytes: settings.bytes_per_namespace.max(MAX_VALUE_BYTES * 2),
+        })
+    }
+
+    fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        if let Some(manager) = self.manager.get() {
+            return Ok(manager.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(2));
+        let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+            .map_err(unavailable)?;
+        Ok(self.manager.get_or_init(|| manager).clone())
+    }
+
+    /// Runs `command` on the shared connection. A connection that broke since its last use
+    /// (Redis restarted) fails the first command sent on it; that one is sent once more on the
+    /// new connection, so a Redis restart costs no request a 503.
+    async fn run<T, F, Fut>(&self, command: F) -> Result<T, StoreError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let connection = self.connection()?;
+        match command(connection.clone()).await {
+            Err(error) if error.is_connection_dropped() || error.is_io_error() => {
+                command(connection).await.map_err(unavailable)
+            }
+            result => result.map_err(unavailable),
+        }
+    }
+
+    /// The four keys a script gets for `key`: the entry and its namespace's bookkeeping.
+    fn script_keys(&self, key: &str) -> [String; 4] {
+        let namespace = namespace_of(key);
+        let prefix = &self.prefix;
+        [
+            format!("{prefix}{key}"),
+            format!("{prefix}index:{namespace}"),
+            format!("{prefix}sizes:{namespace}"),
+            format!("{prefix}bytes:{namespace}"),
+        ]
+    }
+
+    fn channel(&self) -> String {
+        format!("{}announcements", self.prefix)
+    }
+}
+
+fn unavailable(error: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(format!("redis: {error}"))
+}
+
+/// `url` with any password replaced by `***`.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(StoreError::TooLarge(value.len()));
+        }
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut call = scripts()[0].prepare_invoke();
+        for name in self.script_keys(key) {
+            call.key(name);
+        }
+        call.arg(key)
+            .arg(value)
+            .arg(ttl_ms)
+            .arg(self.capacity)
+            .arg(self.bytes)
+            .arg(&self.prefix);
+        self.run(|mut c| {
+            let call = &call;
+            async move { call.invoke_async::<i64>(&mut c).await }
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let command = redis::cmd("GET")
+            .arg(format!("{}{key}", self.prefix))
+            .clone();
+        self.run(|mut c| {
+            let command = &command;
+            async move { command.query_async(&mut c).await }
+        })
+        .await
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let mut call = scripts()[1].prepare_invoke();
+        for name in self.script_keys(key) {
+            call.key(name);
+        }
+        call.arg(key);
+        self.run(|mut c| {
+            let call = &call;
+            async move { call.invoke_async(&mut c).await }
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.take(key).await.map(drop)
+    }
+
+    async fn scan(&self, namespace: &str) -> Result<Vec<ScannedEntry>, StoreError> {
+        let mut call = scripts()[2].prepare_invoke();
+        for name in self.script_keys(&format!("{namespace}:")) {
+            call.key(name);
+        }
+        call.arg(&self.prefix);
+        let flat: Vec<String> = self
+            .run(async |mut c| call.invoke_async(&mut c).await)
+            .await?;
+        Ok(flat
+            .chunks_exact(3)
+            .map(|entry| ScannedEntry {
+                key: entry[0].clone(),
+                expires: UNIX_EPOCH + Duration::from_millis(entry[1].parse().unwrap_or(0)),
+                value: entry[2].clone(),
+            })
+            .filter(|entry| entry.expires > SystemTime::now())
+            .collect())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let command = redis::cmd("PING");
+        self.run(|mut c| {
+            let command = &command;
+            async move { command.query_async::<String>(&mut c).await }
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn announce(&self, message: &str) -> Result<(), StoreError> {
+        let command = redis::cmd("PUBLISH")
+            .arg(self.channel())
+            .arg(message)
+            .clone();
+        self.run(|mut c| {
+            let command = &command;
+            async move { command.query_async::<i64>(&mut c).await }
+        })
+        .await
+        .map(drop)
+    }
+
+    fn announcements(&self) -> Option<mpsc::Receiver<Announcement>> {
+        let (sender, receiver) = mpsc::channel(1024);
+        tokio::spawn(follow_announcements(
+            self.client.clone(),
+            self.channel(),
+            self.display_url.clone(),
+            sender,
+        ));
+        Some(receiver)
+    }
+
+    fn describe(&self) -> String {
+        format!("Redis {} (key prefix `{}`)", self.display_url, self.prefix)
+    }
+}
+
+/// Keeps one subscriber connection, reconnecting with backoff; after each (re)subscription it
+/// sends [`Announcement::Resync`]. Ends when the receiver is dropped.
+async fn follow_announcements(
+    client: Client,
+    channel: String,
+    display_url: String,
+    sender: mpsc::Sender<Announcement>,
+) {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match subscribe(&client, &channel).await {
+            Ok(pubsub) => {
+                wait = Duration::from_millis(100);
+                if sender.send(Announcement::Resync).await.is_err() {
+                    return;
+                }
+                tracing::info!(redis = %display_url, "following revocations announced through Redis");
+                let (mut sink, mut stream) = pubsub.split();
+                let mut heartbeat = tokio::time::interval(Duration::from_secs(5));
+                heartbeat.tick().await;
+                loop {
+                    tokio::select! {
+                        message = stream.next() => match message {
+                            Some(message) => match message.get_payload::<String>() {
+                                Ok(key) => {
+                                    if sender.send(Announcement::Changed(key)).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                Err(error) => tracing::warn!(%error, "unreadable announcement"),
+                            },
+                            None => break,
+                        },
+                        _ = heartbeat.tick() => {
+                            // A silent network partition shows up here rather than never.
+                            let alive = tokio::time::timeout(REDIS_TIMEOUT * 2, sink.ping::<String>()).await;
+                            if !matches!(alive, Ok(Ok(_))) {
+                                break;
+                            }
+                        }
+                        _ = sender.closed() => return,
+                    }
+                }
+                tracing::warn!(redis = %display_url, "lost the Redis subscription; reconnecting");
+            }
+            Err(error) => {
+                tracing::warn!(redis = %display_url, %error, "cannot subscribe to Redis; retrying in {wait:?}");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = sender.closed() => return,
+        }
+        wait = (wait * 2).min(Duration::from_secs(2));
+    }
+}
+
+async fn subscribe(client: &Client, channel: &str) -> Result<redis::aio::PubSub, StoreError> {
+    let connect = async {
+        let mut pubsub = client.get_async_pubsub().await?;
+        pubsub.subscribe(channel).await?;
+        Ok::<_, redis::RedisError>(pubsub)
+    };
+    match tokio::time::timeout(REDIS_TIMEOUT * 2, connect).await {
+        Ok(result) => result.map_err(unavailable),
+        Err(_) => Err(StoreError::Unavailable(
+            "redis: subscribing timed out".to_owned(),
+        )),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::store::suite;
+    use std::sync::Arc;
+
+    /// A `redis-server` of its own on a free loopback port, stopped when dropped.
+    pub(crate) struct TestRedis {
+        child: std::process::Child,
+        pub port: u16,
+        _dir: tempfile::TempDir,
+    }
+
+    impl TestRedis {
+        pub(crate) fn start() -> Self {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port();
+            Self::spawn(port, tempfile::tempdir().expect("temp dir"))
+        }
+
+        fn spawn(port: u16, dir: tempfile::TempDir) -> Self {
+            let child = std::process::Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server is installed (deploy/install-missing.sh redis-server)");
+            for _ in 0..100 {
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Self {
+                child,
+                port,
+                _dir: dir,
+            }
+        }
+
+        /// Stops the server.
+        pub(crate) fn stop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+
+        /// Starts a new, empty server on the same port.
+        pub(crate) fn restart(&mut self) {
+            self.stop();
+            let port = self.port;
+            *self = Self::spawn(port, tempfile::tempdir().expect("temp dir"));
+        }
+
+        pub(crate) fn url(&self) -> String {
+            format!("redis://127.0.0.1:{}", self.port)
+        }
+
+        pub(crate) fn store(&self, prefix: &str) -> RedisStore {
+            RedisStore::new(RedisSettings::new(&self.url(), None, prefix)).expect("settings")
+        }
+    }
+
+    impl Drop for TestRedis {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_store_passes_the_store_suite() {
+        let redis = TestRedis::start();
+        suite::run(&redis.store("suite:")).await;
+        suite::run_concurrent_take(Arc::new(redis.store("race:"))).await;
+        let counter = std::sync::atomic::AtomicUsize::new(0);
+        suite::run_bounds(|capacity, bytes| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut settings = RedisSettings::new(&redis.url(), None, &format!("bounds{n}:"));
+            settings.capacity_per_namespace = capacity;
+            settings.bytes_per_namespace = bytes;
+            Box::new(RedisStore::new(settings).expect("settings"))
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_prefixes_share_one_redis_without_seeing_each_other() {
+        let redis = TestRedis::start();
+        let (a, b) = (redis.store("one:"), redis.store("two:"));
+        a.put("client:x", "a", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(b.get("client:x").await.unwrap(), None);
+        assert!(b.scan("client").await.unwrap().is_empty());
+        assert_eq!(a.take("client:x").await.unwrap().as_deref(), Some("a"));
+    }
+
+    async fn next(heard: &mut mpsc::Receiver<Announcement>) -> Announcement {
+        tokio::time::timeout(Duration::from_secs(5), heard.recv())
+            .await
+            .expect("in time")
+            .expect("open")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn announcements_reach_other_stores_and_a_restart_asks_for_a_resync() {
+        let mut redis = TestRedis::start();
+        let (writer, reader) = (redis.store("p:"), redis.store("p:"));
+        let mut heard = reader.announcements().expect("redis announces");
+        assert_eq!(next(&mut heard).await, Announcement::Resync);
+        writer.announce("revoked-token:abc").await.unwrap();
+        assert_eq!(
+            next(&mut heard).await,
+            Announcement::Changed("revoked-token:abc".into())
+        );
+        // Another prefix's announcements are not ours.
+        redis
+            .store("other:")
+            .announce("revoked-token:zzz")
+            .await
+            .unwrap();
+        writer.announce("revoked-token:def").await.unwrap();
+        assert_eq!(
+            next(&mut heard).await,
+            Announcement::Changed("revoked-token:def".into())
+        );
+        // Redis restarts: whatever was published meanwhile is lost, so the follower is told
+        // to reload once it is subscribed again, and then hears new announcements.
+        redis.restart();
+        assert_eq!(next(&mut heard).await, Announcement::Resync);
+        writer.announce("revoked-token:ghi").await.unwrap();
+        assert_eq!(
+            next(&mut heard).await,
+            Announcement::Changed("revoked-token:ghi".into())
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_down_is_a_quick_unavailable_error_and_recovery_needs_no_restart() {
+        let mut redis = TestRedis::start();
+        let store = redis.store("down:");
+        store
+            .put("code:a", "1", Duration::from_secs(60))
+            .await
+            .unwrap();
+        redis.stop();
+        let started = std::time::Instant::now();
+        let error = store.get("code:a").await.unwrap_err();
+        assert!(matches!(error, StoreError::Unavailable(_)), "{error}");
+        assert!(store.ping().await.is_err());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        // A new server on the same port: the store finds it again by itself.
+        redis.restart();
+        let mut ok = false;
+        for _ in 0..50 {
+            if store
+                .put("code:b", "2", Duration::from_secs(60))
+                .await
+                .is_ok()
+            {
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ok, "the store reconnected");
+        assert_eq!(store.get("code:b").await.unwrap().as_deref(), Some("2"));
+    }
+
+    #[test]
+    fn bad_urls_are_refused_and_passwords_never_shown() {
+        for bad in ["http://x", "not a url", "redis+sentinel://x"] {
+            let error = RedisStore::new(RedisSettings::new(bad, None, "p:"))
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(error.contains("STORE_URL"), "{error}");
+        }
+        let store = RedisStore::new(RedisSettings::new(
+            "redis://:s3cret@127.0.0.1:1",
+            None,
+            "p:",
+        ))
+        .unwrap();
+        assert!(!store.describe().contains("s3cret"), "{}", store.describe());
+    }
+}
