@@ -485,9 +485,16 @@ pub struct Proxy {
     pub public_url: String,
     /// `<public_url>/mcp`
     pub mcp_url: String,
+    /// How it was started, to start it again.
+    command: Vec<(String, String)>,
+    okta_url: String,
+    upstream_mcp_url: String,
+    port: u16,
+    /// Its `STATE_DIR` (the default embedded store), removed with it.
+    pub state_dir: Option<tempfile::TempDir>,
 }
 
-/// The `okta-mcp-proxy` command with the test settings (no listener flags yet).
+/// The `okta-mcp-proxy` command with the test settings (no listener flags yet; state in memory).
 pub fn proxy_command(okta_url: &str, tool_server_url: &str, public_url: &str) -> Command {
     let mut command = Command::new(binary("okta-mcp-proxy"));
     command
@@ -501,6 +508,7 @@ pub fn proxy_command(okta_url: &str, tool_server_url: &str, public_url: &str) ->
         .env("OKTA_CLIENT_SECRET", TEST_CLIENT_SECRET)
         .env("SESSION_SECRET_KEY", TEST_SESSION_SECRET)
         .env("IDENTITY_HEADER_KEY", TEST_IDENTITY_KEY)
+        .env("STATE_DIR", "none")
         .env("LOG_LEVEL", "info");
     command
 }
@@ -676,29 +684,69 @@ impl FakeOkta {
 
 impl Proxy {
     /// Starts `okta-mcp-proxy` on `port` in front of `upstream_mcp_url`, with `okta` for logins.
+    /// Its state is in a fresh `STATE_DIR` (the embedded store, as in production) unless
+    /// `proxy_env` sets `STATE_DIR` or `STORE_URL`.
     pub async fn start(
         okta: &FakeOkta,
         port: u16,
         upstream_mcp_url: &str,
         proxy_env: &[(&str, &str)],
     ) -> Self {
-        let public_url = format!("http://127.0.0.1:{port}");
-        let mut command = proxy_command(&okta.url, upstream_mcp_url, &public_url);
-        command.args(["--listen", &format!("127.0.0.1:{port}")]);
-        for (k, v) in proxy_env {
-            command.env(k, v);
+        let mut env: Vec<(String, String)> = proxy_env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let chosen = env
+            .iter()
+            .any(|(k, _)| k == "STATE_DIR" || k == "STORE_URL");
+        let state_dir = (!chosen).then(|| tempfile::tempdir().expect("state dir"));
+        if let Some(dir) = &state_dir {
+            env.push(("STATE_DIR".into(), dir.path().display().to_string()));
         }
-        let (process, _stdout) = spawn(command);
-        let proxy = Proxy {
-            process,
+        let public_url = format!("http://127.0.0.1:{port}");
+        let mut proxy = Proxy {
+            process: Self::spawn(&okta.url, upstream_mcp_url, port, &env),
             mcp_url: format!("{public_url}/mcp"),
             public_url,
+            command: env,
+            okta_url: okta.url.clone(),
+            upstream_mcp_url: upstream_mcp_url.to_owned(),
+            port,
+            state_dir,
         };
-        let ready = format!("{}/ready", proxy.public_url);
-        if wait_until_ok(&ready, 400).await {
-            return proxy;
+        proxy.wait_ready().await;
+        proxy
+    }
+
+    fn spawn(okta_url: &str, upstream: &str, port: u16, env: &[(String, String)]) -> Process {
+        let public_url = format!("http://127.0.0.1:{port}");
+        let mut command = proxy_command(okta_url, upstream, &public_url);
+        command.args(["--listen", &format!("127.0.0.1:{port}")]);
+        for (k, v) in env {
+            command.env(k, v);
         }
-        panic!("proxy never became ready; logs:\n{}", proxy.process.logs());
+        spawn(command).0
+    }
+
+    async fn wait_ready(&mut self) {
+        let ready = format!("{}/ready", self.public_url);
+        if !wait_until_ok(&ready, 400).await {
+            panic!("proxy never became ready; logs:\n{}", self.process.logs());
+        }
+    }
+
+    /// Kills the proxy with SIGKILL (no chance to flush anything) and starts it again with the
+    /// same settings, port and state; returns once it is ready.
+    pub async fn kill_and_restart(&mut self) {
+        self.process.kill();
+        // The port is free once the process is reaped; the new one binds it again.
+        self.process = Self::spawn(
+            &self.okta_url,
+            &self.upstream_mcp_url,
+            self.port,
+            &self.command,
+        );
+        self.wait_ready().await;
     }
 }
 

@@ -1,0 +1,184 @@
+//! The proxy's state survives a SIGKILL: registrations, refresh tokens, consents and
+//! revocations are in the embedded store (`STATE_DIR`), so a restart loses nothing a client was
+//! told. Real processes: fake-okta, okta-mcp-tool-server, okta-mcp-proxy (killed and started
+//! again on the same port and state directory), the TypeScript SDK client and plain HTTP.
+
+use std::sync::Arc;
+
+use axum::routing::post;
+use okta_mcp_tests::harness::{Stack, free_port, http_client, node_client};
+use okta_mcp_tests::oauth_flow::{
+    Browser, Credential, OAuthClient, Pkce, ProxiedMcp, manual_redirect_client,
+};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+fn tools(report: &Value, key: &str) -> usize {
+    report[key]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {key}.tools in {report}"))
+        .len()
+}
+
+/// Serves `POST /restart` on a free loopback port: SIGKILLs the stack's proxy and starts it
+/// again, answering once it is ready. The SDK client calls it between its tool calls.
+async fn restart_hook(stack: Arc<Mutex<Stack>>) -> String {
+    let port = free_port();
+    let app = axum::Router::new().route(
+        "/restart",
+        post(move || {
+            let stack = stack.clone();
+            async move {
+                stack.lock().await.proxy.kill_and_restart().await;
+                "restarted"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind hook");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://127.0.0.1:{port}/restart")
+}
+
+#[tokio::test]
+async fn an_sdk_client_keeps_its_registration_and_refresh_token_across_a_sigkill() {
+    let stack = Stack::start(&[("ACCESS_TOKEN_TTL_SECS", "2")]).await;
+    stack.auto_login("alice@example.com").await;
+    let mcp_url = stack.proxy.mcp_url.clone();
+    let stack = Arc::new(Mutex::new(stack));
+    let hook = restart_hook(stack.clone()).await;
+    // Logs in, calls tools, has the proxy killed and restarted, waits for its access token to
+    // expire, then calls again: the SDK refreshes with the token issued before the kill.
+    let report = node_client("sdk-flow.mjs", &[&mcp_url, "refresh", &hook, "{}"]).await;
+    let stack = stack.lock().await;
+    let logs = stack.proxy.process.logs();
+    assert!(report.get("error").is_none(), "{report}\n{logs}");
+    let hook_step = report["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["name"] == "hook"))
+        .unwrap_or_else(|| panic!("the proxy was never restarted: {report}"));
+    assert_eq!(hook_step["status"], 200, "{report}");
+    assert_eq!(tools(&report, "first"), 12, "{report}");
+    assert_eq!(tools(&report, "afterRefresh"), 12, "{report}\n{logs}");
+    assert_eq!(report["refreshed"], true, "{report}");
+    // Rotation bookkeeping survived too: replaying the pre-restart refresh token is reuse.
+    assert_eq!(report["reuse"]["status"], 400, "{report}");
+    assert_eq!(report["currentTokenAfterReuse"], 401, "{report}");
+    assert!(
+        logs.contains("embedded store"),
+        "the default store is the state file: {logs}"
+    );
+}
+
+#[tokio::test]
+async fn consent_and_revocations_survive_a_sigkill() {
+    let mut stack = Stack::start(&[]).await;
+    stack.auto_login("alice@example.com").await;
+    let http = manual_redirect_client();
+    let public = stack.proxy.public_url.clone();
+    let client = OAuthClient::register(&http, &public, &["http://127.0.0.1:9/callback"]).await;
+    let browser = Browser::new(http.clone());
+    let pkce = Pkce::new();
+
+    // First time: the consent page is shown (200), approved, and the code redeemed.
+    let authorize = client.authorize_url(&client.redirect_uri, &pkce, "s1");
+    assert_eq!(browser.get(&authorize).await.status(), 200, "consent page");
+    let code = client
+        .authorize(&browser, &client.redirect_uri, &pkce)
+        .await;
+    let (status, body) = client
+        .exchange(&http, &code, &pkce.verifier, &client.redirect_uri)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let revoked = body["access_token"].as_str().expect("token").to_owned();
+    let (_, second) = {
+        let pkce = Pkce::new();
+        let code = client
+            .authorize(&browser, &client.redirect_uri, &pkce)
+            .await;
+        client
+            .exchange(&http, &code, &pkce.verifier, &client.redirect_uri)
+            .await
+    };
+    let kept = second["access_token"].as_str().expect("token").to_owned();
+
+    // Revoke one access token (RFC 7009), then kill the proxy and start it again.
+    let answer = http
+        .post(format!("{public}/revoke"))
+        .form(&[
+            ("token", revoked.as_str()),
+            ("client_id", &client.client_id),
+        ])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(answer.status(), 200);
+    let plain = http_client();
+    let status = |token: &str| {
+        let mut mcp = ProxiedMcp::new(
+            &plain,
+            &stack.proxy.mcp_url,
+            Credential::Bearer(token.to_owned()),
+        );
+        async move { mcp.initialize().await.status }
+    };
+    assert_eq!(status(&revoked).await, 401);
+    stack.proxy.kill_and_restart().await;
+
+    // The revoked token stays revoked; the other one still works.
+    let status = |token: &str| {
+        let mut mcp = ProxiedMcp::new(
+            &plain,
+            &stack.proxy.mcp_url,
+            Credential::Bearer(token.to_owned()),
+        );
+        async move { mcp.initialize().await.status }
+    };
+    assert_eq!(status(&revoked).await, 401, "revocation survived");
+    assert_eq!(status(&kept).await, 200);
+    // The same browser and client: no consent page this time, straight on to Okta.
+    let pkce = Pkce::new();
+    let again = browser
+        .get(&client.authorize_url(&client.redirect_uri, &pkce, "s2"))
+        .await;
+    assert_eq!(again.status(), 302, "consent remembered across the restart");
+    let location = again
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(location.starts_with(&stack.okta.url), "to Okta: {location}");
+}
+
+#[tokio::test]
+async fn a_corrupt_state_file_stops_start_up_with_a_message_naming_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("proxy.redb");
+    std::fs::write(&file, b"this is not a redb file").expect("write");
+    let okta = okta_mcp_tests::harness::FakeOkta::start_oidc("http://127.0.0.1:9/oauth/callback");
+    let mut command = okta_mcp_tests::harness::proxy_command(
+        &okta.url,
+        "http://127.0.0.1:9/mcp",
+        "http://127.0.0.1:9",
+    );
+    command
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .env("STATE_DIR", dir.path());
+    let mut proxy = okta_mcp_tests::harness::start_process(command);
+    let exit = proxy
+        .wait_exit(std::time::Duration::from_secs(10))
+        .await
+        .expect("exits");
+    assert!(!exit.success());
+    let logs = proxy.logs();
+    assert!(logs.contains(&file.display().to_string()), "{logs}");
+    assert!(logs.contains("cannot be read"), "{logs}");
+    assert!(!logs.contains("panicked"), "{logs}");
+    assert_eq!(
+        std::fs::read(&file).expect("still there"),
+        b"this is not a redb file",
+        "nothing was overwritten"
+    );
+}
