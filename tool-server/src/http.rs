@@ -1,14 +1,27 @@
-//! MCP streamable HTTP at `/mcp`, behind the identity-header check.
+//! MCP streamable HTTP at `/mcp`, behind the identity-header check, keeping no MCP session.
 //!
 //! Every request to `/mcp` must carry identity headers signed by the proxy. The verified
 //! [`Identity`] rides in the request's extensions to the MCP handler, which reads the role from
-//! it. An MCP session belongs to the subject that opened it: a request naming another subject's
-//! session gets the same 404 as a session that does not exist.
+//! it, so a request needs nothing from the ones before it.
+//!
+//! Nothing outlives a request (rmcp's stateless mode), so another replica, or this one after a
+//! restart, serves a client's next request as well as the one it initialized with:
+//! - `initialize` is answered and opens nothing: no `Mcp-Session-Id` comes back, so clients of
+//!   2025-03-26 to 2025-11-25 send none (a server need not assign one); 2026-07-28 has no
+//!   sessions at all.
+//! - Notifications get 202 and are dropped: a client cancels a call by closing its connection.
+//! - `GET` (the stream for messages the server sends unasked) and `DELETE` get 405 with
+//!   `Allow: POST`: these tools send nothing unasked and there is nothing to end. The
+//!   TypeScript and Python SDK clients read that 405 as "no stream" and "nothing to end".
+//! - An `Mcp-Session-Id` that a request still carries (from a client that initialized before
+//!   an upgrade to this version, say) names nothing and is ignored, not answered 404: the
+//!   request is served with the role of its own identity headers, so a session id, anyone's,
+//!   grants nothing. The proxy signs its value with the rest, so a changed one gets 401.
+//! - Answers are `application/json`. Were a tool to send a notification before its result,
+//!   rmcp would answer that one request with an SSE stream instead, so nothing is lost.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -17,17 +30,15 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-use crate::identity::{Identity, IdentityVerifier, SESSION_HEADER};
+use crate::identity::{Identity, IdentityVerifier};
 
 /// Settings of the HTTP listener.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
-    /// Sessions idle this long are closed.
-    pub session_idle: Duration,
     /// `Host` values accepted besides loopback ones (DNS-rebinding protection).
     pub allowed_hosts: Vec<String>,
     /// Largest accepted POST body.
@@ -37,32 +48,13 @@ pub struct HttpSettings {
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
-            session_idle: Duration::from_secs(300),
             allowed_hosts: Vec::new(),
             max_body_bytes: 1024 * 1024,
         }
     }
 }
 
-/// Which subject opened each live MCP session.
-#[derive(Default)]
-struct SessionOwners(Mutex<HashMap<String, String>>);
-
-impl SessionOwners {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-#[derive(Clone)]
-struct GuardState {
-    verifier: Arc<IdentityVerifier>,
-    owners: Arc<SessionOwners>,
-}
-
-/// Builds the `/mcp` service for `handler` (one clone per session) and the health route.
+/// Builds the `/mcp` service for `handler` (one clone per request) and the health route.
 pub fn router<H>(
     handler: H,
     verifier: Arc<IdentityVerifier>,
@@ -72,84 +64,40 @@ pub fn router<H>(
 where
     H: rmcp::ServerHandler + Clone + Send + Sync + 'static,
 {
-    let mut session_config = SessionConfig::default();
-    session_config.keep_alive = Some(settings.session_idle);
-    let mut sessions = LocalSessionManager::default();
-    sessions.session_config = session_config;
-    let sessions = Arc::new(sessions);
-    let allowed_hosts = allowed_hosts(&settings.allowed_hosts);
     let config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(allowed_hosts)
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_allowed_hosts(allowed_hosts(&settings.allowed_hosts))
         .with_max_request_body_bytes(settings.max_body_bytes)
         .with_cancellation_token(shutdown);
-    let mcp = StreamableHttpService::new(move || Ok(handler.clone()), sessions.clone(), config);
-
-    let owners = Arc::new(SessionOwners::default());
-    spawn_owner_pruning(owners.clone(), sessions);
-    let state = GuardState { verifier, owners };
+    let mcp = StreamableHttpService::new(
+        move || Ok(handler.clone()),
+        Arc::new(NeverSessionManager::default()),
+        config,
+    );
     Router::new()
         .route_service("/mcp", mcp)
-        .route_layer(middleware::from_fn_with_state(state, guard))
+        .route_layer(middleware::from_fn_with_state(verifier, guard))
         .route("/health", get(|| async { "ok\n" }))
 }
 
-/// Forgets owners of sessions the session manager has closed (idle, deleted, or crashed).
-fn spawn_owner_pruning(owners: Arc<SessionOwners>, sessions: Arc<LocalSessionManager>) {
-    let owners = Arc::downgrade(&owners);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
-        loop {
-            tick.tick().await;
-            let Some(owners) = owners.upgrade() else {
-                return;
-            };
-            let live = sessions.sessions.read().await;
-            owners.lock().retain(|id, _| live.contains_key(id.as_str()));
-        }
-    });
-}
-
-/// Verifies identity headers and session ownership before the MCP service sees a request.
-async fn guard(State(state): State<GuardState>, mut request: Request, next: Next) -> Response {
-    let method = request.method().clone();
+/// Verifies the identity headers before the MCP service sees a request, and hands it the identity.
+async fn guard(
+    State(verifier): State<Arc<IdentityVerifier>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let identity = match verify_identity(
-        &state.verifier,
-        &method,
+        &verifier,
+        request.method(),
         request.uri().path(),
         request.headers(),
     ) {
         Ok(identity) => identity,
         Err(refused) => return refused.into_response(),
     };
-    let session = match request.headers().get(SESSION_HEADER) {
-        None => None,
-        Some(value) => match value.to_str() {
-            Ok(id) => Some(id.to_owned()),
-            Err(_) => return session_not_found(),
-        },
-    };
-    if let Some(id) = &session {
-        let owned = state.owners.lock().get(id) == Some(&identity.subject);
-        if !owned {
-            tracing::warn!(subject = %identity.subject, "session id of another subject, or unknown");
-            return session_not_found();
-        }
-    }
-    let subject = identity.subject.clone();
     request.extensions_mut().insert::<Identity>(identity);
-    let response = next.run(request).await;
-    match (&session, response.headers().get(SESSION_HEADER)) {
-        (None, Some(new_id)) if response.status().is_success() => {
-            if let Ok(new_id) = new_id.to_str() {
-                state.owners.lock().insert(new_id.to_owned(), subject);
-            }
-        }
-        (Some(id), _) if method == Method::DELETE && response.status().is_success() => {
-            state.owners.lock().remove(id);
-        }
-        _ => {}
-    }
-    response
+    next.run(request).await
 }
 
 /// The `Host` values accepted: loopback names plus `extra` (DNS-rebinding protection).
@@ -180,7 +128,7 @@ impl Refusal {
         }
     }
 
-    /// The one answer for a session that does not exist or belongs to another subject.
+    /// The one answer for a `wrap` session that does not exist or belongs to another subject.
     pub fn session_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, -32001, "Session not found")
     }
@@ -210,10 +158,6 @@ pub fn verify_identity(
                 format!("Unauthorized: {error}"),
             )
         })
-}
-
-fn session_not_found() -> Response {
-    Refusal::session_not_found().into_response()
 }
 
 /// A JSON-RPC error body with an HTTP status, for answers given before the MCP layer.

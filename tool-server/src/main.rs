@@ -34,7 +34,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve MCP streamable HTTP at /mcp for the proxy (identity headers required).
+    /// Serve MCP streamable HTTP at /mcp for the proxy (identity headers required; no MCP
+    /// session state, so any replica serves any request).
     Serve(ServeArgs),
     /// Serve the same tools over stdio for one local user with a fixed role (no proxy).
     Stdio(StdioArgs),
@@ -103,9 +104,10 @@ struct ServeArgs {
         value_delimiter = ','
     )]
     allowed_hosts: Vec<String>,
-    /// Close MCP sessions idle for this many seconds.
-    #[arg(long, env = "SESSION_IDLE_SECS", default_value_t = 300)]
-    session_idle_secs: u64,
+    /// No effect: serve keeps no MCP sessions. Still accepted so that command lines written
+    /// for earlier versions start.
+    #[arg(long, env = "SESSION_IDLE_SECS", hide = true)]
+    session_idle_secs: Option<u64>,
     #[command(flatten)]
     policy: PolicyArg,
     #[command(flatten)]
@@ -220,8 +222,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let policy = Arc::new(load_policy(&args.policy.policy)?);
     let verifier = Arc::new(IdentityVerifier::new(config::identity_key()?));
     let handler = OktaToolServer::new(okta_client(&args.okta)?, policy, Caller::FromHeaders);
+    if args.session_idle_secs.is_some() {
+        tracing::info!(
+            "serve keeps no MCP sessions: --session-idle-secs (SESSION_IDLE_SECS) has no effect"
+        );
+    }
     let settings = HttpSettings {
-        session_idle: Duration::from_secs(args.session_idle_secs.max(1)),
         allowed_hosts: args.allowed_hosts,
         ..HttpSettings::default()
     };

@@ -32,11 +32,12 @@ pub enum Caller {
     Fixed(Identity),
 }
 
-/// The MCP server for one session: every tool, shown and run only as the policy allows.
+/// The MCP server: every tool, shown and run only as the policy allows (over HTTP, a clone of it
+/// serves each request).
 #[derive(Clone)]
 pub struct OktaToolServer {
     pub(crate) okta: Arc<OktaClient>,
-    /// Shared by every session's handler (each session clones the handler).
+    /// Shared by every clone of the handler.
     pub(crate) router: Arc<ToolRouter<OktaToolServer>>,
     policy: Arc<ToolPolicy>,
     caller: Caller,
