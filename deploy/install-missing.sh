@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, with apt, whichever of the named system packages are missing: `cmake` (pingora
-# builds C code with it) and `chromium` (the browser tests). Used by deploy/run-local.sh,
+# builds C code with it), `chromium` (the browser tests) and `redis-server` (the Redis store's
+# tests run a real one). Used by deploy/run-local.sh,
 # tests/run and .ci/run, so a fresh machine with Rust, Node and apt needs nothing else.
 set -euo pipefail
 need=()
@@ -8,6 +9,7 @@ for package in "$@"; do
   case "$package" in
     cmake) command -v cmake >/dev/null 2>&1 || need+=(cmake) ;;
     chromium) [ -x /usr/bin/chromium ] || need+=(chromium) ;;
+    redis-server) command -v redis-server >/dev/null 2>&1 || need+=(redis-server) ;;
     *) echo "install-missing.sh: unknown package $package" >&2; exit 2 ;;
   esac
 done

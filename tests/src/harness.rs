@@ -832,3 +832,72 @@ impl NodeScript {
         self.last.unwrap_or(Value::Null)
     }
 }
+
+/// A real `redis-server` (Debian's package) on a free loopback port, with its data (AOF) in a
+/// directory of its own, so it can be stopped and started again with what it held.
+pub struct RedisServer {
+    process: Option<Process>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts one and waits until it answers.
+    pub async fn start() -> Self {
+        let mut server = Self {
+            process: None,
+            port: free_port(),
+            dir: tempfile::tempdir().expect("redis dir"),
+        };
+        server.start_again().await;
+        server
+    }
+
+    /// `redis://127.0.0.1:<port>`
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it (SIGKILL: what an OOM kill or a node loss does).
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill();
+        }
+    }
+
+    /// Starts it again on the same port and data directory.
+    pub async fn start_again(&mut self) {
+        self.stop();
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
+            // Its own log file: the harness does not read a child's stdout.
+            .arg("--logfile")
+            .arg(self.dir.path().join("redis.log"));
+        let process = start_process(command);
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                self.process = Some(process);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "redis-server did not start (deploy/install-missing.sh redis-server installs it); logs:\n{}",
+            process.logs()
+        );
+    }
+}

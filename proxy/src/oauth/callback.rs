@@ -4,6 +4,7 @@ use http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 
 use super::authorize::{PendingAuthorization, consent_key};
+use super::token::used_key;
 use super::{AuthServer, SHORT_LIVED, no_store, now, pages, store_unavailable_page};
 use crate::okta_login::{LoginError, UpstreamIdentity};
 use crate::tokens::{random_token, same_text, sha256_b64};
@@ -61,6 +62,10 @@ pub(super) struct AuthorizationCode {
     pub email: String,
     pub role: String,
     pub okta_refresh_token: Option<String>,
+    /// The token family this code starts, chosen when the code is issued so that a second
+    /// redemption, even one racing the first on another replica, knows what to revoke.
+    #[serde(default)]
+    pub family: String,
 }
 
 impl AuthorizationCode {
@@ -268,11 +273,17 @@ impl AuthServer {
             email: identity.email,
             role,
             okta_refresh_token: identity.refresh_token,
+            family: random_token(16),
         };
-        if let Err(error) = self
-            .save(&AuthorizationCode::key(&code), &record, SHORT_LIVED)
-            .await
-        {
+        // The reuse marker exists before the code is handed out (see `used_key`).
+        let saved = async {
+            self.store
+                .put(&used_key("code", &code), &record.family, SHORT_LIVED)
+                .await?;
+            self.save(&AuthorizationCode::key(&code), &record, SHORT_LIVED)
+                .await
+        };
+        if let Err(error) = saved.await {
             return store_unavailable_page(error);
         }
         self.redirect_to_client(

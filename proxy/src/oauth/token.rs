@@ -13,8 +13,7 @@ use super::callback::AuthorizationCode;
 use super::clients::RegisteredClient;
 use super::params::Params;
 use super::{
-    AuthServer, SHORT_LIVED, cors, method_not_allowed, no_store, now, oauth_error, preflight,
-    store_unavailable,
+    AuthServer, cors, method_not_allowed, no_store, now, oauth_error, preflight, store_unavailable,
 };
 use crate::okta_login::LoginError;
 use crate::tokens::{Grant, RefreshToken, random_token, same_text, sha256_b64};
@@ -41,8 +40,11 @@ impl RefreshRecord {
     }
 }
 
-/// Marks a used code or rotated refresh token: the family to revoke if it comes back.
-fn used_key(kind: &str, value: &str) -> String {
+/// Names the family of a code or refresh token, to revoke if it is used twice. Written when the
+/// code or token is issued, before anyone holds it, and never taken: so of two redemptions racing
+/// on two replicas, the one whose atomic `take` finds nothing still finds this and revokes the
+/// family the winner is getting.
+pub(super) fn used_key(kind: &str, value: &str) -> String {
     format!("{kind}-used:{}", sha256_b64(value))
 }
 
@@ -158,11 +160,12 @@ impl AuthServer {
             ));
         }
 
-        let family = random_token(16);
-        self.store
-            .put(&used_key("code", code), &family, SHORT_LIVED)
-            .await
-            .map_err(store_unavailable)?;
+        // Codes issued before families were chosen at issue time have none.
+        let family = if record.family.is_empty() {
+            random_token(16)
+        } else {
+            record.family
+        };
         let grant = Grant {
             subject: record.subject,
             email: record.email,
@@ -202,16 +205,36 @@ impl AuthServer {
                 .await
                 .map_err(store_unavailable)
         };
+        let revoked = async |family: &str| {
+            self.revocations
+                .family_revoked_in_store(family)
+                .await
+                .map_err(store_unavailable)
+        };
+        let login_revoked = || {
+            bad_request(
+                "invalid_grant",
+                "this login has been revoked; sign in again",
+            )
+        };
+        // The family is known before the one-time `take`, and checked there: a reuse racing
+        // this request on another replica revokes the family only after our take won, so the
+        // winner is answered (with tokens that revocation then stops) and the loser refused.
+        let family = self
+            .store
+            .get(&used_key("refresh", token))
+            .await
+            .map_err(store_unavailable)?;
+        if let Some(family) = &family
+            && revoked(family).await?
+        {
+            return Err(login_revoked());
+        }
         let key = RefreshRecord::key(token);
         let record: RefreshRecord = match self.take(&key).await.map_err(store_unavailable)? {
             Some(record) => record,
             None => {
-                if let Some(family) = self
-                    .store
-                    .get(&used_key("refresh", token))
-                    .await
-                    .map_err(store_unavailable)?
-                {
+                if let Some(family) = family {
                     tracing::warn!(client_id = %client.client_id, "rotated refresh token reused; revoking its family");
                     revoke(family).await?;
                     return Err(bad_request(
@@ -233,16 +256,9 @@ impl AuthServer {
                 "the refresh token was issued to another client",
             ));
         }
-        if self
-            .revocations
-            .family_revoked_in_store(&record.family)
-            .await
-            .map_err(store_unavailable)?
-        {
-            return Err(bad_request(
-                "invalid_grant",
-                "this login has been revoked; sign in again",
-            ));
+        // A token issued before markers were written at issue time was not checked above.
+        if family.is_none() && revoked(&record.family).await? {
+            return Err(login_revoked());
         }
         let scope = match form.get("scope") {
             None => record.scope.clone(),
@@ -303,10 +319,6 @@ impl AuthServer {
         if role != record.role {
             tracing::info!(subject = %record.subject, old = %record.role, new = %role, "role changed at refresh");
         }
-        self.store
-            .put(&used_key("refresh", token), &record.family, refresh_ttl)
-            .await
-            .map_err(store_unavailable)?;
         let grant = Grant {
             subject: record.subject,
             email: identity.email,
@@ -338,6 +350,14 @@ impl AuthServer {
         match okta_refresh_token {
             Some(okta_refresh_token) if client.allows_refresh() => {
                 let refresh = RefreshToken::generate();
+                self.store
+                    .put(
+                        &used_key("refresh", &refresh.token),
+                        &grant.family,
+                        self.settings.refresh_token_ttl,
+                    )
+                    .await
+                    .map_err(store_unavailable)?;
                 let record = RefreshRecord {
                     family: grant.family,
                     client_id: grant.client_id,

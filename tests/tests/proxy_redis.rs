@@ -1,0 +1,305 @@
+//! Two proxy replicas sharing a real `redis-server` (`STORE_URL`): one-time things stay
+//! one-time across replicas, a revocation on one is refused on the other within a second, and
+//! Redis going away and coming back costs no restart and no existing session.
+//!
+//! Both replicas have the same public URL (as behind a load balancer) and each listens on its
+//! own port, so a test can send each request to the replica it chooses.
+
+use std::time::{Duration, Instant};
+
+use okta_mcp_tests::harness::{FakeOkta, Proxy, RedisServer, ToolServer, free_port, http_client};
+use okta_mcp_tests::oauth_flow::{
+    Browser, Credential, OAuthClient, Pkce, ProxiedMcp, Tokens, json_of, log_in,
+    manual_redirect_client,
+};
+
+struct Replicas {
+    _okta: FakeOkta,
+    _tool_server: ToolServer,
+    redis: RedisServer,
+    a: Proxy,
+    b: Proxy,
+}
+
+impl Replicas {
+    async fn start() -> Self {
+        let redis = RedisServer::start().await;
+        let port_a = free_port();
+        let public_url = format!("http://127.0.0.1:{port_a}");
+        let okta = FakeOkta::start_oidc(&format!("{public_url}/oauth/callback"));
+        let tool_server = ToolServer::start(&okta, &[]).await;
+        let url = redis.url();
+        let env = [
+            ("STORE_URL", url.as_str()),
+            ("PUBLIC_URL", public_url.as_str()),
+        ];
+        let a = Proxy::start(&okta, port_a, &tool_server.mcp_url, &env).await;
+        let b = Proxy::start(&okta, free_port(), &tool_server.mcp_url, &env).await;
+        okta.auto_login("alice@example.com").await;
+        Self {
+            _okta: okta,
+            _tool_server: tool_server,
+            redis,
+            a,
+            b,
+        }
+    }
+}
+
+/// The HTTP status `/mcp` of `proxy` gives one `initialize` request with `token`.
+async fn mcp_status(proxy: &Proxy, token: &str) -> u16 {
+    let http = http_client();
+    ProxiedMcp::new(&http, &proxy.mcp_url, Credential::Bearer(token.to_owned()))
+        .post(&serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "replica-check", "version": "1"}
+            }
+        }))
+        .await
+        .status
+}
+
+/// `POST <proxy>/token` with `form`.
+async fn token_at(proxy: &Proxy, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    json_of(
+        http_client()
+            .post(format!("{}/token", proxy.public_url))
+            .form(form)
+            .send()
+            .await
+            .expect("POST /token"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_token_revoked_on_one_replica_is_refused_on_the_other_within_a_second() {
+    let replicas = Replicas::start().await;
+    let http = manual_redirect_client();
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        let Tokens {
+            client,
+            access_token,
+            ..
+        } = log_in(&http, &replicas.a.public_url).await;
+        assert_eq!(mcp_status(&replicas.b, &access_token).await, 200);
+        let revoked_at = Instant::now();
+        let answer = http_client()
+            .post(format!("{}/revoke", replicas.a.public_url))
+            .form(&[
+                ("token", access_token.as_str()),
+                ("client_id", &client.client_id),
+            ])
+            .send()
+            .await
+            .expect("revoke");
+        assert_eq!(answer.status(), 200);
+        let mut refused = None;
+        while revoked_at.elapsed() < Duration::from_secs(3) {
+            if mcp_status(&replicas.b, &access_token).await == 401 {
+                refused = Some(revoked_at.elapsed());
+                break;
+            }
+        }
+        let refused = refused.expect("replica B never refused the revoked token");
+        assert!(refused <= Duration::from_secs(1), "{refused:?}");
+        seen.push(refused);
+    }
+    eprintln!("revocation seen by the other replica after: {seen:?}");
+}
+
+#[tokio::test]
+async fn two_replicas_racing_on_one_code_or_one_refresh_token_give_exactly_one_winner() {
+    let replicas = Replicas::start().await;
+    let http = manual_redirect_client();
+    let client = OAuthClient::register(
+        &http,
+        &replicas.a.public_url,
+        &["http://127.0.0.1:9/callback"],
+    )
+    .await;
+    let browser = Browser::new(http.clone());
+    let resource = client.resource();
+    for round in 0..5 {
+        // Two replicas redeem one code at once: one wins; the other's attempt is a reuse, so
+        // the tokens the winner got are revoked (RFC 6749 §4.1.2) on both replicas.
+        let pkce = Pkce::new();
+        let code = client
+            .authorize(&browser, &client.redirect_uri, &pkce)
+            .await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("client_id", client.client_id.as_str()),
+            ("code", code.as_str()),
+            ("code_verifier", pkce.verifier.as_str()),
+            ("redirect_uri", client.redirect_uri.as_str()),
+            ("resource", resource.as_str()),
+        ];
+        let (at_a, at_b) = tokio::join!(token_at(&replicas.a, &form), token_at(&replicas.b, &form));
+        let winner = one_winner(round, &at_a, &at_b);
+        refused_everywhere(&replicas, winner).await;
+
+        // Two replicas rotate one refresh token at once: the same.
+        let pkce = Pkce::new();
+        let code = client
+            .authorize(&browser, &client.redirect_uri, &pkce)
+            .await;
+        let (status, fresh) = client
+            .exchange(&http, &code, &pkce.verifier, &client.redirect_uri)
+            .await;
+        assert_eq!(status, 200, "{fresh}");
+        let refresh = fresh["refresh_token"].as_str().expect("refresh token");
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", client.client_id.as_str()),
+            ("refresh_token", refresh),
+        ];
+        let (at_a, at_b) = tokio::join!(token_at(&replicas.a, &form), token_at(&replicas.b, &form));
+        let winner = one_winner(round, &at_a, &at_b);
+        refused_everywhere(&replicas, winner).await;
+        let (status, body) = token_at(
+            &replicas.b,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", client.client_id.as_str()),
+                (
+                    "refresh_token",
+                    winner["refresh_token"].as_str().expect("refresh"),
+                ),
+            ],
+        )
+        .await;
+        assert_eq!(status, 400, "the family is revoked: {body}");
+    }
+}
+
+type TokenAnswer = (u16, serde_json::Value);
+
+/// Exactly one of the two answers is 200 (returned); the other is `invalid_grant`.
+fn one_winner<'a>(round: usize, a: &'a TokenAnswer, b: &'a TokenAnswer) -> &'a serde_json::Value {
+    let winners: Vec<_> = [a, b].into_iter().filter(|r| r.0 == 200).collect();
+    assert_eq!(winners.len(), 1, "round {round}: {a:?} {b:?}");
+    let loser = if a.0 == 200 { b } else { a };
+    assert_eq!(loser.0, 400, "{loser:?}");
+    assert_eq!(loser.1["error"], "invalid_grant", "{loser:?}");
+    &winners[0].1
+}
+
+/// The winner's access token is refused on both replicas (its family was revoked).
+async fn refused_everywhere(replicas: &Replicas, winner: &serde_json::Value) {
+    let access = winner["access_token"].as_str().expect("access token");
+    for proxy in [&replicas.a, &replicas.b] {
+        let mut status = 0;
+        for _ in 0..20 {
+            status = mcp_status(proxy, access).await;
+            if status == 401 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(status, 401, "the reused grant's family is revoked");
+    }
+}
+
+#[tokio::test]
+async fn with_redis_down_new_logins_get_503_existing_tokens_work_and_all_resumes_without_a_restart()
+{
+    let mut replicas = Replicas::start().await;
+    let http = manual_redirect_client();
+    let tokens = log_in(&http, &replicas.a.public_url).await;
+    let plain = http_client();
+
+    replicas.redis.stop();
+    for proxy in [&replicas.a, &replicas.b] {
+        let ready = plain
+            .get(format!("{}/ready", proxy.public_url))
+            .send()
+            .await
+            .expect("ready");
+        assert_eq!(ready.status(), 503);
+        let body: serde_json::Value = ready.json().await.expect("json");
+        assert_eq!(body["state_store"], false, "{body}");
+        // Registration and token requests: a clear 503, never a 500.
+        let started = Instant::now();
+        let (status, body) = json_of(
+            plain
+                .post(format!("{}/register", proxy.public_url))
+                .json(&serde_json::json!({
+                    "client_name": "during outage",
+                    "redirect_uris": ["http://127.0.0.1:9/callback"],
+                    "token_endpoint_auth_method": "none",
+                }))
+                .send()
+                .await
+                .expect("register"),
+        )
+        .await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let refresh = tokens.refresh_token.as_deref().expect("refresh");
+        let (status, body) = token_at(
+            proxy,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", tokens.client.client_id.as_str()),
+                ("refresh_token", refresh),
+            ],
+        )
+        .await;
+        assert_eq!(status, 503, "{body}");
+        // Logging in: the authorize endpoint answers 503 too.
+        let pkce = Pkce::new();
+        let authorize = Browser::new(http.clone())
+            .get(
+                &tokens
+                    .client
+                    .authorize_url(&tokens.client.redirect_uri, &pkce, "s"),
+            )
+            .await;
+        assert_eq!(authorize.status(), 503);
+        // The access token already issued keeps working, from the last known revocations.
+        assert_eq!(mcp_status(proxy, &tokens.access_token).await, 200);
+    }
+
+    // Redis comes back: no proxy restart needed.
+    replicas.redis.start_again().await;
+    let mut back = false;
+    for _ in 0..100 {
+        let a = plain
+            .get(format!("{}/ready", replicas.a.public_url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        let b = plain
+            .get(format!("{}/ready", replicas.b.public_url))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if a && b {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(back, "both replicas ready again");
+    // The refresh token issued before the outage works (Redis kept it on disk), on replica B.
+    let refresh = tokens.refresh_token.as_deref().expect("refresh");
+    let (status, body) = token_at(
+        &replicas.b,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", tokens.client.client_id.as_str()),
+            ("refresh_token", refresh),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // And a new login works end to end, its token good on the other replica.
+    let again = log_in(&http, &replicas.a.public_url).await;
+    assert_eq!(mcp_status(&replicas.b, &again.access_token).await, 200);
+}
