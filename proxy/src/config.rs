@@ -94,6 +94,14 @@ pub struct ProxyArgs {
     /// rediss://… for TLS. Single server; no Cluster or Sentinel.
     #[arg(long, env = "STORE_URL")]
     pub store_url: Option<String>,
+    /// Listen address for requests other replicas forward for MCP sessions this replica owns
+    /// (`wrap`); reachable only by the other replicas. Needs --peer-address and --store-url.
+    #[arg(long, env = "PEER_LISTEN", requires = "peer_address")]
+    pub peer_listen: Option<SocketAddr>,
+    /// This replica's peer listener as the other replicas reach it (`host:port`, e.g. the pod
+    /// IP and the --peer-listen port), published through the store.
+    #[arg(long, env = "PEER_ADDRESS", requires = "peer_listen")]
+    pub peer_address: Option<String>,
     /// Put before every Redis key, so two deployments can share one Redis.
     #[arg(long, env = "STORE_KEY_PREFIX", default_value = "okta-mcp:")]
     pub store_key_prefix: String,

@@ -16,6 +16,7 @@ use crate::forward::{self, OriginPolicy};
 use crate::identity::IdentitySigner;
 use crate::oauth::{AuthServer, Principal};
 use crate::okta_login::UpstreamLogin;
+use crate::replicas::{Route, SessionRoutes};
 use crate::web::{WebRequest, WebResponse};
 
 /// Where `/mcp` goes.
@@ -41,6 +42,10 @@ pub struct Edge {
     pub max_body_bytes: usize,
     /// For the readiness probe of the tool server.
     pub http: reqwest::Client,
+    /// Which replica owns each MCP session.
+    pub routes: Arc<SessionRoutes>,
+    /// This is the peer listener: only `/mcp`, only this replica's own sessions.
+    pub peer_listener: bool,
 }
 
 /// Per-request state.
@@ -49,10 +54,13 @@ pub struct RequestCtx {
     principal: Option<Principal>,
     origin: Option<String>,
     body_bytes: usize,
+    route: Route,
 }
 
 /// The public path of the MCP endpoint.
 const MCP_PATH: &str = "/mcp";
+/// MCP's session header.
+const SESSION_HEADER: &str = "mcp-session-id";
 
 #[async_trait]
 impl ProxyHttp for Edge {
@@ -64,6 +72,7 @@ impl ProxyHttp for Edge {
             principal: None,
             origin: None,
             body_bytes: 0,
+            route: Route::Gone,
         }
     }
 
@@ -79,15 +88,11 @@ impl ProxyHttp for Edge {
             };
         }
         let response = match path.as_str() {
+            _ if self.peer_listener => not_found(),
             "/health" => WebResponse::new(StatusCode::OK, "text/plain", "ok\n"),
             "/ready" => self.readiness().await,
             _ => match read_request(session, self.max_body_bytes).await {
-                Ok(request) => self.auth.handle(&request).await.unwrap_or_else(|| {
-                    WebResponse::json(
-                        StatusCode::NOT_FOUND,
-                        &serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}),
-                    )
-                }),
+                Ok(request) => self.auth.handle(&request).await.unwrap_or_else(not_found),
                 Err(response) => response,
             },
         };
@@ -98,9 +103,13 @@ impl ProxyHttp for Edge {
     async fn upstream_peer(
         &self,
         _session: &mut Session,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        let mut peer = HttpPeer::new(self.upstream.addr.as_str(), false, String::new());
+        let address = match &ctx.route {
+            Route::Peer { address } => address.as_str(),
+            _ => self.upstream.addr.as_str(),
+        };
+        let mut peer = HttpPeer::new(address, false, String::new());
         peer.options.connection_timeout = Some(Duration::from_secs(2));
         Ok(Box::new(peer))
     }
@@ -114,6 +123,12 @@ impl ProxyHttp for Edge {
         let Some(principal) = ctx.principal.as_ref() else {
             // admit_mcp always sets it; never forward an unauthenticated request.
             return Error::e_explain(HTTPStatus(401), "no principal for /mcp");
+        };
+        let session = match &ctx.route {
+            // The owner checks the client's credentials itself: forward the request as it came.
+            Route::Peer { .. } => return Ok(()),
+            Route::Local { session } => session.clone(),
+            Route::Gone => return Error::e_explain(HTTPStatus(404), "no route for the session"),
         };
         let stripped: Vec<HeaderName> = request
             .headers
@@ -133,12 +148,13 @@ impl ProxyHttp for Edge {
             .or_err(InternalError, "upstream URI from a valid path")?;
         request.set_uri(uri);
         request.insert_header(header::HOST, self.upstream.host_header.as_str())?;
-        let session_id = request
-            .headers
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        // The tool server sees its own session id, never the routed one we handed out.
+        let session_id = session.unwrap_or_default();
+        if session_id.is_empty() {
+            request.remove_header(SESSION_HEADER);
+        } else {
+            request.insert_header(SESSION_HEADER, session_id.as_str())?;
+        }
         let method = request.method.as_str().to_owned();
         for (name, value) in forward::identity_headers(
             &self.signer,
@@ -172,6 +188,17 @@ impl ProxyHttp for Edge {
         response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        // A local tool server's session id becomes one that names this replica (a peer's
+        // answer already carries its own).
+        if matches!(ctx.route, Route::Local { .. })
+            && let Some(upstream) = response
+                .headers
+                .get(SESSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        {
+            response.insert_header(SESSION_HEADER, self.routes.outgoing(&upstream))?;
+        }
         if let Some(origin) = &ctx.origin {
             let mut cors = http::HeaderMap::new();
             forward::add_cors(&mut cors, origin);
@@ -188,9 +215,16 @@ impl ProxyHttp for Edge {
         &self,
         session: &mut Session,
         e: &Error,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> FailToProxy {
         let response = match e.etype() {
+            // The replica that owned the session is gone: the client starts a new one.
+            _ if matches!(ctx.route, Route::Peer { .. })
+                && e.esource() == &ErrorSource::Upstream
+                && session.response_written().is_none() =>
+            {
+                forward::session_not_found()
+            }
             HTTPStatus(413) => forward::body_too_large(self.max_body_bytes),
             HTTPStatus(code) => WebResponse::jsonrpc_error(
                 StatusCode::from_u16(*code).unwrap_or(StatusCode::BAD_GATEWAY),
@@ -263,6 +297,14 @@ impl Edge {
             .and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|len| len > self.max_body_bytes) {
             return Err(with_cors(forward::body_too_large(self.max_body_bytes)));
+        }
+        let session = match request.headers.get(SESSION_HEADER) {
+            None => None,
+            Some(value) => Some(value.to_str().unwrap_or("")),
+        };
+        ctx.route = self.routes.route(session, self.peer_listener).await;
+        if ctx.route == Route::Gone {
+            return Err(with_cors(forward::session_not_found()));
         }
         ctx.principal = Some(principal);
         ctx.origin = origin;
@@ -338,6 +380,13 @@ async fn read_request(session: &mut Session, limit: usize) -> Result<WebRequest,
     }
     request.body = body.into();
     Ok(request)
+}
+
+fn not_found() -> WebResponse {
+    WebResponse::json(
+        StatusCode::NOT_FOUND,
+        &serde_json::json!({"error": "not_found", "error_description": "no such endpoint"}),
+    )
 }
 
 fn too_large(limit: usize) -> WebResponse {

@@ -75,6 +75,11 @@ pub fn preflight(origin: Option<&str>) -> WebResponse {
     response
 }
 
+/// 404 for an `Mcp-Session-Id` no live replica owns: the client starts a new session.
+pub fn session_not_found() -> WebResponse {
+    WebResponse::jsonrpc_error(StatusCode::NOT_FOUND, -32001, "Session not found")
+}
+
 /// Adds the CORS response headers for an allowed origin.
 pub fn add_cors(headers: &mut HeaderMap, origin: &str) {
     if let Ok(value) = HeaderValue::from_str(origin) {

@@ -5,7 +5,8 @@
 //! and forwarded by `forward` with the identity headers `identity` signs. `okta_login` logs
 //! users in at Okta, `roles` maps their groups to one role, `tokens` and `session_cookie` mint
 //! and check what we hand out, `store` keeps the authorization server's state, and
-//! `revocations` answers "is this revoked?" from memory, kept current through the store.
+//! `revocations` answers "is this revoked?" from memory, kept current through the store;
+//! `replicas` routes an MCP session's requests to the replica that owns it.
 
 pub mod config;
 pub mod edge;
@@ -13,6 +14,7 @@ pub mod forward;
 pub mod identity;
 pub mod oauth;
 pub mod okta_login;
+pub mod replicas;
 pub mod revocations;
 pub mod roles;
 pub mod session_cookie;

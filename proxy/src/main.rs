@@ -12,6 +12,7 @@ use okta_mcp_proxy::forward::OriginPolicy;
 use okta_mcp_proxy::identity::IdentitySigner;
 use okta_mcp_proxy::oauth::{AuthServer, OAuthSettings};
 use okta_mcp_proxy::okta_login::{OktaLogin, OktaLoginSettings, UpstreamLogin};
+use okta_mcp_proxy::replicas::SessionRoutes;
 use okta_mcp_proxy::revocations::Revocations;
 use okta_mcp_proxy::roles::RoleMap;
 use okta_mcp_proxy::store::{EmbeddedStore, MemoryStore, RedisSettings, RedisStore, Store};
@@ -71,10 +72,32 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
         redirect_uri,
     ))?);
 
-    let mut settings = OAuthSettings::new(public_url.clone(), session_secret.into_bytes())?;
+    let session_secret = session_secret.into_bytes();
+    let mut settings = OAuthSettings::new(public_url.clone(), session_secret.clone())?;
     settings.access_token_ttl = Duration::from_secs(args.access_token_ttl_secs.max(1));
     let store = open_store(&args)?;
     tracing::info!("authorization state: {}", store.describe());
+    if args.peer_listen.is_some() && args.store_url.is_none() {
+        bail!("--peer-listen needs --store-url: replicas find each other through Redis");
+    }
+    let peer_address = args
+        .peer_address
+        .as_deref()
+        .map(str::trim)
+        .map(str::to_owned);
+    if let Some(address) = &peer_address
+        && address.parse::<std::net::SocketAddr>().is_err()
+        && address
+            .rsplit_once(':')
+            .is_none_or(|(_, port)| port.parse::<u16>().is_err())
+    {
+        bail!("PEER_ADDRESS `{address}` must be host:port");
+    }
+    let routes = Arc::new(SessionRoutes::new(
+        &session_secret,
+        store.clone(),
+        peer_address,
+    ));
     let auth = Arc::new(AuthServer::new(
         settings,
         store,
@@ -100,17 +123,21 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
         health_url: format!("http://{authority}/health"),
     };
     let edge_auth = auth.clone();
-    let edge = Edge {
-        auth,
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("building the HTTP client")?;
+    let origins = OriginPolicy::new(&config::origin_of(&public_url), &args.allowed_origins);
+    let edge = |peer_listener: bool| Edge {
+        auth: auth.clone(),
         login: login.clone(),
-        signer,
-        origins: OriginPolicy::new(&config::origin_of(&public_url), &args.allowed_origins),
-        upstream,
+        signer: signer.clone(),
+        origins: origins.clone(),
+        upstream: upstream.clone(),
         max_body_bytes: args.max_body_bytes,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .context("building the HTTP client")?,
+        http: http.clone(),
+        routes: routes.clone(),
+        peer_listener,
     };
 
     let conf = ServerConf {
@@ -122,7 +149,7 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let mut service = pingora::proxy::http_proxy_service(&server.configuration, edge);
+    let mut service = pingora::proxy::http_proxy_service(&server.configuration, edge(false));
     if args.no_plain && args.tls_listen.is_none() {
         bail!("--no-plain needs --tls-listen: the proxy would not listen anywhere");
     }
@@ -144,6 +171,19 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
         tracing::info!("okta-mcp-proxy listening on https://{addr}");
     }
     server.add_service(service);
+    if let Some(addr) = args.peer_listen {
+        let mut peers = pingora::proxy::http_proxy_service(&server.configuration, edge(true));
+        peers.add_tcp(&addr.to_string());
+        tracing::info!(
+            "okta-mcp-proxy peer listener on http://{addr} (replica {})",
+            routes.replica()
+        );
+        server.add_service(peers);
+        server.add_service(background_service(
+            "replica registration",
+            StayRegistered(routes.clone()),
+        ));
+    }
     server.add_service(background_service("okta discovery", Discovery(login)));
     server.add_service(background_service(
         "revocations",
@@ -242,5 +282,15 @@ impl BackgroundService for SweepExpired {
                 _ = shutdown.changed() => return,
             }
         }
+    }
+}
+
+/// Keeps this replica's peer address in the store (see `replicas`).
+struct StayRegistered(Arc<SessionRoutes>);
+
+#[async_trait]
+impl BackgroundService for StayRegistered {
+    async fn start(&self, shutdown: ShutdownWatch) {
+        self.0.clone().stay_registered(shutdown).await;
     }
 }

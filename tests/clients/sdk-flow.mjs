@@ -9,6 +9,10 @@
 //                       replay the first refresh token (reuse) and show the family is dead
 //   An optional <hook-url> <json-body> is POSTed after the first tool calls (tests use it to
 //   change the user's groups at the fake Okta org before the refresh).
+//   scenario "many" <n> [<hook-url>]: basic, then n more get_current_time calls, counting
+//                       successes and failures without stopping at one (the SDK refreshes an
+//                       expired token by itself); the hook, if given, is POSTed (without
+//                       waiting) after a tenth of the calls.
 // The browser part (consent page, Okta login) is plain HTTP with a cookie jar: the fake Okta
 // org is told by the test which user to log in (auto_login). Prints one JSON report on stdout.
 
@@ -150,6 +154,25 @@ async function main() {
   }
   report.connected = true;
   await useTools(client, "first");
+  if (scenario === "many") {
+    const count = Number(hookUrl ?? "100");
+    const hook = hookBody;
+    Object.assign(report, { callsOk: 0, callsFailed: 0, callErrors: [] });
+    for (let i = 0; i < count; i++) {
+      if (hook && i === Math.floor(count / 10)) {
+        report.hookCalledAt = i;
+        fetch(hook, { method: "POST" }).catch(() => {});
+      }
+      try {
+        const result = await client.callTool({ name: "get_current_time", arguments: {} });
+        if (!result.isError && result.structuredContent?.time) report.callsOk++;
+        else report.callsFailed++;
+      } catch (error) {
+        report.callsFailed++;
+        if (report.callErrors.length < 5) report.callErrors.push(String(error));
+      }
+    }
+  }
   if (scenario === "refresh") {
     const firstRefresh = provider._tokens.refresh_token;
     if (hookUrl) {
