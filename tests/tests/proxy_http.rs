@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use okta_mcp_tests::fake_okta::dataset::ALICE_ID;
 use okta_mcp_tests::harness::{
-    FakeOkta, Process, Stack, ToolServer, free_port, http_client, proxy_command, start_process,
+    FakeOkta, Process, Stack, ToolServer, WrapStack, everything_server_command, free_port,
+    http_client, proxy_command, start_process,
 };
 use okta_mcp_tests::oauth_flow::{
     Browser, Credential, OAuthClient, Pkce, ProxiedMcp, Tokens, json_of, log_in,
@@ -55,6 +56,30 @@ async fn alice_logged_in(proxy_env: &[(&str, &str)]) -> (Stack, reqwest::Client,
     let tokens = log_in(&http, &stack.proxy.public_url).await;
     (stack, http, tokens)
 }
+
+/// The pinned everything server behind `okta-mcp-tool-server wrap` behind the proxy: `serve`
+/// keeps no MCP sessions and answers plain JSON, so sessions and SSE are tested through this.
+async fn wrap_stack() -> WrapStack {
+    WrapStack::start(
+        "policies/everything.toml",
+        &[],
+        &everything_server_command(),
+    )
+    .await
+}
+
+/// A client of `stack`'s proxy with a bearer token for `email`, logged in through the real flow.
+async fn logged_in_at(stack: &WrapStack, email: &str) -> ProxiedMcp {
+    stack.okta.auto_login(email).await;
+    let http = manual_redirect_client();
+    let tokens = log_in(&http, &stack.proxy.public_url).await;
+    ProxiedMcp::new(
+        &http,
+        &stack.proxy.mcp_url,
+        Credential::Bearer(tokens.access_token),
+    )
+}
+
 #[tokio::test]
 async fn without_credentials_mcp_answers_401_with_the_resource_metadata_challenge() {
     let stack = Stack::start(&[]).await;
@@ -728,21 +753,25 @@ async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
     assert_eq!(status, 413);
 }
 
+/// `mcp` also sending identity headers that claim carol, a super-admin.
+fn forging_identity(mcp: ProxiedMcp) -> ProxiedMcp {
+    mcp.with_header("X-MCP-Role", "super-admin")
+        .with_header("X-MCP-Subject", "00ucarol000000000003")
+        .with_header("X-MCP-Email", "carol@example.com")
+        .with_header(
+            "X-MCP-Identity",
+            "v1;t=0;n=AAAAAAAAAAAAAAAAAAAAAA;sig=forged",
+        )
+}
+
 #[tokio::test]
 async fn identity_headers_sent_by_a_client_change_nothing() {
     let (stack, http, tokens) = alice_logged_in(&[]).await;
-    let mut alice = ProxiedMcp::new(
+    let mut alice = forging_identity(ProxiedMcp::new(
         &http,
         &stack.proxy.mcp_url,
         Credential::Bearer(tokens.access_token),
-    )
-    .with_header("X-MCP-Role", "super-admin")
-    .with_header("X-MCP-Subject", "00ucarol000000000003")
-    .with_header("X-MCP-Email", "carol@example.com")
-    .with_header(
-        "X-MCP-Identity",
-        "v1;t=0;n=AAAAAAAAAAAAAAAAAAAAAA;sig=forged",
-    );
+    ));
     assert_eq!(alice.initialize().await.status, 200);
     assert_eq!(alice.tool_names().await.len(), 12, "viewer's tools only");
     let refused = alice.call("list_okta_network_zones", json!({})).await;
@@ -766,19 +795,21 @@ async fn identity_headers_sent_by_a_client_change_nothing() {
     assert!(line.contains("role=\"viewer\""), "{line}");
     assert!(!logs.contains("00ucarol000000000003"), "{logs}");
 
-    // Nor does the session id of a super-admin's session: it is bound to its user.
-    stack.auto_login("carol@example.com").await;
-    let carol_tokens = log_in(&http, &stack.proxy.public_url).await;
-    let mut carol = ProxiedMcp::new(
-        &http,
-        &stack.proxy.mcp_url,
-        Credential::Bearer(carol_tokens.access_token),
-    );
+    // Nor does a super-admin's session id: sessions are bound to the user who opened them.
+    // `serve` keeps no sessions, so this part runs where sessions exist: a wrapped server.
+    let wrap = wrap_stack().await;
+    let mut carol = logged_in_at(&wrap, "carol@example.com").await;
     assert_eq!(carol.initialize().await.status, 200);
+    let mut alice = forging_identity(logged_in_at(&wrap, "alice@example.com").await);
+    assert_eq!(alice.initialize().await.status, 200);
+    assert_ne!(alice.session_id, carol.session_id);
     alice.session_id = carol.session_id.clone();
     let hijack = alice.post(&rpc(99, "tools/list", json!({}))).await;
     assert_eq!(hijack.status, 404, "{hijack:?}");
-    assert_eq!(carol.tool_names().await.len(), 19);
+    assert!(
+        carol.tool_names().await.contains(&"get-env".to_owned()),
+        "carol's session still works"
+    );
 }
 
 #[tokio::test]
@@ -1047,17 +1078,29 @@ async fn stream_ended(stream: &mut reqwest::Response, wait: Duration) -> bool {
 
 #[tokio::test]
 async fn sse_events_pass_through_the_proxy_as_they_are_produced() {
-    let (stack, http, tokens) = alice_logged_in(&[]).await;
-    let mut mcp = ProxiedMcp::new(
-        &http,
-        &stack.proxy.mcp_url,
-        Credential::Bearer(tokens.access_token),
-    );
-    assert_eq!(mcp.initialize().await.status, 200);
+    let stack = wrap_stack().await;
+    let mut mcp = logged_in_at(&stack, "alice@example.com").await;
+    // A client that offers roots: after `notifications/initialized` the everything server
+    // announces the tools that depend on it (`tools/list_changed`) and, 350 ms later, asks for
+    // the roots (`roots/list`). Both are unprompted, so they go to the GET stream.
+    let init = mcp
+        .post(&rpc(
+            1,
+            "initialize",
+            json!({
+                "protocolVersion": mcp.protocol_version, "capabilities": {"roots": {}},
+                "clientInfo": {"name": "okta-mcp-proxy-e2e", "version": "1"}
+            }),
+        ))
+        .await;
+    assert_eq!(init.status, 200, "{init:?}");
+    mcp.session_id = Some(header(&init.headers, "mcp-session-id").to_owned());
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(mcp.post(&initialized).await.status, 202);
 
     // 1. The standalone GET stream never ends while the session lives, so a proxy that held a
-    //    response until its end would never deliver it. Its head and first event arrive at once,
-    //    and the stream stays open.
+    //    response until its end would never deliver it. Its head and first events arrive at
+    //    once, the roots request soon after, and the stream stays open.
     let mut stream = tokio::time::timeout(
         Duration::from_secs(2),
         mcp.request_builder(reqwest::Method::GET)
@@ -1070,22 +1113,27 @@ async fn sse_events_pass_through_the_proxy_as_they_are_produced() {
     .unwrap();
     assert_eq!(stream.status(), 200);
     assert!(header(stream.headers(), "content-type").starts_with("text/event-stream"));
-    let first = tokio::time::timeout(Duration::from_secs(2), stream.chunk())
-        .await
-        .expect("the first event within 2 s")
-        .unwrap()
-        .expect("an event, not the end of the stream");
-    assert!(
-        String::from_utf8_lossy(&first).ends_with("\n\n"),
-        "one whole SSE event: {first:?}"
-    );
+    let opened = Instant::now();
+    let mut events = String::new();
+    while !events.contains("\"roots/list\"") {
+        let chunk = tokio::time::timeout(Duration::from_secs(2), stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no roots/list within 2 s; got {events:?}"))
+            .unwrap()
+            .expect("an event, not the end of the stream");
+        let chunk = String::from_utf8_lossy(&chunk);
+        assert!(
+            chunk.starts_with("data: ") && chunk.ends_with("\n\n"),
+            "whole SSE events: {chunk:?}"
+        );
+        events.push_str(&chunk);
+    }
+    assert!(opened.elapsed() < Duration::from_secs(2), "{events:?}");
     assert!(!stream_ended(&mut stream, Duration::from_millis(200)).await);
 
-    // 2. A tool call that takes 1.5 s (Okta latency) is answered as SSE: the tool server sends
-    //    the head and a priming event at once and the result when Okta answers. Through the
-    //    proxy the first bytes must still come long before the result; a buffering proxy would
-    //    deliver them together, after 1.5 s.
-    stack.okta.faults(json!({"latency_ms": 1500})).await;
+    // 2. A 2 s tool call with a progress token is answered as SSE: a progress notification
+    //    every 0.5 s, then the result. Through the proxy the first progress must still come
+    //    long before the result; a buffering proxy would deliver them together, after 2 s.
     let sent = Instant::now();
     let mut response = mcp
         .request_builder(reqwest::Method::POST)
@@ -1096,7 +1144,11 @@ async fn sse_events_pass_through_the_proxy_as_they_are_produced() {
             rpc(
                 7,
                 "tools/call",
-                json!({"name": "get_okta_user", "arguments": {"user_id": "alice@example.com"}}),
+                json!({
+                    "name": "trigger-long-running-operation",
+                    "arguments": {"duration": 2, "steps": 4},
+                    "_meta": {"progressToken": 1}
+                }),
             )
             .to_string(),
         )
@@ -1115,28 +1167,26 @@ async fn sse_events_pass_through_the_proxy_as_they_are_produced() {
     }
     let (result_at, _) = arrivals
         .iter()
-        .find(|(_, text)| text.contains("\"result\""))
+        .find(|(_, text)| text.contains("Long running operation completed"))
         .unwrap_or_else(|| panic!("no result event: {arrivals:?}"));
     let (first_at, first_text) = &arrivals[0];
-    assert!(*result_at >= Duration::from_millis(1500), "{arrivals:?}");
+    assert!(*result_at >= Duration::from_secs(2), "{arrivals:?}");
     assert!(
-        !first_text.contains("\"result\"") && *first_at < Duration::from_millis(1000),
-        "the first event came with the result (buffered): {arrivals:?}"
+        first_text.contains("notifications/progress")
+            && !first_text.contains("\"result\"")
+            && *first_at < Duration::from_millis(1500),
+        "the first progress came with the result (buffered): {arrivals:?}"
     );
     assert!(!stream_ended(&mut stream, Duration::from_millis(100)).await);
 }
 
 #[tokio::test]
 async fn sigterm_stops_the_proxy_within_five_seconds_even_with_an_open_stream() {
-    let (mut stack, http, tokens) = alice_logged_in(&[]).await;
-    let mut mcp = ProxiedMcp::new(
-        &http,
-        &stack.proxy.mcp_url,
-        Credential::Bearer(tokens.access_token),
-    );
+    let mut stack = wrap_stack().await;
+    let mut mcp = logged_in_at(&stack, "alice@example.com").await;
     assert_eq!(mcp.initialize().await.status, 200);
-    // An MCP client holding its SSE stream open, as they do.
-    let stream = mcp
+    // An MCP client holding its SSE stream open, as they do; the wrapped server never ends it.
+    let mut stream = mcp
         .request_builder(reqwest::Method::GET)
         .header("accept", "text/event-stream")
         .header("mcp-protocol-version", &mcp.protocol_version)
@@ -1144,6 +1194,8 @@ async fn sigterm_stops_the_proxy_within_five_seconds_even_with_an_open_stream() 
         .await
         .unwrap();
     assert_eq!(stream.status(), 200);
+    assert!(header(stream.headers(), "content-type").starts_with("text/event-stream"));
+    assert!(!stream_ended(&mut stream, Duration::from_millis(200)).await);
 
     let sent = Instant::now();
     let kill = std::process::Command::new("kill")
