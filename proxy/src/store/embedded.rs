@@ -35,6 +35,10 @@ const USAGE: TableDefinition<&str, (u64, u64)> = TableDefinition::new("usage");
 /// The state file's name inside the state directory.
 pub const STATE_FILE: &str = "proxy.redb";
 
+/// redb's page cache. The state is a few MiB at most (the bounds), so this keeps the hot part in
+/// memory without letting the cache grow to redb's default of 1 GiB.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Longest time to live kept (ten years); longer ones are cut to this.
 const MAX_TTL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
@@ -93,7 +97,10 @@ impl EmbeddedStore {
             path: path.clone(),
             why,
         };
-        let db = match Database::create(&path) {
+        let db = match Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+        {
             Ok(db) => db,
             Err(DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::InUse(path)),
             Err(error) => return Err(unreadable(error.to_string())),
