@@ -5,7 +5,8 @@
 -- REQUESTS_FILE (written by the driver), tab-separated lines:
 --   H <name> <value>        a header sent on every request
 --   B <prefix> <suffix>     the JSON-RPC body is prefix .. request number .. suffix
---   R <session> <identity>  one request: its Mcp-Session-Id and X-MCP-Identity ("" for none)
+--   R <session> <identity>  one request: its Mcp-Session-Id and X-MCP-Identity ("" for none;
+--                           a stateless server hands out no session id)
 -- Each wrk thread builds its share of the R lines (line i goes to thread i % THREADS) once,
 -- in init, so request() only hands out prebuilt strings: the identity headers are single-use
 -- (unique nonces) and wrk cannot compute HMACs itself.
@@ -43,7 +44,7 @@ function init(args)
          if i % nthreads == tid then
             local h = {}
             for k, v in pairs(headers) do h[k] = v end
-            h["Mcp-Session-Id"] = a
+            if a ~= "" then h["Mcp-Session-Id"] = a end
             if b ~= "" then h["X-MCP-Identity"] = b end
             count = count + 1
             requests[count] = wrk.format("POST", nil, h, prefix .. i .. suffix)

@@ -23,7 +23,8 @@ pub enum Auth<'a> {
 pub struct Workload<'a> {
     pub url: String,
     pub auth: Auth<'a>,
-    /// Sessions the requests rotate through (one per connection at the highest concurrency).
+    /// `Mcp-Session-Id`s of the initialized clients the requests rotate through (one per
+    /// connection at the highest concurrency); "" for a client the server gave none.
     pub sessions: &'a [String],
     /// The `tools/call` params, as JSON text.
     pub params: &'a str,

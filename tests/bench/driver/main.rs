@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 use load::{Auth, Workload};
 use mcp::{Credential, McpSession};
-use report::{ColdStart, Listing, LoadRow, Machine, Millis, RateLimited, Report, Rss, SessionCost};
+use report::{ClientCost, ColdStart, Listing, LoadRow, Machine, Millis, RateLimited, Report, Rss};
 use stack::{BarePingora, FakeOkta, LogDir, Proc, Proxy, ToolServer};
 
 /// Length of each measured wrk run (identity headers are valid for 60 s).
@@ -35,12 +35,10 @@ const WARMUP: Duration = Duration::from_secs(1);
 const WARMUP_REQUESTS: usize = 40_000;
 /// Concurrency levels of scenario 1.
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
-/// MCP sessions the load rotates through (as many as the highest concurrency).
-const LOAD_SESSIONS: usize = 64;
-/// Sessions opened in scenario 3.
-const SESSIONS: usize = 1_000;
-/// The tool server's idle timeout in scenario 3.
-const SESSION_IDLE_SECS: u64 = 5;
+/// Initialized MCP clients the load rotates through (as many as the highest concurrency).
+const LOAD_CLIENTS: usize = 64;
+/// MCP clients opened in scenario 3 (and as many again).
+const CLIENTS: usize = 1_000;
 /// Cold starts measured per binary.
 const COLD_STARTS: usize = 5;
 /// The fake org's group with exactly 1,500 members, and its events.
@@ -99,16 +97,16 @@ async fn main() -> anyhow::Result<()> {
         notes: Vec::new(),
     };
 
-    let (main_port, sessions_port) = (stack::free_port()?, stack::free_port()?);
+    let (main_port, clients_port) = (stack::free_port()?, stack::free_port()?);
     let callback = |port: u16| format!("http://127.0.0.1:{port}/oauth/callback");
-    let okta = FakeOkta::start(&bench.logs, &[callback(main_port), callback(sessions_port)])?;
+    let okta = FakeOkta::start(&bench.logs, &[callback(main_port), callback(clients_port)])?;
     okta.control(&bench.http, "oidc", json!({"auto_login": USER_LOGIN}))
         .await?;
 
     step("5: cold start");
     let cold_start = cold_start(&bench, &okta).await?;
-    step("3: session cost");
-    let sessions = session_cost(&bench, &okta, sessions_port).await?;
+    step("3: cost per MCP client");
+    let clients = client_cost(&bench, &okta, clients_port).await?;
 
     step("1, 2: load");
     let tool_server =
@@ -137,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
         started_at,
         run_seconds: started.elapsed().as_secs_f64(),
         load,
-        sessions,
+        clients,
         okta: listings,
         rate_limited,
         cold_start,
@@ -200,97 +198,80 @@ fn rss(proxy: &Proc, tool: &Proc) -> Rss {
     }
 }
 
-/// Scenario 3: memory idle, with many open sessions, and after the idle timeout reaped them;
-/// time to open a session.
-async fn session_cost(bench: &Bench, okta: &FakeOkta, port: u16) -> anyhow::Result<SessionCost> {
-    let idle = SESSION_IDLE_SECS.to_string();
+/// Scenario 3: memory idle and per MCP client, and the time to open one. Each client
+/// initializes through the proxy and calls a tool, then all of them call again: what a server
+/// keeps per client (a session, or nothing) is what the memory grows by.
+async fn client_cost(bench: &Bench, okta: &FakeOkta, port: u16) -> anyhow::Result<ClientCost> {
     let tool = ToolServer::start(
         &bench.http,
         &bench.logs,
-        "sessions-tool-server",
+        "clients-tool-server",
         okta,
-        &["--session-idle-secs", &idle],
+        &[],
         &[],
     )
     .await?;
-    let proxy = Proxy::start(
-        &bench.http,
-        &bench.logs,
-        "sessions-proxy",
-        port,
-        okta,
-        &tool,
-    )
-    .await?;
+    let proxy = Proxy::start(&bench.http, &bench.logs, "clients-proxy", port, okta, &tool).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let mut cost = SessionCost {
-        sessions: SESSIONS,
-        session_idle_secs: SESSION_IDLE_SECS,
+    let mut cost = ClientCost {
+        clients: CLIENTS,
         idle: rss(&proxy.proc, &tool.proc),
-        ..SessionCost::default()
+        ..ClientCost::default()
     };
     let credential = Credential::Bearer(login::access_token(&proxy.mcp_url()).await?);
-    // One session first, so one-time allocations are not counted per session.
-    let first = McpSession::open(&bench.http, &proxy.mcp_url(), credential.clone()).await?;
+    // One client first, so one-time allocations are not counted per client.
+    let mut first = McpSession::open(&bench.http, &proxy.mcp_url(), credential.clone()).await?;
+    first.call("get_current_time", json!({})).await?;
     cost.after_login = rss(&proxy.proc, &tool.proc);
 
-    let mut open_ms = Vec::with_capacity(SESSIONS);
-    let mut opened = Vec::with_capacity(SESSIONS);
-    let opening = Instant::now();
-    for _ in 0..SESSIONS {
+    let mut open_ms = Vec::with_capacity(CLIENTS);
+    let mut clients = Vec::with_capacity(CLIENTS);
+    for _ in 0..CLIENTS {
         let t = Instant::now();
         match McpSession::open(&bench.http, &proxy.mcp_url(), credential.clone()).await {
-            Ok(session) => {
+            Ok(mut client) => {
                 open_ms.push(t.elapsed().as_secs_f64() * 1e3);
-                opened.push(session);
+                if let Err(error) = client.call("get_current_time", json!({})).await {
+                    cost.call_errors += 1;
+                    eprintln!("[bench] a client's first call failed: {error:#}");
+                }
+                cost.session_ids += u64::from(client.session_id.is_some());
+                clients.push(client);
             }
             Err(error) => {
                 cost.open_errors += 1;
-                eprintln!("[bench] opening a session failed: {error:#}");
+                eprintln!("[bench] opening a client failed: {error:#}");
             }
         }
     }
-    let opening = opening.elapsed();
     cost.open = rss(&proxy.proc, &tool.proc);
     cost.open_ms = Millis::of(&mut open_ms);
-    let per_session =
-        |after: u64, before: u64| (after as f64 - before as f64) * 1024.0 / SESSIONS as f64;
-    cost.per_session_bytes_proxy = per_session(cost.open.proxy_kib, cost.after_login.proxy_kib);
-    cost.per_session_bytes_tool_server =
-        per_session(cost.open.tool_server_kib, cost.after_login.tool_server_kib);
-    if opening.as_secs() >= SESSION_IDLE_SECS {
-        bail!(
-            "opening {SESSIONS} sessions took {opening:?}, longer than the idle timeout: \
-             the early ones may be gone before memory was read"
-        );
-    }
+    let per_client =
+        |after: u64, before: u64| (after as f64 - before as f64) * 1024.0 / CLIENTS as f64;
+    cost.per_client_bytes_proxy = per_client(cost.open.proxy_kib, cost.after_login.proxy_kib);
+    cost.per_client_bytes_tool_server =
+        per_client(cost.open.tool_server_kib, cost.after_login.tool_server_kib);
 
-    // Wait past the idle timeout, then the first and the last session must be gone.
-    let wait_started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(SESSION_IDLE_SECS + 3)).await;
-    let mut gone = true;
-    for session in [Some(first), opened.pop(), opened.into_iter().next()]
-        .into_iter()
-        .flatten()
-    {
-        let mut session = session;
-        let answer = session.send("ping", json!({})).await?;
-        gone &= answer.status == 404;
-    }
-    cost.sessions_gone_after_idle = gone;
-    cost.seconds_waited_for_reaping = wait_started.elapsed().as_secs_f64();
-    cost.reaped = rss(&proxy.proc, &tool.proc);
-
-    // As many sessions again: memory freed by reaping should be reused, not added to.
-    for _ in 0..SESSIONS {
-        if McpSession::open(&bench.http, &proxy.mcp_url(), credential.clone())
-            .await
-            .is_err()
-        {
-            cost.open_errors += 1;
+    // Every client keeps calling: a second call each must not cost memory per client.
+    for client in &mut clients {
+        if client.call("get_current_time", json!({})).await.is_err() {
+            cost.call_errors += 1;
         }
     }
-    cost.reopened = rss(&proxy.proc, &tool.proc);
+    cost.called_again = rss(&proxy.proc, &tool.proc);
+
+    // As many clients again: memory the first ones used should be reused, not added to.
+    for _ in 0..CLIENTS {
+        match McpSession::open(&bench.http, &proxy.mcp_url(), credential.clone()).await {
+            Ok(mut client) => {
+                if client.call("get_current_time", json!({})).await.is_err() {
+                    cost.call_errors += 1;
+                }
+            }
+            Err(_) => cost.open_errors += 1,
+        }
+    }
+    cost.more_clients = rss(&proxy.proc, &tool.proc);
     Ok(cost)
 }
 
@@ -354,7 +335,7 @@ async fn measure(
     Ok(row)
 }
 
-/// Opens `n` sessions at `url`.
+/// Initializes `n` clients at `url`; their session ids ("" where the server gave none).
 async fn open_sessions(
     bench: &Bench,
     url: &str,
@@ -363,11 +344,8 @@ async fn open_sessions(
 ) -> anyhow::Result<Vec<String>> {
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
-        ids.push(
-            McpSession::open(&bench.http, url, credential.clone())
-                .await?
-                .session_id,
-        );
+        let client = McpSession::open(&bench.http, url, credential.clone()).await?;
+        ids.push(client.session_id.unwrap_or_default());
     }
     Ok(ids)
 }
@@ -383,8 +361,8 @@ async fn load_scenarios(
 ) -> anyhow::Result<Vec<LoadRow>> {
     let signed = Credential::Signed(bench.key.clone(), bench.alice.clone());
     let bearer = Credential::Bearer(token.to_owned());
-    let direct_sessions = open_sessions(bench, &tool.mcp_url(), &signed, LOAD_SESSIONS).await?;
-    let proxied_sessions = open_sessions(bench, &proxy.mcp_url(), &bearer, LOAD_SESSIONS).await?;
+    let direct_sessions = open_sessions(bench, &tool.mcp_url(), &signed, LOAD_CLIENTS).await?;
+    let proxied_sessions = open_sessions(bench, &proxy.mcp_url(), &bearer, LOAD_CLIENTS).await?;
 
     let time = r#"{"name":"get_current_time","arguments":{}}"#;
     let direct = Workload {
@@ -475,7 +453,8 @@ async fn load_scenarios(
     okta.control(&bench.http, "faults/reset", json!({})).await?;
     bench.notes.push(format!(
         "load runs: {} s each after a {} s warm-up; wrk with 1 thread at c=1 and 2 threads above; \
-         requests rotate over {LOAD_SESSIONS} MCP sessions; every 200th response body is checked \
+         requests rotate over {LOAD_CLIENTS} initialized MCP clients (with their session ids, if \
+         the server gave any); every 200th response body is checked \
          for a JSON-RPC result without an error",
         DURATION.as_secs(),
         WARMUP.as_secs()

@@ -14,7 +14,8 @@ pub enum Credential {
     Signed(IdentityKey, Identity),
 }
 
-/// The protocol revision the benchmark speaks (sessions, `Mcp-Session-Id`).
+/// The protocol revision the benchmark speaks (`initialize`, then `Mcp-Session-Id` if the
+/// server hands one out).
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
 
 /// Identity headers for one request, as the proxy would add them for `path` and `session_id`.
@@ -41,13 +42,14 @@ pub fn identity_headers(
     ]
 }
 
-/// One open MCP session.
+/// One initialized MCP client, with the session id the server gave it, if any (a stateless
+/// server gives none).
 pub struct McpSession {
     http: reqwest::Client,
     pub url: String,
     path: String,
     credential: Credential,
-    pub session_id: String,
+    pub session_id: Option<String>,
     next_id: u64,
 }
 
@@ -73,9 +75,11 @@ async fn post(
         .header("content-type", "application/json")
         .body(body.to_string());
     if let Some(id) = session_id {
-        request = request
-            .header(identity::SESSION_HEADER, id)
-            .header("mcp-protocol-version", PROTOCOL_VERSION);
+        request = request.header(identity::SESSION_HEADER, id);
+    }
+    // Every request after `initialize` names the negotiated revision.
+    if body.get("method").and_then(Value::as_str) != Some("initialize") {
+        request = request.header("mcp-protocol-version", PROTOCOL_VERSION);
     }
     match credential {
         Credential::Bearer(token) => request = request.bearer_auth(token),
@@ -131,11 +135,9 @@ impl McpSession {
         if answer.status != 200 {
             bail!("initialize at {url}: {} {}", answer.status, answer.body);
         }
-        let session_id = answer
-            .session_id
-            .with_context(|| format!("initialize at {url}: no Mcp-Session-Id"))?;
+        let session_id = answer.session_id;
         let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let answer = post(http, url, &path, &credential, Some(&session_id), &note).await?;
+        let answer = post(http, url, &path, &credential, session_id.as_deref(), &note).await?;
         if answer.status != 202 {
             bail!("initialized at {url}: {} {}", answer.status, answer.body);
         }
@@ -159,7 +161,7 @@ impl McpSession {
             &self.url,
             &self.path,
             &self.credential,
-            Some(&self.session_id),
+            self.session_id.as_deref(),
             &body,
         )
         .await

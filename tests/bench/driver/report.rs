@@ -115,26 +115,28 @@ impl Rss {
     }
 }
 
-/// Scenario 3.
+/// Scenario 3: memory per MCP client.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct SessionCost {
-    pub sessions: usize,
-    pub session_idle_secs: u64,
+pub struct ClientCost {
+    pub clients: usize,
     pub idle: Rss,
+    /// After the first client initialized and called once.
     pub after_login: Rss,
+    /// After `clients` more initialized and called once each (all still in use).
     pub open: Rss,
-    pub reaped: Rss,
-    /// After opening as many sessions again (reaped memory is reused).
-    pub reopened: Rss,
-    /// (open − after login) / sessions, in bytes.
-    pub per_session_bytes_proxy: f64,
-    pub per_session_bytes_tool_server: f64,
-    /// initialize + initialized through the proxy, one session after another.
+    /// After each of them called once more.
+    pub called_again: Rss,
+    /// After as many clients again (memory the first ones used is reused).
+    pub more_clients: Rss,
+    /// (open − after login) / clients, in bytes.
+    pub per_client_bytes_proxy: f64,
+    pub per_client_bytes_tool_server: f64,
+    /// How many clients got an `Mcp-Session-Id` (0 when no MCP session state is kept).
+    pub session_ids: u64,
+    /// initialize + initialized through the proxy, one client after another.
     pub open_ms: Millis,
     pub open_errors: u64,
-    /// Whether the first and the last session answered 404 after the idle timeout.
-    pub sessions_gone_after_idle: bool,
-    pub seconds_waited_for_reaping: f64,
+    pub call_errors: u64,
 }
 
 /// One listing of scenario 4.
@@ -142,7 +144,7 @@ pub struct SessionCost {
 pub struct Listing {
     pub what: String,
     pub okta_concurrent_limit: usize,
-    /// MCP sessions listing at the same time, each paging with `after`.
+    /// MCP clients listing at the same time, each paging with `after`.
     pub agents: usize,
     pub items_per_agent: u64,
     pub tool_calls: u64,
@@ -195,7 +197,7 @@ pub struct Report {
     pub started_at: String,
     pub run_seconds: f64,
     pub load: Vec<LoadRow>,
-    pub sessions: SessionCost,
+    pub clients: ClientCost,
     pub okta: Vec<Listing>,
     pub rate_limited: RateLimited,
     pub cold_start: Vec<ColdStart>,
@@ -269,7 +271,7 @@ impl Report {
             format!("{errors}"),
             errors == 0,
         );
-        let s = &self.sessions;
+        let s = &self.clients;
         add(
             "idle memory of proxy + tool server < 32 MB",
             format!(
@@ -280,19 +282,19 @@ impl Report {
             ),
             (s.idle.total() as f64 * 1024.0) < 32e6,
         );
-        let per_session = s.per_session_bytes_proxy + s.per_session_bytes_tool_server;
+        let per_client = s.per_client_bytes_proxy + s.per_client_bytes_tool_server;
         add(
-            "< 10 KB per open session (proxy + tool server)",
-            format!("{:.1} KB", per_session / 1000.0),
-            per_session < 10_000.0,
+            "< 10 KB per MCP client in use (proxy + tool server)",
+            format!("{:.1} KB", per_client / 1000.0),
+            per_client < 10_000.0,
         );
         add(
-            "idle sessions reaped",
+            "no MCP session state: any replica serves any client",
             format!(
-                "old sessions answer 404 after {:.0} s (idle timeout {} s)",
-                s.seconds_waited_for_reaping, s.session_idle_secs
+                "{} of {} clients got a session id",
+                s.session_ids, s.clients
             ),
-            s.sessions_gone_after_idle,
+            s.session_ids == 0,
         );
         let exact = self
             .okta
@@ -380,7 +382,7 @@ impl Report {
                 per_request.join(", ")
             );
         }
-        let s = &self.sessions;
+        let s = &self.clients;
         let text_row = |out: &mut String, n: &str, what: &str, conc: &str, rest: &str| {
             let _ = writeln!(out, "| {n} | {what} | {conc} | | | | | | | | | {rest} |");
         };
@@ -399,44 +401,46 @@ impl Report {
         text_row(
             &mut out,
             "3",
-            &format!("memory with {} open sessions", s.sessions),
+            &format!(
+                "memory with {} MCP clients that initialized and called a tool",
+                s.clients
+            ),
             "",
             &format!(
-                "proxy {} ({:+.1} KB/session), tool server {} ({:+.1} KB/session), after login: {} + {}",
+                "proxy {} ({:+.1} KB/client), tool server {} ({:+.1} KB/client), after login: {} + {}; {} got a session id",
                 mb(s.open.proxy_kib),
-                s.per_session_bytes_proxy / 1000.0,
+                s.per_client_bytes_proxy / 1000.0,
                 mb(s.open.tool_server_kib),
-                s.per_session_bytes_tool_server / 1000.0,
+                s.per_client_bytes_tool_server / 1000.0,
                 mb(s.after_login.proxy_kib),
-                mb(s.after_login.tool_server_kib)
+                mb(s.after_login.tool_server_kib),
+                s.session_ids
             ),
         );
         text_row(
             &mut out,
             "3",
-            &format!(
-                "memory after the sessions are reaped (idle timeout {} s)",
-                s.session_idle_secs
-            ),
+            "memory after each client called again, and after as many clients again",
             "",
             &format!(
-                "proxy {}, tool server {}; old sessions answer 404: {}; {} new sessions after that: proxy {}, tool server {}",
-                mb(s.reaped.proxy_kib),
-                mb(s.reaped.tool_server_kib),
-                if s.sessions_gone_after_idle {
-                    "yes"
-                } else {
-                    "NO"
-                },
-                s.sessions,
-                mb(s.reopened.proxy_kib),
-                mb(s.reopened.tool_server_kib)
+                "called again: proxy {}, tool server {}; {} more clients: proxy {}, tool server {}",
+                mb(s.called_again.proxy_kib),
+                mb(s.called_again.tool_server_kib),
+                s.clients,
+                mb(s.more_clients.proxy_kib),
+                mb(s.more_clients.tool_server_kib)
             ),
         );
         let _ = writeln!(
             out,
-            "| 3 | open a session through the proxy (initialize + initialized), {} in a row | 1 | | | {:.3} | {:.3} | {} | | | | mean {:.3} ms, max {:.3} ms |",
-            s.sessions, s.open_ms.p50, s.open_ms.p99, s.open_errors, s.open_ms.mean, s.open_ms.max
+            "| 3 | open an MCP client through the proxy (initialize + initialized), {} in a row | 1 | | | {:.3} | {:.3} | {} | | | | mean {:.3} ms, max {:.3} ms; {} failed calls |",
+            s.clients,
+            s.open_ms.p50,
+            s.open_ms.p99,
+            s.open_errors,
+            s.open_ms.mean,
+            s.open_ms.max,
+            s.call_errors
         );
         for l in &self.okta {
             let _ = writeln!(
