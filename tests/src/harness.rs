@@ -249,6 +249,17 @@ pub async fn wait_until_ok(url: &str, tries: usize) -> bool {
     false
 }
 
+/// Serves `app` on a free loopback port for the rest of the test (hooks a client script calls
+/// at a chosen moment); returns `http://127.0.0.1:<port>`.
+pub async fn serve_hook(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind hook");
+    let port = listener.local_addr().expect("hook address").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://127.0.0.1:{port}")
+}
+
 /// A free loopback port (bound then released; fine for tests on one machine).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -350,6 +350,18 @@ impl OAuthClient {
         .await
     }
 
+    /// `POST /revoke` (RFC 7009) of `token` as this client, at `public_url` (a replica or the
+    /// load balancer); the revocation must be accepted.
+    pub async fn revoke_at(&self, public_url: &str, token: &str) {
+        let answer = crate::harness::http_client()
+            .post(format!("{public_url}/revoke"))
+            .form(&[("token", token), ("client_id", self.client_id.as_str())])
+            .send()
+            .await
+            .expect("POST /revoke");
+        assert_eq!(answer.status(), 200, "revoke");
+    }
+
     /// Authorizes in a new browser and redeems the code; the exchange must succeed.
     /// `http` must not follow redirects.
     pub async fn tokens(&self, http: &reqwest::Client) -> Tokens {
@@ -502,6 +514,23 @@ impl ProxiedMcp {
         }
         let response = request.send().await.expect("POST /mcp");
         read_answer(response, body.get("id")).await
+    }
+
+    /// The HTTP status of one `initialize` request with the bearer `token` at `mcp_url`
+    /// (nothing else is sent, so a token revoked right after cannot fail a second request).
+    pub async fn bearer_status(mcp_url: &str, token: &str) -> u16 {
+        let http = crate::harness::http_client();
+        let mut mcp = Self::new(&http, mcp_url, Credential::Bearer(token.to_owned()));
+        let id = mcp.take_id();
+        let body = json!({
+            "jsonrpc": "2.0", "id": id, "method": "initialize",
+            "params": {
+                "protocolVersion": mcp.protocol_version,
+                "capabilities": {},
+                "clientInfo": {"name": "okta-mcp-proxy-e2e", "version": "1"}
+            }
+        });
+        mcp.post(&body).await.status
     }
 
     /// `initialize` (its answer is returned as is) and, when it succeeded,

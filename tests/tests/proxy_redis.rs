@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use okta_mcp_tests::harness::{FakeOkta, Proxy, RedisServer, ToolServer, free_port, http_client};
 use okta_mcp_tests::oauth_flow::{
-    Browser, Credential, OAuthClient, Pkce, ProxiedMcp, Tokens, json_of, log_in,
-    manual_redirect_client,
+    Browser, OAuthClient, Pkce, ProxiedMcp, Tokens, json_of, log_in, manual_redirect_client,
 };
 
 struct Replicas {
@@ -48,18 +47,7 @@ impl Replicas {
 
 /// The HTTP status `/mcp` of `proxy` gives one `initialize` request with `token`.
 async fn mcp_status(proxy: &Proxy, token: &str) -> u16 {
-    let http = http_client();
-    ProxiedMcp::new(&http, &proxy.mcp_url, Credential::Bearer(token.to_owned()))
-        .post(&serde_json::json!({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {},
-                "clientInfo": {"name": "replica-check", "version": "1"}
-            }
-        }))
-        .await
-        .status
+    ProxiedMcp::bearer_status(&proxy.mcp_url, token).await
 }
 
 /// `POST <proxy>/token` with `form`.
@@ -88,16 +76,9 @@ async fn a_token_revoked_on_one_replica_is_refused_on_the_other_within_a_second(
         } = log_in(&http, &replicas.a.public_url).await;
         assert_eq!(mcp_status(&replicas.b, &access_token).await, 200);
         let revoked_at = Instant::now();
-        let answer = http_client()
-            .post(format!("{}/revoke", replicas.a.public_url))
-            .form(&[
-                ("token", access_token.as_str()),
-                ("client_id", &client.client_id),
-            ])
-            .send()
-            .await
-            .expect("revoke");
-        assert_eq!(answer.status(), 200);
+        client
+            .revoke_at(&replicas.a.public_url, &access_token)
+            .await;
         let mut refused = None;
         while revoked_at.elapsed() < Duration::from_secs(3) {
             if mcp_status(&replicas.b, &access_token).await == 401 {

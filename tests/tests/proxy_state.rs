@@ -6,10 +6,8 @@
 use std::sync::Arc;
 
 use axum::routing::post;
-use okta_mcp_tests::harness::{Stack, free_port, http_client, node_client};
-use okta_mcp_tests::oauth_flow::{
-    Browser, Credential, OAuthClient, Pkce, ProxiedMcp, manual_redirect_client,
-};
+use okta_mcp_tests::harness::{Stack, free_port, node_client, serve_hook};
+use okta_mcp_tests::oauth_flow::{Browser, OAuthClient, Pkce, ProxiedMcp, manual_redirect_client};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
@@ -23,7 +21,6 @@ fn tools(report: &Value, key: &str) -> usize {
 /// Serves `POST /restart` on a free loopback port: SIGKILLs the stack's proxy and starts it
 /// again, answering once it is ready. The SDK client calls it between its tool calls.
 async fn restart_hook(stack: Arc<Mutex<Stack>>) -> String {
-    let port = free_port();
     let app = axum::Router::new().route(
         "/restart",
         post(move || {
@@ -34,11 +31,7 @@ async fn restart_hook(stack: Arc<Mutex<Stack>>) -> String {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("bind hook");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://127.0.0.1:{port}/restart")
+    format!("{}/restart", serve_hook(app).await)
 }
 
 #[tokio::test]
@@ -104,39 +97,18 @@ async fn consent_and_revocations_survive_a_sigkill() {
     let kept = second["access_token"].as_str().expect("token").to_owned();
 
     // Revoke one access token (RFC 7009), then kill the proxy and start it again.
-    let answer = http
-        .post(format!("{public}/revoke"))
-        .form(&[
-            ("token", revoked.as_str()),
-            ("client_id", &client.client_id),
-        ])
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(answer.status(), 200);
-    let plain = http_client();
-    let status = |token: &str| {
-        let mut mcp = ProxiedMcp::new(
-            &plain,
-            &stack.proxy.mcp_url,
-            Credential::Bearer(token.to_owned()),
-        );
-        async move { mcp.initialize().await.status }
-    };
-    assert_eq!(status(&revoked).await, 401);
+    client.revoke_at(&public, &revoked).await;
+    let mcp_url = stack.proxy.mcp_url.clone();
+    assert_eq!(ProxiedMcp::bearer_status(&mcp_url, &revoked).await, 401);
     stack.proxy.kill_and_restart().await;
 
     // The revoked token stays revoked; the other one still works.
-    let status = |token: &str| {
-        let mut mcp = ProxiedMcp::new(
-            &plain,
-            &stack.proxy.mcp_url,
-            Credential::Bearer(token.to_owned()),
-        );
-        async move { mcp.initialize().await.status }
-    };
-    assert_eq!(status(&revoked).await, 401, "revocation survived");
-    assert_eq!(status(&kept).await, 200);
+    assert_eq!(
+        ProxiedMcp::bearer_status(&mcp_url, &revoked).await,
+        401,
+        "revocation survived"
+    );
+    assert_eq!(ProxiedMcp::bearer_status(&mcp_url, &kept).await, 200);
     // The same browser and client: no consent page this time, straight on to Okta.
     let pkce = Pkce::new();
     let again = browser

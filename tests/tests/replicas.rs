@@ -13,11 +13,11 @@ use std::time::Duration;
 use axum::routing::post;
 use okta_mcp_tests::harness::{
     FakeOkta, NodeScript, Process, Proxy, RedisServer, ToolServer, WrapServer, binary,
-    everything_server_command, free_port, http_client, node_client, start_process, wait_until_ok,
+    everything_server_command, free_port, node_client, serve_hook, start_process, wait_until_ok,
     workspace_root,
 };
-use okta_mcp_tests::oauth_flow::{Credential, ProxiedMcp, log_in, manual_redirect_client};
-use serde_json::{Value, json};
+use okta_mcp_tests::oauth_flow::{ProxiedMcp, log_in, manual_redirect_client};
+use serde_json::Value;
 use tokio::sync::Mutex;
 
 /// What each replica's proxy forwards to.
@@ -121,7 +121,6 @@ impl ReplicaSet {
 /// Serves `POST /kill` on a free loopback port: kills the second replica (its proxy and its
 /// tool server, as when a pod is lost).
 async fn kill_hook(set: Arc<Mutex<ReplicaSet>>) -> String {
-    let port = free_port();
     let app = axum::Router::new().route(
         "/kill",
         post(move || {
@@ -137,11 +136,7 @@ async fn kill_hook(set: Arc<Mutex<ReplicaSet>>) -> String {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .expect("bind hook");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://127.0.0.1:{port}/kill")
+    format!("{}/kill", serve_hook(app).await)
 }
 
 #[tokio::test]
@@ -193,27 +188,16 @@ async fn refresh_works_on_any_replica_and_a_revocation_on_one_is_refused_by_all(
     // Revoked through the load balancer (one replica); refused by every replica after.
     let http = manual_redirect_client();
     let tokens = log_in(&http, &set.public_url).await;
-    let plain = http_client();
-    let status = async |token: &str| {
-        ProxiedMcp::new(&plain, &set.mcp_url(), Credential::Bearer(token.to_owned()))
-            .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
-            .await
-            .status
-    };
-    assert_eq!(status(&tokens.access_token).await, 200);
-    let revoked = plain
-        .post(format!("{}/revoke", set.public_url))
-        .form(&[
-            ("token", tokens.access_token.as_str()),
-            ("client_id", tokens.client.client_id.as_str()),
-        ])
-        .send()
-        .await
-        .expect("revoke");
-    assert_eq!(revoked.status(), 200);
+    let status = async || ProxiedMcp::bearer_status(&set.mcp_url(), &tokens.access_token).await;
+    assert_eq!(status().await, 200);
+    tokens
+        .client
+        .revoke_at(&set.public_url, &tokens.access_token)
+        .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
+    // Six requests: two on each replica.
     for _ in 0..6 {
-        assert_eq!(status(&tokens.access_token).await, 401);
+        assert_eq!(status().await, 401);
     }
 }
 
