@@ -93,9 +93,12 @@ impl SessionRoutes {
     }
 
     /// Where a request carrying `session` (the client's `Mcp-Session-Id`) goes. On the peer
-    /// listener (`from_peer`), only this replica's own sessions are served.
+    /// listener (`from_peer`), only requests for this replica's own sessions are served.
     pub async fn route(&self, session: Option<&str>, from_peer: bool) -> Route {
         let Some(session) = session else {
+            if from_peer {
+                return Route::Gone;
+            }
             return Route::Local { session: None };
         };
         let Some((replica, upstream)) = self.parse(session) else {
@@ -226,8 +229,16 @@ mod tests {
                 address: "10.0.0.7:3004".into()
             }
         );
-        // A request that already came from a peer is never forwarded again.
+        // A request that already came from a peer is never forwarded again, and the peer
+        // listener is no second way in for requests without a session.
         assert_eq!(fresh.route(Some(&id), true).await, Route::Gone);
+        assert_eq!(fresh.route(None, true).await, Route::Gone);
+        assert_eq!(
+            owner.route(Some(&id), true).await,
+            Route::Local {
+                session: Some("abc".into())
+            }
+        );
         // The owner stops: its address is removed.
         stop.send(true).unwrap();
         registration.await.unwrap();

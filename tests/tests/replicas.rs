@@ -29,6 +29,8 @@ enum Upstream {
 struct Replica {
     proxy: Proxy,
     upstream: Upstream,
+    /// Its peer listener, `127.0.0.1:<port>`.
+    peer: String,
 }
 
 struct ReplicaSet {
@@ -74,7 +76,11 @@ impl ReplicaSet {
             ];
             env.extend_from_slice(proxy_env);
             let proxy = Proxy::start(&okta, free_port(), &upstream_url, &env).await;
-            replicas.push(Replica { proxy, upstream });
+            replicas.push(Replica {
+                proxy,
+                upstream,
+                peer,
+            });
         }
         let mut command = Command::new(binary("round-robin"));
         command
@@ -260,4 +266,19 @@ async fn a_wrap_session_keeps_its_child_while_its_requests_rotate_across_replica
     for (b, a) in before.iter().zip(&after) {
         assert!(a > b, "every replica took part: {before:?} → {after:?}");
     }
+
+    // The peer listener is no second way in: only /mcp, only for a session of its replica.
+    let http = manual_redirect_client();
+    let tokens = log_in(&http, &set.public_url).await;
+    let peer = format!("http://{}", set.replicas[0].peer);
+    let metadata = http
+        .get(format!("{peer}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .expect("peer");
+    assert_eq!(metadata.status(), 404);
+    let status = ProxiedMcp::bearer_status(&format!("{peer}/mcp"), &tokens.access_token).await;
+    assert_eq!(status, 404, "no session: not served on the peer listener");
+    let anonymous = ProxiedMcp::bearer_status(&format!("{peer}/mcp"), "not-a-token").await;
+    assert_eq!(anonymous, 401);
 }
