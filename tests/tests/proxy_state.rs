@@ -154,3 +154,62 @@ async fn a_corrupt_state_file_stops_start_up_with_a_message_naming_it() {
         "nothing was overwritten"
     );
 }
+
+#[tokio::test]
+async fn bad_store_and_peer_settings_stop_start_up_with_a_message_saying_what_to_fix() {
+    let okta = okta_mcp_tests::harness::FakeOkta::start_oidc("http://127.0.0.1:9/oauth/callback");
+    let blocker = tempfile::NamedTempFile::new().expect("file");
+    let blocked_dir = blocker.path().join("state");
+    let running = Stack::start(&[]).await;
+    let in_use = running
+        .proxy
+        .state_dir
+        .as_ref()
+        .expect("state dir")
+        .path()
+        .display()
+        .to_string();
+    let cases: [(&[(&str, &str)], &str); 6] = [
+        (&[("STORE_URL", "http://127.0.0.1:6379")], "redis://"),
+        (&[("STORE_URL", "not a url")], "STORE_URL"),
+        (
+            &[("STATE_DIR", &blocked_dir.display().to_string())],
+            "STATE_DIR",
+        ),
+        (&[("STATE_DIR", &in_use)], "in use"),
+        (
+            &[
+                ("PEER_LISTEN", "127.0.0.1:0"),
+                ("PEER_ADDRESS", "127.0.0.1:1"),
+            ],
+            "--store-url",
+        ),
+        (
+            &[
+                ("STORE_URL", "redis://127.0.0.1:9"),
+                ("PEER_LISTEN", "127.0.0.1:0"),
+                ("PEER_ADDRESS", "no port here"),
+            ],
+            "PEER_ADDRESS",
+        ),
+    ];
+    for (env, expected) in cases {
+        let mut command = okta_mcp_tests::harness::proxy_command(
+            &okta.url,
+            "http://127.0.0.1:9/mcp",
+            "http://127.0.0.1:9",
+        );
+        command.args(["--listen", &format!("127.0.0.1:{}", free_port())]);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut proxy = okta_mcp_tests::harness::start_process(command);
+        let exit = proxy
+            .wait_exit(std::time::Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("{env:?}: still running"));
+        assert!(!exit.success(), "{env:?}");
+        let logs = proxy.wait_for_log(expected).await;
+        assert!(!logs.contains("panicked"), "{env:?}: {logs}");
+    }
+}
