@@ -284,3 +284,127 @@ async fn with_redis_down_new_logins_get_503_existing_tokens_work_and_all_resumes
     let again = log_in(&http, &replicas.a.public_url).await;
     assert_eq!(mcp_status(&replicas.b, &again.access_token).await, 200);
 }
+
+/// A `redis-server` that speaks only TLS (a self-signed certificate for localhost) and requires
+/// `password`.
+fn start_tls_redis(
+    dir: &std::path::Path,
+    password: &str,
+) -> (okta_mcp_tests::harness::Process, u16) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), certified.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem()).unwrap();
+    let port = free_port();
+    let mut command = std::process::Command::new("redis-server");
+    command
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .arg("--tls-cert-file")
+        .arg(dir.join("cert.pem"))
+        .arg("--tls-key-file")
+        .arg(dir.join("key.pem"))
+        .arg("--tls-ca-cert-file")
+        .arg(dir.join("cert.pem"))
+        .args([
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            password,
+            "--save",
+            "",
+        ])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--logfile")
+        .arg(dir.join("redis.log"));
+    (okta_mcp_tests::harness::start_process(command), port)
+}
+
+#[tokio::test]
+async fn rediss_with_a_password_file_works_and_an_untrusted_certificate_is_not_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_redis, port) = start_tls_redis(dir.path(), "s3cret-redis-pass");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let password_file = dir.path().join("password");
+    std::fs::write(&password_file, "s3cret-redis-pass\n").unwrap();
+    let store_url = format!("rediss://localhost:{port}");
+    let cert = dir.path().join("cert.pem").display().to_string();
+    let password = password_file.display().to_string();
+
+    // Trusting the certificate (SSL_CERT_FILE adds it to the system roots) and with the
+    // password from REDIS_PASSWORD_FILE: ready, and a whole login works.
+    let stack = okta_mcp_tests::harness::Stack::start(&[
+        ("STORE_URL", store_url.as_str()),
+        ("REDIS_PASSWORD_FILE", password.as_str()),
+        ("SSL_CERT_FILE", cert.as_str()),
+    ])
+    .await;
+    stack.auto_login("alice@example.com").await;
+    let tokens = log_in(&manual_redirect_client(), &stack.proxy.public_url).await;
+    assert_eq!(mcp_status(&stack.proxy, &tokens.access_token).await, 200);
+    let logs = stack.proxy.process.logs();
+    assert!(!logs.contains("s3cret-redis-pass"), "{logs}");
+
+    // Without trusting it, or with a wrong password: never ready, and no login starts.
+    for env in [
+        vec![("REDIS_PASSWORD_FILE", password.as_str())],
+        vec![
+            ("SSL_CERT_FILE", cert.as_str()),
+            ("REDIS_PASSWORD", "wrong-password"),
+        ],
+    ] {
+        let proxy_port = free_port();
+        let mut command = okta_mcp_tests::harness::proxy_command(
+            &stack.okta.url,
+            &stack.tool_server.mcp_url,
+            &format!("http://127.0.0.1:{proxy_port}"),
+        );
+        command
+            .args(["--listen", &format!("127.0.0.1:{proxy_port}")])
+            .env("STORE_URL", &store_url);
+        for (k, v) in &env {
+            command.env(k, v);
+        }
+        let proxy = okta_mcp_tests::harness::start_process(command);
+        let ready_url = format!("http://127.0.0.1:{proxy_port}/ready");
+        let mut ready = (0, serde_json::Value::Null);
+        for _ in 0..100 {
+            if let Ok(answer) = http_client().get(&ready_url).send().await {
+                ready = json_of(answer).await;
+                if ready.1["okta_discovery"] == true {
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(ready.0, 503, "{env:?}: {}", proxy.logs());
+        assert_eq!(ready.1["okta_discovery"], true, "{ready:?}");
+        assert_eq!(ready.1["state_store"], false, "{ready:?}");
+        let (status, body) = json_of(
+            http_client()
+                .post(format!("http://127.0.0.1:{proxy_port}/register"))
+                .json(&serde_json::json!({"redirect_uris": ["http://127.0.0.1:9/cb"]}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 503, "{env:?}: {body}");
+        assert!(!proxy.logs().contains("wrong-password"));
+    }
+}
