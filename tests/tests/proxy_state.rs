@@ -213,3 +213,84 @@ async fn bad_store_and_peer_settings_stop_start_up_with_a_message_saying_what_to
         assert!(!logs.contains("panicked"), "{env:?}: {logs}");
     }
 }
+
+#[tokio::test]
+async fn a_sigkill_in_the_middle_of_a_registration_flood_loses_no_acknowledged_registration() {
+    let mut stack = Stack::start(&[]).await;
+    let public = stack.proxy.public_url.clone();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for writer in 0..8 {
+        let (public, stop) = (public.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let http = okta_mcp_tests::harness::http_client();
+            let mut acknowledged = Vec::new();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let answer = http
+                    .post(format!("{public}/register"))
+                    .json(&serde_json::json!({
+                        "client_name": format!("flood {writer}-{n}"),
+                        "redirect_uris": ["http://127.0.0.1:9/callback"],
+                        "token_endpoint_auth_method": "none",
+                    }))
+                    .send()
+                    .await;
+                match answer {
+                    Ok(answer) if answer.status() == 201 => {
+                        let body: Value = answer.json().await.expect("json");
+                        acknowledged.push(body["client_id"].as_str().expect("id").to_owned());
+                    }
+                    // Refused connections while the proxy is down; a cut answer is not an
+                    // acknowledgement.
+                    _ => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    stack.proxy.kill_and_restart().await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut acknowledged = Vec::new();
+    for writer in writers {
+        acknowledged.extend(writer.await.expect("writer"));
+    }
+    assert!(
+        acknowledged.len() > 50,
+        "only {} registrations",
+        acknowledged.len()
+    );
+    eprintln!(
+        "{} registrations acknowledged around the SIGKILL",
+        acknowledged.len()
+    );
+    // Every client the proxy acknowledged (201) before or after the kill is known: /authorize
+    // shows its consent page, where an unknown client gets the "unknown app" page.
+    let http = manual_redirect_client();
+    let pkce = Pkce::new();
+    let mut lost = Vec::new();
+    for client_id in &acknowledged {
+        let client = OAuthClient {
+            public_url: public.clone(),
+            client_id: client_id.clone(),
+            redirect_uri: "http://127.0.0.1:9/callback".into(),
+        };
+        let answer = http
+            .get(client.authorize_url(&client.redirect_uri, &pkce, "s"))
+            .send()
+            .await
+            .expect("authorize");
+        if answer.status() != 200 {
+            lost.push(client_id.clone());
+        }
+    }
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged registrations lost",
+        lost.len(),
+        acknowledged.len()
+    );
+}
