@@ -17,6 +17,7 @@ Secrets come from the environment only (or NAME_FILE, a file holding the value):
   SESSION_SECRET_KEY    signs tokens and cookies, at least 32 bytes (openssl rand -base64 48)
   IDENTITY_HEADER_KEY   shared with okta-mcp-tool-server, at least 32 bytes
   REDIS_PASSWORD        for STORE_URL when the URL carries none (optional)
+  REDIS_SENTINEL_PASSWORD  for the Sentinel nodes of a redis+sentinel:// STORE_URL (optional)
 State: kept in STATE_DIR (default ./state, one file proxy.redb) so a restart loses nothing;
   STORE_URL=redis://… (or rediss:// for TLS) instead, to share it between replicas.
 Roles: ROLES_FILE (policies/roles.toml) plus GROUP_TO_ROLE_<ROLE>=\"Group A,Group B\" variables.
@@ -90,8 +91,10 @@ pub struct ProxyArgs {
     /// Ignored when --store-url is set.
     #[arg(long, env = "STATE_DIR", default_value = "state")]
     pub state_dir: String,
-    /// Redis (7.x or Valkey) shared by every replica: redis://[:password@]host:port[/db], or
-    /// rediss://… for TLS. Single server; no Cluster or Sentinel.
+    /// Redis (7.x or Valkey) shared by every replica: redis://[:password@]host:port[/db],
+    /// rediss://… for TLS, or the primary Sentinel names:
+    /// redis+sentinel://host:26379,host:26379/<service>[/db] (rediss+sentinel:// for TLS).
+    /// No Cluster.
     #[arg(long, env = "STORE_URL")]
     pub store_url: Option<String>,
     /// Listen address for requests other replicas forward for MCP sessions this replica owns

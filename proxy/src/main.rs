@@ -201,7 +201,8 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
 fn open_store(args: &ProxyArgs) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(url) = args.store_url.as_deref().filter(|u| !u.trim().is_empty()) {
         let password = config::optional_secret("REDIS_PASSWORD")?;
-        let settings = RedisSettings::new(url, password, &args.store_key_prefix);
+        let mut settings = RedisSettings::new(url, password, &args.store_key_prefix);
+        settings.sentinel_password = config::optional_secret("REDIS_SENTINEL_PASSWORD")?;
         return Ok(Arc::new(RedisStore::new(settings)?));
     }
     if args.state_dir.trim() == "none" {

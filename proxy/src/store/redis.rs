@@ -3,10 +3,13 @@
 //! Chosen over `fred` because it is the most used Rust client, its `ConnectionManager`
 //! reconnects by itself (so a Redis restart needs no proxy restart), it speaks TLS through the
 //! rustls the proxy already uses (`rediss://`, with the ring provider installed at start-up),
-//! and it needs no extra runtime. Supported: a single Redis or Valkey server, with or without TLS,
-//! including managed ones. Not supported: Cluster (the scripts below touch keys of one namespace
-//! that a cluster would spread over slots) and Sentinel discovery (point `STORE_URL` at the
-//! primary's service name instead).
+//! and it needs no extra runtime. Supported: one Redis or Valkey server, with or without TLS,
+//! including managed ones, or a primary found through Sentinel
+//! (`redis+sentinel://host:26379,host:26379/<service>`): after a failover the next command that
+//! fails (connection gone, or `READONLY` from the demoted primary) asks Sentinel again and is
+//! sent once more to the new primary. Not supported: Cluster (the scripts below touch keys of one
+//! namespace that a cluster would spread over slots, and the crate's reconnecting manager does
+//! not speak Cluster).
 //!
 //! Every key is `<prefix><key>`, so two deployments can share one Redis. One-time things are
 //! atomic: `take` and `put` are Lua scripts, which Redis runs one at a time, so of two replicas
@@ -25,7 +28,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use futures::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, IntoConnectionInfo, Script};
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
+use redis::{Client, ConnectionAddr, IntoConnectionInfo, Script, TlsMode};
 use tokio::sync::mpsc;
 
 use super::{
@@ -44,6 +48,8 @@ pub struct RedisSettings {
     pub url: String,
     /// Used when the URL has no password (`REDIS_PASSWORD` / `REDIS_PASSWORD_FILE`).
     pub password: Option<String>,
+    /// For the Sentinel nodes, when they require one (`REDIS_SENTINEL_PASSWORD`).
+    pub sentinel_password: Option<String>,
     /// Put before every key, e.g. `okta-mcp:`.
     pub key_prefix: String,
     pub capacity_per_namespace: usize,
@@ -56,6 +62,7 @@ impl RedisSettings {
         Self {
             url: url.trim().to_owned(),
             password,
+            sentinel_password: None,
             key_prefix: key_prefix.to_owned(),
             capacity_per_namespace: DEFAULT_CAPACITY_PER_NAMESPACE,
             bytes_per_namespace: DEFAULT_BYTES_PER_NAMESPACE,
@@ -63,11 +70,37 @@ impl RedisSettings {
     }
 }
 
+/// How the proxy finds the Redis server to talk to.
+enum Target {
+    /// One server at a fixed address.
+    Server(Client),
+    /// The current primary of a service, as Sentinel says (asked again after a failover).
+    Sentinel(tokio::sync::Mutex<SentinelClient>),
+}
+
+impl Target {
+    /// A client for the server to use now.
+    async fn client(&self) -> Result<Client, StoreError> {
+        match self {
+            Target::Server(client) => Ok(client.clone()),
+            Target::Sentinel(sentinel) => {
+                let ask = async { sentinel.lock().await.async_get_client().await };
+                match tokio::time::timeout(REDIS_TIMEOUT * 2, ask).await {
+                    Ok(result) => result.map_err(unavailable),
+                    Err(_) => Err(StoreError::Unavailable(
+                        "redis: Sentinel did not name a primary in time".to_owned(),
+                    )),
+                }
+            }
+        }
+    }
+}
+
 /// A [`Store`] in Redis, shared by every replica.
 pub struct RedisStore {
-    client: Client,
-    /// Made on first use, inside the runtime that serves requests.
-    manager: OnceLock<ConnectionManager>,
+    target: std::sync::Arc<Target>,
+    /// Made on first use, inside the runtime that serves requests; dropped after a failover.
+    manager: std::sync::Mutex<Option<ConnectionManager>>,
     prefix: String,
     display_url: String,
     capacity: usize,
@@ -167,27 +200,42 @@ impl RedisStore {
             url: display_url.clone(),
             why: why.to_owned(),
         };
-        let parsed = url::Url::parse(&settings.url).map_err(|e| refuse(&e.to_string()))?;
-        if !matches!(parsed.scheme(), "redis" | "rediss") {
-            return Err(refuse(
-                "must start with redis:// or rediss:// (TLS); Cluster and Sentinel URLs are not supported",
-            ));
-        }
-        let mut info = settings
+        let target = if let Some(rest) = settings
             .url
-            .as_str()
-            .into_connection_info()
-            .map_err(|e| refuse(&e.to_string()))?;
-        if let Some(password) = settings.password.filter(|p| !p.is_empty())
-            && info.redis_settings().password().is_none()
-        {
-            let redis = info.redis_settings().clone().set_password(password);
-            info = info.set_redis_settings(redis);
-        }
-        let client = Client::open(info).map_err(|e| refuse(&e.to_string()))?;
+            .strip_prefix("redis+sentinel://")
+            .map(|rest| (rest, false))
+            .or_else(|| {
+                settings
+                    .url
+                    .strip_prefix("rediss+sentinel://")
+                    .map(|rest| (rest, true))
+            }) {
+            Target::Sentinel(tokio::sync::Mutex::new(
+                sentinel_client(rest.0, rest.1, &settings).map_err(|why| refuse(&why))?,
+            ))
+        } else {
+            let parsed = url::Url::parse(&settings.url).map_err(|e| refuse(&e.to_string()))?;
+            if !matches!(parsed.scheme(), "redis" | "rediss") {
+                return Err(refuse(
+                    "must start with redis://, rediss:// (TLS), redis+sentinel:// or rediss+sentinel://; Cluster is not supported",
+                ));
+            }
+            let mut info = settings
+                .url
+                .as_str()
+                .into_connection_info()
+                .map_err(|e| refuse(&e.to_string()))?;
+            if let Some(password) = settings.password.clone().filter(|p| !p.is_empty())
+                && info.redis_settings().password().is_none()
+            {
+                let redis = info.redis_settings().clone().set_password(password);
+                info = info.set_redis_settings(redis);
+            }
+            Target::Server(Client::open(info).map_err(|e| refuse(&e.to_string()))?)
+        };
         Ok(Self {
-            client,
-            manager: OnceLock::new(),
+            target: std::sync::Arc::new(target),
+            manager: std::sync::Mutex::new(None),
             prefix: settings.key_prefix,
             display_url,
             capacity: settings.capacity_per_namespace.max(1),
@@ -195,31 +243,49 @@ impl RedisStore {
         })
     }
 
-    fn connection(&self) -> Result<ConnectionManager, StoreError> {
-        if let Some(manager) = self.manager.get() {
-            return Ok(manager.clone());
+    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        if let Some(manager) = self.lock_manager().clone() {
+            return Ok(manager);
         }
+        let client = self.target.client().await?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(2));
-        let manager = ConnectionManager::new_lazy_with_config(self.client.clone(), config)
-            .map_err(unavailable)?;
-        Ok(self.manager.get_or_init(|| manager).clone())
+        let manager =
+            ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
+        Ok(self.lock_manager().get_or_insert(manager).clone())
+    }
+
+    fn lock_manager(&self) -> std::sync::MutexGuard<'_, Option<ConnectionManager>> {
+        self.manager
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `command` on the shared connection. A connection that broke since its last use
     /// (Redis restarted) fails the first command sent on it; that one is sent once more on the
-    /// new connection, so a Redis restart costs no request a 503.
+    /// new connection, so a Redis restart costs no request a 503. Behind Sentinel, a broken
+    /// connection or a `READONLY` answer (the primary was demoted) first asks Sentinel again.
     async fn run<T, F, Fut>(&self, command: F) -> Result<T, StoreError>
     where
         F: Fn(ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        let connection = self.connection()?;
+        let connection = self.connection().await?;
         match command(connection.clone()).await {
-            Err(error) if error.is_connection_dropped() || error.is_io_error() => {
+            Err(error)
+                if error.is_connection_dropped()
+                    || error.is_io_error()
+                    || error.code() == Some("READONLY") =>
+            {
+                let connection = if matches!(*self.target, Target::Sentinel(_)) {
+                    self.lock_manager().take();
+                    self.connection().await?
+                } else {
+                    connection
+                };
                 command(connection).await.map_err(unavailable)
             }
             result => result.map_err(unavailable),
@@ -243,12 +309,107 @@ impl RedisStore {
     }
 }
 
+/// A Sentinel client from the part of `redis[s]+sentinel://[user:password@]host:port,…/service[/db]`
+/// after the scheme; the message says what is wrong.
+fn sentinel_client(
+    rest: &str,
+    tls: bool,
+    settings: &RedisSettings,
+) -> Result<SentinelClient, String> {
+    let (authority, path) = rest
+        .split_once('/')
+        .ok_or("needs /<service name> after the hosts")?;
+    let (userinfo, hosts) = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => (Some(userinfo), hosts),
+        None => (None, authority),
+    };
+    let mut addresses = Vec::new();
+    for host in hosts.split(',').filter(|h| !h.is_empty()) {
+        let (name, port) = host
+            .rsplit_once(':')
+            .and_then(|(name, port)| Some((name, port.parse::<u16>().ok()?)))
+            .ok_or_else(|| format!("Sentinel `{host}` must be host:port"))?;
+        let name = name.trim_matches(|c| c == '[' || c == ']').to_owned();
+        addresses.push(if tls {
+            ConnectionAddr::TcpTls {
+                host: name,
+                port,
+                insecure: false,
+                tls_params: None,
+            }
+        } else {
+            ConnectionAddr::Tcp(name, port)
+        });
+    }
+    if addresses.is_empty() {
+        return Err("names no Sentinel host:port".to_owned());
+    }
+    let mut segments = path.split('/');
+    let service = segments
+        .next()
+        .filter(|s| !s.is_empty())
+        .ok_or("needs /<service name> after the hosts")?;
+    let db = match segments.next().filter(|s| !s.is_empty()) {
+        Some(db) => Some(
+            db.parse::<i64>()
+                .map_err(|_| format!("database `{db}` is not a number"))?,
+        ),
+        None => None,
+    };
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let (username, url_password) = match userinfo {
+        Some(info) => match info.split_once(':') {
+            Some((user, password)) => (Some(decode(user)), Some(decode(password))),
+            None => (Some(decode(info)), None),
+        },
+        None => (None, None),
+    };
+    let mut builder = SentinelClientBuilder::new(addresses, service, SentinelServerType::Master)
+        .map_err(|e| e.to_string())?;
+    if tls {
+        builder = builder
+            .set_client_to_redis_tls_mode(TlsMode::Secure)
+            .set_client_to_sentinel_tls_mode(TlsMode::Secure);
+    }
+    if let Some(user) = username.filter(|u| !u.is_empty()) {
+        builder = builder.set_client_to_redis_username(user);
+    }
+    if let Some(password) = url_password
+        .or_else(|| settings.password.clone())
+        .filter(|p| !p.is_empty())
+    {
+        builder = builder.set_client_to_redis_password(password);
+    }
+    if let Some(password) = settings.sentinel_password.clone().filter(|p| !p.is_empty()) {
+        builder = builder.set_client_to_sentinel_password(password);
+    }
+    if let Some(db) = db {
+        builder = builder.set_client_to_redis_db(db);
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
 fn unavailable(error: redis::RedisError) -> StoreError {
     StoreError::Unavailable(format!("redis: {error}"))
 }
 
 /// `url` with any password replaced by `***`.
 fn redacted(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && scheme.ends_with("+sentinel")
+    {
+        return match rest.rsplit_once('@') {
+            Some((userinfo, hosts)) => {
+                let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+                format!("{scheme}://{user}:***@{hosts}")
+            }
+            None => url.to_owned(),
+        };
+    }
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             if parsed.password().is_some() {
@@ -359,7 +520,7 @@ impl Store for RedisStore {
     fn announcements(&self) -> Option<mpsc::Receiver<Announcement>> {
         let (sender, receiver) = mpsc::channel(1024);
         tokio::spawn(follow_announcements(
-            self.client.clone(),
+            self.target.clone(),
             self.channel(),
             self.display_url.clone(),
             sender,
@@ -375,14 +536,14 @@ impl Store for RedisStore {
 /// Keeps one subscriber connection, reconnecting with backoff; after each (re)subscription it
 /// sends [`Announcement::Resync`]. Ends when the receiver is dropped.
 async fn follow_announcements(
-    client: Client,
+    target: std::sync::Arc<Target>,
     channel: String,
     display_url: String,
     sender: mpsc::Sender<Announcement>,
 ) {
     let mut wait = Duration::from_millis(100);
     loop {
-        match subscribe(&client, &channel).await {
+        match subscribe(&target, &channel).await {
             Ok(pubsub) => {
                 wait = Duration::from_millis(100);
                 if sender.send(Announcement::Resync).await.is_err() {
@@ -429,7 +590,8 @@ async fn follow_announcements(
     }
 }
 
-async fn subscribe(client: &Client, channel: &str) -> Result<redis::aio::PubSub, StoreError> {
+async fn subscribe(target: &Target, channel: &str) -> Result<redis::aio::PubSub, StoreError> {
+    let client = target.client().await?;
     let connect = async {
         let mut pubsub = client.get_async_pubsub().await?;
         pubsub.subscribe(channel).await?;
@@ -458,19 +620,21 @@ pub(crate) mod tests {
 
     impl TestRedis {
         pub(crate) fn start() -> Self {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("free port")
-                .port();
-            Self::spawn(port, tempfile::tempdir().expect("temp dir"))
+            Self::start_with(&[])
         }
 
-        fn spawn(port: u16, dir: tempfile::TempDir) -> Self {
+        /// Starts one with more `redis-server` arguments (e.g. `--replicaof host port`).
+        pub(crate) fn start_with(extra: &[&str]) -> Self {
+            Self::spawn(free_port(), tempfile::tempdir().expect("temp dir"), extra)
+        }
+
+        fn spawn(port: u16, dir: tempfile::TempDir, extra: &[&str]) -> Self {
             let child = std::process::Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--save", "", "--appendonly", "no"])
                 .arg("--dir")
                 .arg(dir.path())
+                .args(extra)
                 .stdout(std::process::Stdio::null())
                 .spawn()
                 .expect("redis-server is installed (deploy/install-missing.sh redis-server)");
@@ -497,7 +661,7 @@ pub(crate) mod tests {
         pub(crate) fn restart(&mut self) {
             self.stop();
             let port = self.port;
-            *self = Self::spawn(port, tempfile::tempdir().expect("temp dir"));
+            *self = Self::spawn(port, tempfile::tempdir().expect("temp dir"), &[]);
         }
 
         pub(crate) fn url(&self) -> String {
@@ -507,6 +671,13 @@ pub(crate) mod tests {
         pub(crate) fn store(&self, prefix: &str) -> RedisStore {
             RedisStore::new(RedisSettings::new(&self.url(), None, prefix)).expect("settings")
         }
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port()
     }
 
     impl Drop for TestRedis {
@@ -620,9 +791,111 @@ pub(crate) mod tests {
         assert_eq!(store.get("code:b").await.unwrap().as_deref(), Some("2"));
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn behind_sentinel_the_store_follows_a_failover_to_the_new_primary() {
+        let mut primary = TestRedis::start();
+        let primary_port = primary.port.to_string();
+        let replica = TestRedis::start_with(&["--replicaof", "127.0.0.1", &primary_port]);
+        let dir = tempfile::tempdir().expect("sentinel dir");
+        let sentinel_port = free_port();
+        let config = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "port {sentinel_port}\nbind 127.0.0.1\ndir {}\n\
+                 sentinel monitor okta-mcp 127.0.0.1 {primary_port} 1\n\
+                 sentinel down-after-milliseconds okta-mcp 500\n\
+                 sentinel failover-timeout okta-mcp 3000\n",
+                dir.path().display()
+            ),
+        )
+        .expect("sentinel.conf");
+        let mut sentinel = std::process::Command::new("redis-server")
+            .arg(&config)
+            .arg("--sentinel")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server --sentinel");
+        let url = format!("redis+sentinel://127.0.0.1:{sentinel_port}/okta-mcp");
+        let store = RedisStore::new(RedisSettings::new(&url, None, "ha:")).expect("settings");
+        let mut written = false;
+        for _ in 0..100 {
+            if store
+                .put("client:a", "1", Duration::from_secs(60))
+                .await
+                .is_ok()
+            {
+                written = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(written, "Sentinel named the primary");
+        suite::run(
+            &RedisStore::new(RedisSettings::new(&url, None, "suite-ha:")).expect("settings"),
+        )
+        .await;
+        // Wait until the replica has it, then lose the primary.
+        let on_replica = replica.store("ha:");
+        for _ in 0..100 {
+            if on_replica.get("client:a").await.ok().flatten().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        primary.stop();
+        let started = std::time::Instant::now();
+        let mut failed_over = false;
+        while started.elapsed() < Duration::from_secs(20) {
+            if store
+                .put("client:b", "2", Duration::from_secs(60))
+                .await
+                .is_ok()
+            {
+                failed_over = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = sentinel.kill();
+        let _ = sentinel.wait();
+        assert!(failed_over, "writes resumed on the promoted replica");
+        assert_eq!(store.get("client:a").await.unwrap().as_deref(), Some("1"));
+        assert_eq!(store.get("client:b").await.unwrap().as_deref(), Some("2"));
+        assert_eq!(
+            on_replica.get("client:b").await.unwrap().as_deref(),
+            Some("2")
+        );
+    }
+
+    #[test]
+    fn bad_sentinel_urls_are_refused_with_what_is_wrong() {
+        for (bad, why) in [
+            ("redis+sentinel://127.0.0.1:26379", "service name"),
+            ("redis+sentinel://127.0.0.1:26379/", "service name"),
+            ("redis+sentinel:///svc", "no Sentinel"),
+            ("redis+sentinel://host/svc", "host:port"),
+            ("redis+sentinel://h:1,h:x/svc", "host:port"),
+            ("redis+sentinel://h:1/svc/zero", "not a number"),
+        ] {
+            let error = RedisStore::new(RedisSettings::new(bad, None, "p:"))
+                .err()
+                .expect("refused")
+                .to_string();
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+        let store = RedisStore::new(RedisSettings::new(
+            "redis+sentinel://u:s3cret@h1:26379,h2:26379/svc/2",
+            None,
+            "p:",
+        ))
+        .expect("a good one");
+        assert!(!store.describe().contains("s3cret"), "{}", store.describe());
+    }
+
     #[test]
     fn bad_urls_are_refused_and_passwords_never_shown() {
-        for bad in ["http://x", "not a url", "redis+sentinel://x"] {
+        for bad in ["http://x", "not a url", "redis+cluster://x"] {
             let error = RedisStore::new(RedisSettings::new(bad, None, "p:"))
                 .err()
                 .expect("refused")
