@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The okta-mcp benchmark, one command: tests/bench/run.sh [--out PATH]
 #
-# Installs wrk (Debian package) when missing, builds the release binaries, runs the driver
-# (tests/bench/driver/), prints one Markdown table and writes the raw numbers to
-# tests/bench/results/latest.json. Takes about 3 minutes after the build.
+# Installs wrk and redis-server (Debian packages) when missing, builds the release binaries,
+# runs the driver (tests/bench/driver/), prints one Markdown table and writes the raw numbers
+# to tests/bench/results/latest.json. Takes about 5 minutes after the build.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -14,6 +14,9 @@ if ! command -v wrk >/dev/null; then
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get install -y wrk >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y wrk >/dev/null; }
 fi
+
+# The proxy's Redis store (scenarios 1d and 6) runs against a real one.
+deploy/install-missing.sh redis-server >&2
 
 echo "[bench] load average before building: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 cargo build --release --locked \

@@ -2,7 +2,7 @@
 //! protected-resource and authorization-server metadata, dynamic registration, authorize with
 //! PKCE S256 through our consent page and the (fake) Okta login, and the code exchange.
 //! The fake org's `auto_login` stands in for the user clicking their name; nothing else is
-//! skipped.
+//! skipped. Then, like a client, it can refresh the access token and revoke one.
 
 use std::collections::BTreeMap;
 
@@ -74,9 +74,21 @@ async fn json_of(response: reqwest::Response) -> anyhow::Result<Value> {
     serde_json::from_str(&text).with_context(|| format!("{status}: {text}"))
 }
 
+/// What a login got: the tokens, and what a client needs to refresh or revoke them.
+pub struct Login {
+    pub access_token: String,
+    /// Rotated by every refresh.
+    refresh_token: Option<String>,
+    pub client_id: String,
+    token_endpoint: String,
+    revocation_endpoint: String,
+    /// The MCP URL the tokens are for (`resource`).
+    resource: String,
+}
+
 /// Logs in at the proxy whose MCP URL is `mcp_url` as whichever user the fake org
-/// auto-logs in; returns the access token.
-pub async fn access_token(mcp_url: &str) -> anyhow::Result<String> {
+/// auto-logs in.
+pub async fn log_in(mcp_url: &str) -> anyhow::Result<Login> {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
@@ -149,6 +161,7 @@ pub async fn access_token(mcp_url: &str) -> anyhow::Result<String> {
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")
         .append_pair("resource", mcp.as_str())
+        .append_pair("scope", "mcp offline_access")
         .append_pair("state", &state);
     let mut browser = Browser {
         http: http.clone(),
@@ -196,8 +209,9 @@ pub async fn access_token(mcp_url: &str) -> anyhow::Result<String> {
     let code = param("code").with_context(|| format!("no code in {back}"))?;
 
     // 4. The code exchange.
+    let token_endpoint = endpoint("token_endpoint")?;
     let tokens = json_of(
-        http.post(endpoint("token_endpoint")?)
+        http.post(&token_endpoint)
             .form(&[
                 ("grant_type", "authorization_code"),
                 ("client_id", &client_id),
@@ -210,8 +224,61 @@ pub async fn access_token(mcp_url: &str) -> anyhow::Result<String> {
             .await?,
     )
     .await?;
-    tokens["access_token"]
-        .as_str()
-        .map(str::to_owned)
-        .with_context(|| format!("no access_token in {tokens}"))
+    Ok(Login {
+        access_token: tokens["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("no access_token in {tokens}"))?,
+        refresh_token: tokens["refresh_token"].as_str().map(str::to_owned),
+        client_id,
+        token_endpoint,
+        revocation_endpoint: endpoint("revocation_endpoint")?,
+        resource: mcp.to_string(),
+    })
+}
+
+/// Logs in and returns just the access token.
+pub async fn access_token(mcp_url: &str) -> anyhow::Result<String> {
+    Ok(log_in(mcp_url).await?.access_token)
+}
+
+impl Login {
+    /// A fresh access token from the refresh-token grant (keeping the rotated refresh token).
+    pub async fn refresh(&mut self, http: &reqwest::Client) -> anyhow::Result<String> {
+        let refresh_token = self
+            .refresh_token
+            .as_deref()
+            .context("the login got no refresh token")?;
+        let tokens = json_of(
+            http.post(&self.token_endpoint)
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", &self.client_id),
+                    ("refresh_token", refresh_token),
+                    ("resource", &self.resource),
+                ])
+                .send()
+                .await?,
+        )
+        .await?;
+        let access_token = tokens["access_token"]
+            .as_str()
+            .with_context(|| format!("refresh: no access_token in {tokens}"))?;
+        self.refresh_token = tokens["refresh_token"].as_str().map(str::to_owned);
+        self.access_token = access_token.to_owned();
+        Ok(self.access_token.clone())
+    }
+
+    /// `POST /revoke` of `token` at the proxy that issued this login (RFC 7009).
+    pub async fn revoke(&self, http: &reqwest::Client, token: &str) -> anyhow::Result<()> {
+        let response = http
+            .post(&self.revocation_endpoint)
+            .form(&[("token", token), ("client_id", &self.client_id)])
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("revoke: {}", response.status());
+        }
+        Ok(())
+    }
 }

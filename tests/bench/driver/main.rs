@@ -1,9 +1,10 @@
 //! The okta-mcp benchmark driver (issue 6). Run it through `tests/bench/run.sh`, which builds
 //! the release binaries first; `tests/bench/README.md` says what each scenario measures.
 //!
-//! It starts the release `fake-okta`, `okta-mcp-tool-server`, `okta-mcp-proxy` and the bare
-//! pingora example on loopback ports, logs in through the proxy's real OAuth flow, drives load
-//! with wrk, prints one Markdown table and writes every number as JSON.
+//! It starts the release `fake-okta`, `okta-mcp-tool-server`, `okta-mcp-proxy` (with its
+//! embedded store, and with a real `redis-server`) and the bare pingora example on loopback
+//! ports, logs in through the proxy's real OAuth flow, drives load with wrk, prints one
+//! Markdown table and writes every number as JSON.
 //!
 //! `bench-driver [--out PATH]` (default `tests/bench/results/latest.json`; logs of the
 //! processes go next to it, in `logs/`).
@@ -24,11 +25,17 @@ use serde_json::{Value, json};
 
 use load::{Auth, Workload};
 use mcp::{Credential, McpSession};
-use report::{ClientCost, ColdStart, Listing, LoadRow, Machine, Millis, RateLimited, Report, Rss};
-use stack::{BarePingora, FakeOkta, LogDir, Proc, Proxy, ToolServer};
+use report::{
+    ClientCost, ColdStart, Listing, LoadRow, Machine, Millis, RateLimited, Report, Revocation, Rss,
+    Spread,
+};
+use stack::{BarePingora, FakeOkta, LogDir, Proc, Proxy, ProxySetup, RedisServer, ToolServer};
 
 /// Length of each measured wrk run (identity headers are valid for 60 s).
 const DURATION: Duration = Duration::from_secs(5);
+/// Interleaved rounds of 1b, 1d and 1c per concurrency: the machine is shared, so the proxy
+/// is compared with bare pingora by the median and range of several runs, not one.
+const ROUNDS: usize = 3;
 /// Length of the warm-up run before each measured one.
 const WARMUP: Duration = Duration::from_secs(1);
 /// Prebuilt requests for a warm-up run.
@@ -49,6 +56,9 @@ const LOG_EVENTS: u64 = 5_000;
 const OKTA_PAGE: u64 = 1_000;
 /// Parallel agents in the concurrent listings of scenario 4.
 const AGENTS: usize = 8;
+/// Revocations timed in scenario 6, and how long replica B is polled for each at most.
+const REVOCATIONS: usize = 20;
+const REVOCATION_POLL_LIMIT: Duration = Duration::from_secs(3);
 
 /// The user the fake org logs in (viewer: may call every tool benchmarked here).
 const USER_LOGIN: &str = "alice@example.com";
@@ -97,9 +107,20 @@ async fn main() -> anyhow::Result<()> {
         notes: Vec::new(),
     };
 
-    let (main_port, clients_port) = (stack::free_port()?, stack::free_port()?);
+    let (main_port, clients_port, redis_port) = (
+        stack::free_port()?,
+        stack::free_port()?,
+        stack::free_port()?,
+    );
     let callback = |port: u16| format!("http://127.0.0.1:{port}/oauth/callback");
-    let okta = FakeOkta::start(&bench.logs, &[callback(main_port), callback(clients_port)])?;
+    let okta = FakeOkta::start(
+        &bench.logs,
+        &[
+            callback(main_port),
+            callback(clients_port),
+            callback(redis_port),
+        ],
+    )?;
     okta.control(&bench.http, "oidc", json!({"auto_login": USER_LOGIN}))
         .await?;
 
@@ -114,16 +135,35 @@ async fn main() -> anyhow::Result<()> {
     let proxy = Proxy::start(
         &bench.http,
         &bench.logs,
-        "proxy",
-        main_port,
+        ProxySetup::embedded("proxy", main_port),
+        &okta,
+        &tool_server,
+    )
+    .await?;
+    let redis = RedisServer::start(&bench.logs).await?;
+    let proxy_redis = Proxy::start(
+        &bench.http,
+        &bench.logs,
+        ProxySetup::redis("proxy-redis", redis_port, &redis),
         &okta,
         &tool_server,
     )
     .await?;
     let bare = BarePingora::start(&bench.http, &bench.logs, &tool_server).await?;
-    let token = login::access_token(&proxy.mcp_url()).await?;
-    let load = load_scenarios(&mut bench, &okta, &tool_server, &proxy, &bare, &token).await?;
+    let stack = LoadStack {
+        okta: &okta,
+        tool: &tool_server,
+        proxy: &proxy,
+        proxy_redis: &proxy_redis,
+        redis: &redis,
+        bare: &bare,
+    };
+    let load = load_scenarios(&mut bench, &stack).await?;
     drop((bare, proxy));
+
+    step("6: revocation seen by every replica");
+    let revocation = revocation(&bench, &okta, &tool_server, &redis, &proxy_redis).await?;
+    drop((proxy_redis, redis));
 
     step("4: Okta efficiency");
     let (listings, rate_limited) = okta_efficiency(&bench, &okta, &tool_server).await?;
@@ -134,11 +174,13 @@ async fn main() -> anyhow::Result<()> {
         machine,
         started_at,
         run_seconds: started.elapsed().as_secs_f64(),
+        load_rounds: report::rounds(&load),
         load,
         clients,
         okta: listings,
         rate_limited,
         cold_start,
+        revocation,
         targets: Vec::new(),
         notes: bench.notes,
     };
@@ -166,8 +208,8 @@ async fn cold_start(bench: &Bench, okta: &FakeOkta) -> anyhow::Result<Vec<ColdSt
         let tool = ToolServer::start(&bench.http, &bench.logs, &name, okta, &[], &[]).await?;
         tool_ms.push(tool.ready_after.as_secs_f64() * 1e3);
         let name = format!("cold-proxy-{i}");
-        let port = stack::free_port()?;
-        let proxy = Proxy::start(&bench.http, &bench.logs, &name, port, okta, &tool).await?;
+        let setup = ProxySetup::embedded(&name, stack::free_port()?);
+        let proxy = Proxy::start(&bench.http, &bench.logs, setup, okta, &tool).await?;
         proxy_ms.push(proxy.ready_after.as_secs_f64() * 1e3);
     }
     let summary = |what: &str, endpoint: &str, runs: Vec<f64>| {
@@ -211,7 +253,8 @@ async fn client_cost(bench: &Bench, okta: &FakeOkta, port: u16) -> anyhow::Resul
         &[],
     )
     .await?;
-    let proxy = Proxy::start(&bench.http, &bench.logs, "clients-proxy", port, okta, &tool).await?;
+    let setup = ProxySetup::embedded("clients-proxy", port);
+    let proxy = Proxy::start(&bench.http, &bench.logs, setup, okta, &tool).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut cost = ClientCost {
         clients: CLIENTS,
@@ -283,12 +326,30 @@ fn cpu_of(procs: &[&Proc]) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// What a wrk run is, in the report.
+struct Label<'a> {
+    scenario: &'a str,
+    what: &'a str,
+    okta_latency_ms: Option<u64>,
+    round: Option<usize>,
+}
+
+impl<'a> Label<'a> {
+    /// A run of scenario 1 or 2 without Okta latency, not part of rounds.
+    fn once(scenario: &'a str, what: &'a str) -> Self {
+        Self {
+            scenario,
+            what,
+            okta_latency_ms: None,
+            round: None,
+        }
+    }
+}
+
 /// One measured wrk run (after a warm-up) and the CPU the processes used during it.
 async fn measure(
     bench: &Bench,
-    scenario: &str,
-    what: &str,
-    okta_latency_ms: Option<u64>,
+    label: Label<'_>,
     work: &Workload<'_>,
     concurrency: usize,
     procs: &[&Proc],
@@ -311,11 +372,13 @@ async fn measure(
         .iter()
         .map(|(name, s)| (name.clone(), s * 1e6 / stats.requests.max(1) as f64))
         .collect();
+    let scenario = label.scenario;
     let row = LoadRow {
         scenario: scenario.into(),
-        what: what.into(),
+        what: label.what.into(),
         concurrency,
-        okta_latency_ms,
+        round: label.round,
+        okta_latency_ms: label.okta_latency_ms,
         duration_s: stats.duration_us as f64 / 1e6,
         requests_per_s: stats.rps(),
         p50_ms: stats.p50_us as f64 / 1e3,
@@ -325,8 +388,9 @@ async fn measure(
         cpu_us_per_request,
         wrk: stats,
     };
+    let round = label.round.map_or(String::new(), |r| format!(" round {r}"));
     eprintln!(
-        "[bench]   {scenario} c={concurrency}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, errors {}",
+        "[bench]   {scenario} c={concurrency}{round}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, errors {}",
         row.requests_per_s, row.p50_ms, row.p99_ms, row.errors
     );
     if let Some(bad) = &row.wrk.first_bad {
@@ -350,19 +414,37 @@ async fn open_sessions(
     Ok(ids)
 }
 
-/// Scenarios 1 (a, b, c) and 2.
-async fn load_scenarios(
-    bench: &mut Bench,
-    okta: &FakeOkta,
-    tool: &ToolServer,
-    proxy: &Proxy,
-    bare: &BarePingora,
-    token: &str,
-) -> anyhow::Result<Vec<LoadRow>> {
+/// The processes scenarios 1 and 2 run against.
+struct LoadStack<'a> {
+    okta: &'a FakeOkta,
+    tool: &'a ToolServer,
+    /// With the embedded store.
+    proxy: &'a Proxy,
+    /// With its state in `redis`.
+    proxy_redis: &'a Proxy,
+    redis: &'a RedisServer,
+    bare: &'a BarePingora,
+}
+
+/// Scenarios 1 (a, b, c, d) and 2.
+async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Result<Vec<LoadRow>> {
+    let LoadStack {
+        okta,
+        tool,
+        proxy,
+        proxy_redis,
+        redis,
+        bare,
+    } = *stack;
+    let token = login::access_token(&proxy.mcp_url()).await?;
+    let token_redis = login::access_token(&proxy_redis.mcp_url()).await?;
     let signed = Credential::Signed(bench.key.clone(), bench.alice.clone());
-    let bearer = Credential::Bearer(token.to_owned());
+    let bearer = Credential::Bearer(token.clone());
+    let bearer_redis = Credential::Bearer(token_redis.clone());
     let direct_sessions = open_sessions(bench, &tool.mcp_url(), &signed, LOAD_CLIENTS).await?;
     let proxied_sessions = open_sessions(bench, &proxy.mcp_url(), &bearer, LOAD_CLIENTS).await?;
+    let redis_sessions =
+        open_sessions(bench, &proxy_redis.mcp_url(), &bearer_redis, LOAD_CLIENTS).await?;
 
     let time = r#"{"name":"get_current_time","arguments":{}}"#;
     let direct = Workload {
@@ -373,8 +455,14 @@ async fn load_scenarios(
     };
     let proxied = Workload {
         url: proxy.mcp_url(),
-        auth: Auth::Bearer(token),
+        auth: Auth::Bearer(&token),
         sessions: &proxied_sessions,
+        params: time,
+    };
+    let proxied_redis = Workload {
+        url: proxy_redis.mcp_url(),
+        auth: Auth::Bearer(&token_redis),
+        sessions: &redis_sessions,
         params: time,
     };
     let via_bare = Workload {
@@ -383,45 +471,54 @@ async fn load_scenarios(
         sessions: &direct_sessions,
         params: time,
     };
+    // The proxies with either store and bare pingora, compared over interleaved rounds.
+    let compared: [(&str, &str, &Workload<'_>, Vec<&Proc>); 3] = [
+        (
+            "1b",
+            "get_current_time → proxy (bearer token, embedded store) → tool server",
+            &proxied,
+            vec![&proxy.proc, &tool.proc],
+        ),
+        (
+            "1d",
+            "get_current_time → proxy (bearer token, Redis store) → tool server",
+            &proxied_redis,
+            vec![&proxy_redis.proc, &redis.proc, &tool.proc],
+        ),
+        (
+            "1c",
+            "get_current_time → bare pingora → tool server",
+            &via_bare,
+            vec![&bare.proc, &tool.proc],
+        ),
+    ];
     let mut rows = Vec::new();
-    // Interleaved by concurrency, so a disturbance hits a, b and c alike.
+    // Interleaved by concurrency and, for b, c and d, by round (each round starting with the
+    // next of them), so a disturbance hits them alike.
     for c in CONCURRENCY {
         rows.push(
             measure(
                 bench,
-                "1a",
-                "get_current_time → tool server (signed identity headers)",
-                None,
+                Label::once(
+                    "1a",
+                    "get_current_time → tool server (signed identity headers)",
+                ),
                 &direct,
                 c,
                 &[&tool.proc],
             )
             .await?,
         );
-        rows.push(
-            measure(
-                bench,
-                "1c",
-                "get_current_time → bare pingora → tool server",
-                None,
-                &via_bare,
-                c,
-                &[&bare.proc, &tool.proc],
-            )
-            .await?,
-        );
-        rows.push(
-            measure(
-                bench,
-                "1b",
-                "get_current_time → proxy (bearer token) → tool server",
-                None,
-                &proxied,
-                c,
-                &[&proxy.proc, &tool.proc],
-            )
-            .await?,
-        );
+        for round in 0..ROUNDS {
+            for i in 0..compared.len() {
+                let (scenario, what, work, procs) = &compared[(round + i) % compared.len()];
+                let label = Label {
+                    round: Some(round + 1),
+                    ..Label::once(scenario, what)
+                };
+                rows.push(measure(bench, label, work, c, procs).await?);
+            }
+        }
     }
     rows.sort_by(|x, y| x.scenario.cmp(&y.scenario));
 
@@ -434,14 +531,17 @@ async fn load_scenarios(
         okta.control(&bench.http, "faults", json!({"latency_ms": latency}))
             .await?;
         for c in [1, 16] {
+            let what = format!(
+                "list_okta_users (limit 200) → proxy → tool server → fake Okta (+{latency} ms)"
+            );
+            let label = Label {
+                okta_latency_ms: Some(latency),
+                ..Label::once("2", &what)
+            };
             rows.push(
                 measure(
                     bench,
-                    "2",
-                    &format!(
-                        "list_okta_users (limit 200) → proxy → tool server → fake Okta (+{latency} ms)"
-                    ),
-                    Some(latency),
+                    label,
                     &proxied_users,
                     c,
                     &[&proxy.proc, &tool.proc, &okta.proc],
@@ -452,7 +552,9 @@ async fn load_scenarios(
     }
     okta.control(&bench.http, "faults/reset", json!({})).await?;
     bench.notes.push(format!(
-        "load runs: {} s each after a {} s warm-up; wrk with 1 thread at c=1 and 2 threads above; \
+        "load runs: {} s each after a {} s warm-up; 1b, 1c and 1d run {ROUNDS} interleaved \
+         rounds per concurrency (median and min–max shown; every run is in latest.json); wrk \
+         with 1 thread at c=1 and 2 threads above; \
          requests rotate over {LOAD_CLIENTS} initialized MCP clients (with their session ids, if \
          the server gave any); every 200th response body is checked \
          for a JSON-RPC result without an error",
@@ -460,6 +562,77 @@ async fn load_scenarios(
         WARMUP.as_secs()
     ));
     Ok(rows)
+}
+
+/// The HTTP status of one `initialize` to `url` with `token` (401 once it is revoked there).
+async fn initialize_status(bench: &Bench, url: &str, token: &str) -> anyhow::Result<u16> {
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {
+            "protocolVersion": mcp::PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "okta-mcp-bench", "version": "1"}
+        }
+    });
+    Ok(bench
+        .http
+        .post(url)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialize)
+        .send()
+        .await?
+        .status()
+        .as_u16())
+}
+
+/// Scenario 6: replica B (same public URL, same Redis) starts next to `proxy_a`; each sample
+/// refreshes an access token, checks that B accepts it, revokes it on A and polls B's `/mcp`
+/// until it answers 401.
+async fn revocation(
+    bench: &Bench,
+    okta: &FakeOkta,
+    tool: &ToolServer,
+    redis: &RedisServer,
+    proxy_a: &Proxy,
+) -> anyhow::Result<Revocation> {
+    let setup = ProxySetup::redis("proxy-redis-b", stack::free_port()?, redis).replica_of(proxy_a);
+    let proxy_b = Proxy::start(&bench.http, &bench.logs, setup, okta, tool).await?;
+    let mut login = login::log_in(&proxy_a.mcp_url()).await?;
+    let mut result = Revocation {
+        samples: REVOCATIONS,
+        poll_limit_ms: REVOCATION_POLL_LIMIT.as_secs_f64() * 1e3,
+        ..Revocation::default()
+    };
+    for _ in 0..REVOCATIONS {
+        let token = login.refresh(&bench.http).await?;
+        let status = initialize_status(bench, &proxy_b.mcp_url(), &token).await?;
+        if status != 200 {
+            bail!("replica B refused a fresh token before its revocation: {status}");
+        }
+        let sent = Instant::now();
+        login.revoke(&bench.http, &token).await?;
+        let mut seen = None;
+        while sent.elapsed() < REVOCATION_POLL_LIMIT {
+            result.polls += 1;
+            if initialize_status(bench, &proxy_b.mcp_url(), &token).await? == 401 {
+                seen = Some(sent.elapsed());
+                break;
+            }
+        }
+        match seen {
+            Some(delay) => result.delays_ms.push(delay.as_secs_f64() * 1e3),
+            None => result.not_seen += 1,
+        }
+    }
+    let spread = Spread::of(result.delays_ms.iter().copied());
+    result.median_ms = spread.median;
+    result.max_ms = spread.max;
+    eprintln!(
+        "[bench]   revocation seen by replica B: median {:.1} ms, max {:.1} ms, {} never",
+        result.median_ms, result.max_ms, result.not_seen
+    );
+    Ok(result)
 }
 
 /// What one paging walk through a list got.

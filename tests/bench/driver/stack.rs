@@ -315,29 +315,84 @@ impl ToolServer {
     }
 }
 
+/// Where a proxy keeps its state (registered clients, codes, refresh tokens, revocations).
+pub enum StateStore<'a> {
+    /// The embedded store in a fresh temporary `STATE_DIR` of its own: two proxies on one
+    /// folder would collide on its file.
+    Embedded,
+    /// `STORE_URL`: the Redis every replica shares.
+    Redis(&'a RedisServer),
+}
+
+/// How to start one proxy.
+pub struct ProxySetup<'a> {
+    /// Its name in the logs and the CPU columns.
+    pub name: &'a str,
+    pub port: u16,
+    pub store: StateStore<'a>,
+    /// The issuer (`PUBLIC_URL`) when it is another replica's; else `http://127.0.0.1:PORT`.
+    /// A token is valid only on proxies whose public URL matches its issuer.
+    pub public_url: Option<String>,
+}
+
+impl<'a> ProxySetup<'a> {
+    /// A proxy with the embedded store.
+    pub fn embedded(name: &'a str, port: u16) -> Self {
+        Self {
+            name,
+            port,
+            store: StateStore::Embedded,
+            public_url: None,
+        }
+    }
+
+    /// A proxy with its state in `redis`.
+    pub fn redis(name: &'a str, port: u16, redis: &'a RedisServer) -> Self {
+        Self {
+            name,
+            port,
+            store: StateStore::Redis(redis),
+            public_url: None,
+        }
+    }
+
+    /// Another replica of `proxy`: same public URL (as behind a load balancer), own port.
+    pub fn replica_of(self, proxy: &Proxy) -> Self {
+        Self {
+            public_url: Some(proxy.public_url.clone()),
+            ..self
+        }
+    }
+}
+
 /// A running `okta-mcp-proxy`.
 pub struct Proxy {
     pub proc: Proc,
-    /// `http://127.0.0.1:PORT` (also the OAuth issuer)
+    /// Its `PUBLIC_URL`, the OAuth issuer (another replica's, for a replica).
     pub public_url: String,
+    /// `http://127.0.0.1:PORT`, where this one listens.
+    pub base_url: String,
     /// Start to the first 2xx from `/ready`.
     pub ready_after: Duration,
+    /// Its `STATE_DIR`, removed after the process is gone (fields drop in order).
+    _state_dir: Option<tempfile::TempDir>,
 }
 
 impl Proxy {
-    /// Starts it on `port` in front of `tool_server`, and waits for `/ready`.
+    /// Starts it as `setup` says in front of `tool_server`, and waits for `/ready`.
     pub async fn start(
         http: &reqwest::Client,
         logs: &LogDir,
-        name: &str,
-        port: u16,
+        setup: ProxySetup<'_>,
         okta: &FakeOkta,
         tool_server: &ToolServer,
     ) -> anyhow::Result<Self> {
-        let public_url = format!("http://127.0.0.1:{port}");
+        let name = setup.name;
+        let base_url = format!("http://127.0.0.1:{}", setup.port);
+        let public_url = setup.public_url.unwrap_or_else(|| base_url.clone());
         let mut command = base_command("okta-mcp-proxy")?;
         command
-            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--listen", &format!("127.0.0.1:{}", setup.port)])
             .env("PUBLIC_URL", &public_url)
             .env("TOOL_SERVER_URL", tool_server.mcp_url())
             .env("OKTA_ORG_URL", &okta.url)
@@ -345,10 +400,24 @@ impl Proxy {
             .env("OKTA_CLIENT_SECRET", CLIENT_SECRET)
             .env("SESSION_SECRET_KEY", SESSION_SECRET)
             .env("IDENTITY_HEADER_KEY", IDENTITY_KEY);
+        let state_dir = match setup.store {
+            StateStore::Embedded => {
+                let dir = tempfile::Builder::new()
+                    .prefix(&format!("okta-mcp-bench-{name}-"))
+                    .tempdir()
+                    .context("creating a STATE_DIR")?;
+                command.env("STATE_DIR", dir.path());
+                Some(dir)
+            }
+            StateStore::Redis(redis) => {
+                command.env("STORE_URL", redis.url());
+                None
+            }
+        };
         let (proc, _) = Proc::spawn(name, command, &logs.file(name), false)?;
         let ready_after = wait_ok(
             http,
-            &format!("{public_url}/ready"),
+            &format!("{base_url}/ready"),
             proc.started,
             Duration::from_secs(20),
         )
@@ -362,13 +431,78 @@ impl Proxy {
         Ok(Self {
             proc,
             public_url,
+            base_url,
             ready_after,
+            _state_dir: state_dir,
         })
     }
 
-    /// `<public URL>/mcp`
+    /// `http://127.0.0.1:PORT/mcp` of this replica.
     pub fn mcp_url(&self) -> String {
-        format!("{}/mcp", self.public_url)
+        format!("{}/mcp", self.base_url)
+    }
+}
+
+/// A real `redis-server` on its own loopback port and folder, configured like the replicas
+/// overlay (`deploy/k8s/overlays/replicas/redis.conf`: append-only file, fsync every second).
+pub struct RedisServer {
+    pub proc: Proc,
+    pub port: u16,
+    /// Its `--dir`, removed after the process is gone.
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    /// Starts one (`deploy/install-missing.sh redis-server` installs it) and waits until it
+    /// accepts connections. Its log goes to the log folder.
+    pub async fn start(logs: &LogDir) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let dir = tempfile::Builder::new()
+            .prefix("okta-mcp-bench-redis-")
+            .tempdir()
+            .context("creating redis-server's folder")?;
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+            ])
+            .arg("--dir")
+            .arg(dir.path())
+            // "" is stdout, which Proc writes to the log file.
+            .args(["--logfile", ""]);
+        let name = "redis-server";
+        let (proc, _) = Proc::spawn(name, command, &logs.file(name), false).context(
+            "starting redis-server (tests/bench/run.sh installs it with deploy/install-missing.sh)",
+        )?;
+        let since = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            if since.elapsed() > Duration::from_secs(10) {
+                bail!(
+                    "redis-server did not accept connections within 10 s; see {}",
+                    logs.file(name).display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(Self {
+            proc,
+            port,
+            _dir: dir,
+        })
+    }
+
+    /// `redis://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
     }
 }
 
