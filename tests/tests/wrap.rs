@@ -286,6 +286,59 @@ async fn the_child_limit_answers_503_with_a_clear_message() {
     );
 }
 
+/// `initialize` as `subject`: the HTTP status, the JSON-RPC error message (if any), Retry-After.
+async fn try_initialize(server: &WrapServer, subject: &str) -> (u16, String, Option<String>) {
+    let client = McpClient::new(&server.mcp_url, "viewer", subject);
+    let answer = client.post(&initialize_body()).await;
+    let message = serde_json::from_str::<Value>(&answer.body)
+        .ok()
+        .and_then(|b| b["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let retry = answer
+        .headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (answer.status, message, retry)
+}
+
+#[tokio::test]
+async fn one_subject_cannot_take_every_child_slot() {
+    let server = wrap_server(
+        POLICY,
+        &["--max-children", "4", "--max-children-per-subject", "2"],
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(try_initialize(&server, "00u-mallory").await.0, 200);
+    }
+    // Mallory has her share: her next session is refused, and the answer says which limit
+    // and what to do.
+    let (status, message, retry) = try_initialize(&server, "00u-mallory").await;
+    assert_eq!(status, 503, "{message}");
+    assert!(
+        message.contains(
+            "2 MCP sessions open, the most one user may have (--max-children-per-subject)"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("close one"), "{message}");
+    assert!(retry.is_some());
+    // Everyone else still gets a session.
+    for subject in ["00u-alice", "00u-bob"] {
+        let (status, message, _) = try_initialize(&server, subject).await;
+        assert_eq!(status, 200, "{subject}: {message}");
+    }
+    assert_eq!(server.children().len(), 4);
+    // With every slot taken, the answer names the total limit instead.
+    let (status, message, _) = try_initialize(&server, "00u-carol").await;
+    assert_eq!(status, 503, "{message}");
+    assert!(
+        message.contains("already runs 4 MCP sessions, its limit (--max-children)"),
+        "{message}"
+    );
+}
+
 fn initialize_body() -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},

@@ -157,6 +157,12 @@ struct WrapArgs {
     /// Most sessions, so child processes, at once; further initializes get 503.
     #[arg(long, env = "WRAP_MAX_CHILDREN", default_value_t = 32)]
     max_children: usize,
+    /// Most sessions one user (Okta subject) may have at once; further initializes get 503.
+    /// Well below --max-children so that one caller cannot take every child and lock everyone
+    /// else out: a client needs one session, a few cover reconnects (clients that never send
+    /// DELETE leave theirs to idle out) and a second window.
+    #[arg(long, env = "WRAP_MAX_CHILDREN_PER_SUBJECT", default_value_t = 4)]
+    max_children_per_subject: usize,
     /// Largest POST body and largest message (one line) accepted from a child, in bytes.
     #[arg(long, env = "WRAP_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     max_message_bytes: usize,
@@ -254,15 +260,23 @@ async fn wrap(args: WrapArgs) -> anyhow::Result<()> {
     let settings = WrapSettings {
         idle: Duration::from_secs(args.idle_secs),
         max_children: args.max_children,
+        max_children_per_subject: args.max_children_per_subject,
         max_message_bytes: args.max_message_bytes,
         init_timeout: Duration::from_secs(args.init_timeout_secs.max(1)),
         allowed_hosts: args.allowed_hosts,
     };
+    if settings.max_children_per_subject >= settings.max_children {
+        tracing::warn!(
+            "--max-children-per-subject is not below --max-children: one user can take every \
+             child and lock everyone else out"
+        );
+    }
     let (app, sessions) = wrap::router(command.clone(), policy, verifier, &settings);
     let (local, listener) = bind(args.listen).await?;
     tracing::info!(
         command = %command.display(),
         max_children = settings.max_children,
+        max_children_per_subject = settings.max_children_per_subject,
         "okta-mcp-tool-server wrapping a stdio server at http://{local}/mcp"
     );
     axum::serve(listener, app)

@@ -20,7 +20,7 @@
 //! [`routes`] decides which SSE stream each message of the child goes to. A child that exits
 //! ends its session: requests still waiting get an error, and the next request gets 404, so
 //! the client starts a new session. Everything is bounded: message size, queued messages,
-//! requests in flight, and the number of children.
+//! requests in flight, and the number of children, in all and per subject.
 
 mod child;
 mod gate;
@@ -49,6 +49,8 @@ pub struct WrapSettings {
     pub idle: Duration,
     /// Most sessions, and so children, at once; more `initialize`s get 503.
     pub max_children: usize,
+    /// Most sessions one subject may have at once, so one caller cannot take every child.
+    pub max_children_per_subject: usize,
     /// Largest POST body, and largest message (line) taken from a child.
     pub max_message_bytes: usize,
     /// How long a child has to answer `initialize`.
@@ -62,6 +64,7 @@ impl Default for WrapSettings {
         Self {
             idle: Duration::from_secs(300),
             max_children: 32,
+            max_children_per_subject: 4,
             max_message_bytes: 4 * 1024 * 1024,
             init_timeout: Duration::from_secs(30),
             allowed_hosts: Vec::new(),
@@ -81,6 +84,7 @@ pub fn router(
         Arc::new(gate::ToolGate::new(policy)),
         registry::RegistrySettings {
             max_children: settings.max_children.max(1),
+            max_children_per_subject: settings.max_children_per_subject.max(1),
             idle: settings.idle.max(Duration::from_secs(1)),
             max_message_bytes: settings.max_message_bytes,
             limits: session::SessionLimits {

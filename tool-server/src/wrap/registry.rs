@@ -1,5 +1,6 @@
-//! The live sessions: created at `initialize` (up to `--max-children`), found by id and owner,
-//! reaped when idle, and all ended at shutdown.
+//! The live sessions: created at `initialize` (up to `--max-children` in all and
+//! `--max-children-per-subject` for one user), found by id and owner, reaped when idle, and all
+//! ended at shutdown.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,6 +20,11 @@ pub(crate) enum CreateError {
         "this server already runs {0} MCP sessions, its limit (--max-children); try again later"
     )]
     Full(usize),
+    #[error(
+        "you have {0} MCP sessions open, the most one user may have \
+         (--max-children-per-subject); close one (or let it idle out) and try again"
+    )]
+    SubjectFull(usize),
     #[error("the server is shutting down")]
     ShuttingDown,
     #[error("cannot start the wrapped server: {0}")]
@@ -29,6 +35,7 @@ pub(crate) enum CreateError {
 #[derive(Debug, Clone)]
 pub(crate) struct RegistrySettings {
     pub(crate) max_children: usize,
+    pub(crate) max_children_per_subject: usize,
     pub(crate) idle: Duration,
     pub(crate) max_message_bytes: usize,
     pub(crate) limits: SessionLimits,
@@ -37,8 +44,30 @@ pub(crate) struct RegistrySettings {
 #[derive(Default)]
 struct Table {
     live: HashMap<String, Arc<Session>>,
-    starting: usize,
+    /// Children being started, by subject.
+    starting: HashMap<String, usize>,
     closing: bool,
+}
+
+impl Table {
+    fn starting_total(&self) -> usize {
+        self.starting.values().sum()
+    }
+
+    /// Sessions of `subject`, live or starting.
+    fn of_subject(&self, subject: &str) -> usize {
+        let live = self.live.values().filter(|s| s.subject == subject).count();
+        live + self.starting.get(subject).copied().unwrap_or(0)
+    }
+
+    fn started(&mut self, subject: &str) {
+        if let Some(n) = self.starting.get_mut(subject) {
+            *n -= 1;
+            if *n == 0 {
+                self.starting.remove(subject);
+            }
+        }
+    }
 }
 
 /// Every live session of the wrapper, each with its own child.
@@ -76,10 +105,16 @@ impl Sessions {
             if table.closing {
                 return Err(CreateError::ShuttingDown);
             }
-            if table.live.len() + table.starting >= self.settings.max_children {
+            // The subject's own limit first: it is the one its user can do something about.
+            if table.of_subject(subject) >= self.settings.max_children_per_subject {
+                return Err(CreateError::SubjectFull(
+                    self.settings.max_children_per_subject,
+                ));
+            }
+            if table.live.len() + table.starting_total() >= self.settings.max_children {
                 return Err(CreateError::Full(self.settings.max_children));
             }
-            table.starting += 1;
+            *table.starting.entry(subject.to_owned()).or_default() += 1;
         }
         let id = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 24]>());
         let log = LogContext {
@@ -88,7 +123,7 @@ impl Sessions {
         };
         let started = ChildProcess::spawn(&self.command, self.settings.max_message_bytes, log);
         let mut table = self.table();
-        table.starting -= 1;
+        table.started(subject);
         let (child, output) = started.map_err(CreateError::Spawn)?;
         let session = Arc::new(Session::new(
             id.clone(),
@@ -193,4 +228,56 @@ fn spawn_reaper(sessions: std::sync::Weak<Sessions>) {
             sessions.reap_idle();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::ToolPolicy;
+
+    fn sessions(max_children: usize, max_children_per_subject: usize) -> Arc<Sessions> {
+        let policy = ToolPolicy::parse("[roles.viewer]\ntools = [\"*\"]\n", "test").unwrap();
+        let command = ChildCommand::new(vec!["cat".into()]).unwrap();
+        Sessions::new(
+            command,
+            Arc::new(ToolGate::new(Arc::new(policy))),
+            RegistrySettings {
+                max_children,
+                max_children_per_subject,
+                idle: Duration::from_secs(300),
+                max_message_bytes: 1024,
+                limits: SessionLimits {
+                    stream_queue: 8,
+                    backlog: 8,
+                    backlog_bytes: 1024,
+                    in_flight: 8,
+                },
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn one_subject_gets_its_share_and_the_rest_stay_for_others() {
+        let sessions = sessions(3, 2);
+        let first = sessions.create("mallory").ok().unwrap();
+        assert!(sessions.create("mallory").is_ok());
+        let Err(refused) = sessions.create("mallory") else {
+            panic!("a third session for one subject");
+        };
+        assert!(matches!(refused, CreateError::SubjectFull(2)), "{refused}");
+        assert!(
+            refused.to_string().contains("--max-children-per-subject"),
+            "{refused}"
+        );
+        assert!(sessions.create("alice").is_ok());
+        let Err(refused) = sessions.create("bob") else {
+            panic!("a fourth session in all");
+        };
+        assert!(matches!(refused, CreateError::Full(3)), "{refused}");
+        // An ended session gives its subject the slot back.
+        sessions.end(&first.id, EndReason::Deleted);
+        assert!(sessions.create("mallory").is_ok());
+        assert_eq!(sessions.len(), 3);
+        sessions.shutdown().await;
+    }
 }

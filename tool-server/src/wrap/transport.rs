@@ -187,7 +187,10 @@ async fn start_session(
 ) -> Result<Response, Refusal> {
     let session = match t.sessions.create(&identity.subject) {
         Ok(session) => session,
-        Err(error @ (CreateError::Full(_) | CreateError::ShuttingDown)) => {
+        Err(
+            error
+            @ (CreateError::Full(_) | CreateError::SubjectFull(_) | CreateError::ShuttingDown),
+        ) => {
             tracing::warn!(subject = %identity.subject, %error, "session refused");
             let mut response = Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
