@@ -234,7 +234,8 @@ async fn idle_sessions_are_reaped_and_the_client_recovers() {
 
 #[tokio::test]
 async fn fifty_concurrent_sessions_run_fifty_children_with_separate_state() {
-    let stack = stack(&["--max-children", "60"]).await;
+    // One user's fifty sessions: above the default share of one subject.
+    let stack = stack(&["--max-children", "60", "--max-children-per-subject", "60"]).await;
     stack.okta.auto_login("carol@example.com").await;
     let started = Instant::now();
     let mut script = NodeScript::start(SCRIPT, &[&stack.proxy.mcp_url, "concurrent", "50"]);
@@ -438,6 +439,55 @@ async fn a_request_in_flight_when_the_child_dies_gets_an_error_then_404() {
         .post(&json!({"jsonrpc": "2.0", "id": 8, "method": "tools/list"}))
         .await;
     assert_eq!(next.status, 404);
+}
+
+#[tokio::test]
+async fn a_call_past_the_maximum_duration_is_cancelled_and_answered() {
+    let server = wrap_server(POLICY, &["--max-call-secs", "2"]).await;
+    let mut client = McpClient::new(&server.mcp_url, "viewer", "00u-alice");
+    client.initialize().await;
+    let started = Instant::now();
+    let answer = client
+        .call(
+            "trigger-long-running-operation",
+            json!({"duration": 20, "steps": 4}),
+        )
+        .await;
+    let took = started.elapsed();
+    eprintln!(
+        "a 20 s call with --max-call-secs 2 was answered after {:.2} s",
+        took.as_secs_f64()
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert_eq!(answer["error"]["code"], -32001, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("took longer than 2 s (--max-call-secs)"),
+        "{message}"
+    );
+    // The child was told to stop working on it, and the call is audited as timed out.
+    let logs = server
+        .process
+        .wait_for_log("cancelled toward the wrapped server")
+        .await;
+    assert!(logs.contains("outcome=\"timeout\""), "{logs}");
+    // The session goes on.
+    assert_eq!(
+        client.call("echo", json!({"message": "after"})).await["result"]["content"][0]["text"],
+        "Echo: after"
+    );
+    // Shorter calls are not touched.
+    let quick = client
+        .call(
+            "trigger-long-running-operation",
+            json!({"duration": 1, "steps": 1}),
+        )
+        .await;
+    assert!(quick.get("error").is_none(), "{quick}");
+    assert_eq!(server.children().len(), 1);
 }
 
 #[tokio::test]

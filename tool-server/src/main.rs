@@ -169,6 +169,11 @@ struct WrapArgs {
     /// Seconds a child has to answer initialize.
     #[arg(long, env = "WRAP_INIT_TIMEOUT_SECS", default_value_t = 30)]
     init_timeout_secs: u64,
+    /// Seconds a request (a tool call or any other) may wait for the child's answer; then the
+    /// child gets notifications/cancelled and the client a JSON-RPC error. A call that never
+    /// ends would otherwise keep its session, and its child, from ever idling out.
+    #[arg(long, env = "WRAP_MAX_CALL_SECS", default_value_t = 300)]
+    max_call_secs: u64,
     /// The stdio MCP server to run for each session, after `--`.
     #[arg(last = true, required = true, value_name = "CMD ARGS")]
     command: Vec<OsString>,
@@ -263,6 +268,7 @@ async fn wrap(args: WrapArgs) -> anyhow::Result<()> {
         max_children_per_subject: args.max_children_per_subject,
         max_message_bytes: args.max_message_bytes,
         init_timeout: Duration::from_secs(args.init_timeout_secs.max(1)),
+        max_call: Duration::from_secs(args.max_call_secs.max(1)),
         allowed_hosts: args.allowed_hosts,
     };
     if settings.max_children_per_subject >= settings.max_children {

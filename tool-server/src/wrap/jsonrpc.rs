@@ -74,6 +74,8 @@ pub(crate) const INVALID_REQUEST: i64 = -32600;
 pub(crate) const INVALID_PARAMS: i64 = -32602;
 /// Internal error.
 pub(crate) const INTERNAL_ERROR: i64 = -32603;
+/// The request took too long (the code the MCP TypeScript SDK uses for its own timeouts).
+pub(crate) const REQUEST_TIMEOUT: i64 = -32001;
 
 #[cfg(test)]
 mod tests {

@@ -55,6 +55,9 @@ pub struct WrapSettings {
     pub max_message_bytes: usize,
     /// How long a child has to answer `initialize`.
     pub init_timeout: Duration,
+    /// Longest a request may wait for the child's answer; then it is cancelled and answered
+    /// with an error.
+    pub max_call: Duration,
     /// `Host` values accepted besides loopback ones.
     pub allowed_hosts: Vec<String>,
 }
@@ -67,6 +70,7 @@ impl Default for WrapSettings {
             max_children_per_subject: 4,
             max_message_bytes: 4 * 1024 * 1024,
             init_timeout: Duration::from_secs(30),
+            max_call: Duration::from_secs(300),
             allowed_hosts: Vec::new(),
         }
     }
@@ -92,6 +96,7 @@ pub fn router(
                 backlog: 256,
                 backlog_bytes: settings.max_message_bytes.max(1024 * 1024) * 2,
                 in_flight: 256,
+                max_call: settings.max_call.max(Duration::from_secs(1)),
             },
         },
     );

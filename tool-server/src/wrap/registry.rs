@@ -143,6 +143,7 @@ impl Sessions {
             "session started: wrapped server running"
         );
         tokio::spawn(session.clone().pump(output, Arc::downgrade(self)));
+        tokio::spawn(session.clone().expire_overdue());
         Ok(session)
     }
 
@@ -236,14 +237,18 @@ mod tests {
     use crate::policy::ToolPolicy;
 
     fn sessions(max_children: usize, max_children_per_subject: usize) -> Arc<Sessions> {
+        sessions_of(&["cat"], max_children, max_children_per_subject)
+    }
+
+    fn sessions_of(argv: &[&str], max_children: usize, per_subject: usize) -> Arc<Sessions> {
         let policy = ToolPolicy::parse("[roles.viewer]\ntools = [\"*\"]\n", "test").unwrap();
-        let command = ChildCommand::new(vec!["cat".into()]).unwrap();
+        let command = ChildCommand::new(argv.iter().map(Into::into).collect()).unwrap();
         Sessions::new(
             command,
             Arc::new(ToolGate::new(Arc::new(policy))),
             RegistrySettings {
                 max_children,
-                max_children_per_subject,
+                max_children_per_subject: per_subject,
                 idle: Duration::from_secs(300),
                 max_message_bytes: 1024,
                 limits: SessionLimits {
@@ -251,6 +256,7 @@ mod tests {
                     backlog: 8,
                     backlog_bytes: 1024,
                     in_flight: 8,
+                    max_call: Duration::from_secs(1),
                 },
             },
         )
@@ -279,5 +285,55 @@ mod tests {
         assert!(sessions.create("mallory").is_ok());
         assert_eq!(sessions.len(), 3);
         sessions.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_request_past_the_maximum_duration_is_answered_and_cancelled_toward_the_child() {
+        // A child that never answers and keeps what it reads.
+        let file = std::env::temp_dir().join(format!(
+            "okta-mcp-wrap-stdin-{}-{:x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        let script = format!("cat > '{}'", file.display());
+        let sessions = sessions_of(&["sh", "-c", &script], 1, 1);
+        let session = sessions.create("alice").ok().unwrap();
+        let identity = crate::identity::Identity {
+            role: "viewer".into(),
+            subject: "alice".into(),
+            email: String::new(),
+        };
+        let call = serde_json::json!({"jsonrpc": "2.0", "id": "slow", "method": "tools/call",
+                                      "params": {"name": "sleep", "arguments": {}}});
+        let started = std::time::Instant::now();
+        let answer = session.post(vec![call], &identity).await.ok().unwrap();
+        let mut rest = answer.rest.unwrap();
+        let error = tokio::time::timeout(Duration::from_secs(5), rest.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        assert_eq!(error["id"], "slow");
+        assert_eq!(error["error"]["code"], -32001, "{error}");
+        assert!(
+            rest.recv().await.is_none(),
+            "the stream ends with the answer"
+        );
+        let mut seen = String::new();
+        for _ in 0..100 {
+            seen = std::fs::read_to_string(&file).unwrap_or_default();
+            if seen.contains("notifications/cancelled") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let cancel: serde_json::Value = seen
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .find(|m: &serde_json::Value| m["method"] == "notifications/cancelled")
+            .unwrap_or_else(|| panic!("no cancellation in {seen:?}"));
+        assert_eq!(cancel["params"]["requestId"], "slow");
+        sessions.shutdown().await;
+        let _ = std::fs::remove_file(file);
     }
 }

@@ -13,7 +13,7 @@
 //! The table is plain data behind the session's lock; sending happens outside the lock.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
@@ -39,6 +39,9 @@ pub(crate) struct Pending {
     pub(crate) purpose: Purpose,
     pub(crate) progress: Option<IdKey>,
     pub(crate) started: Instant,
+    /// Whether `--max-call-secs` applies (all but `initialize`, which has its own timeout and
+    /// must not be cancelled).
+    pub(crate) limited: bool,
 }
 
 /// Where one message from the child goes.
@@ -158,6 +161,13 @@ impl Routes {
         if let Some(post) = self.posts.get_mut(&stream) {
             post.open_requests += 1;
         }
+        let limited = !matches!(
+            kind(request),
+            Kind::Request {
+                method: "initialize",
+                ..
+            }
+        );
         self.pending.insert(
             IdKey::of(id),
             Pending {
@@ -166,9 +176,42 @@ impl Routes {
                 purpose,
                 progress,
                 started: Instant::now(),
+                limited,
             },
         );
         Ok(())
+    }
+
+    /// When the oldest request still unanswered reaches `max_call`, if any.
+    pub(crate) fn next_deadline(&self, max_call: Duration) -> Option<Instant> {
+        self.pending
+            .values()
+            .filter(|p| p.limited)
+            .map(|p| p.started + max_call)
+            .min()
+    }
+
+    /// Takes out the requests unanswered for `max_call` or longer at `now`, each with the
+    /// stream its answer was due on (if still open); their late answers go nowhere.
+    pub(crate) fn expire(
+        &mut self,
+        now: Instant,
+        max_call: Duration,
+    ) -> Vec<(Pending, Option<mpsc::Sender<Value>>)> {
+        let overdue: Vec<IdKey> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.limited && now >= p.started + max_call)
+            .map(|(key, _)| key.clone())
+            .collect();
+        let mut expired = Vec::with_capacity(overdue.len());
+        for key in overdue {
+            if let Some(pending) = self.pending.remove(&key) {
+                let tx = self.finish(&pending);
+                expired.push((pending, tx));
+            }
+        }
+        expired
     }
 
     /// The client cancelled a request: its answer is no longer awaited.
@@ -494,6 +537,49 @@ mod tests {
             routes.route(response(json!(1))).0,
             Destination::Nowhere
         ));
+    }
+
+    #[test]
+    fn requests_past_the_maximum_duration_expire_except_initialize() {
+        let mut routes = Routes::new(10, 1 << 20, 10);
+        let max = Duration::from_secs(5);
+        assert_eq!(routes.next_deadline(max), None);
+        let (tx, _rx) = mpsc::channel(8);
+        let stream = routes.open_post(tx.clone());
+        routes
+            .register(
+                &request(json!(0), "initialize"),
+                &json!(0),
+                stream,
+                Purpose::Forward,
+            )
+            .unwrap();
+        assert_eq!(routes.next_deadline(max), None, "initialize is not limited");
+        routes
+            .register(
+                &request(json!(1), "tools/call"),
+                &json!(1),
+                stream,
+                Purpose::Forward,
+            )
+            .unwrap();
+        let deadline = routes.next_deadline(max).unwrap();
+        assert!(
+            routes
+                .expire(deadline - Duration::from_millis(1), max)
+                .is_empty()
+        );
+        let expired = routes.expire(deadline, max);
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].0.id, json!(1));
+        assert!(expired[0].1.as_ref().is_some_and(|t| t.same_channel(&tx)));
+        assert_eq!(routes.next_deadline(max), None);
+        // Its late answer goes nowhere; initialize's still reaches its stream.
+        assert!(matches!(
+            routes.route(response(json!(1))).0,
+            Destination::Nowhere
+        ));
+        assert!(sent_to(&routes.route(response(json!(0))).0, &tx));
     }
 
     #[test]

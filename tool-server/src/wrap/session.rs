@@ -4,12 +4,14 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::sync::{OnceCell, mpsc, oneshot};
+use tokio::sync::{Notify, OnceCell, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::child::{ChildGone, ChildOutput, ChildProcess};
 use super::gate::{ToolGate, UnknownToolAnswer, called_tool};
-use super::jsonrpc::{INTERNAL_ERROR, INVALID_REQUEST, Kind, error_response, kind};
+use super::jsonrpc::{
+    INTERNAL_ERROR, INVALID_REQUEST, Kind, REQUEST_TIMEOUT, error_response, kind,
+};
 use super::registry::Sessions;
 use super::routes::{Destination, Pending, Purpose, Refusal, Routes};
 use crate::identity::Identity;
@@ -28,6 +30,8 @@ pub(crate) struct SessionLimits {
     pub(crate) backlog_bytes: usize,
     /// Client requests in flight at once.
     pub(crate) in_flight: usize,
+    /// Longest a client request may wait for the child's answer before it is cancelled.
+    pub(crate) max_call: Duration,
 }
 
 /// Why a session ended; said in the logs and to requests still waiting.
@@ -79,6 +83,8 @@ pub(crate) struct Session {
     last_active: Mutex<Instant>,
     ended: CancellationToken,
     unknown_tool: OnceCell<UnknownToolAnswer>,
+    /// Wakes [`Session::expire_overdue`] when a request is registered.
+    registered: Notify,
 }
 
 /// One message of a POST and what to do with it.
@@ -112,6 +118,7 @@ impl Session {
             last_active: Mutex::new(Instant::now()),
             ended: CancellationToken::new(),
             unknown_tool: OnceCell::new(),
+            registered: Notify::new(),
         }
     }
 
@@ -192,6 +199,7 @@ impl Session {
             }
             routes.close_post_if_idle(stream);
         }
+        self.registered.notify_one();
         for message in &forward {
             self.child.send(message).await?;
         }
@@ -307,6 +315,69 @@ impl Session {
                     break;
                 }
             }
+        }
+    }
+
+    /// Until the session ends: answers each request still unanswered after `max_call` with an
+    /// error and tells the child to cancel it, so no call holds its session (and child) busy,
+    /// and out of idle reaping, for ever.
+    pub(crate) async fn expire_overdue(self: Arc<Self>) {
+        let max_call = self.limits.max_call;
+        loop {
+            let next = self.routes().next_deadline(max_call);
+            let due = async {
+                match next {
+                    Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = self.ended.cancelled() => return,
+                // A new request: its deadline may be the first one.
+                () = self.registered.notified() => continue,
+                () = due => {}
+            }
+            let expired = self.routes().expire(Instant::now(), max_call);
+            for (pending, tx) in expired {
+                self.time_out(pending, tx).await;
+            }
+        }
+    }
+
+    async fn time_out(&self, pending: Pending, tx: Option<mpsc::Sender<Value>>) {
+        let secs = self.limits.max_call.as_secs();
+        let tool = match &pending.purpose {
+            Purpose::ToolsCall { tool, role } => {
+                tracing::info!(
+                    target: "audit",
+                    subject = %self.subject, role = %role, tool = %tool, decision = "allow",
+                    outcome = "timeout", session = %self.id,
+                    duration_ms = pending.started.elapsed().as_millis() as u64,
+                    "tools/call"
+                );
+                tool.as_str()
+            }
+            _ => "",
+        };
+        tracing::warn!(
+            session = %self.id, subject = %self.subject, request = %pending.id, tool,
+            max_call_secs = secs,
+            "a request took longer than --max-call-secs: answered with an error and \
+             cancelled toward the wrapped server"
+        );
+        let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {
+            "requestId": pending.id,
+            "reason": format!("took longer than {secs} s (--max-call-secs of okta-mcp-tool-server wrap)"),
+        }});
+        // A child that is gone ends the session, which answers the rest; nothing to do here.
+        let _ = self.child.send(&cancel).await;
+        if let Some(tx) = tx {
+            let message = format!(
+                "Request timed out: the call took longer than {secs} s (--max-call-secs), \
+                 this server's limit, and was cancelled; try again with less work per call"
+            );
+            self.deliver(tx, error_response(&pending.id, REQUEST_TIMEOUT, &message))
+                .await;
         }
     }
 
