@@ -597,6 +597,16 @@ pub struct WrapServer {
 impl WrapServer {
     /// Starts `wrap` with `policy` (relative to the workspace root) and `flags`, fronting `command`.
     pub async fn start(policy: &str, flags: &[&str], command: &[String]) -> Self {
+        Self::start_with_env(policy, flags, command, &[]).await
+    }
+
+    /// As [`WrapServer::start`], with `env` added to the wrapper's own environment.
+    pub async fn start_with_env(
+        policy: &str,
+        flags: &[&str],
+        command: &[String],
+        env: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let mut cmd = Command::new(binary("okta-mcp-tool-server"));
         cmd.current_dir(workspace_root())
@@ -608,7 +618,8 @@ impl WrapServer {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("IDENTITY_HEADER_KEY", TEST_IDENTITY_KEY)
-            .env("LOG_LEVEL", "info");
+            .env("LOG_LEVEL", "info")
+            .envs(env.iter().copied());
         let (process, _stdout) = spawn(cmd);
         let server = Self {
             process,

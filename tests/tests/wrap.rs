@@ -4,7 +4,8 @@
 //! Through the proxy with the official TypeScript SDK client (`tests/clients/wrap-flow.mjs`):
 //! role filtering, progress, sampling/elicitation/roots, resource reads, a killed child, idle
 //! reaping, 50 concurrent sessions and the child limit. Directly with signed identity headers:
-//! session ownership, DELETE, requests without a session (2026-07-28 clients), shutdown, the
+//! session ownership, DELETE, the per-subject child limit, the maximum call duration, the
+//! child's environment, requests without a session (2026-07-28 clients), shutdown, the
 //! policy warning, and the two numbers of the closing note (memory per idle session, time from
 //! initialize to the first tools/list).
 
@@ -488,6 +489,102 @@ async fn a_call_past_the_maximum_duration_is_cancelled_and_answered() {
         .await;
     assert!(quick.get("error").is_none(), "{quick}");
     assert_eq!(server.children().len(), 1);
+}
+
+/// The environment of a running process, from /proc.
+fn environ(pid: u32) -> Vec<(String, String)> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).expect("environ");
+    raw.split(|b| *b == 0)
+        .filter(|e| !e.is_empty())
+        .filter_map(|e| {
+            let text = String::from_utf8_lossy(e);
+            let (name, value) = text.split_once('=')?;
+            Some((name.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_child_sees_only_the_environment_it_is_given() {
+    let server = WrapServer::start_with_env(
+        POLICY,
+        &[
+            "--env",
+            "OKTA_MCP_TEST_PASSED",
+            "--env",
+            "OKTA_MCP_TEST_SET=set by flag",
+        ],
+        &everything_server_command(),
+        &[
+            ("AWS_SECRET_ACCESS_KEY", "not-for-the-child"),
+            ("OKTA_MCP_TEST_PASSED", "passed through"),
+            ("HOME", "/tmp/okta-mcp-test-home"),
+        ],
+    )
+    .await;
+    let mut client = McpClient::new(&server.mcp_url, "viewer", "00u-alice");
+    client.initialize().await;
+    let children = server.children();
+    assert_eq!(children.len(), 1);
+    let env = environ(children[0]);
+    let names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
+    let value = |name: &str| env.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    // Set in the wrapper's environment but not on the list: absent.
+    for absent in ["AWS_SECRET_ACCESS_KEY", "IDENTITY_HEADER_KEY", "LOG_LEVEL"] {
+        assert!(
+            !names.contains(&absent),
+            "{absent} reached the child: {names:?}"
+        );
+    }
+    assert_eq!(value("OKTA_MCP_TEST_PASSED"), Some("passed through"));
+    assert_eq!(value("OKTA_MCP_TEST_SET"), Some("set by flag"));
+    // The defaults: PATH and HOME passed through; LANG is not set in the wrapper, so not here.
+    assert_eq!(value("HOME"), Some("/tmp/okta-mcp-test-home"));
+    assert!(value("PATH").is_some_and(|p| !p.is_empty()), "{names:?}");
+    let mut expected = vec!["HOME", "OKTA_MCP_TEST_PASSED", "OKTA_MCP_TEST_SET", "PATH"];
+    expected.sort_unstable();
+    let mut names = names;
+    names.sort_unstable();
+    assert_eq!(names, expected, "nothing else");
+    // And the Node server works with that.
+    assert_eq!(client.tool_names().await, VIEWER);
+    assert_eq!(
+        client.call("echo", json!({"message": "env"})).await["result"]["content"][0]["text"],
+        "Echo: env"
+    );
+}
+
+#[tokio::test]
+async fn bad_env_flags_are_start_up_errors() {
+    for (flag, why) in [
+        ("=x", "no name"),
+        ("=", "no name"),
+        ("", "no name"),
+        ("1ABC", "letters, digits and _"),
+        ("A B=c", "letters, digits and _"),
+        ("IDENTITY_HEADER_KEY", "never passed to the wrapped server"),
+        (
+            "OKTA_API_TOKEN_FILE=/x",
+            "never passed to the wrapped server",
+        ),
+    ] {
+        let output =
+            std::process::Command::new(okta_mcp_tests::harness::binary("okta-mcp-tool-server"))
+                .current_dir(okta_mcp_tests::harness::workspace_root())
+                .args(["wrap", "--policy", POLICY, "--env", flag, "--"])
+                .args(everything_server_command())
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("IDENTITY_HEADER_KEY", "k".repeat(40))
+                .output()
+                .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "--env {flag:?} was accepted");
+        assert!(
+            stderr.contains("--env") && stderr.contains(why),
+            "--env {flag:?}: {stderr}"
+        );
+    }
 }
 
 #[tokio::test]

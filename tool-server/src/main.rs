@@ -13,7 +13,7 @@ use okta_mcp_tool_server::identity::{Identity, IdentityVerifier};
 use okta_mcp_tool_server::okta::OktaClient;
 use okta_mcp_tool_server::policy::ToolPolicy;
 use okta_mcp_tool_server::server::{Caller, OktaToolServer};
-use okta_mcp_tool_server::wrap::{self, ChildCommand, WrapSettings};
+use okta_mcp_tool_server::wrap::{self, ChildCommand, ChildEnvironment, WrapSettings};
 use okta_mcp_tool_server::{config, tools};
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
@@ -174,6 +174,12 @@ struct WrapArgs {
     /// ends would otherwise keep its session, and its child, from ever idling out.
     #[arg(long, env = "WRAP_MAX_CALL_SECS", default_value_t = 300)]
     max_call_secs: u64,
+    /// A variable for the wrapped server (repeatable): NAME passes the wrapper's value, NAME=VALUE
+    /// sets it. The child starts with an empty environment plus PATH, HOME and LANG (from the
+    /// wrapper) and these, so none of the pod's other secrets reach it. A flag only: no
+    /// environment variable, since values may hold any character.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
     /// The stdio MCP server to run for each session, after `--`.
     #[arg(last = true, required = true, value_name = "CMD ARGS")]
     command: Vec<OsString>,
@@ -261,7 +267,16 @@ async fn wrap(args: WrapArgs) -> anyhow::Result<()> {
     // The wrapped server's tools are known only at run time: missing ones are warned about then.
     let policy = Arc::new(ToolPolicy::load(&args.policy)?);
     let verifier = Arc::new(IdentityVerifier::new(config::identity_key()?));
-    let command = ChildCommand::new(args.command)?;
+    let (environment, missing) =
+        ChildEnvironment::from_flags(&args.env, |name| std::env::var_os(name))?;
+    for name in missing {
+        tracing::warn!(
+            variable = %name,
+            "--env {name}: not set in the wrapper's environment, so the wrapped server lacks it too"
+        );
+    }
+    let env_names = environment.names().join(",");
+    let command = ChildCommand::new(args.command, environment)?;
     let settings = WrapSettings {
         idle: Duration::from_secs(args.idle_secs),
         max_children: args.max_children,
@@ -283,6 +298,8 @@ async fn wrap(args: WrapArgs) -> anyhow::Result<()> {
         command = %command.display(),
         max_children = settings.max_children,
         max_children_per_subject = settings.max_children_per_subject,
+        max_call_secs = settings.max_call.as_secs(),
+        child_environment = %env_names,
         "okta-mcp-tool-server wrapping a stdio server at http://{local}/mcp"
     );
     axum::serve(listener, app)

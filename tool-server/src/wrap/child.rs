@@ -3,7 +3,8 @@
 //! The child runs in a process group of its own, so `npx …` or a shell script that starts the
 //! real server as a grandchild is ended as a whole. Ending follows the MCP stdio transport:
 //! close stdin, wait, SIGTERM, wait, SIGKILL. If the wrapper itself goes away first,
-//! `kill_on_drop` and a guard that kills the group take the children with it.
+//! `kill_on_drop` and a guard that kills the group take the children with it. Its environment is
+//! only what [`ChildEnvironment`] lists.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use tokio::process::{ChildStdin, ChildStdout};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::environment::ChildEnvironment;
 use super::lines::{Line, LineReader};
 
 /// How long a child gets after stdin closes, and again after SIGTERM.
@@ -25,19 +27,14 @@ const MAX_STDERR_LINE: usize = 16 * 1024;
 /// Messages waiting to be written to a child's stdin.
 const STDIN_QUEUE: usize = 64;
 
-/// Environment variables of this project that hold secrets: never handed to a wrapped server.
-const SECRET_VARIABLES: [&str; 4] = [
-    "IDENTITY_HEADER_KEY",
-    "OKTA_API_TOKEN",
-    "OKTA_CLIENT_SECRET",
-    "SESSION_SECRET_KEY",
-];
-
 /// The command line of the wrapped server: `CMD ARGS…` after `--`.
 #[derive(Debug, Clone)]
 pub struct ChildCommand {
     program: PathBuf,
+    /// `program` as found at start-up, run as is: the child's own `PATH` may differ.
+    executable: PathBuf,
     args: Vec<OsString>,
+    environment: ChildEnvironment,
 }
 
 /// Why a wrapped server cannot be started.
@@ -52,19 +49,22 @@ pub enum CommandError {
 }
 
 impl ChildCommand {
-    /// The command `argv[0]` with arguments `argv[1..]`; fails if the program cannot be found.
-    pub fn new(argv: Vec<OsString>) -> Result<Self, CommandError> {
+    /// The command `argv[0]` with arguments `argv[1..]` and exactly `environment`; fails if the
+    /// program cannot be found.
+    pub fn new(argv: Vec<OsString>, environment: ChildEnvironment) -> Result<Self, CommandError> {
         let mut argv = argv.into_iter();
         let program = PathBuf::from(argv.next().ok_or(CommandError::Empty)?);
         if program.as_os_str().is_empty() {
             return Err(CommandError::Empty);
         }
-        if find_executable(&program).is_none() {
+        let Some(executable) = find_executable(&program) else {
             return Err(CommandError::NotFound(program.display().to_string()));
-        }
+        };
         Ok(Self {
             program,
+            executable,
             args: argv.collect(),
+            environment,
         })
     }
 
@@ -215,19 +215,18 @@ impl ChildOutput {
     }
 }
 
-/// The child's command: piped stdio, its own process group, none of our secrets.
+/// The child's command: piped stdio, its own process group, only the listed environment.
 fn build(command: &ChildCommand) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(&command.program);
+    let mut cmd = tokio::process::Command::new(&command.executable);
     cmd.args(&command.args)
+        .env_clear()
+        .envs(command.environment.variables())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    for name in SECRET_VARIABLES {
-        cmd.env_remove(name).env_remove(format!("{name}_FILE"));
-    }
     #[cfg(unix)]
-    cmd.process_group(0);
+    cmd.arg0(&command.program).process_group(0);
     cmd
 }
 
@@ -378,7 +377,13 @@ mod tests {
     }
 
     fn command(argv: &[&str]) -> ChildCommand {
-        ChildCommand::new(argv.iter().map(OsString::from).collect()).unwrap()
+        command_with(argv, &[])
+    }
+
+    fn command_with(argv: &[&str], env: &[&str]) -> ChildCommand {
+        let env: Vec<String> = env.iter().map(|e| (*e).to_owned()).collect();
+        let (environment, _) = ChildEnvironment::from_flags(&env, |n| std::env::var_os(n)).unwrap();
+        ChildCommand::new(argv.iter().map(OsString::from).collect(), environment).unwrap()
     }
 
     fn alive(pid: u32) -> bool {
@@ -394,16 +399,17 @@ mod tests {
 
     #[test]
     fn commands_must_exist() {
+        let env = ChildEnvironment::default;
         assert!(matches!(
-            ChildCommand::new(vec![]),
+            ChildCommand::new(vec![], env()),
             Err(CommandError::Empty)
         ));
-        let err = ChildCommand::new(vec!["no-such-program-okta-mcp".into()]).unwrap_err();
+        let err = ChildCommand::new(vec!["no-such-program-okta-mcp".into()], env()).unwrap_err();
         assert!(
             err.to_string().contains("no-such-program-okta-mcp"),
             "{err}"
         );
-        assert!(ChildCommand::new(vec!["/no/such/file".into()]).is_err());
+        assert!(ChildCommand::new(vec!["/no/such/file".into()], env()).is_err());
         assert_eq!(command(&["sh", "-c", "true"]).display(), "sh -c true");
     }
 
@@ -448,24 +454,30 @@ mod tests {
         assert!(!alive(grandchild), "grandchild still alive");
     }
 
-    #[test]
-    fn secrets_are_not_inherited() {
-        let built = build(&command(&["sh", "-c", "true"]));
-        let removed: Vec<String> = built
-            .as_std()
-            .get_envs()
-            .filter(|(_, value)| value.is_none())
-            .map(|(name, _)| name.to_string_lossy().into_owned())
-            .collect();
-        for name in [
-            "IDENTITY_HEADER_KEY",
-            "IDENTITY_HEADER_KEY_FILE",
-            "OKTA_API_TOKEN",
-            "OKTA_API_TOKEN_FILE",
-            "OKTA_CLIENT_SECRET",
-            "SESSION_SECRET_KEY_FILE",
-        ] {
-            assert!(removed.iter().any(|r| r == name), "{name} not removed");
-        }
+    #[tokio::test]
+    async fn the_child_gets_only_its_environment() {
+        // A variable of this test process that is not on the list (cargo sets several).
+        let unlisted = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .find(|name| {
+                !name.is_empty()
+                    && !["PATH", "HOME", "LANG", "PWD", "SHLVL", "_"].contains(&name.as_str())
+            })
+            .expect("the test process has some variable");
+        let script = r#"printf '{"names": "%s"}\n' "$(env | cut -d= -f1 | sort | tr '\n' ' ')""#;
+        let listed = command_with(&["sh", "-c", script], &["OKTA_MCP_UNIT_SET=1"]);
+        let (child, mut output) = ChildProcess::spawn(&listed, 1000, log()).unwrap();
+        let seen = output.next().await.unwrap();
+        let names: Vec<&str> = seen["names"].as_str().unwrap().split_whitespace().collect();
+        assert!(names.contains(&"OKTA_MCP_UNIT_SET"), "{names:?}");
+        assert!(names.contains(&"PATH"), "{names:?}");
+        assert!(
+            !names.contains(&unlisted.as_str()),
+            "{unlisted} in {names:?}"
+        );
+        child.stop();
+        tokio::time::timeout(Duration::from_secs(10), child.exited())
+            .await
+            .unwrap();
     }
 }

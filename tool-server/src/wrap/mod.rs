@@ -23,6 +23,7 @@
 //! requests in flight, and the number of children, in all and per subject.
 
 mod child;
+mod environment;
 mod gate;
 mod jsonrpc;
 mod lines;
@@ -37,6 +38,7 @@ use std::time::Duration;
 use axum::Router;
 
 pub use child::{ChildCommand, CommandError};
+pub use environment::{ChildEnvironment, DEFAULT_VARIABLES, EnvError};
 pub use registry::Sessions;
 
 use crate::identity::IdentityVerifier;

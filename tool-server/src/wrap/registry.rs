@@ -235,6 +235,7 @@ fn spawn_reaper(sessions: std::sync::Weak<Sessions>) {
 mod tests {
     use super::*;
     use crate::policy::ToolPolicy;
+    use crate::wrap::ChildEnvironment;
 
     fn sessions(max_children: usize, max_children_per_subject: usize) -> Arc<Sessions> {
         sessions_of(&["cat"], max_children, max_children_per_subject)
@@ -242,7 +243,10 @@ mod tests {
 
     fn sessions_of(argv: &[&str], max_children: usize, per_subject: usize) -> Arc<Sessions> {
         let policy = ToolPolicy::parse("[roles.viewer]\ntools = [\"*\"]\n", "test").unwrap();
-        let command = ChildCommand::new(argv.iter().map(Into::into).collect()).unwrap();
+        let (environment, _) =
+            ChildEnvironment::from_flags(&[], |name| std::env::var_os(name)).unwrap();
+        let command =
+            ChildCommand::new(argv.iter().map(Into::into).collect(), environment).unwrap();
         Sessions::new(
             command,
             Arc::new(ToolGate::new(Arc::new(policy))),
