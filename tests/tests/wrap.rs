@@ -567,6 +567,12 @@ async fn bad_env_flags_are_start_up_errors() {
             "OKTA_API_TOKEN_FILE=/x",
             "never passed to the wrapped server",
         ),
+        // The message names the variable, never its value (it may be the secret itself).
+        (
+            "OKTA_API_TOKEN=hunter2-value",
+            "never passed to the wrapped server",
+        ),
+        ("BAD-NAME=hunter2-value", "letters, digits and _"),
     ] {
         let output =
             std::process::Command::new(okta_mcp_tests::harness::binary("okta-mcp-tool-server"))
@@ -584,6 +590,7 @@ async fn bad_env_flags_are_start_up_errors() {
             stderr.contains("--env") && stderr.contains(why),
             "--env {flag:?}: {stderr}"
         );
+        assert!(!stderr.contains("hunter2"), "--env {flag:?}: {stderr}");
     }
 }
 
