@@ -12,6 +12,7 @@ use okta_mcp_tests::fake_okta::dataset::{
     ALICE_ID, BIG_GROUP_ID, BIG_GROUP_SIZE, DEFAULT_SEED, HELP_DESK_GROUP_ID,
 };
 use okta_mcp_tests::harness::{FakeOkta, McpClient, ToolServer};
+use okta_mcp_tool_server::tools::portability_problems;
 use serde_json::{Value, json};
 
 async fn admin(env: &[(&str, &str)], okta_flags: &[&str]) -> (FakeOkta, ToolServer, McpClient) {
@@ -321,6 +322,58 @@ async fn group_app_log_policy_and_zone_tools_answer_from_the_seeded_org() {
         .await;
     let expected = data.zones.iter().filter(|z| z.usage == "BLOCKLIST").count();
     assert_eq!(zones["count"], expected);
+}
+
+/// Clients that map tool schemas onto one type per field (Gemini, the MCP Inspector) take every
+/// schema `tools/list` shows, and a client that sends `null` for "no value" gets what leaving
+/// the argument out gets.
+#[tokio::test]
+async fn schemas_are_portable_and_null_means_absent() {
+    let (_okta, _server, mut client) = admin(&[], &[]).await;
+    let data = Dataset::generate(DEFAULT_SEED);
+    let zoom = data.app_by_label("Zoom").expect("Zoom app");
+    let policy = data.policies_of_type("ACCESS_POLICY")[0];
+    let required = json!({
+        "user_id": ALICE_ID,
+        "group_id": HELP_DESK_GROUP_ID,
+        "app_id": zoom.id,
+        "policy_id": policy.id,
+        "rule_id": policy.rules[0].id,
+        "type": "ACCESS_POLICY",
+        "time_expression": "2026-01-05 10:00",
+    });
+    // These answer relative to the clock, so two calls may differ by a second.
+    let clocked = ["get_current_time", "get_okta_event_logs"];
+
+    let listed = client.request("tools/list", json!({})).await;
+    let tools = listed["result"]["tools"].as_array().expect("tools");
+    assert_eq!(tools.len(), 19);
+    for tool in tools {
+        let name = tool["name"].as_str().expect("name");
+        let schema = &tool["inputSchema"];
+        let problems = portability_problems(schema);
+        assert!(problems.is_empty(), "{name}: {problems:#?} in {schema:#}");
+
+        let needed: Vec<&str> = schema["required"]
+            .as_array()
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let mut absent = json!({});
+        for param in &needed {
+            absent[*param] = required[*param].clone();
+        }
+        let mut nulls = absent.clone();
+        for param in schema["properties"].as_object().expect("properties").keys() {
+            if !needed.contains(&param.as_str()) {
+                nulls[param] = Value::Null;
+            }
+        }
+        let with_nulls = client.call_ok(name, nulls.clone()).await;
+        if !clocked.contains(&name) {
+            let without = client.call_ok(name, absent).await;
+            assert_eq!(with_nulls, without, "{name}({nulls})");
+        }
+    }
 }
 
 #[tokio::test]

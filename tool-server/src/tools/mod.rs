@@ -12,14 +12,18 @@ mod groups;
 mod logs;
 mod output;
 mod policies;
+mod schema;
 mod time;
 mod users;
 mod zones;
+
+use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
 
 use crate::server::OktaToolServer;
 
+pub use schema::portability_problems;
 pub use time::{ACCEPTED_TIME_FORMS, RelativeTimeError, format_utc, parse_relative_time};
 
 /// Every tool this server has, by its MCP name.
@@ -45,15 +49,20 @@ pub const TOOL_NAMES: [&str; 19] = [
     "list_okta_network_zones",
 ];
 
-/// All the tools, unfiltered; the server applies the role policy around this router.
+/// All the tools, unfiltered, with portable input schemas; the server applies the role policy
+/// around this router.
 pub fn okta_tool_router() -> ToolRouter<OktaToolServer> {
-    OktaToolServer::users_tools()
+    let mut router = OktaToolServer::users_tools()
         + OktaToolServer::groups_tools()
         + OktaToolServer::apps_tools()
         + OktaToolServer::logs_tools()
         + OktaToolServer::policies_tools()
         + OktaToolServer::zones_tools()
-        + OktaToolServer::time_tools()
+        + OktaToolServer::time_tools();
+    for route in router.map.values_mut() {
+        route.attr.input_schema = Arc::new(schema::portable(&route.attr.input_schema));
+    }
+    router
 }
 
 #[cfg(test)]

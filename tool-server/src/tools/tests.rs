@@ -51,6 +51,22 @@ fn the_router_has_exactly_the_named_tools_with_described_arguments() {
 }
 
 #[test]
+fn every_input_schema_is_portable() {
+    let mut problems = Vec::new();
+    for tool in okta_tool_router().list_all() {
+        let schema = serde_json::Value::Object((*tool.input_schema).clone());
+        for problem in portability_problems(&schema) {
+            problems.push(format!("{}{problem}", tool.name));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} non-portable: {problems:#?}",
+        problems.len()
+    );
+}
+
+#[test]
 fn original_parameter_names_are_in_the_schemas() {
     let router = okta_tool_router();
     let has = |tool: &str, param: &str| {
