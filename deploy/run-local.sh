@@ -32,7 +32,8 @@ set -a
 set +a
 
 export PUBLIC_URL="${PUBLIC_URL:-http://localhost:3001}"
-export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:6274}"   # MCP Inspector
+# MCP Inspector 1.x in "Direct" mode (2.x calls the server from its own backend, no origin needed).
+export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-http://localhost:6274}"
 
 pids=()
 cleanup() {
@@ -81,8 +82,13 @@ if [ "$demo" = yes ]; then
 INFO
 fi
 cat <<INFO
-   MCP Inspector: npx @modelcontextprotocol/inspector, then Transport "Streamable HTTP",
-                  URL $PUBLIC_URL/mcp, Connect, and follow the login.
+   MCP Inspector 2.x (wants Node >= 22.19):
+     npx @modelcontextprotocol/inspector --transport http --server-url $PUBLIC_URL/mcp
+     with an older Node, npm's node@22 brings one:
+     npx -y -p node@22 -p @modelcontextprotocol/inspector mcp-inspector --transport http --server-url $PUBLIC_URL/mcp
+     Open the address it prints, switch the server on, Approve, pick a user. Or start it bare
+     and use Add Servers → Add manually → Server ID, transport streamable-http, URL as above.
+     Another user: Connection Info → "Clear OAuth state and disconnect", then switch on again.
    Ctrl-C stops everything.
 INFO
 wait -n "${pids[@]}"
