@@ -15,11 +15,9 @@
 // exactly where the browser was sent, as the app would see it.
 
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { createServer } from "node:http";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ALICE = "alice@example.com";
 const DAVE = "dave@example.com";
 const EVIL_NAME = "<script>alert(1)</script><img src=x onerror=alert(2)>";
@@ -370,25 +368,13 @@ const scenarios = {
 };
 
 async function main() {
-  if (!existsSync(CHROMIUM)) {
-    report.error = `no browser at ${CHROMIUM}: install it with \`apt-get install -y chromium\``;
-    return;
-  }
   const run = scenarios[scenario];
   if (!run) throw new Error(`unknown scenario ${scenario}`);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const { browser, error } = await launchChromium();
+  if (error) {
+    report.error = error;
+    return;
+  }
   try {
     await run(browser);
   } finally {

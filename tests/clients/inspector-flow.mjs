@@ -8,10 +8,8 @@
 // and asserts on the one JSON report this prints on stdout. Only loopback requests leave the
 // browser: anything else (the UI's web fonts) is aborted and listed in `report.blocked`.
 
-import { existsSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
 const SERVER_ID = "okta";
 const STEP_MS = 30_000;
 
@@ -79,23 +77,11 @@ async function callCurrentTime(page) {
 }
 
 async function main() {
-  if (!existsSync(CHROMIUM)) {
-    report.error = `no browser at ${CHROMIUM}: install it with \`apt-get install -y chromium\``;
+  const { browser, error } = await launchChromium();
+  if (error) {
+    report.error = error;
     return;
   }
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
   try {
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     await context.route(
