@@ -16,6 +16,22 @@ use serde_json::{Value, json};
 
 /// The identity-header key every test process shares.
 pub const TEST_IDENTITY_KEY: &str = "test-identity-header-key-0123456789abcdef";
+/// The viewer role's tools in policies/okta-tools.toml, sorted: what alice sees.
+pub const VIEWER_TOOLS: [&str; 12] = [
+    "get_current_time",
+    "get_okta_application",
+    "get_okta_event_logs",
+    "get_okta_group",
+    "get_okta_user",
+    "list_okta_applications",
+    "list_okta_group_users",
+    "list_okta_groups",
+    "list_okta_user_applications",
+    "list_okta_user_groups",
+    "list_okta_users",
+    "parse_relative_time",
+];
+
 /// The API token the fake org accepts in tests.
 pub const TEST_API_TOKEN: &str = "test-api-token-00000000000000000000";
 

@@ -11,24 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use okta_mcp_tests::fake_okta::dataset::ALICE_ID;
-use okta_mcp_tests::harness::{Stack, free_port, node_client, wait_until_ok, workspace_root};
+use okta_mcp_tests::harness::{
+    Stack, VIEWER_TOOLS, free_port, node_client, wait_until_ok, workspace_root,
+};
 use serde_json::Value;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-const ALICE_TOOLS: [&str; 12] = [
-    "get_current_time",
-    "get_okta_application",
-    "get_okta_event_logs",
-    "get_okta_group",
-    "get_okta_user",
-    "list_okta_applications",
-    "list_okta_group_users",
-    "list_okta_groups",
-    "list_okta_user_applications",
-    "list_okta_user_groups",
-    "list_okta_users",
-    "parse_relative_time",
-];
 
 /// A running Inspector web UI, stopped when dropped; its home and catalog live in `_home`.
 struct Inspector {
@@ -135,7 +123,7 @@ async fn alice_adds_the_server_in_the_inspector_signs_in_and_runs_get_current_ti
         .as_array()
         .map(|tools| tools.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    assert_eq!(tools, ALICE_TOOLS, "{report}");
+    assert_eq!(tools, VIEWER_TOOLS, "{report}");
 
     // get_current_time answered with the time, and the tool server ran it as alice.
     let time = report["result"].as_str().unwrap_or_default();

@@ -3,23 +3,8 @@
 //! Real `fake-okta` and `okta-mcp-tool-server` processes; MCP over HTTP with identity headers
 //! signed as the proxy signs them.
 
-use okta_mcp_tests::harness::{FakeOkta, McpClient, ToolServer};
+use okta_mcp_tests::harness::{FakeOkta, McpClient, ToolServer, VIEWER_TOOLS as VIEWER};
 use serde_json::{Value, json};
-
-const VIEWER: [&str; 12] = [
-    "get_current_time",
-    "get_okta_application",
-    "get_okta_event_logs",
-    "get_okta_group",
-    "get_okta_user",
-    "list_okta_applications",
-    "list_okta_group_users",
-    "list_okta_groups",
-    "list_okta_user_applications",
-    "list_okta_user_groups",
-    "list_okta_users",
-    "parse_relative_time",
-];
 
 const SECURITY_ADMIN_EXTRA: [&str; 6] = [
     "get_okta_policy_rule",
