@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::args::{lenient_limit, limit, query, required, text};
-use super::output::{ToolResult, field, join_parts, list_result, object_result};
+use super::output::{ToolResult, field, join_parts, list_result, object_result, strip_links};
 use crate::okta::ApiPath;
 use crate::server::OktaToolServer;
 
@@ -217,7 +217,10 @@ impl OktaToolServer {
                 Some(APP_GROUPS_PAGE),
             )
             .await?;
-        page.items.iter_mut().for_each(lift_group_name);
+        for assignment in &mut page.items {
+            lift_group_name(assignment);
+            strip_links(assignment);
+        }
         Ok(list_result(
             "groups",
             "assigned groups",

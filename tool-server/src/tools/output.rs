@@ -64,7 +64,8 @@ impl IntoCallToolResult for ToolFailure {
 /// What a tool returns: a result, or a failure rendered as an `isError` result.
 pub(crate) type ToolResult = Result<CallToolResult, ToolFailure>;
 
-/// Removes `_links` and `_embedded` at every depth.
+/// Removes `_links` and `_embedded` at every depth: for answers parsed with `_embedded` kept
+/// (an `expand`), once what was needed from it has been copied out.
 pub(crate) fn strip_links(value: &mut Value) {
     match value {
         Value::Object(map) => {
@@ -94,8 +95,8 @@ pub(crate) fn list_result(
     line: impl Fn(&Value) -> String,
     extra: Map<String, Value>,
 ) -> CallToolResult {
-    let mut items = page.items;
-    items.iter_mut().for_each(strip_links);
+    // Okta's `_links` and `_embedded` were skipped while parsing (`okta::lean`).
+    let items = page.items;
     let count = items.len();
     let mut text = if count == 0 {
         format!("No {noun} found.")
@@ -136,8 +137,7 @@ pub(crate) fn with_note(mut result: CallToolResult, note: &str) -> CallToolResul
 }
 
 /// A one-object result: `{key: object}` and a text with `title` then `field: value` lines.
-pub(crate) fn object_result(key: &str, title: String, mut object: Value) -> CallToolResult {
-    strip_links(&mut object);
+pub(crate) fn object_result(key: &str, title: String, object: Value) -> CallToolResult {
     let mut lines = vec![title];
     let mut fields = Vec::new();
     flatten("", &object, &mut fields);
@@ -270,11 +270,16 @@ mod tests {
         );
     }
 
+    /// `value` as the Okta client hands it over: parsed without `_links`.
+    fn as_from_okta(value: Value) -> Value {
+        crate::okta::lean::parse(&serde_json::to_vec(&value).unwrap(), false).unwrap()
+    }
+
     #[test]
     fn a_list_is_one_line_per_item_with_the_cursor() {
         let page = Page {
             items: vec![
-                json!({"id": "00u1", "status": "ACTIVE", "_links": {"self": {}}}),
+                as_from_okta(json!({"id": "00u1", "status": "ACTIVE", "_links": {"self": {}}})),
                 json!({"id": "00u2", "status": "SUSPENDED"}),
             ],
             next_after: Some("00u2".into()),
@@ -332,14 +337,14 @@ mod tests {
         let result = object_result(
             "user",
             "User 00u1".into(),
-            json!({
+            as_from_okta(json!({
                 "id": "00u1",
                 "status": "ACTIVE",
                 "lastLogin": null,
                 "profile": {"login": "a@b.c", "nickName": "", "tags": ["x", "y"]},
                 "credentials": {"emails": [{"value": "a@b.c"}]},
                 "_links": {"self": {"href": "https://x"}}
-            }),
+            })),
         );
         assert_eq!(
             text_of(&result),
