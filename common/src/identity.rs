@@ -9,12 +9,13 @@
 //! canonical = "v1\n{t}\n{nonce}\n{METHOD}\n{path}\n{role}\n{subject}\n{email}\n{mcp-session-id}"
 //! ```
 //!
-//! The timestamp bounds how long a captured header is useful (±60 s) and the nonce makes it
-//! single-use inside that window, so a header copied from a log or a reused connection cannot be
+//! The timestamp bounds how long a captured header is useful (±[`MAX_SKEW_SECS`]) and the nonce
+//! makes it single-use inside that window, so a header copied from a log or a reused connection cannot be
 //! replayed. Method, path and session id are signed so a header cannot be moved to another
 //! request. Both sides of the contract live here so the proxy and tests share one definition.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
 
 use base64::Engine;
@@ -35,7 +36,17 @@ pub const IDENTITY_HEADER: &str = "x-mcp-identity";
 pub const SESSION_HEADER: &str = "mcp-session-id";
 
 /// How far a header's timestamp may be from our clock, in seconds.
-pub const MAX_SKEW_SECS: i64 = 60;
+///
+/// The proxy signs each header the moment it forwards the request, and both processes run in
+/// one pod, so they read the same kernel clock: the only gap is the request's time between the
+/// two (microseconds on loopback, seconds only under extreme overload) plus the truncation of
+/// `t` to whole seconds. Ten seconds covers that with room; a shorter window also means fewer
+/// nonces to remember (see [`MAX_NONCES`]). Running the two on different machines would need
+/// their clocks synchronized to well under this.
+pub const MAX_SKEW_SECS: i64 = 10;
+/// The most nonces remembered at once: ten seconds at 100,000 requests/s (about 32 MiB). Past
+/// it, requests are refused (503, retryable) rather than the cache growing without bound.
+pub const MAX_NONCES: usize = 1_000_000;
 /// The shortest key we accept, in bytes.
 pub const MIN_KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 16;
@@ -57,6 +68,10 @@ pub enum IdentityError {
     BadSignature,
     #[error("identity header nonce was already used")]
     Replayed,
+    #[error(
+        "too many requests in the identity window ({MAX_NONCES} in {MAX_SKEW_SECS} s); retry shortly"
+    )]
+    Busy,
     #[error("x-mcp-role is empty")]
     EmptyRole,
 }
@@ -69,8 +84,11 @@ pub enum IdentityError {
 pub struct WeakKey(usize);
 
 /// The shared HMAC key: the UTF-8 bytes of `IDENTITY_HEADER_KEY` as written.
+///
+/// Kept as the HMAC state after the key is absorbed, so each request clones it instead of
+/// hashing the key again.
 #[derive(Clone)]
-pub struct IdentityKey(Vec<u8>);
+pub struct IdentityKey(HmacSha256);
 
 impl IdentityKey {
     /// Accepts the key as configured; refuses keys shorter than [`MIN_KEY_LEN`] bytes.
@@ -78,15 +96,86 @@ impl IdentityKey {
         if key.len() < MIN_KEY_LEN {
             return Err(WeakKey(key.len()));
         }
-        Ok(Self(key.as_bytes().to_vec()))
+        match HmacSha256::new_from_slice(key.as_bytes()) {
+            Ok(mac) => Ok(Self(mac)),
+            // HMAC accepts keys of any length.
+            Err(_) => unreachable!("HMAC takes any key length"),
+        }
     }
 
-    fn mac(&self, canonical: &str) -> HmacSha256 {
-        // HMAC accepts keys of any length, so this cannot fail.
-        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(canonical.as_bytes());
-        mac
+    /// The `X-MCP-Identity` value (`v1;t=…;n=…;sig=…`) for a request by `who`, built in one
+    /// allocation.
+    pub fn header_value(
+        &self,
+        t: i64,
+        nonce: &str,
+        request: RequestBinding<'_>,
+        who: IdentityFields<'_>,
+    ) -> String {
+        let sig = self.mac(t, nonce, request, who);
+        let mut value = String::with_capacity(96);
+        let mut digits = [0u8; 20];
+        value.push_str("v1;t=");
+        value.push_str(std::str::from_utf8(decimal(t, &mut digits)).unwrap_or("0"));
+        value.push_str(";n=");
+        value.push_str(nonce);
+        value.push_str(";sig=");
+        URL_SAFE_NO_PAD.encode_string(sig, &mut value);
+        value
     }
+
+    /// HMAC of the canonical form, fed field by field (no joined string is built).
+    fn mac(
+        &self,
+        t: i64,
+        nonce: &str,
+        request: RequestBinding<'_>,
+        identity: IdentityFields<'_>,
+    ) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        let mut digits = [0u8; 20];
+        mac.update(b"v1\n");
+        mac.update(decimal(t, &mut digits));
+        mac.update(b"\n");
+        mac.update(nonce.as_bytes());
+        mac.update(b"\n");
+        if request.method.bytes().any(|b| b.is_ascii_lowercase()) {
+            mac.update(request.method.to_ascii_uppercase().as_bytes());
+        } else {
+            mac.update(request.method.as_bytes());
+        }
+        for field in [
+            request.path,
+            identity.role,
+            identity.subject,
+            identity.email,
+            request.session_id,
+        ] {
+            mac.update(b"\n");
+            mac.update(field.as_bytes());
+        }
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// `n` in decimal, written into `buf` (no allocation).
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let negative = n < 0;
+    let mut n = n.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if negative {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
 }
 
 impl std::fmt::Debug for IdentityKey {
@@ -101,6 +190,25 @@ pub struct Identity {
     pub role: String,
     pub subject: String,
     pub email: String,
+}
+
+/// The identity fields of a signature, borrowed (the signer need not own them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdentityFields<'a> {
+    pub role: &'a str,
+    pub subject: &'a str,
+    pub email: &'a str,
+}
+
+impl Identity {
+    /// The fields, borrowed.
+    pub fn fields(&self) -> IdentityFields<'_> {
+        IdentityFields {
+            role: &self.role,
+            subject: &self.subject,
+            email: &self.email,
+        }
+    }
 }
 
 /// What one request's signature covers besides the identity.
@@ -138,16 +246,20 @@ pub fn sign(
     request: RequestBinding<'_>,
     identity: &Identity,
 ) -> String {
-    let sig = key
-        .mac(&canonical(t, nonce, request, identity))
-        .finalize()
-        .into_bytes();
-    format!("v1;t={t};n={nonce};sig={}", URL_SAFE_NO_PAD.encode(sig))
+    key.header_value(t, nonce, request, identity.fields())
 }
 
 /// A fresh nonce: 16 random bytes, base64url without padding.
 pub fn new_nonce() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; NONCE_LEN]>())
+}
+
+/// A fresh nonce written into `buf` (no allocation): 16 random bytes, base64url.
+pub fn new_nonce_in(buf: &mut [u8; 22]) -> &str {
+    let written = URL_SAFE_NO_PAD
+        .encode_slice(rand::random::<[u8; NONCE_LEN]>(), buf)
+        .unwrap_or(0);
+    std::str::from_utf8(&buf[..written]).unwrap_or("")
 }
 
 /// Checks identity headers and remembers nonces for the skew window.
@@ -156,33 +268,71 @@ pub struct IdentityVerifier {
     seen: Mutex<NonceCache>,
 }
 
+/// Hashes a nonce by its first 8 bytes. Only nonces of correctly signed headers are stored,
+/// and the proxy draws them from the operating system's generator, so they are already
+/// uniformly random: hashing them again would only cost time.
+#[derive(Default)]
+struct NonceHasher(u64);
+
+impl Hasher for NonceHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes.iter().take(8) {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+}
+
+type NonceSet = HashSet<u128, BuildHasherDefault<NonceHasher>>;
+
+/// The nonces seen, in one bucket per header timestamp `t`.
+///
+/// A header is accepted only while |now − t| ≤ [`MAX_SKEW_SECS`], and its signature covers `t`
+/// and the nonce together, so a replay carries the same `t`: a nonce only has to be looked up in
+/// its own second's bucket, and a bucket is dropped whole once its `t` can no longer be
+/// accepted. Memory is therefore the request rate × about [`MAX_SKEW_SECS`] × 16 bytes (plus the
+/// table's overhead), and never more than [`MAX_NONCES`] entries.
 #[derive(Default)]
 struct NonceCache {
-    by_nonce: HashMap<String, i64>,
-    /// Nonces in the order they were seen, with the time after which they can be forgotten.
-    order: VecDeque<(i64, String)>,
+    /// Buckets by `t`, oldest first; `t` values need not arrive in order.
+    buckets: VecDeque<(i64, NonceSet)>,
+    len: usize,
 }
 
 impl NonceCache {
-    /// Records a nonce; false if it was already seen and not yet forgotten.
-    fn insert(&mut self, nonce: &str, now: i64) -> bool {
-        while let Some((forget_at, _)) = self.order.front() {
-            if *forget_at > now {
+    /// Records the nonce of a header stamped `t`; `Err(Replayed)` if it was already seen.
+    fn insert(&mut self, t: i64, nonce: u128, now: i64) -> Result<(), IdentityError> {
+        while let Some((oldest, set)) = self.buckets.front() {
+            if *oldest >= now - MAX_SKEW_SECS {
                 break;
             }
-            if let Some((_, old)) = self.order.pop_front() {
-                self.by_nonce.remove(&old);
+            self.len -= set.len();
+            self.buckets.pop_front();
+        }
+        let at = match self.buckets.binary_search_by_key(&t, |(bucket, _)| *bucket) {
+            Ok(at) => at,
+            Err(at) => {
+                self.buckets.insert(at, (t, NonceSet::default()));
+                at
             }
+        };
+        let set = &mut self.buckets[at].1;
+        if set.contains(&nonce) {
+            return Err(IdentityError::Replayed);
         }
-        if self.by_nonce.contains_key(nonce) {
-            return false;
+        if self.len >= MAX_NONCES {
+            return Err(IdentityError::Busy);
         }
-        // A header is accepted for t in [now-60, now+60], so its nonce must be kept until
-        // nothing with that nonce could still be accepted: 2 windows covers any t.
-        let forget_at = now + 2 * MAX_SKEW_SECS + 1;
-        self.by_nonce.insert(nonce.to_owned(), forget_at);
-        self.order.push_back((forget_at, nonce.to_owned()));
-        true
+        set.insert(nonce);
+        self.len += 1;
+        Ok(())
     }
 }
 
@@ -233,7 +383,7 @@ impl IdentityVerifier {
         let email = get(EMAIL_HEADER)?.unwrap_or("");
         let session_id = get(SESSION_HEADER)?.unwrap_or("");
 
-        let (t, nonce, sig) = parse_value(value)?;
+        let (t, nonce, nonce_bits, sig) = parse_value(value)?;
         if (now - t).abs() > MAX_SKEW_SECS {
             return Err(IdentityError::Stale);
         }
@@ -247,23 +397,15 @@ impl IdentityVerifier {
             path,
             session_id,
         };
-        let expected = self
-            .key
-            .mac(&canonical(t, nonce, request, &identity))
-            .finalize()
-            .into_bytes();
+        let expected = self.key.mac(t, nonce, request, identity.fields());
         if !bool::from(expected.as_slice().ct_eq(&sig)) {
             return Err(IdentityError::BadSignature);
         }
         // Only a correctly signed nonce is remembered, so junk cannot fill the cache.
-        let fresh = self
-            .seen
+        self.seen
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(nonce, now);
-        if !fresh {
-            return Err(IdentityError::Replayed);
-        }
+            .insert(t, nonce_bits, now)?;
         if identity.role.is_empty() {
             return Err(IdentityError::EmptyRole);
         }
@@ -272,7 +414,7 @@ impl IdentityVerifier {
 }
 
 /// Splits `v1;t=…;n=…;sig=…` into its parts, strictly.
-fn parse_value(value: &str) -> Result<(i64, &str, Vec<u8>), IdentityError> {
+fn parse_value(value: &str) -> Result<(i64, &str, u128, [u8; 32]), IdentityError> {
     let mut parts = value.split(';');
     if parts.next() != Some("v1") {
         return Err(IdentityError::Malformed("version must be v1"));
@@ -295,18 +437,41 @@ fn parse_value(value: &str) -> Result<(i64, &str, Vec<u8>), IdentityError> {
     let t: i64 = t
         .parse()
         .map_err(|_| IdentityError::Malformed("t must be unix seconds"))?;
-    match URL_SAFE_NO_PAD.decode(nonce) {
-        Ok(bytes) if bytes.len() == NONCE_LEN => {}
+    let mut bytes = [0u8; NONCE_LEN + 2];
+    let nonce_bits = match URL_SAFE_NO_PAD.decode_slice(nonce, &mut bytes) {
+        Ok(NONCE_LEN) => {
+            let mut exact = [0u8; NONCE_LEN];
+            exact.copy_from_slice(&bytes[..NONCE_LEN]);
+            u128::from_le_bytes(exact)
+        }
         _ => {
             return Err(IdentityError::Malformed(
                 "nonce must be 16 bytes, base64url",
             ));
         }
-    }
-    let sig = URL_SAFE_NO_PAD
-        .decode(sig)
-        .map_err(|_| IdentityError::Malformed("sig must be base64url without padding"))?;
-    Ok((t, nonce, sig))
+    };
+    // A signature of another length never matches; decoding into 32 bytes refuses it early.
+    let mut signature = [0u8; 32 + 3];
+    let sig = match URL_SAFE_NO_PAD.decode_slice(sig, &mut signature) {
+        Ok(len) if len <= signature.len() => {
+            let mut exact = [0u8; 32];
+            if len != 32 {
+                return Err(IdentityError::BadSignature);
+            }
+            exact.copy_from_slice(&signature[..32]);
+            exact
+        }
+        Ok(_) => return Err(IdentityError::BadSignature),
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            return Err(IdentityError::BadSignature);
+        }
+        Err(_) => {
+            return Err(IdentityError::Malformed(
+                "sig must be base64url without padding",
+            ));
+        }
+    };
+    Ok((t, nonce, nonce_bits, sig))
 }
 
 #[cfg(test)]
@@ -389,19 +554,69 @@ mod tests {
             v.verify("POST", "/mcp", &h, 1001),
             Err(IdentityError::Replayed)
         );
+        assert_eq!(
+            v.verify("POST", "/mcp", &h, 1000 + MAX_SKEW_SECS),
+            Err(IdentityError::Replayed)
+        );
         // After the window the header is stale anyway, and the cache has let the nonce go.
         assert_eq!(
-            v.verify("POST", "/mcp", &h, 1200),
+            v.verify("POST", "/mcp", &h, 1000 + MAX_SKEW_SECS + 1),
             Err(IdentityError::Stale)
         );
-        let later = sign(&key, 1200, &new_nonce(), post_mcp(""), &alice());
+        let later = sign(&key, 1100, &new_nonce(), post_mcp(""), &alice());
         assert!(
-            v.verify("POST", "/mcp", &headers(&alice(), &later, ""), 1200)
+            v.verify("POST", "/mcp", &headers(&alice(), &later, ""), 1100)
                 .is_ok()
         );
         let cache = v.seen.lock().unwrap();
-        assert_eq!(cache.by_nonce.len(), 1);
-        assert!(!cache.by_nonce.contains_key(EXAMPLE_NONCE));
+        assert_eq!(cache.len, 1);
+        assert_eq!(cache.buckets.len(), 1);
+        assert_eq!(cache.buckets[0].0, 1100);
+    }
+
+    #[test]
+    fn the_nonce_cache_holds_one_window_whatever_the_rate() {
+        let mut cache = NonceCache::default();
+        let mut nonce = 0u128;
+        // 2,000 requests a second for five windows: only the last window's stay.
+        for now in 0..5 * MAX_SKEW_SECS {
+            for _ in 0..2_000 {
+                nonce += 1;
+                cache
+                    .insert(now, nonce.wrapping_mul(0x9e37_79b9_7f4a_7c15), now)
+                    .unwrap();
+            }
+            assert!(cache.len <= 2_000 * (MAX_SKEW_SECS as usize + 1));
+        }
+        assert_eq!(cache.buckets.len(), MAX_SKEW_SECS as usize + 1);
+        // Timestamps out of order (a request delayed in flight) land in their own bucket.
+        let now = 5 * MAX_SKEW_SECS;
+        cache.insert(now - 3, 7, now).unwrap();
+        assert_eq!(cache.insert(now - 3, 7, now), Err(IdentityError::Replayed));
+        assert!(
+            cache
+                .buckets
+                .iter()
+                .zip(cache.buckets.iter().skip(1))
+                .all(|(a, b)| a.0 < b.0)
+        );
+    }
+
+    #[test]
+    fn a_full_nonce_cache_refuses_instead_of_growing() {
+        let mut cache = NonceCache::default();
+        for n in 0..MAX_NONCES as u128 {
+            cache.insert(1000, n, 1000).unwrap();
+        }
+        assert_eq!(
+            cache.insert(1000, u128::MAX, 1000),
+            Err(IdentityError::Busy)
+        );
+        // A replay is still called a replay, and the next window has room again.
+        assert_eq!(cache.insert(1000, 5, 1000), Err(IdentityError::Replayed));
+        let later = 1000 + MAX_SKEW_SECS + 1;
+        assert_eq!(cache.insert(later, u128::MAX, later), Ok(()));
+        assert_eq!(cache.len, 1);
     }
 
     #[test]
@@ -435,7 +650,13 @@ mod tests {
     #[test]
     fn stale_and_future_timestamps_are_refused() {
         let key = IdentityKey::new(EXAMPLE_KEY).unwrap();
-        for (t, ok) in [(939, false), (940, true), (1060, true), (1061, false)] {
+        let w = MAX_SKEW_SECS;
+        for (t, ok) in [
+            (1000 - w - 1, false),
+            (1000 - w, true),
+            (1000 + w, true),
+            (1000 + w + 1, false),
+        ] {
             let value = sign(&key, t, &new_nonce(), post_mcp(""), &alice());
             let got = verifier().verify("POST", "/mcp", &headers(&alice(), &value, ""), 1000);
             assert_eq!(got.is_ok(), ok, "t={t}: {got:?}");

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::{HeaderName, Method, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
@@ -46,12 +46,70 @@ pub struct Edge {
     pub routes: Arc<SessionRoutes>,
     /// This is the peer listener: only `/mcp`, only this replica's own sessions.
     pub peer_listener: bool,
+    /// Built once from `upstream`: the peer to connect to and the `Host` header to send.
+    prepared: Prepared,
 }
+
+/// What every forwarded request reuses.
+struct Prepared {
+    peer: HttpPeer,
+    host: HeaderValue,
+    /// Whether the tool server's path differs from ours, so the URI must be rewritten.
+    rewrite_path: bool,
+}
+
+/// What the proxy needs besides its parts to build an [`Edge`].
+pub struct EdgeParts {
+    pub auth: Arc<AuthServer>,
+    pub login: Arc<dyn UpstreamLogin>,
+    pub signer: IdentitySigner,
+    pub origins: OriginPolicy,
+    pub upstream: Upstream,
+    pub max_body_bytes: usize,
+    pub http: reqwest::Client,
+    pub routes: Arc<SessionRoutes>,
+    pub peer_listener: bool,
+}
+
+impl Edge {
+    /// The proxy for `parts`; `Err` names a setting that cannot work (a `Host` header value
+    /// that is not valid).
+    pub fn new(parts: EdgeParts) -> Result<Self, String> {
+        let host = HeaderValue::from_str(&parts.upstream.host_header).map_err(|_| {
+            format!(
+                "`{}` is not a valid Host header",
+                parts.upstream.host_header
+            )
+        })?;
+        let mut peer = HttpPeer::new(parts.upstream.addr.as_str(), false, String::new());
+        peer.options.connection_timeout = Some(CONNECT_TIMEOUT);
+        let prepared = Prepared {
+            peer,
+            host,
+            rewrite_path: parts.upstream.path != MCP_PATH,
+        };
+        Ok(Self {
+            auth: parts.auth,
+            login: parts.login,
+            signer: parts.signer,
+            origins: parts.origins,
+            upstream: parts.upstream,
+            max_body_bytes: parts.max_body_bytes,
+            http: parts.http,
+            routes: parts.routes,
+            peer_listener: parts.peer_listener,
+            prepared,
+        })
+    }
+}
+
+/// How long connecting to the tool server (or a peer replica) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Per-request state.
 pub struct RequestCtx {
     started: Instant,
-    principal: Option<Principal>,
+    principal: Option<Arc<Principal>>,
     origin: Option<String>,
     body_bytes: usize,
     route: Route,
@@ -60,7 +118,7 @@ pub struct RequestCtx {
 /// The public path of the MCP endpoint.
 const MCP_PATH: &str = "/mcp";
 /// MCP's session header.
-const SESSION_HEADER: &str = "mcp-session-id";
+const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
 
 #[async_trait]
 impl ProxyHttp for Edge {
@@ -77,8 +135,7 @@ impl ProxyHttp for Edge {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        let path = session.req_header().uri.path().to_owned();
-        if path == MCP_PATH {
+        if session.req_header().uri.path() == MCP_PATH {
             return match self.admit_mcp(session, ctx).await {
                 Ok(()) => Ok(false),
                 Err(response) => {
@@ -87,6 +144,7 @@ impl ProxyHttp for Edge {
                 }
             };
         }
+        let path = session.req_header().uri.path().to_owned();
         let response = match path.as_str() {
             _ if self.peer_listener => not_found(),
             "/health" => WebResponse::new(StatusCode::OK, "text/plain", "ok\n"),
@@ -105,13 +163,14 @@ impl ProxyHttp for Edge {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        let address = match &ctx.route {
-            Route::Peer { address } => address.as_str(),
-            _ => self.upstream.addr.as_str(),
-        };
-        let mut peer = HttpPeer::new(address, false, String::new());
-        peer.options.connection_timeout = Some(Duration::from_secs(2));
-        Ok(Box::new(peer))
+        match &ctx.route {
+            Route::Peer { address } => {
+                let mut peer = HttpPeer::new(address.as_str(), false, String::new());
+                peer.options.connection_timeout = Some(CONNECT_TIMEOUT);
+                Ok(Box::new(peer))
+            }
+            _ => Ok(Box::new(self.prepared.peer.clone())),
+        }
     }
 
     async fn upstream_request_filter(
@@ -120,52 +179,28 @@ impl ProxyHttp for Edge {
         request: &mut pingora::http::RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let Some(principal) = ctx.principal.as_ref() else {
+        if ctx.principal.is_none() {
             // admit_mcp always sets it; never forward an unauthenticated request.
             return Error::e_explain(HTTPStatus(401), "no principal for /mcp");
-        };
-        let session = match &ctx.route {
+        }
+        match &ctx.route {
             // The owner checks the client's credentials itself: forward the request as it came.
-            Route::Peer { .. } => return Ok(()),
-            Route::Local { session } => session.clone(),
-            Route::Gone => return Error::e_explain(HTTPStatus(404), "no route for the session"),
-        };
-        let stripped: Vec<HeaderName> = request
-            .headers
-            .keys()
-            .filter(|name| forward::is_stripped(name))
-            .cloned()
-            .collect();
-        for name in stripped {
-            request.remove_header(&name);
+            Route::Peer { .. } => Ok(()),
+            // admit_mcp already set the headers (see `prepare_local`); only the path is left.
+            Route::Local { .. } if self.prepared.rewrite_path => {
+                let uri = match request.uri.query() {
+                    Some(query) => format!("{}?{query}", self.upstream.path),
+                    None => self.upstream.path.clone(),
+                };
+                let uri = uri
+                    .parse()
+                    .or_err(InternalError, "upstream URI from a valid path")?;
+                request.set_uri(uri);
+                Ok(())
+            }
+            Route::Local { .. } => Ok(()),
+            Route::Gone => Error::e_explain(HTTPStatus(404), "no route for the session"),
         }
-        let uri = match request.uri.query() {
-            Some(query) => format!("{}?{query}", self.upstream.path),
-            None => self.upstream.path.clone(),
-        };
-        let uri = uri
-            .parse()
-            .or_err(InternalError, "upstream URI from a valid path")?;
-        request.set_uri(uri);
-        request.insert_header(header::HOST, self.upstream.host_header.as_str())?;
-        // The tool server sees its own session id, never the routed one we handed out.
-        let session_id = session.unwrap_or_default();
-        if session_id.is_empty() {
-            request.remove_header(SESSION_HEADER);
-        } else {
-            request.insert_header(SESSION_HEADER, session_id.as_str())?;
-        }
-        let method = request.method.as_str().to_owned();
-        for (name, value) in forward::identity_headers(
-            &self.signer,
-            principal,
-            &method,
-            &self.upstream.path,
-            &session_id,
-        ) {
-            request.insert_header(name, value)?;
-        }
-        Ok(())
     }
 
     async fn request_body_filter(
@@ -193,7 +228,7 @@ impl ProxyHttp for Edge {
         if matches!(ctx.route, Route::Local { .. })
             && let Some(upstream) = response
                 .headers
-                .get(SESSION_HEADER)
+                .get(&SESSION_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         {
@@ -273,7 +308,11 @@ impl ProxyHttp for Edge {
 impl Edge {
     /// Origin, CORS preflight, authentication and size checks for `/mcp`; `Err` is the answer.
     #[allow(clippy::result_large_err)] // the error is the answer, sent right away
-    async fn admit_mcp(&self, session: &Session, ctx: &mut RequestCtx) -> Result<(), WebResponse> {
+    async fn admit_mcp(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), WebResponse> {
         let request = session.req_header();
         let origin = self.origins.check(&request.headers)?;
         if request.method == Method::OPTIONS {
@@ -298,16 +337,74 @@ impl Edge {
         if declared.is_some_and(|len| len > self.max_body_bytes) {
             return Err(with_cors(forward::body_too_large(self.max_body_bytes)));
         }
-        let session = match request.headers.get(SESSION_HEADER) {
+        let mcp_session = match request.headers.get(SESSION_HEADER) {
             None => None,
             Some(value) => Some(value.to_str().unwrap_or("")),
         };
-        ctx.route = self.routes.route(session, self.peer_listener).await;
-        if ctx.route == Route::Gone {
-            return Err(with_cors(forward::session_not_found()));
+        ctx.route = self.routes.route(mcp_session, self.peer_listener).await;
+        match &ctx.route {
+            Route::Gone => return Err(with_cors(forward::session_not_found())),
+            Route::Peer { .. } => {}
+            Route::Local { session: upstream } => {
+                let upstream = upstream.as_deref().unwrap_or("");
+                self.prepare_local(session.req_header_mut(), &principal, upstream)
+                    .map_err(with_cors)?;
+            }
         }
         ctx.principal = Some(principal);
         ctx.origin = origin;
+        Ok(())
+    }
+
+    /// Turns the client's request into the tool server's, in place: the headers a client could
+    /// use to speak for someone else are removed, and `Host`, the tool server's own session id
+    /// and the signed identity headers added. Done on the downstream header, before pingora
+    /// copies it for the upstream request, so the copy is made once at its final size.
+    #[allow(clippy::result_large_err)] // the error is the answer, sent right away
+    fn prepare_local(
+        &self,
+        request: &mut pingora::http::RequestHeader,
+        principal: &Principal,
+        upstream_session: &str,
+    ) -> Result<(), WebResponse> {
+        let stripped: Vec<HeaderName> = request
+            .headers
+            .keys()
+            .filter(|name| forward::is_stripped(name))
+            .cloned()
+            .collect();
+        for name in &stripped {
+            request.remove_header(name);
+        }
+        let method = request.method.clone();
+        let identity = forward::identity_headers(
+            &self.signer,
+            principal,
+            method.as_str(),
+            &self.upstream.path,
+            upstream_session,
+        )
+        .map_err(|error| {
+            tracing::warn!(%error, "cannot forward a request");
+            forward::unsendable_identity()
+        })?;
+        let insert = |request: &mut pingora::http::RequestHeader, name, value| {
+            request
+                .insert_header(name, value)
+                .map_err(|_| forward::unsendable_identity())
+        };
+        insert(request, header::HOST, self.prepared.host.clone())?;
+        // The tool server sees its own session id, never the routed one we handed out.
+        if upstream_session.is_empty() {
+            request.remove_header(&SESSION_HEADER);
+        } else {
+            let value = HeaderValue::from_str(upstream_session)
+                .map_err(|_| forward::unsendable_identity())?;
+            insert(request, SESSION_HEADER, value)?;
+        }
+        for (name, value) in identity {
+            insert(request, name, value)?;
+        }
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 
-use crate::identity::{IdentitySigner, SignedRequest};
+use crate::identity::{IdentitySigner, SignedRequest, Unsendable};
 use crate::oauth::Principal;
 use crate::web::WebResponse;
 
@@ -105,7 +105,7 @@ pub fn identity_headers(
     method: &str,
     upstream_path: &str,
     session_id: &str,
-) -> [(&'static str, String); 4] {
+) -> Result<[(HeaderName, HeaderValue); 4], Unsendable> {
     signer.headers(&SignedRequest {
         method,
         path: upstream_path,
@@ -114,6 +114,15 @@ pub fn identity_headers(
         email: &principal.email,
         session_id,
     })
+}
+
+/// 500 with a JSON-RPC error body: a value of the identity cannot be sent as a header.
+pub fn unsendable_identity() -> WebResponse {
+    WebResponse::jsonrpc_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        -32603,
+        "Internal error: the identity cannot be forwarded to the tool server",
+    )
 }
 
 /// 502 with a JSON-RPC error body: the tool server could not be reached.

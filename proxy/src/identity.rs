@@ -6,40 +6,27 @@
 //! "Identity header contract" for the exact canonical form, checked here and in the tool server
 //! against the same worked example.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use http::{HeaderName, HeaderValue};
+use okta_mcp_common::identity::{self, IdentityFields, IdentityKey, RequestBinding};
 
 /// Header carrying the role.
-pub const ROLE_HEADER: &str = "x-mcp-role";
+pub const ROLE_HEADER: HeaderName = HeaderName::from_static(identity::ROLE_HEADER);
 /// Header carrying the Okta user id.
-pub const SUBJECT_HEADER: &str = "x-mcp-subject";
+pub const SUBJECT_HEADER: HeaderName = HeaderName::from_static(identity::SUBJECT_HEADER);
 /// Header carrying the email (may be empty).
-pub const EMAIL_HEADER: &str = "x-mcp-email";
+pub const EMAIL_HEADER: HeaderName = HeaderName::from_static(identity::EMAIL_HEADER);
 /// Header carrying version, time, nonce and signature.
-pub const IDENTITY_HEADER: &str = "x-mcp-identity";
+pub const IDENTITY_HEADER: HeaderName = HeaderName::from_static(identity::IDENTITY_HEADER);
 /// The shortest key accepted, in bytes.
-pub const MIN_KEY_LEN: usize = 32;
+pub const MIN_KEY_LEN: usize = identity::MIN_KEY_LEN;
 
 /// `IDENTITY_HEADER_KEY`: its UTF-8 bytes as written are the HMAC key.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct IdentitySigner {
-    key: Vec<u8>,
+    key: IdentityKey,
 }
 
-impl std::fmt::Debug for IdentitySigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IdentitySigner(<redacted>)")
-    }
-}
-
-/// A key shorter than [`MIN_KEY_LEN`].
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "IDENTITY_HEADER_KEY must be at least {MIN_KEY_LEN} bytes (got {0}); generate one with `openssl rand -base64 48`"
-)]
-pub struct WeakKey(usize);
+pub use identity::WeakKey;
 
 /// The values one request's identity headers carry.
 #[derive(Debug, Clone, Copy)]
@@ -54,54 +41,70 @@ pub struct SignedRequest<'a> {
     pub session_id: &'a str,
 }
 
+/// A value the proxy cannot send as a header (a control character in a claim).
+#[derive(Debug, thiserror::Error)]
+#[error("{0} cannot be sent in an identity header")]
+pub struct Unsendable(&'static str);
+
 impl IdentitySigner {
     /// Accepts a key of at least 32 bytes.
     pub fn new(key: &str) -> Result<Self, WeakKey> {
-        if key.len() < MIN_KEY_LEN {
-            return Err(WeakKey(key.len()));
-        }
         Ok(Self {
-            key: key.as_bytes().to_vec(),
+            key: IdentityKey::new(key)?,
         })
     }
 
     /// The `X-MCP-Identity` value for `request` at time `t` with `nonce`.
     pub fn sign_with(&self, t: i64, nonce: &str, request: &SignedRequest<'_>) -> String {
-        let canonical = [
-            "v1",
-            &t.to_string(),
+        self.key.header_value(
+            t,
             nonce,
-            &request.method.to_ascii_uppercase(),
-            request.path,
-            request.role,
-            request.subject,
-            request.email,
-            request.session_id,
-        ]
-        .join("\n");
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
-        mac.update(canonical.as_bytes());
-        let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-        format!("v1;t={t};n={nonce};sig={sig}")
+            RequestBinding {
+                method: request.method,
+                path: request.path,
+                session_id: request.session_id,
+            },
+            IdentityFields {
+                role: request.role,
+                subject: request.subject,
+                email: request.email,
+            },
+        )
     }
 
     /// The four identity headers for `request`, now, with a fresh nonce.
-    pub fn headers(&self, request: &SignedRequest<'_>) -> [(&'static str, String); 4] {
-        let t = chrono::Utc::now().timestamp();
-        let nonce = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
-        [
-            (ROLE_HEADER, request.role.to_owned()),
-            (SUBJECT_HEADER, request.subject.to_owned()),
-            (EMAIL_HEADER, request.email.to_owned()),
-            (IDENTITY_HEADER, self.sign_with(t, &nonce, request)),
-        ]
+    pub fn headers(
+        &self,
+        request: &SignedRequest<'_>,
+    ) -> Result<[(HeaderName, HeaderValue); 4], Unsendable> {
+        let t = unix_now();
+        let mut nonce = [0u8; 22];
+        let nonce = identity::new_nonce_in(&mut nonce);
+        let value = |text: &str, what| HeaderValue::from_str(text).map_err(|_| Unsendable(what));
+        Ok([
+            (ROLE_HEADER, value(request.role, "the role")?),
+            (SUBJECT_HEADER, value(request.subject, "the subject")?),
+            (EMAIL_HEADER, value(request.email, "the email")?),
+            (
+                IDENTITY_HEADER,
+                HeaderValue::try_from(self.sign_with(t, nonce, request))
+                    .map_err(|_| Unsendable("the signature"))?,
+            ),
+        ])
     }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn readme_worked_example() {
@@ -134,12 +137,14 @@ mod tests {
             email: "",
             session_id: "",
         };
-        let a = signer.headers(&request);
-        let b = signer.headers(&request);
-        assert_eq!(a[0], (ROLE_HEADER, "viewer".to_string()));
+        let a = signer.headers(&request).unwrap();
+        let b = signer.headers(&request).unwrap();
+        assert_eq!(a[0], (ROLE_HEADER, HeaderValue::from_static("viewer")));
         assert_ne!(a[3].1, b[3].1);
         let nonce = a[3]
             .1
+            .to_str()
+            .unwrap()
             .split(';')
             .nth(2)
             .unwrap()
@@ -153,7 +158,7 @@ mod tests {
         assert!(IdentitySigner::new(&"k".repeat(31)).is_err());
         assert_eq!(
             format!("{:?}", IdentitySigner::new(&"k".repeat(32)).unwrap()),
-            "IdentitySigner(<redacted>)"
+            "IdentitySigner { key: IdentityKey(<redacted>) }"
         );
     }
 }

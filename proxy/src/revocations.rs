@@ -30,9 +30,42 @@ const MAX_KNOWN: usize = NAMESPACES.len() * crate::store::DEFAULT_CAPACITY_PER_N
 /// Every live revocation, kept in memory and in the store.
 pub struct Revocations {
     store: Arc<dyn Store>,
-    /// key → expiry, unix milliseconds.
-    known: RwLock<HashMap<String, u64>>,
+    known: RwLock<Known>,
     loaded: AtomicBool,
+}
+
+/// The revocations in memory: per namespace (in [`NAMESPACES`] order), the id without its
+/// namespace → expiry in unix milliseconds, so a look-up builds no key string.
+#[derive(Default)]
+struct Known([HashMap<Box<str>, u64>; NAMESPACES.len()]);
+
+const TOKEN: usize = 0;
+const FAMILY: usize = 1;
+const SESSION: usize = 2;
+
+impl Known {
+    fn len(&self) -> usize {
+        self.0.iter().map(HashMap::len).sum()
+    }
+
+    fn live(&self, namespace: usize, id: &str, now: u64) -> bool {
+        self.0[namespace]
+            .get(id)
+            .is_some_and(|&expires| expires > now)
+    }
+
+    fn retain_live(&mut self, now: u64) {
+        for map in &mut self.0 {
+            map.retain(|_, &mut expires| expires > now);
+        }
+    }
+}
+
+/// A store key of one of [`NAMESPACES`]: its index and the id after the colon.
+fn split_key(key: &str) -> Option<(usize, &str)> {
+    let (namespace, id) = key.split_once(':')?;
+    let index = NAMESPACES.iter().position(|n| *n == namespace)?;
+    Some((index, id))
 }
 
 fn unix_ms(at: SystemTime) -> u64 {
@@ -57,7 +90,7 @@ impl Revocations {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
             store,
-            known: RwLock::new(HashMap::new()),
+            known: RwLock::new(Known::default()),
             loaded: AtomicBool::new(false),
         }
     }
@@ -75,30 +108,38 @@ impl Revocations {
         self.reload().await.map(drop)
     }
 
-    fn contains(&self, key: &str) -> bool {
-        let now = unix_ms(SystemTime::now());
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Known> {
         self.known
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(key)
-            .is_some_and(|&expires| expires > now)
     }
 
-    /// Whether the access token `jti` or its family `family` is revoked (memory only).
+    /// Whether the store key `key` is a live revocation in memory.
+    #[cfg(test)]
+    fn contains(&self, key: &str) -> bool {
+        split_key(key).is_some_and(|(namespace, id)| {
+            self.read().live(namespace, id, unix_ms(SystemTime::now()))
+        })
+    }
+
+    /// Whether the access token `jti` or its family `family` is revoked (memory only, one
+    /// look-up under one lock).
     pub fn token_revoked(&self, jti: &str, family: &str) -> bool {
-        self.contains(&token_key(jti)) || self.contains(&family_key(family))
+        let now = unix_ms(SystemTime::now());
+        let known = self.read();
+        known.live(TOKEN, jti, now) || known.live(FAMILY, family, now)
     }
 
     /// Whether the browser session `sid` is revoked (memory only).
     pub fn session_revoked(&self, sid: &str) -> bool {
-        self.contains(&session_key(sid))
+        self.read().live(SESSION, sid, unix_ms(SystemTime::now()))
     }
 
     /// Whether `family` is revoked, asking the store itself: for `/token`, which must see a
     /// revocation made on another replica a moment ago.
     pub async fn family_revoked_in_store(&self, family: &str) -> Result<bool, StoreError> {
-        let key = family_key(family);
-        Ok(self.contains(&key) || self.store.get(&key).await?.is_some())
+        let known = self.read().live(FAMILY, family, unix_ms(SystemTime::now()));
+        Ok(known || self.store.get(&family_key(family)).await?.is_some())
     }
 
     /// Stops the access token `jti` for `remaining` (until it would have expired anyway).
@@ -131,20 +172,25 @@ impl Revocations {
         Ok(())
     }
 
+    /// Takes the store key `key` (one of [`NAMESPACES`]) into memory until `expires`.
     fn remember(&self, key: &str, expires: u64) {
+        let Some((namespace, id)) = split_key(key) else {
+            return;
+        };
         let mut known = self
             .known
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if known.len() >= MAX_KNOWN {
-            let now = unix_ms(SystemTime::now());
-            known.retain(|_, &mut e| e > now);
+            known.retain_live(unix_ms(SystemTime::now()));
         }
-        if known.len() < MAX_KNOWN || known.contains_key(key) {
-            let entry = known.entry(key.to_owned()).or_insert(expires);
+        let map = &mut known.0[namespace];
+        if let Some(entry) = map.get_mut(id) {
             *entry = (*entry).max(expires);
+        } else if known.len() < MAX_KNOWN {
+            known.0[namespace].insert(id.into(), expires);
         } else {
-            tracing::error!("revocation list full; not caching {key}");
+            tracing::error!(key = ?key, "revocation list full; not caching");
         }
     }
 
@@ -171,7 +217,7 @@ impl Revocations {
         self.known
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .retain(|_, &mut expires| expires > now);
+            .retain_live(now);
     }
 
     /// Takes one announcement (`<key> <expiry ms>`) into memory.

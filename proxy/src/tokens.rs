@@ -8,6 +8,8 @@
 //!
 //! Refresh tokens are 32 random bytes; only their SHA-256 hash is ever stored.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use base64::Engine;
@@ -126,7 +128,8 @@ struct Header {
 
 /// Mints and checks our access tokens.
 pub struct AccessTokens {
-    key: [u8; 32],
+    /// The HMAC state with the key already absorbed: each token clones it.
+    mac: Hmac<Sha256>,
     issuer: String,
     audience: String,
 }
@@ -135,7 +138,7 @@ impl AccessTokens {
     /// Tokens signed with `key`, issued by `issuer` for `audience` (the canonical MCP URL).
     pub fn new(key: [u8; 32], issuer: &str, audience: &str) -> Self {
         Self {
-            key,
+            mac: hmac_sha256(&key),
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
         }
@@ -168,7 +171,7 @@ impl AccessTokens {
     }
 
     fn sign(&self, signing_input: &str) -> [u8; 32] {
-        let mut mac = hmac_sha256(&self.key);
+        let mut mac = self.mac.clone();
         mac.update(signing_input.as_bytes());
         mac.finalize().into_bytes().into()
     }
@@ -239,6 +242,130 @@ impl AccessTokens {
             return Err(TokenError::Revoked);
         }
         Ok(claims)
+    }
+}
+
+/// The most verified tokens remembered (one per active client is typical).
+pub const VERIFIED_CACHE_CAPACITY: usize = 10_000;
+
+/// Access tokens that passed [`AccessTokens::decode`], with what the caller made of their claims,
+/// so `/mcp` does not decode and check the signature of the same token on every request.
+///
+/// Keyed by the whole token (compared in full, so no two tokens can share an entry); only
+/// tokens that verified are ever stored, each until its own expiry, and at most
+/// [`VERIFIED_CACHE_CAPACITY`] of them. Revocation is not cached: it is checked on every use.
+pub struct VerifiedTokens<T> {
+    entries: RwLock<HashMap<Box<str>, Verified<T>>>,
+    capacity: usize,
+}
+
+struct Verified<T> {
+    exp: i64,
+    jti: Box<str>,
+    fid: Box<str>,
+    value: Arc<T>,
+}
+
+impl<T> Default for VerifiedTokens<T> {
+    fn default() -> Self {
+        Self::with_capacity(VERIFIED_CACHE_CAPACITY)
+    }
+}
+
+impl<T> VerifiedTokens<T> {
+    /// An empty cache holding at most `capacity` tokens.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// How many tokens are remembered.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether no token is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Box<str>, Verified<T>>> {
+        self.entries
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn insert(&self, token: &str, entry: Verified<T>, now: i64) {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= self.capacity {
+            entries.retain(|_, entry| entry.exp > now);
+        }
+        if entries.len() >= self.capacity {
+            // Still full of live tokens: forget a tenth of them (they verify again on next use).
+            let mut drop = self.capacity / 10 + 1;
+            entries.retain(|_, _| {
+                if drop == 0 {
+                    return true;
+                }
+                drop -= 1;
+                false
+            });
+        }
+        entries.insert(token.into(), entry);
+    }
+}
+
+impl AccessTokens {
+    /// [`verify`](Self::verify), remembering what `make` built from the claims of each good
+    /// token in `cache`: a token seen before costs one look-up plus the revocation check.
+    pub fn verify_cached<T>(
+        &self,
+        cache: &VerifiedTokens<T>,
+        token: &str,
+        now: i64,
+        revocations: &Revocations,
+        make: impl FnOnce(AccessClaims) -> T,
+    ) -> Result<Arc<T>, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        if !revocations.is_loaded() {
+            return Err(TokenError::Store(
+                "the revocation list has not been loaded yet".to_owned(),
+            ));
+        }
+        let hit = cache.read().get(token).map(|entry| {
+            if entry.exp <= now {
+                Err(TokenError::Expired)
+            } else if revocations.token_revoked(&entry.jti, &entry.fid) {
+                Err(TokenError::Revoked)
+            } else {
+                Ok(entry.value.clone())
+            }
+        });
+        if let Some(answer) = hit {
+            return answer;
+        }
+        let claims = self.verify(token, now, revocations)?;
+        let (exp, jti, fid) = (
+            claims.exp,
+            claims.jti.as_str().into(),
+            claims.fid.as_str().into(),
+        );
+        let value = Arc::new(make(claims));
+        let entry = Verified {
+            exp,
+            jti,
+            fid,
+            value: value.clone(),
+        };
+        cache.insert(token, entry, now);
+        Ok(value)
     }
 }
 
@@ -428,6 +555,95 @@ mod tests {
             t.verify(&second, now, &revocations),
             Err(TokenError::Revoked)
         );
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_is_still_checked_for_revocation_and_expiry() {
+        let t = tokens();
+        let cache = VerifiedTokens::with_capacity(100);
+        let revocations = Revocations::new(std::sync::Arc::new(MemoryStore::default()));
+        revocations.ensure_loaded().await.unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let (token, claims) = t.mint(&grant(), now, Duration::from_secs(60));
+        let mut made = 0;
+        for _ in 0..3 {
+            let role = t
+                .verify_cached(&cache, &token, now, &revocations, |c| {
+                    made += 1;
+                    c.role
+                })
+                .unwrap();
+            assert_eq!(*role, "viewer");
+        }
+        assert_eq!(made, 1, "decoded once, then answered from the cache");
+        assert_eq!(cache.len(), 1);
+        // Expiry is checked on each use, cached or not.
+        assert_eq!(
+            t.verify_cached(&cache, &token, now + 60, &revocations, |c| c.role),
+            Err(TokenError::Expired)
+        );
+        // So is revocation, of the token or of its family.
+        revocations
+            .revoke_token(&claims.jti, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            t.verify_cached(&cache, &token, now, &revocations, |c| c.role),
+            Err(TokenError::Revoked)
+        );
+        let (other, _) = t.mint(
+            &Grant {
+                family: "fam-9".into(),
+                ..grant()
+            },
+            now,
+            Duration::from_secs(60),
+        );
+        assert!(
+            t.verify_cached(&cache, &other, now, &revocations, |c| c.role)
+                .is_ok()
+        );
+        revocations
+            .revoke_family("fam-9", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(
+            t.verify_cached(&cache, &other, now, &revocations, |c| c.role),
+            Err(TokenError::Revoked)
+        );
+    }
+
+    #[tokio::test]
+    async fn only_good_tokens_are_cached_and_the_cache_is_bounded() {
+        let t = tokens();
+        let cache = VerifiedTokens::with_capacity(50);
+        let revocations = Revocations::new(std::sync::Arc::new(MemoryStore::default()));
+        revocations.ensure_loaded().await.unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let (token, _) = t.mint(&grant(), now, Duration::from_secs(60));
+        // A changed signature, a token of another key, junk: refused and never remembered.
+        let at = token.len() - 10;
+        let flipped = if &token[at..=at] == "A" { "B" } else { "A" };
+        let forged = format!("{}{flipped}{}", &token[..at], &token[at + 1..]);
+        let (foreign, _) = AccessTokens::new(
+            derive_key(&[9u8; 32], "access-token"),
+            "https://mcp.example.com",
+            "https://mcp.example.com/mcp",
+        )
+        .mint(&grant(), now, Duration::from_secs(60));
+        for bad in [forged.as_str(), foreign.as_str(), "junk", ""] {
+            assert!(
+                t.verify_cached(&cache, bad, now, &revocations, |c| c.sub)
+                    .is_err()
+            );
+        }
+        assert!(cache.is_empty());
+        for _ in 0..500 {
+            let (token, _) = t.mint(&grant(), now, Duration::from_secs(60));
+            t.verify_cached(&cache, &token, now, &revocations, |c| c.sub)
+                .unwrap();
+            assert!(cache.len() <= 50);
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
 
-use crate::identity::{Identity, IdentityVerifier};
+use crate::identity::{Identity, IdentityError, IdentityVerifier};
 
 /// Settings of the HTTP listener.
 #[derive(Debug, Clone)]
@@ -151,6 +151,14 @@ pub fn verify_identity(
     verifier
         .verify(method.as_str(), path, headers, now)
         .map_err(|error| {
+            if error == IdentityError::Busy {
+                tracing::warn!(%error, "refused a request: the nonce cache is full");
+                return Refusal::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    -32603,
+                    format!("Service unavailable: {error}"),
+                );
+            }
             tracing::warn!(%error, method = %method, "refused request without a valid identity");
             Refusal::new(
                 StatusCode::UNAUTHORIZED,

@@ -8,7 +8,7 @@
 
 pub mod config;
 pub mod http;
-pub mod identity;
+pub use okta_mcp_common::identity;
 pub mod okta;
 pub mod policy;
 pub mod server;

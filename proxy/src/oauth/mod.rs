@@ -59,7 +59,7 @@ use crate::revocations::Revocations;
 use crate::roles::RoleMap;
 use crate::session_cookie::SessionCookies;
 use crate::store::{Store, StoreError};
-use crate::tokens::{AccessTokens, TokenError, derive_key};
+use crate::tokens::{AccessTokens, TokenError, VerifiedTokens, derive_key};
 use crate::web::{WebRequest, WebResponse};
 
 /// How long a pending consent, a pending Okta login and one of our codes live.
@@ -156,6 +156,8 @@ pub struct AuthServer {
     login: Arc<dyn UpstreamLogin>,
     roles: Arc<RoleMap>,
     tokens: AccessTokens,
+    /// Access tokens already verified, so `/mcp` decodes each token once.
+    verified: VerifiedTokens<Principal>,
     sessions: SessionCookies,
     csrf_key: [u8; 32],
     secure_cookies: bool,
@@ -179,6 +181,7 @@ impl AuthServer {
         let secret = settings.session_secret.as_slice();
         Self {
             tokens: AccessTokens::new(derive_key(secret, "access-token"), &issuer, &resource),
+            verified: VerifiedTokens::default(),
             sessions: SessionCookies::new(secret, secure_cookies, settings.session_ttl),
             csrf_key: derive_key(secret, "consent-csrf"),
             issuer,
@@ -239,7 +242,7 @@ impl AuthServer {
     /// answer with the `WWW-Authenticate` challenge that starts discovery.
     // The `Err` is the complete answer to send, built only for refused requests.
     #[allow(clippy::result_large_err)]
-    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, WebResponse> {
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Arc<Principal>, WebResponse> {
         let now = now();
         if let Err(error) = self.revocations.ensure_loaded().await {
             tracing::warn!(%error, "cannot load the revocation list");
@@ -261,13 +264,20 @@ impl AuthServer {
                     self.unauthorized(Some("the Authorization header is not a Bearer token"))
                 );
             };
-            return match self.tokens.verify(token, now, &self.revocations) {
-                Ok(claims) => Ok(Principal {
+            let verified = self.tokens.verify_cached(
+                &self.verified,
+                token,
+                now,
+                &self.revocations,
+                |claims| Principal {
                     subject: claims.sub,
                     email: claims.email,
                     role: claims.role,
                     client_id: Some(claims.client_id),
-                }),
+                },
+            );
+            return match verified {
+                Ok(principal) => Ok(principal),
                 Err(TokenError::Store(error)) => {
                     tracing::warn!(%error, "cannot check token revocation");
                     Err(WebResponse::jsonrpc_error(
@@ -285,12 +295,12 @@ impl AuthServer {
         if let Some(session) = self.sessions.read(headers, now)
             && !self.revocations.session_revoked(&session.sid)
         {
-            return Ok(Principal {
+            return Ok(Arc::new(Principal {
                 subject: session.sub,
                 email: session.email,
                 role: session.role,
                 client_id: None,
-            });
+            }));
         }
         Err(self.unauthorized(None))
     }

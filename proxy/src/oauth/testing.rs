@@ -454,7 +454,10 @@ impl Harness {
             header::AUTHORIZATION,
             HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
         );
-        self.server.authenticate(&headers).await
+        self.server
+            .authenticate(&headers)
+            .await
+            .map(|p| (*p).clone())
     }
 
     /// `authenticate` with the browser's cookies.
@@ -471,7 +474,10 @@ impl Harness {
             header::COOKIE,
             HeaderValue::from_str(&cookies.join("; ")).unwrap(),
         );
-        self.server.authenticate(&headers).await
+        self.server
+            .authenticate(&headers)
+            .await
+            .map(|p| (*p).clone())
     }
 }
 
