@@ -1261,3 +1261,88 @@ async fn sigterm_lets_a_call_in_flight_finish() {
         .expect("the proxy stops after draining");
     assert!(status.success(), "{status}");
 }
+
+/// Sends SIGTERM to `process` and waits for it to exit cleanly.
+async fn terminate(process: &mut Process) {
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &process.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = process
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "still running 10 s after SIGTERM; logs:\n{}",
+                process.logs()
+            )
+        });
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn every_access_line_is_written_before_the_proxy_exits() {
+    // Logs are written by a background thread. Here nobody reads the proxy's stderr until it
+    // has been told to stop, so the pipe fills and thousands of lines are still queued in the
+    // proxy when SIGTERM arrives: all of them must come out before it exits.
+    let port = free_port();
+    let okta = FakeOkta::start_oidc(&format!("http://127.0.0.1:{port}/oauth/callback"));
+    let tool_server = ToolServer::start(&okta, &[]).await;
+    let public = format!("http://127.0.0.1:{port}");
+    let mut command = proxy_command(&okta.url, &tool_server.mcp_url, &public);
+    command
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut proxy = command.spawn().expect("start the proxy");
+    let mut stderr = proxy.stderr.take().expect("stderr");
+    let http = http_client();
+    let health = format!("{public}/health");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http
+        .get(&health)
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(Instant::now() < deadline, "the proxy did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A path nothing else asks for, so every line with it is one of ours.
+    let url = format!("{public}/burst-before-shutdown");
+    const BURST: usize = 3_000;
+    for _ in 0..BURST / 100 {
+        let mut burst = tokio::task::JoinSet::new();
+        for _ in 0..100 {
+            let request = http.get(&url).send();
+            burst.spawn(async move { request.await.map(|r| r.status().as_u16()) });
+        }
+        while let Some(answer) = burst.join_next().await {
+            assert_eq!(answer.unwrap().unwrap(), 404);
+        }
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &proxy.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    // Only once the proxy has finished shutting down (2 s of grace, then its services stop)
+    // is stderr read, to its end: the proxy must be waiting for its queue to be written.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let logs = tokio::task::spawn_blocking(move || {
+        let mut logs = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut logs).map(|_| logs)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let status = proxy.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let written = logs
+        .lines()
+        .filter(|l| l.contains("path=/burst-before-shutdown status=404"))
+        .count();
+    assert_eq!(written, BURST, "access lines lost at shutdown");
+}
