@@ -34,19 +34,8 @@ pub struct Upstream {
 
 /// The proxy: our endpoints answered here, `/mcp` authenticated and forwarded.
 pub struct Edge {
-    pub auth: Arc<AuthServer>,
-    pub login: Arc<dyn UpstreamLogin>,
-    pub signer: IdentitySigner,
-    pub origins: OriginPolicy,
-    pub upstream: Upstream,
-    pub max_body_bytes: usize,
-    /// For the readiness probe of the tool server.
-    pub http: reqwest::Client,
-    /// Which replica owns each MCP session.
-    pub routes: Arc<SessionRoutes>,
-    /// This is the peer listener: only `/mcp`, only this replica's own sessions.
-    pub peer_listener: bool,
-    /// Built once from `upstream`: the peer to connect to and the `Host` header to send.
+    parts: EdgeParts,
+    /// Built once from `parts.upstream`: the peer to connect to and the `Host` header to send.
     prepared: Prepared,
 }
 
@@ -58,7 +47,7 @@ struct Prepared {
     rewrite_path: bool,
 }
 
-/// What the proxy needs besides its parts to build an [`Edge`].
+/// What an [`Edge`] is made of.
 pub struct EdgeParts {
     pub auth: Arc<AuthServer>,
     pub login: Arc<dyn UpstreamLogin>,
@@ -66,8 +55,11 @@ pub struct EdgeParts {
     pub origins: OriginPolicy,
     pub upstream: Upstream,
     pub max_body_bytes: usize,
+    /// For the readiness probe of the tool server.
     pub http: reqwest::Client,
+    /// Which replica owns each MCP session.
     pub routes: Arc<SessionRoutes>,
+    /// This is the peer listener: only `/mcp`, only this replica's own sessions.
     pub peer_listener: bool,
 }
 
@@ -88,18 +80,7 @@ impl Edge {
             host,
             rewrite_path: parts.upstream.path != MCP_PATH,
         };
-        Ok(Self {
-            auth: parts.auth,
-            login: parts.login,
-            signer: parts.signer,
-            origins: parts.origins,
-            upstream: parts.upstream,
-            max_body_bytes: parts.max_body_bytes,
-            http: parts.http,
-            routes: parts.routes,
-            peer_listener: parts.peer_listener,
-            prepared,
-        })
+        Ok(Self { parts, prepared })
     }
 }
 
@@ -146,11 +127,16 @@ impl ProxyHttp for Edge {
         }
         let path = session.req_header().uri.path().to_owned();
         let response = match path.as_str() {
-            _ if self.peer_listener => not_found(),
+            _ if self.parts.peer_listener => not_found(),
             "/health" => WebResponse::new(StatusCode::OK, "text/plain", "ok\n"),
             "/ready" => self.readiness().await,
-            _ => match read_request(session, self.max_body_bytes).await {
-                Ok(request) => self.auth.handle(&request).await.unwrap_or_else(not_found),
+            _ => match read_request(session, self.parts.max_body_bytes).await {
+                Ok(request) => self
+                    .parts
+                    .auth
+                    .handle(&request)
+                    .await
+                    .unwrap_or_else(not_found),
                 Err(response) => response,
             },
         };
@@ -189,8 +175,8 @@ impl ProxyHttp for Edge {
             // admit_mcp already set the headers (see `prepare_local`); only the path is left.
             Route::Local { .. } if self.prepared.rewrite_path => {
                 let uri = match request.uri.query() {
-                    Some(query) => format!("{}?{query}", self.upstream.path),
-                    None => self.upstream.path.clone(),
+                    Some(query) => format!("{}?{query}", self.parts.upstream.path),
+                    None => self.parts.upstream.path.clone(),
                 };
                 let uri = uri
                     .parse()
@@ -211,7 +197,7 @@ impl ProxyHttp for Edge {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.body_bytes += body.as_ref().map_or(0, Bytes::len);
-        if ctx.body_bytes > self.max_body_bytes {
+        if ctx.body_bytes > self.parts.max_body_bytes {
             return Error::e_explain(HTTPStatus(413), "request body over the limit");
         }
         Ok(())
@@ -232,7 +218,7 @@ impl ProxyHttp for Edge {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         {
-            response.insert_header(SESSION_HEADER, self.routes.outgoing(&upstream))?;
+            response.insert_header(SESSION_HEADER, self.parts.routes.outgoing(&upstream))?;
         }
         if let Some(origin) = &ctx.origin {
             let mut cors = http::HeaderMap::new();
@@ -260,7 +246,7 @@ impl ProxyHttp for Edge {
             {
                 forward::session_not_found()
             }
-            HTTPStatus(413) => forward::body_too_large(self.max_body_bytes),
+            HTTPStatus(413) => forward::body_too_large(self.parts.max_body_bytes),
             HTTPStatus(code) => WebResponse::jsonrpc_error(
                 StatusCode::from_u16(*code).unwrap_or(StatusCode::BAD_GATEWAY),
                 -32603,
@@ -314,7 +300,7 @@ impl Edge {
         ctx: &mut RequestCtx,
     ) -> Result<(), WebResponse> {
         let request = session.req_header();
-        let origin = self.origins.check(&request.headers)?;
+        let origin = self.parts.origins.check(&request.headers)?;
         if request.method == Method::OPTIONS {
             return Err(forward::preflight(origin.as_deref()));
         }
@@ -325,6 +311,7 @@ impl Edge {
             response
         };
         let principal = self
+            .parts
             .auth
             .authenticate(&request.headers)
             .await
@@ -334,14 +321,20 @@ impl Edge {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|len| len > self.max_body_bytes) {
-            return Err(with_cors(forward::body_too_large(self.max_body_bytes)));
+        if declared.is_some_and(|len| len > self.parts.max_body_bytes) {
+            return Err(with_cors(forward::body_too_large(
+                self.parts.max_body_bytes,
+            )));
         }
         let mcp_session = match request.headers.get(SESSION_HEADER) {
             None => None,
             Some(value) => Some(value.to_str().unwrap_or("")),
         };
-        ctx.route = self.routes.route(mcp_session, self.peer_listener).await;
+        ctx.route = self
+            .parts
+            .routes
+            .route(mcp_session, self.parts.peer_listener)
+            .await;
         match &ctx.route {
             Route::Gone => return Err(with_cors(forward::session_not_found())),
             Route::Peer { .. } => {}
@@ -378,10 +371,10 @@ impl Edge {
         }
         let method = request.method.clone();
         let identity = forward::identity_headers(
-            &self.signer,
+            &self.parts.signer,
             principal,
             method.as_str(),
-            &self.upstream.path,
+            &self.parts.upstream.path,
             upstream_session,
         )
         .map_err(|error| {
@@ -411,17 +404,18 @@ impl Edge {
     /// Ready when Okta discovery is done, the state store answers, the revocation list is
     /// loaded and the tool server answers its health check.
     async fn readiness(&self) -> WebResponse {
-        let okta = self.login.ready();
-        let store = match self.auth.store().ping().await {
-            Ok(()) => self.auth.revocations().is_loaded(),
+        let okta = self.parts.login.ready();
+        let store = match self.parts.auth.store().ping().await {
+            Ok(()) => self.parts.auth.revocations().is_loaded(),
             Err(error) => {
                 tracing::warn!(%error, "not ready: the state store does not answer");
                 false
             }
         };
         let tool_server = self
+            .parts
             .http
-            .get(&self.upstream.health_url)
+            .get(&self.parts.upstream.health_url)
             .timeout(Duration::from_secs(2))
             .send()
             .await
