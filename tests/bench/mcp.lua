@@ -9,7 +9,8 @@
 --                           a stateless server hands out no session id)
 -- Each wrk thread builds its share of the R lines (line i goes to thread i % THREADS) once,
 -- in init, so request() only hands out prebuilt strings: the identity headers are single-use
--- (unique nonces) and wrk cannot compute HMACs itself.
+-- (unique nonces) and wrk cannot compute HMACs itself. Bearer-token files hold a few requests
+-- that are reused; for signed ones the driver writes more than the run can send.
 --
 -- Counted here, besides wrk's own numbers: responses that are not 2xx, and, on every
 -- SAMPLE_EVERY-th 2xx response (the first included), a JSON-RPC body that is not a result
@@ -57,7 +58,8 @@ end
 function request()
    next_index = next_index + 1
    if next_index > count then
-      -- Out of prebuilt requests: reusing one replays its nonce, which must fail (401).
+      -- Out of prebuilt requests: reusing a signed one replays its nonce, which must fail
+      -- (401), so the driver counts wraps as errors for signed runs.
       next_index, wraps = 1, wraps + 1
    end
    return requests[next_index]

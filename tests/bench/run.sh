@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The okta-mcp benchmark, one command: tests/bench/run.sh [--out PATH]
+# The okta-mcp benchmark, one command: tests/bench/run.sh [--out PATH] [--only LIST] [--sustained-secs N] [--quick]
 #
 # Installs wrk and redis-server (Debian packages) when missing, builds the release binaries,
 # runs the driver (tests/bench/driver/), prints one Markdown table and writes the raw numbers
-# to tests/bench/results/latest.json. Takes about 5 minutes after the build.
+# to tests/bench/results/latest.json. Takes about 7 minutes after the build, plus 10 minutes of
+# sustained load (scenario 7); `--sustained-secs 0` skips it, `--only LIST` picks scenarios
+# (tests/bench/README.md lists the flags).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."

@@ -1262,25 +1262,6 @@ async fn sigterm_lets_a_call_in_flight_finish() {
     assert!(status.success(), "{status}");
 }
 
-/// Sends SIGTERM to `process` and waits for it to exit cleanly.
-async fn terminate(process: &mut Process) {
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &process.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = process
-        .wait_exit(Duration::from_secs(10))
-        .await
-        .unwrap_or_else(|| {
-            panic!(
-                "still running 10 s after SIGTERM; logs:\n{}",
-                process.logs()
-            )
-        });
-    assert!(status.success(), "{status}");
-}
-
 #[tokio::test]
 async fn every_access_line_is_written_before_the_proxy_exits() {
     // Logs are written by a background thread. Here nobody reads the proxy's stderr until it

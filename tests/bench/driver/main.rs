@@ -6,48 +6,43 @@
 //! ports, logs in through the proxy's real OAuth flow, drives load with wrk, prints one
 //! Markdown table and writes every number as JSON.
 //!
-//! `bench-driver [--out PATH]` (default `tests/bench/results/latest.json`; logs of the
-//! processes go next to it, in `logs/`).
+//! `bench-driver [--out PATH] [--quick] [--rounds N] [--only LIST] [--sustained-secs N]`
+//! (`--help` says more).
 
 mod load;
 mod login;
 mod mcp;
 mod report;
 mod stack;
+mod sustained;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use okta_mcp_tool_server::identity::{Identity, IdentityKey};
+use clap::Parser;
+use okta_mcp_tool_server::identity::{Identity, IdentityKey, MAX_SKEW_SECS};
 use serde_json::{Value, json};
 
-use load::{Auth, Workload};
+use load::{Auth, Workload, WrkStats};
 use mcp::{Credential, McpSession};
 use report::{
-    ClientCost, ColdStart, Listing, LoadRow, Machine, Millis, RateLimited, Report, Revocation, Rss,
-    Spread,
+    ClientCost, ColdStart, Listing, LoadRow, MIN_RUNS, Machine, Millis, RateLimited, Report,
+    Revocation, Rss, Settings, Spread,
 };
 use stack::{BarePingora, FakeOkta, LogDir, Proc, Proxy, ProxySetup, RedisServer, ToolServer};
 
-/// Length of each measured wrk run (identity headers are valid for 60 s).
-const DURATION: Duration = Duration::from_secs(5);
-/// Interleaved rounds of 1b, 1d and 1c per concurrency: the machine is shared, so the proxy
-/// is compared with bare pingora by the median and range of several runs, not one.
-const ROUNDS: usize = 3;
-/// Length of the warm-up run before each measured one.
-const WARMUP: Duration = Duration::from_secs(1);
-/// Prebuilt requests for a warm-up run.
+/// Prebuilt requests for a warm-up run at least (before any rate is known).
 const WARMUP_REQUESTS: usize = 40_000;
+/// Single-use requests written for a run: this many times what the highest rate seen so far
+/// could send in it, plus `SPARE_REQUESTS`. A run faster than any before must not run out.
+const HEADROOM: f64 = 2.5;
+const SPARE_REQUESTS: usize = 5_000;
 /// Concurrency levels of scenario 1.
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 /// Initialized MCP clients the load rotates through (as many as the highest concurrency).
 const LOAD_CLIENTS: usize = 64;
-/// MCP clients opened in scenario 3 (and as many again).
-const CLIENTS: usize = 1_000;
-/// Cold starts measured per binary.
-const COLD_STARTS: usize = 5;
 /// The fake org's group with exactly 1,500 members, and its events.
 const BIG_GROUP: &str = "00gbiggroup000000001";
 const BIG_GROUP_MEMBERS: u64 = 1_500;
@@ -56,34 +51,174 @@ const LOG_EVENTS: u64 = 5_000;
 const OKTA_PAGE: u64 = 1_000;
 /// Parallel agents in the concurrent listings of scenario 4.
 const AGENTS: usize = 8;
-/// Revocations timed in scenario 6, and how long replica B is polled for each at most.
-const REVOCATIONS: usize = 20;
+/// How long replica B is polled at most for each revocation in scenario 6.
 const REVOCATION_POLL_LIMIT: Duration = Duration::from_secs(3);
+/// The tool call every load scenario but 2 sends.
+const CURRENT_TIME: &str = r#"{"name":"get_current_time","arguments":{}}"#;
 
 /// The user the fake org logs in (viewer: may call every tool benchmarked here).
 const USER_LOGIN: &str = "alice@example.com";
 const USER_ID: &str = "00ualice000000000001";
 
+/// The scenarios, as `--only` names them (by name or number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    /// 1 (a–d) and 2: load.
+    #[value(alias = "1", alias = "2")]
+    Load,
+    /// 3: cost per MCP client.
+    #[value(alias = "3")]
+    Clients,
+    /// 4: Okta efficiency.
+    #[value(alias = "4")]
+    Okta,
+    /// 5: cold start.
+    #[value(alias = "5")]
+    ColdStart,
+    /// 6: revocation seen by every replica.
+    #[value(alias = "6")]
+    Revocation,
+    /// 7: sustained load, memory over time.
+    #[value(alias = "7")]
+    Sustained,
+}
+
+/// The okta-mcp benchmark (tests/bench/README.md). Run it through tests/bench/run.sh, which
+/// builds the release binaries first.
+#[derive(Parser)]
+struct Args {
+    /// Where the JSON goes; the processes' logs go next to it, in logs/ [default:
+    /// tests/bench/results/latest.json].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Short runs, to check the driver itself: 1 s load runs, 1 round, 100 MCP clients,
+    /// 2 cold starts, 5 revocations, 20 s of sustained load. Targets that need 3 runs are not
+    /// judged.
+    #[arg(long)]
+    quick: bool,
+    /// Interleaved rounds of 1a–1d per concurrency [default: 3; 1 with --quick].
+    #[arg(long)]
+    rounds: Option<usize>,
+    /// Run only these scenarios, comma-separated: load (1, 2), clients (3), okta (4),
+    /// cold-start (5), revocation (6), sustained (7); numbers work too.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Part>,
+    /// Length of the sustained-load scenario 7 in seconds; 0 skips it [default: 600; 20 with
+    /// --quick].
+    #[arg(long)]
+    sustained_secs: Option<u64>,
+}
+
+/// How much of each scenario to run, from the flags.
+struct Plan {
+    quick: bool,
+    only: Vec<Part>,
+    /// Each measured wrk run, and the warm-up before it.
+    duration: Duration,
+    warmup: Duration,
+    /// Interleaved rounds of 1a–1d per concurrency.
+    rounds: usize,
+    /// MCP clients opened in scenario 3 (and as many again).
+    clients: usize,
+    /// Cold starts measured per binary.
+    cold_starts: usize,
+    /// Revocations timed in scenario 6.
+    revocations: usize,
+    /// Scenario 7.
+    sustained: Duration,
+}
+
+impl Plan {
+    fn from_args(args: &Args) -> Self {
+        let quick = args.quick;
+        Self {
+            quick,
+            only: args.only.clone(),
+            duration: Duration::from_secs(if quick { 1 } else { 5 }),
+            warmup: Duration::from_secs(1),
+            rounds: args
+                .rounds
+                .unwrap_or(if quick { 1 } else { MIN_RUNS })
+                .max(1),
+            clients: if quick { 100 } else { 1_000 },
+            cold_starts: if quick { 2 } else { 5 },
+            revocations: if quick { 5 } else { 20 },
+            sustained: Duration::from_secs(args.sustained_secs.unwrap_or(if quick {
+                20
+            } else {
+                600
+            })),
+        }
+    }
+
+    /// Whether `part` is to run.
+    fn runs(&self, part: Part) -> bool {
+        (self.only.is_empty() || self.only.contains(&part))
+            && (part != Part::Sustained || !self.sustained.is_zero())
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            quick: self.quick,
+            only: self
+                .only
+                .iter()
+                .filter_map(clap::ValueEnum::to_possible_value)
+                .map(|v| v.get_name().to_owned())
+                .collect(),
+            run_s: self.duration.as_secs(),
+            warmup_s: self.warmup.as_secs(),
+            rounds: self.rounds,
+            sustained_s: if self.runs(Part::Sustained) {
+                self.sustained.as_secs()
+            } else {
+                0
+            },
+            identity_max_skew_s: MAX_SKEW_SECS,
+            max_single_use_run_s: load::max_single_use_run().as_secs_f64(),
+        }
+    }
+}
+
 struct Bench {
+    plan: Plan,
     http: reqwest::Client,
     logs: LogDir,
     scratch: PathBuf,
     key: IdentityKey,
     alice: Identity,
+    /// The highest requests/s of any run so far, to size the next run's single-use requests.
+    max_rps: f64,
     notes: Vec<String>,
+}
+
+impl Bench {
+    /// Single-use requests to write for a run of `length` that may go at `rate` per second.
+    fn single_use_requests(&self, length: Duration, rate: f64) -> usize {
+        let rate = if rate.is_finite() { rate } else { 0.0 };
+        (HEADROOM * rate.max(self.max_rps) * length.as_secs_f64()) as usize + SPARE_REQUESTS
+    }
+
+    /// Remembers the rate of a run.
+    fn saw(&mut self, stats: &WrkStats) {
+        let rate = stats.rps();
+        if rate.is_finite() {
+            self.max_rps = self.max_rps.max(rate);
+        }
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut args = std::env::args().skip(1);
-    let mut out = stack::workspace_root().join("tests/bench/results/latest.json");
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--out" => out = PathBuf::from(args.next().context("--out needs a path")?),
-            other => bail!("unknown argument {other}; usage: bench-driver [--out PATH]"),
-        }
-    }
+    let args = Args::parse();
+    let plan = Plan::from_args(&args);
+    // Straight-to-tool-server runs sign their headers beforehand: refuse a plan they outlast.
+    load::check_fits_identity_window(plan.duration)?;
+    load::check_fits_identity_window(plan.warmup)?;
+    let out = args
+        .out
+        .unwrap_or_else(|| stack::workspace_root().join("tests/bench/results/latest.json"));
     let dir = out.parent().context("--out has no directory")?.to_owned();
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs)?;
@@ -94,7 +229,9 @@ async fn main() -> anyhow::Result<()> {
         "okta-mcp benchmark: {} × {}, load average {} (other work on this machine skews the numbers)",
         machine.nproc, machine.cpu_model, machine.load_average_start
     );
+    let settings = plan.settings();
     let mut bench = Bench {
+        plan,
         http: reqwest::Client::new(),
         logs: LogDir(logs.clone()),
         scratch: logs,
@@ -104,10 +241,12 @@ async fn main() -> anyhow::Result<()> {
             subject: USER_ID.into(),
             email: USER_LOGIN.into(),
         },
+        max_rps: 0.0,
         notes: Vec::new(),
     };
 
-    let (main_port, clients_port, redis_port) = (
+    let (main_port, clients_port, redis_port, sustained_port) = (
+        stack::free_port()?,
         stack::free_port()?,
         stack::free_port()?,
         stack::free_port()?,
@@ -119,59 +258,88 @@ async fn main() -> anyhow::Result<()> {
             callback(main_port),
             callback(clients_port),
             callback(redis_port),
+            callback(sustained_port),
         ],
     )?;
     okta.control(&bench.http, "oidc", json!({"auto_login": USER_LOGIN}))
         .await?;
 
-    step("5: cold start");
-    let cold_start = cold_start(&bench, &okta).await?;
-    step("3: cost per MCP client");
-    let clients = client_cost(&bench, &okta, clients_port).await?;
+    let mut cold = Vec::new();
+    if bench.plan.runs(Part::ColdStart) {
+        step("5: cold start");
+        cold = cold_start(&bench, &okta).await?;
+    }
+    let mut clients = None;
+    if bench.plan.runs(Part::Clients) {
+        step("3: cost per MCP client");
+        clients = Some(client_cost(&bench, &okta, clients_port).await?);
+    }
 
-    step("1, 2: load");
-    let tool_server =
-        ToolServer::start(&bench.http, &bench.logs, "tool-server", &okta, &[], &[]).await?;
-    let proxy = Proxy::start(
-        &bench.http,
-        &bench.logs,
-        ProxySetup::embedded("proxy", main_port),
-        &okta,
-        &tool_server,
-    )
-    .await?;
-    let redis = RedisServer::start(&bench.logs).await?;
-    let proxy_redis = Proxy::start(
-        &bench.http,
-        &bench.logs,
-        ProxySetup::redis("proxy-redis", redis_port, &redis),
-        &okta,
-        &tool_server,
-    )
-    .await?;
-    let bare = BarePingora::start(&bench.http, &bench.logs, &tool_server).await?;
-    let stack = LoadStack {
-        okta: &okta,
-        tool: &tool_server,
-        proxy: &proxy,
-        proxy_redis: &proxy_redis,
-        redis: &redis,
-        bare: &bare,
-    };
-    let load = load_scenarios(&mut bench, &stack).await?;
-    drop((bare, proxy));
+    let (mut load, mut revocations, mut listings, mut rate_limited) =
+        (Vec::new(), None, Vec::new(), None);
+    let (runs_load, runs_revocation, runs_okta) = (
+        bench.plan.runs(Part::Load),
+        bench.plan.runs(Part::Revocation),
+        bench.plan.runs(Part::Okta),
+    );
+    if runs_load || runs_revocation || runs_okta {
+        let tool_server =
+            ToolServer::start(&bench.http, &bench.logs, "tool-server", &okta, &[], &[]).await?;
+        if runs_load || runs_revocation {
+            let redis = RedisServer::start(&bench.logs).await?;
+            let proxy_redis = Proxy::start(
+                &bench.http,
+                &bench.logs,
+                ProxySetup::redis("proxy-redis", redis_port, &redis),
+                &okta,
+                &tool_server,
+            )
+            .await?;
+            if runs_load {
+                step("1, 2: load");
+                let proxy = Proxy::start(
+                    &bench.http,
+                    &bench.logs,
+                    ProxySetup::embedded("proxy", main_port),
+                    &okta,
+                    &tool_server,
+                )
+                .await?;
+                let bare = BarePingora::start(&bench.http, &bench.logs, &tool_server).await?;
+                let stack = LoadStack {
+                    okta: &okta,
+                    tool: &tool_server,
+                    proxy: &proxy,
+                    proxy_redis: &proxy_redis,
+                    redis: &redis,
+                    bare: &bare,
+                };
+                load = load_scenarios(&mut bench, &stack).await?;
+            }
+            if runs_revocation {
+                step("6: revocation seen by every replica");
+                revocations =
+                    Some(revocation(&bench, &okta, &tool_server, &redis, &proxy_redis).await?);
+            }
+        }
+        if runs_okta {
+            step("4: Okta efficiency");
+            let (rows, limited) = okta_efficiency(&bench, &okta, &tool_server).await?;
+            (listings, rate_limited) = (rows, Some(limited));
+        }
+    }
 
-    step("6: revocation seen by every replica");
-    let revocation = revocation(&bench, &okta, &tool_server, &redis, &proxy_redis).await?;
-    drop((proxy_redis, redis));
-
-    step("4: Okta efficiency");
-    let (listings, rate_limited) = okta_efficiency(&bench, &okta, &tool_server).await?;
-    drop(tool_server);
+    let mut sustained = None;
+    if bench.plan.runs(Part::Sustained) {
+        step("7: sustained load");
+        sustained = Some(sustained::run(&bench, &okta, sustained_port).await?);
+    }
+    drop(okta);
 
     machine.load_average_end = report::load_average();
     let mut report = Report {
         machine,
+        settings,
         started_at,
         run_seconds: started.elapsed().as_secs_f64(),
         load_rounds: report::rounds(&load),
@@ -179,8 +347,9 @@ async fn main() -> anyhow::Result<()> {
         clients,
         okta: listings,
         rate_limited,
-        cold_start,
-        revocation,
+        cold_start: cold,
+        revocation: revocations,
+        sustained,
         targets: Vec::new(),
         notes: bench.notes,
     };
@@ -203,7 +372,7 @@ fn step(what: &str) {
 async fn cold_start(bench: &Bench, okta: &FakeOkta) -> anyhow::Result<Vec<ColdStart>> {
     let mut tool_ms = Vec::new();
     let mut proxy_ms = Vec::new();
-    for i in 0..COLD_STARTS {
+    for i in 0..bench.plan.cold_starts {
         let name = format!("cold-tool-server-{i}");
         let tool = ToolServer::start(&bench.http, &bench.logs, &name, okta, &[], &[]).await?;
         tool_ms.push(tool.ready_after.as_secs_f64() * 1e3);
@@ -253,11 +422,12 @@ async fn client_cost(bench: &Bench, okta: &FakeOkta, port: u16) -> anyhow::Resul
         &[],
     )
     .await?;
+    let count = bench.plan.clients;
     let setup = ProxySetup::embedded("clients-proxy", port);
     let proxy = Proxy::start(&bench.http, &bench.logs, setup, okta, &tool).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let mut cost = ClientCost {
-        clients: CLIENTS,
+        clients: count,
         idle: rss(&proxy.proc, &tool.proc),
         ..ClientCost::default()
     };
@@ -267,9 +437,9 @@ async fn client_cost(bench: &Bench, okta: &FakeOkta, port: u16) -> anyhow::Resul
     first.call("get_current_time", json!({})).await?;
     cost.after_login = rss(&proxy.proc, &tool.proc);
 
-    let mut open_ms = Vec::with_capacity(CLIENTS);
-    let mut clients = Vec::with_capacity(CLIENTS);
-    for _ in 0..CLIENTS {
+    let mut open_ms = Vec::with_capacity(count);
+    let mut clients = Vec::with_capacity(count);
+    for _ in 0..count {
         let t = Instant::now();
         match McpSession::open(&bench.http, &proxy.mcp_url(), credential.clone()).await {
             Ok(mut client) => {
@@ -290,7 +460,7 @@ async fn client_cost(bench: &Bench, okta: &FakeOkta, port: u16) -> anyhow::Resul
     cost.open = rss(&proxy.proc, &tool.proc);
     cost.open_ms = Millis::of(&mut open_ms);
     let per_client =
-        |after: u64, before: u64| (after as f64 - before as f64) * 1024.0 / CLIENTS as f64;
+        |after: u64, before: u64| (after as f64 - before as f64) * 1024.0 / count as f64;
     cost.per_client_bytes_proxy = per_client(cost.open.proxy_kib, cost.after_login.proxy_kib);
     cost.per_client_bytes_tool_server =
         per_client(cost.open.tool_server_kib, cost.after_login.tool_server_kib);
@@ -304,7 +474,7 @@ async fn client_cost(bench: &Bench, okta: &FakeOkta, port: u16) -> anyhow::Resul
     cost.called_again = rss(&proxy.proc, &tool.proc);
 
     // As many clients again: memory the first ones used should be reused, not added to.
-    for _ in 0..CLIENTS {
+    for _ in 0..count {
         match McpSession::open(&bench.http, &proxy.mcp_url(), credential.clone()).await {
             Ok(mut client) => {
                 if client.call("get_current_time", json!({})).await.is_err() {
@@ -324,6 +494,23 @@ fn cpu_of(procs: &[&Proc]) -> BTreeMap<String, f64> {
         .iter()
         .map(|p| (p.name.clone(), p.cpu_seconds()))
         .collect()
+}
+
+/// CPU seconds each process used between two `cpu_of` readings, and per request in µs.
+fn cpu_used(
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, f64>,
+    requests: u64,
+) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
+    let cpu_s: BTreeMap<String, f64> = after
+        .iter()
+        .map(|(name, a)| (name.clone(), a - before.get(name).copied().unwrap_or(0.0)))
+        .collect();
+    let per_request = cpu_s
+        .iter()
+        .map(|(name, s)| (name.clone(), s * 1e6 / requests.max(1) as f64))
+        .collect();
+    (cpu_s, per_request)
 }
 
 /// What a wrk run is, in the report.
@@ -346,33 +533,50 @@ impl<'a> Label<'a> {
     }
 }
 
-/// One measured wrk run (after a warm-up) and the CPU the processes used during it.
+/// One measured wrk run (after a warm-up) and the CPU the processes used during it. Signed
+/// requests are sized from the highest rate seen so far; a run that still ran out of them
+/// (wrk started over, replaying used nonces) is thrown away and run once more with more.
 async fn measure(
-    bench: &Bench,
+    bench: &mut Bench,
     label: Label<'_>,
     work: &Workload<'_>,
     concurrency: usize,
     procs: &[&Proc],
 ) -> anyhow::Result<LoadRow> {
-    let warm = load::run(work, concurrency, WARMUP, WARMUP_REQUESTS, &bench.scratch).await?;
-    // Enough prebuilt requests (single-use identities) for the run, with room to spare.
-    let count = if warm.wraps > 0 {
-        400_000
-    } else {
-        (warm.rps() * DURATION.as_secs_f64() * 1.6) as usize + 5_000
-    };
-    let before = cpu_of(procs);
-    let stats = load::run(work, concurrency, DURATION, count, &bench.scratch).await?;
-    let after = cpu_of(procs);
-    let cpu_s: BTreeMap<String, f64> = after
-        .iter()
-        .map(|(name, a)| (name.clone(), a - before.get(name).copied().unwrap_or(0.0)))
-        .collect();
-    let cpu_us_per_request = cpu_s
-        .iter()
-        .map(|(name, s)| (name.clone(), s * 1e6 / stats.requests.max(1) as f64))
-        .collect();
+    let (duration, warmup) = (bench.plan.duration, bench.plan.warmup);
+    let count = bench.single_use_requests(warmup, 0.0).max(WARMUP_REQUESTS);
+    let warm = load::run(work, concurrency, warmup, count, &bench.scratch).await?;
+    if warm.wraps == 0 {
+        bench.saw(&warm);
+    }
     let scenario = label.scenario;
+    let round = label.round.map_or(String::new(), |r| format!(" round {r}"));
+    let mut count = bench.single_use_requests(duration, warm.rps());
+    let mut discarded = Vec::new();
+    let (stats, before, after) = loop {
+        let before = cpu_of(procs);
+        let stats = load::run(work, concurrency, duration, count, &bench.scratch).await?;
+        let after = cpu_of(procs);
+        let wrapped = stats.single_use && stats.wraps > 0;
+        if !wrapped {
+            bench.saw(&stats);
+        }
+        // Replayed nonces are refused fast, so this rate overstates: room to spare.
+        if wrapped && discarded.is_empty() {
+            eprintln!(
+                "[bench]   {scenario} c={concurrency}{round}: ran out of its {} signed requests \
+                 ({} wraps, {:.0} req/s); running it again with more",
+                stats.prebuilt,
+                stats.wraps,
+                stats.rps()
+            );
+            count = bench.single_use_requests(duration, stats.rps());
+            discarded.push(stats);
+            continue;
+        }
+        break (stats, before, after);
+    };
+    let (cpu_s, cpu_us_per_request) = cpu_used(&before, &after, stats.requests);
     let row = LoadRow {
         scenario: scenario.into(),
         what: label.what.into(),
@@ -387,8 +591,8 @@ async fn measure(
         cpu_s,
         cpu_us_per_request,
         wrk: stats,
+        discarded,
     };
-    let round = label.round.map_or(String::new(), |r| format!(" round {r}"));
     eprintln!(
         "[bench]   {scenario} c={concurrency}{round}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, errors {}",
         row.requests_per_s, row.p50_ms, row.p99_ms, row.errors
@@ -438,7 +642,9 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
     } = *stack;
     let token = login::access_token(&proxy.mcp_url()).await?;
     let token_redis = login::access_token(&proxy_redis.mcp_url()).await?;
-    let signed = Credential::Signed(bench.key.clone(), bench.alice.clone());
+    // Owned here: the workloads borrow them while `measure` updates the bench.
+    let (key, alice) = (bench.key.clone(), bench.alice.clone());
+    let signed = Credential::Signed(key.clone(), alice.clone());
     let bearer = Credential::Bearer(token.clone());
     let bearer_redis = Credential::Bearer(token_redis.clone());
     let direct_sessions = open_sessions(bench, &tool.mcp_url(), &signed, LOAD_CLIENTS).await?;
@@ -446,10 +652,10 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
     let redis_sessions =
         open_sessions(bench, &proxy_redis.mcp_url(), &bearer_redis, LOAD_CLIENTS).await?;
 
-    let time = r#"{"name":"get_current_time","arguments":{}}"#;
+    let time = CURRENT_TIME;
     let direct = Workload {
         url: tool.mcp_url(),
-        auth: Auth::Signed(&bench.key, &bench.alice),
+        auth: Auth::Signed(&key, &alice),
         sessions: &direct_sessions,
         params: time,
     };
@@ -467,12 +673,19 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
     };
     let via_bare = Workload {
         url: bare.mcp_url(),
-        auth: Auth::Signed(&bench.key, &bench.alice),
+        auth: Auth::Signed(&key, &alice),
         sessions: &direct_sessions,
         params: time,
     };
-    // The proxies with either store and bare pingora, compared over interleaved rounds.
-    let compared: [(&str, &str, &Workload<'_>, Vec<&Proc>); 3] = [
+    // The tool server alone, the proxies with either store and bare pingora, compared over
+    // interleaved rounds.
+    let compared: [(&str, &str, &Workload<'_>, Vec<&Proc>); 4] = [
+        (
+            "1a",
+            "get_current_time → tool server (signed identity headers)",
+            &direct,
+            vec![&tool.proc],
+        ),
         (
             "1b",
             "get_current_time → proxy (bearer token, embedded store) → tool server",
@@ -493,23 +706,10 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
         ),
     ];
     let mut rows = Vec::new();
-    // Interleaved by concurrency and, for b, c and d, by round (each round starting with the
-    // next of them), so a disturbance hits them alike.
+    // Interleaved by concurrency and by round, each round starting with the next of them, so
+    // a disturbance hits them alike.
     for c in CONCURRENCY {
-        rows.push(
-            measure(
-                bench,
-                Label::once(
-                    "1a",
-                    "get_current_time → tool server (signed identity headers)",
-                ),
-                &direct,
-                c,
-                &[&tool.proc],
-            )
-            .await?,
-        );
-        for round in 0..ROUNDS {
+        for round in 0..bench.plan.rounds {
             for i in 0..compared.len() {
                 let (scenario, what, work, procs) = &compared[(round + i) % compared.len()];
                 let label = Label {
@@ -552,14 +752,17 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
     }
     okta.control(&bench.http, "faults/reset", json!({})).await?;
     bench.notes.push(format!(
-        "load runs: {} s each after a {} s warm-up; 1b, 1c and 1d run {ROUNDS} interleaved \
-         rounds per concurrency (median and min–max shown; every run is in latest.json); wrk \
-         with 1 thread at c=1 and 2 threads above; \
-         requests rotate over {LOAD_CLIENTS} initialized MCP clients (with their session ids, if \
-         the server gave any); every 200th response body is checked \
-         for a JSON-RPC result without an error",
-        DURATION.as_secs(),
-        WARMUP.as_secs()
+        "load runs: {} s each after a {} s warm-up; 1a, 1b, 1c and 1d run {} interleaved \
+         rounds per concurrency (median and min–max of the runs without errors shown; every run \
+         is in latest.json); wrk with 1 thread at c=1 and 2 threads above; requests rotate over \
+         {LOAD_CLIENTS} initialized MCP clients (with their session ids, if the server gave \
+         any); every 200th response body is checked for a JSON-RPC result without an error; \
+         signed requests: {HEADROOM}× what the highest rate so far sends in a run, plus \
+         {SPARE_REQUESTS}, signed just before the run and stamped with its middle (identity \
+         window ±{MAX_SKEW_SECS} s)",
+        bench.plan.duration.as_secs(),
+        bench.plan.warmup.as_secs(),
+        bench.plan.rounds
     ));
     Ok(rows)
 }
@@ -600,11 +803,11 @@ async fn revocation(
     let proxy_b = Proxy::start(&bench.http, &bench.logs, setup, okta, tool).await?;
     let mut login = login::log_in(&proxy_a.mcp_url()).await?;
     let mut result = Revocation {
-        samples: REVOCATIONS,
+        samples: bench.plan.revocations,
         poll_limit_ms: REVOCATION_POLL_LIMIT.as_secs_f64() * 1e3,
         ..Revocation::default()
     };
-    for _ in 0..REVOCATIONS {
+    for _ in 0..bench.plan.revocations {
         let token = login.refresh(&bench.http).await?;
         let status = initialize_status(bench, &proxy_b.mcp_url(), &token).await?;
         if status != 200 {

@@ -18,19 +18,21 @@ pub enum Credential {
 /// server hands one out).
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
 
-/// Identity headers for one request, as the proxy would add them for `path` and `session_id`.
+/// Identity headers for one request, as the proxy would add them for `path` and `session_id`,
+/// stamped `t` (unix seconds; the tool server accepts them while its clock is within
+/// `identity::MAX_SKEW_SECS` of `t`).
 pub fn identity_headers(
     key: &IdentityKey,
     who: &Identity,
     path: &str,
     session_id: &str,
+    t: i64,
 ) -> [(&'static str, String); 4] {
     let binding = RequestBinding {
         method: "POST",
         path,
         session_id,
     };
-    let t = chrono::Utc::now().timestamp();
     [
         (identity::ROLE_HEADER, who.role.clone()),
         (identity::SUBJECT_HEADER, who.subject.clone()),
@@ -84,7 +86,8 @@ async fn post(
     match credential {
         Credential::Bearer(token) => request = request.bearer_auth(token),
         Credential::Signed(key, who) => {
-            for (name, value) in identity_headers(key, who, path, session_id.unwrap_or("")) {
+            let now = chrono::Utc::now().timestamp();
+            for (name, value) in identity_headers(key, who, path, session_id.unwrap_or(""), now) {
                 request = request.header(name, value);
             }
         }
