@@ -265,8 +265,13 @@ pub fn new_nonce_in(buf: &mut [u8; 22]) -> &str {
 /// Checks identity headers and remembers nonces for the skew window.
 pub struct IdentityVerifier {
     key: IdentityKey,
-    seen: Mutex<NonceCache>,
+    /// The nonce cache in [`NONCE_SHARDS`] parts, chosen by the nonce's low bits, so that
+    /// requests on different threads rarely wait for the same lock.
+    seen: [Mutex<NonceCache>; NONCE_SHARDS],
 }
+
+/// Independent parts of the nonce cache (a power of two).
+const NONCE_SHARDS: usize = 16;
 
 /// Hashes a nonce by its first 8 bytes. Only nonces of correctly signed headers are stored,
 /// and the proxy draws them from the operating system's generator, so they are already
@@ -327,7 +332,7 @@ impl NonceCache {
         if set.contains(&nonce) {
             return Err(IdentityError::Replayed);
         }
-        if self.len >= MAX_NONCES {
+        if self.len >= MAX_NONCES / NONCE_SHARDS {
             return Err(IdentityError::Busy);
         }
         set.insert(nonce);
@@ -357,7 +362,7 @@ impl IdentityVerifier {
     pub fn new(key: IdentityKey) -> Self {
         Self {
             key,
-            seen: Mutex::new(NonceCache::default()),
+            seen: std::array::from_fn(|_| Mutex::new(NonceCache::default())),
         }
     }
 
@@ -402,7 +407,7 @@ impl IdentityVerifier {
             return Err(IdentityError::BadSignature);
         }
         // Only a correctly signed nonce is remembered, so junk cannot fill the cache.
-        self.seen
+        self.seen[nonce_bits as usize % NONCE_SHARDS]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert(t, nonce_bits, now)?;
@@ -563,15 +568,23 @@ mod tests {
             v.verify("POST", "/mcp", &h, 1000 + MAX_SKEW_SECS + 1),
             Err(IdentityError::Stale)
         );
-        let later = sign(&key, 1100, &new_nonce(), post_mcp(""), &alice());
+        // A nonce in the same shard as the first (the shard is chosen by its first byte):
+        // the shard drops the old second's bucket as it takes the new one.
+        let mut bytes: [u8; NONCE_LEN] = rand::random();
+        bytes[0] = 0;
+        let same_shard = URL_SAFE_NO_PAD.encode(bytes);
+        let later = sign(&key, 1100, &same_shard, post_mcp(""), &alice());
         assert!(
             v.verify("POST", "/mcp", &headers(&alice(), &later, ""), 1100)
                 .is_ok()
         );
-        let cache = v.seen.lock().unwrap();
-        assert_eq!(cache.len, 1);
-        assert_eq!(cache.buckets.len(), 1);
-        assert_eq!(cache.buckets[0].0, 1100);
+        let shards: Vec<_> = v.seen.iter().map(|s| s.lock().unwrap()).collect();
+        assert_eq!(shards.iter().map(|c| c.len).sum::<usize>(), 1);
+        let buckets: Vec<i64> = shards
+            .iter()
+            .flat_map(|c| c.buckets.iter().map(|(t, _)| *t))
+            .collect();
+        assert_eq!(buckets, [1100]);
     }
 
     #[test]
@@ -605,7 +618,8 @@ mod tests {
     #[test]
     fn a_full_nonce_cache_refuses_instead_of_growing() {
         let mut cache = NonceCache::default();
-        for n in 0..MAX_NONCES as u128 {
+        // Each of the shards holds its share of the bound.
+        for n in 0..(MAX_NONCES / NONCE_SHARDS) as u128 {
             cache.insert(1000, n, 1000).unwrap();
         }
         assert_eq!(

@@ -1,51 +1,92 @@
 //! Log output: lines to stderr, written by a background thread.
 //!
-//! Formatting stays on the thread that logs, but the `write(2)` does not: each line goes into a
-//! bounded queue, and one writer thread empties it into a buffered stderr, flushing whenever the
-//! queue runs dry. So a request never waits on the terminal, a pipe or the container runtime's
-//! log reader, and threads no longer contend for stderr's lock. No line is ever dropped: when the
-//! queue is full (whoever reads stderr is slower than we log), logging waits for room. At exit,
-//! [`LogGuard::flush`] waits until every queued line is written (up to [`FLUSH_LIMIT`], for a
-//! reader that has stopped reading altogether).
+//! Formatting stays on the thread that logs, but the `write(2)` does not: each line is appended
+//! to a shared in-memory buffer, and a writer thread writes the buffer to stderr every
+//! [`WRITE_INTERVAL`]. So a request never waits on the terminal, a pipe or the container
+//! runtime's log reader, there is no system call (not even a wake-up) per line, and threads no
+//! longer contend for stderr's lock. No line is ever dropped: when the buffer reaches
+//! [`BUFFER_LIMIT`] (whoever reads stderr is slower than we log), the thread that logs writes it
+//! out itself and so waits. Lines keep their order: the buffer is only ever taken, and written,
+//! under one lock on the output. At exit, [`LogGuard::flush`] writes out whatever is left.
 
-use std::io::{BufWriter, Write};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Lines that may wait in the queue before logging blocks.
-const QUEUED_LINES: usize = 64 * 1024;
-/// The writer thread's buffer in front of stderr.
-const BUFFER_BYTES: usize = 64 * 1024;
-/// How long [`LogGuard::flush`] waits for the queue to be written out: Kubernetes' default
-/// grace period between SIGTERM and SIGKILL.
-pub const FLUSH_LIMIT: Duration = Duration::from_secs(30);
+/// How often the writer thread writes what was logged since.
+pub const WRITE_INTERVAL: Duration = Duration::from_millis(10);
+/// Bytes the buffer may hold before the logging thread writes them out itself.
+pub const BUFFER_LIMIT: usize = 1024 * 1024;
 
-enum Message {
-    Line(Vec<u8>),
-    /// Write out everything before this, then answer.
-    Flush(SyncSender<()>),
+type Output = Box<dyn Write + Send>;
+
+/// The buffer and the output it goes to.
+struct Shared {
+    /// Lines logged and not yet written.
+    pending: Mutex<Vec<u8>>,
+    /// The output, and a spare buffer to swap in (so no buffer is allocated per batch). Whoever
+    /// writes takes this lock first, then takes `pending` whole: batches go out in order.
+    output: Mutex<(Output, Vec<u8>)>,
+    stopped: AtomicBool,
 }
 
-/// The sending end of the queue, as the `tracing` formatter's writer.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    /// Writes out everything logged so far.
+    fn write_pending(&self) {
+        let mut output = lock(&self.output);
+        let (out, spare) = &mut *output;
+        {
+            let mut pending = lock(&self.pending);
+            if pending.is_empty() {
+                return;
+            }
+            std::mem::swap(&mut *pending, spare);
+        }
+        // A line that cannot be written has nowhere else to go.
+        let _ = out.write_all(spare);
+        let _ = out.flush();
+        spare.clear();
+        if spare.capacity() > BUFFER_LIMIT * 2 {
+            spare.shrink_to(BUFFER_LIMIT);
+        }
+    }
+
+    fn append(&self, line: &[u8]) {
+        let full = {
+            let mut pending = lock(&self.pending);
+            pending.extend_from_slice(line);
+            pending.len() >= BUFFER_LIMIT
+        };
+        if full || self.stopped.load(Ordering::Acquire) {
+            self.write_pending();
+        }
+    }
+}
+
+/// The `tracing` formatter's writer: appends to the shared buffer.
 #[derive(Clone)]
-pub struct QueuedWriter {
-    queue: SyncSender<Message>,
+pub struct BufferedWriter {
+    shared: Arc<Shared>,
 }
 
-/// One event's writer: each `write` is one formatted line (the formatter writes a whole event
-/// at once).
+/// One event's writer (the formatter writes a whole event with one `write`).
 pub struct LineWriter<'a> {
-    queue: &'a SyncSender<Message>,
+    shared: &'a Shared,
 }
 
 impl Write for LineWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.queue
-            .send(Message::Line(buf.to_vec()))
-            .map_err(|_| std::io::Error::other("the log writer has stopped"))?;
+        self.shared.append(buf);
         Ok(buf.len())
     }
 
@@ -54,19 +95,21 @@ impl Write for LineWriter<'_> {
     }
 }
 
-impl<'a> MakeWriter<'a> for QueuedWriter {
+impl<'a> MakeWriter<'a> for BufferedWriter {
     type Writer = LineWriter<'a>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        LineWriter { queue: &self.queue }
+        LineWriter {
+            shared: &self.shared,
+        }
     }
 }
 
-/// Keeps the writer thread's queue open; [`flush`](Self::flush) (or dropping the guard) writes
-/// out every queued line.
+/// Keeps the log buffer; [`flush`](Self::flush) (or dropping the guard) writes out every
+/// line logged so far, and lines logged after it are written right away.
 #[must_use = "keep the guard until main returns, then flush it"]
 pub struct LogGuard {
-    queue: SyncSender<Message>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for LogGuard {
@@ -76,96 +119,89 @@ impl std::fmt::Debug for LogGuard {
 }
 
 impl LogGuard {
-    /// Waits until every line queued so far is written (at most [`FLUSH_LIMIT`]).
+    /// Writes out every line logged so far.
     pub fn flush(self) {
         drop(self);
-    }
-
-    fn wait_written(&self) {
-        let (done, written) = sync_channel(1);
-        if self.queue.send(Message::Flush(done)).is_ok() {
-            let _ = written.recv_timeout(FLUSH_LIMIT);
-        }
     }
 }
 
 impl Drop for LogGuard {
     fn drop(&mut self) {
-        self.wait_written();
+        // From here on every line is written as it is logged: nothing is left behind.
+        self.shared.stopped.store(true, Ordering::Release);
+        self.shared.write_pending();
     }
 }
 
-/// A queue and the thread that writes it to `out`.
-pub fn queued(out: impl Write + Send + 'static) -> std::io::Result<(QueuedWriter, LogGuard)> {
-    let (queue, lines) = sync_channel(QUEUED_LINES);
+/// A buffer written to `out` by a background thread every [`WRITE_INTERVAL`].
+pub fn buffered(out: impl Write + Send + 'static) -> std::io::Result<(BufferedWriter, LogGuard)> {
+    let shared = Arc::new(Shared {
+        pending: Mutex::new(Vec::with_capacity(64 * 1024)),
+        output: Mutex::new((Box::new(out), Vec::with_capacity(64 * 1024))),
+        stopped: AtomicBool::new(false),
+    });
+    let writer = shared.clone();
     std::thread::Builder::new()
         .name("okta-mcp-log".into())
-        .spawn(move || write_lines(&lines, BufWriter::with_capacity(BUFFER_BYTES, out)))?;
+        .spawn(move || {
+            while !writer.stopped.load(Ordering::Acquire) {
+                std::thread::sleep(WRITE_INTERVAL);
+                writer.write_pending();
+            }
+        })?;
     Ok((
-        QueuedWriter {
-            queue: queue.clone(),
+        BufferedWriter {
+            shared: shared.clone(),
         },
-        LogGuard { queue },
+        LogGuard { shared },
     ))
 }
 
-fn write_lines(lines: &Receiver<Message>, mut out: impl Write) {
-    // Ends when every sender is gone; until then, each batch is flushed when the queue is empty.
-    while let Ok(first) = lines.recv() {
-        let mut next = Some(first);
-        while let Some(message) = next {
-            match message {
-                // A line that cannot be written has nowhere else to go.
-                Message::Line(line) => drop(out.write_all(&line)),
-                Message::Flush(done) => {
-                    let _ = out.flush();
-                    let _ = done.send(());
-                }
-            }
-            next = lines.try_recv().ok();
-        }
-        let _ = out.flush();
-    }
-}
+/// What `info` means: our own lines at info, the MCP library's only from warn (at info it
+/// writes two lines and a span per HTTP request, which said nothing an operator needs and cost
+/// more than the request itself).
+const INFO: &str = "info,rmcp=warn";
 
 /// The filter for `LOG_LEVEL` (a level like `debug`, or `tracing` directives); `info` when
 /// unset or not understood.
 pub fn filter_from(level: Option<&str>) -> EnvFilter {
-    let level = level.unwrap_or("info").to_lowercase();
-    EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"))
+    let level = level.unwrap_or("info").trim().to_lowercase();
+    let directives = if level == "info" { INFO } else { &level };
+    EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new(INFO))
 }
 
 /// Sends this process's logs (at `LOG_LEVEL`, default `info`) to stderr through the writer
 /// thread. Call once, first thing in `main`, keep the guard and flush it at the end.
 pub fn init() -> LogGuard {
-    let (writer, guard) = match queued(std::io::stderr()) {
-        Ok(queued) => queued,
-        Err(error) => {
-            // No thread for it: log straight to stderr as before rather than not at all.
-            eprintln!("cannot start the log writer thread ({error}); logging directly");
-            let (writer, guard) = direct();
+    let filter = filter_from(std::env::var("LOG_LEVEL").ok().as_deref());
+    match buffered(std::io::stderr()) {
+        Ok((writer, guard)) => {
             tracing_subscriber::fmt()
-                .with_env_filter(filter_from(std::env::var("LOG_LEVEL").ok().as_deref()))
+                .with_env_filter(filter)
                 .with_writer(writer)
                 .with_ansi(false)
                 .init();
-            return guard;
+            guard
         }
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter_from(std::env::var("LOG_LEVEL").ok().as_deref()))
-        .with_writer(writer)
-        .with_ansi(false)
-        .init();
-    guard
-}
-
-/// Stand-ins for when no thread can be started: stderr itself, and a guard with nothing to do.
-fn direct() -> (fn() -> std::io::Stderr, LogGuard) {
-    let (queue, lines) = sync_channel(1);
-    // Nobody writes this queue's lines; answer flushes right away.
-    std::mem::forget(lines);
-    (std::io::stderr, LogGuard { queue })
+        Err(error) => {
+            // No thread for it: every line is written as it is logged, as the guard does
+            // after a flush.
+            eprintln!("cannot start the log writer thread ({error}); logging directly");
+            let shared = Arc::new(Shared {
+                pending: Mutex::new(Vec::new()),
+                output: Mutex::new((Box::new(std::io::stderr()), Vec::new())),
+                stopped: AtomicBool::new(true),
+            });
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(BufferedWriter {
+                    shared: shared.clone(),
+                })
+                .with_ansi(false)
+                .init();
+            LogGuard { shared }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -196,10 +232,28 @@ mod tests {
     }
 
     #[test]
+    fn log_levels() {
+        for (level, expected) in [
+            (None, INFO),
+            (Some("info"), INFO),
+            (Some(" INFO "), INFO),
+            (Some("debug"), "debug"),
+            (Some("warn,okta_mcp_proxy=trace"), "warn,okta_mcp_proxy=trace"),
+            (Some("not a level=="), INFO),
+        ] {
+            assert_eq!(
+                filter_from(level).to_string(),
+                EnvFilter::new(expected).to_string(),
+                "{level:?}"
+            );
+        }
+    }
+
+    #[test]
     fn every_line_is_written_in_order_by_the_time_flush_returns() {
         let sink = Sink::default();
-        let (writer, guard) = queued(sink.clone()).unwrap();
-        // The reader stalls while lines are logged: they wait in the queue.
+        let (writer, guard) = buffered(sink.clone()).unwrap();
+        // The reader stalls while lines are logged: they wait in the buffer.
         sink.stalled.store(true, Ordering::Release);
         for i in 0..10_000 {
             writer
@@ -223,5 +277,55 @@ mod tests {
                 .all(|(i, l)| *l == format!("line {i}"))
         );
         release.join().unwrap();
+    }
+
+    #[test]
+    fn lines_are_written_soon_and_in_order_from_many_threads() {
+        let sink = Sink::default();
+        let (writer, guard) = buffered(sink.clone()).unwrap();
+        // More than the buffer holds, so logging threads also write batches themselves.
+        let line = "x".repeat(200);
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let writer = &writer;
+                let line = &line;
+                scope.spawn(move || {
+                    for i in 0..5_000 {
+                        writer
+                            .make_writer()
+                            .write_all(format!("{t} {i} {line}\n").as_bytes())
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        // Without a flush, the writer thread writes everything within a few intervals.
+        let written = || {
+            sink.bytes
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while written() < 20_000 && std::time::Instant::now() < deadline {
+            std::thread::sleep(WRITE_INTERVAL);
+        }
+        let text = String::from_utf8(sink.bytes.lock().unwrap().clone()).unwrap();
+        let mut next = [0usize; 4];
+        for l in text.lines() {
+            let mut parts = l.split(' ');
+            let t: usize = parts.next().unwrap().parse().unwrap();
+            let i: usize = parts.next().unwrap().parse().unwrap();
+            assert_eq!(i, next[t], "thread {t}'s lines in order, none lost");
+            next[t] += 1;
+        }
+        assert_eq!(next, [5_000; 4]);
+        guard.flush();
+        // After the flush, a line is written as it is logged.
+        writer.make_writer().write_all(b"late\n").unwrap();
+        let text = String::from_utf8(sink.bytes.lock().unwrap().clone()).unwrap();
+        assert!(text.ends_with("late\n"));
     }
 }
