@@ -238,7 +238,10 @@ mod tests {
             (Some("info"), INFO),
             (Some(" INFO "), INFO),
             (Some("debug"), "debug"),
-            (Some("warn,okta_mcp_proxy=trace"), "warn,okta_mcp_proxy=trace"),
+            (
+                Some("warn,okta_mcp_proxy=trace"),
+                "warn,okta_mcp_proxy=trace",
+            ),
             (Some("not a level=="), INFO),
         ] {
             assert_eq!(
