@@ -41,6 +41,24 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    fn new(out: impl Write + Send + 'static, stopped: bool) -> Arc<Self> {
+        Arc::new(Shared {
+            pending: Mutex::new(Vec::with_capacity(64 * 1024)),
+            output: Mutex::new((Box::new(out), Vec::with_capacity(64 * 1024))),
+            stopped: AtomicBool::new(stopped),
+        })
+    }
+
+    /// The formatter's writer and the guard, over one buffer.
+    fn handles(shared: Arc<Self>) -> (BufferedWriter, LogGuard) {
+        (
+            BufferedWriter {
+                shared: shared.clone(),
+            },
+            LogGuard { shared },
+        )
+    }
+
     /// Writes out everything logged so far.
     fn write_pending(&self) {
         let mut output = lock(&self.output);
@@ -135,11 +153,7 @@ impl Drop for LogGuard {
 
 /// A buffer written to `out` by a background thread every [`WRITE_INTERVAL`].
 pub fn buffered(out: impl Write + Send + 'static) -> std::io::Result<(BufferedWriter, LogGuard)> {
-    let shared = Arc::new(Shared {
-        pending: Mutex::new(Vec::with_capacity(64 * 1024)),
-        output: Mutex::new((Box::new(out), Vec::with_capacity(64 * 1024))),
-        stopped: AtomicBool::new(false),
-    });
+    let shared = Shared::new(out, false);
     let writer = shared.clone();
     std::thread::Builder::new()
         .name("okta-mcp-log".into())
@@ -149,12 +163,13 @@ pub fn buffered(out: impl Write + Send + 'static) -> std::io::Result<(BufferedWr
                 writer.write_pending();
             }
         })?;
-    Ok((
-        BufferedWriter {
-            shared: shared.clone(),
-        },
-        LogGuard { shared },
-    ))
+    Ok(Shared::handles(shared))
+}
+
+/// Every line written to `out` as it is logged (as after a flush): for when no writer thread
+/// can be started.
+fn direct(out: impl Write + Send + 'static) -> (BufferedWriter, LogGuard) {
+    Shared::handles(Shared::new(out, true))
 }
 
 /// What `info` means: our own lines at info, the MCP library's only from warn (at info it
@@ -173,42 +188,21 @@ pub fn filter_from(level: Option<&str>) -> EnvFilter {
 /// Sends this process's logs (at `LOG_LEVEL`, default `info`) to stderr through the writer
 /// thread. Call once, first thing in `main`, keep the guard and flush it at the end.
 pub fn init() -> LogGuard {
-    let filter = filter_from(std::env::var("LOG_LEVEL").ok().as_deref());
-    match buffered(std::io::stderr()) {
-        Ok((writer, guard)) => {
-            tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(writer)
-                .with_ansi(false)
-                .init();
-            guard
-        }
-        Err(error) => {
-            // No thread for it: every line is written as it is logged, as the guard does
-            // after a flush.
-            eprintln!("cannot start the log writer thread ({error}); logging directly");
-            let shared = Arc::new(Shared {
-                pending: Mutex::new(Vec::new()),
-                output: Mutex::new((Box::new(std::io::stderr()), Vec::new())),
-                stopped: AtomicBool::new(true),
-            });
-            tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(BufferedWriter {
-                    shared: shared.clone(),
-                })
-                .with_ansi(false)
-                .init();
-            LogGuard { shared }
-        }
-    }
+    let (writer, guard) = buffered(std::io::stderr()).unwrap_or_else(|error| {
+        eprintln!("cannot start the log writer thread ({error}); logging directly");
+        direct(std::io::stderr())
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter_from(std::env::var("LOG_LEVEL").ok().as_deref()))
+        .with_writer(writer)
+        .with_ansi(false)
+        .init();
+    guard
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
 
     /// A writer into shared memory that can be made to stall.
     #[derive(Clone, Default)]
@@ -330,5 +324,13 @@ mod tests {
         writer.make_writer().write_all(b"late\n").unwrap();
         let text = String::from_utf8(sink.bytes.lock().unwrap().clone()).unwrap();
         assert!(text.ends_with("late\n"));
+    }
+
+    #[test]
+    fn without_a_writer_thread_each_line_is_written_as_it_is_logged() {
+        let sink = Sink::default();
+        let (writer, _guard) = direct(sink.clone());
+        writer.make_writer().write_all(b"now\n").unwrap();
+        assert_eq!(sink.bytes.lock().unwrap().as_slice(), b"now\n");
     }
 }
