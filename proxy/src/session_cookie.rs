@@ -1,9 +1,11 @@
 //! The browser session cookie: who is logged in at this proxy, for same-origin web apps and
 //! for skipping a consent page the user already approved.
 //!
-//! The value is `{sub, email, role, sid, exp}` (base64url JSON) signed with HMAC-SHA256 by the
-//! `cookie` crate's signed jar, so the expiry cannot be stretched and the role cannot be raised;
-//! a cookie that fails the check is simply absent. `sid` lets logout revoke a copied cookie.
+//! The value is `{sub, email, role, sid, exp, chk}` (base64url JSON) signed with HMAC-SHA256 by
+//! the `cookie` crate's signed jar, so the expiry cannot be stretched and the role cannot be
+//! raised; a cookie that fails the check is simply absent. `sid` lets logout revoke a copied
+//! cookie. `role` is trusted only until `chk`; after that the role is re-read from Okta
+//! (`oauth::session_check`).
 
 use std::time::Duration;
 
@@ -29,6 +31,10 @@ pub struct Session {
     pub sid: String,
     /// Unix seconds after which the cookie is no longer accepted.
     pub exp: i64,
+    /// Unix seconds until which `role` is current; after it, the role is re-checked with Okta.
+    /// Absent in cookies from before it existed: due at once.
+    #[serde(default)]
+    pub chk: i64,
 }
 
 /// Issues and reads the signed session cookie.
@@ -36,12 +42,13 @@ pub struct SessionCookies {
     key: Key,
     secure: bool,
     ttl: Duration,
+    role_ttl: Duration,
 }
 
 impl SessionCookies {
-    /// Cookies signed with a key derived from `secret`; `secure` (https) adds `Secure` and the
-    /// `__Host-` name prefix.
-    pub fn new(secret: &[u8], secure: bool, ttl: Duration) -> Self {
+    /// Cookies signed with a key derived from `secret`, living `ttl`, whose role is current for
+    /// `role_ttl`; `secure` (https) adds `Secure` and the `__Host-` name prefix.
+    pub fn new(secret: &[u8], secure: bool, ttl: Duration, role_ttl: Duration) -> Self {
         let mut material = [0u8; 64];
         material[..32].copy_from_slice(&derive_key(secret, "session-cookie/sign"));
         material[32..].copy_from_slice(&derive_key(secret, "session-cookie/unused"));
@@ -49,7 +56,12 @@ impl SessionCookies {
             Ok(key) => key,
             Err(_) => unreachable!("64 bytes is a valid cookie key"),
         };
-        Self { key, secure, ttl }
+        Self {
+            key,
+            secure,
+            ttl,
+            role_ttl,
+        }
     }
 
     /// The cookie's name.
@@ -69,6 +81,7 @@ impl SessionCookies {
             role: role.to_owned(),
             sid: random_token(16),
             exp: now.saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)),
+            chk: now.saturating_add(i64::try_from(self.role_ttl.as_secs()).unwrap_or(i64::MAX)),
         }
     }
 
@@ -145,7 +158,12 @@ mod tests {
     const NOW: i64 = 1_750_000_000;
 
     fn cookies(secure: bool) -> SessionCookies {
-        SessionCookies::new(&[9u8; 32], secure, Duration::from_secs(3600))
+        SessionCookies::new(
+            &[9u8; 32],
+            secure,
+            Duration::from_secs(3600),
+            Duration::from_secs(900),
+        )
     }
 
     fn request_with(set_cookie: &str) -> HeaderMap {
@@ -216,7 +234,12 @@ mod tests {
         ] {
             assert_eq!(c.read(&request_with(&junk), NOW), None, "{junk}");
         }
-        let other = SessionCookies::new(&[1u8; 32], false, Duration::from_secs(3600));
+        let other = SessionCookies::new(
+            &[1u8; 32],
+            false,
+            Duration::from_secs(3600),
+            Duration::from_secs(900),
+        );
         assert_eq!(other.read(&request_with(&header), NOW), None);
     }
 

@@ -532,6 +532,150 @@ async fn browser_login(browser: &Browser, public: &str, cookie_name: &str) -> St
         .unwrap_or_else(|| panic!("no {cookie_name} cookie: {:?}", browser.set_cookie_lines()))
 }
 
+/// Sets the groups the fake org gives `user` from now on (`null`: the dataset's own).
+async fn set_okta_groups(stack: &Stack, user: &str, groups: Value) {
+    let answer = http_client()
+        .post(format!("{}/__fake/users/{user}/groups", stack.okta.url))
+        .json(&json!({ "groups": groups }))
+        .send()
+        .await
+        .expect("set groups");
+    assert!(answer.status().is_success(), "{}", answer.status());
+}
+
+/// Security review: a session cookie kept its role for its 8 hours after Okta removed the
+/// user from the granting group. Now the role is re-read from Okta on the access-token
+/// schedule, a promotion shows up, and a removal ends the session for good.
+#[tokio::test]
+async fn a_session_cookie_follows_okta_group_changes_on_the_refresh_schedule() {
+    let stack = Stack::start(&[("ACCESS_TOKEN_TTL_SECS", "1")]).await;
+    stack.auto_login("alice@example.com").await;
+    let public = stack.proxy.public_url.as_str();
+    let browser = Browser::default();
+    let session = browser_login(&browser, public, "mcp_session").await;
+    let http = http_client();
+    let with_cookie = || {
+        ProxiedMcp::new(
+            &http,
+            &stack.proxy.mcp_url,
+            Credential::Cookie(format!("mcp_session={session}")),
+        )
+    };
+    let mut first = with_cookie();
+    assert_eq!(first.initialize().await.status, 200);
+    assert_eq!(first.tool_names().await.len(), 12);
+
+    // Promoted at Okta: seen once the role is due for its re-check.
+    set_okta_groups(&stack, ALICE_ID, json!(["Everyone", "sso-super-admins"])).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut promoted = with_cookie();
+    assert_eq!(promoted.initialize().await.status, 200);
+    assert_eq!(promoted.tool_names().await.len(), 19);
+
+    // Removed from every granting group: the cookie stops working…
+    set_okta_groups(&stack, ALICE_ID, json!(["Everyone"])).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let refused = with_cookie().initialize().await;
+    assert_eq!(refused.status, 401, "{refused:?}");
+    assert_jsonrpc_error(&refused.body, -32001);
+    // …and stays ended when the groups come back: the user must log in again.
+    set_okta_groups(&stack, ALICE_ID, Value::Null).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(with_cookie().initialize().await.status, 401);
+    let again = browser_login(&Browser::default(), public, "mcp_session").await;
+    let mut back = ProxiedMcp::new(
+        &http,
+        &stack.proxy.mcp_url,
+        Credential::Cookie(format!("mcp_session={again}")),
+    );
+    assert_eq!(back.initialize().await.status, 200);
+    assert_eq!(back.tool_names().await.len(), 12);
+}
+
+/// Security review: `GET /oauth/logout` logged a user out from any site's link. Now a
+/// cross-site (or unlabelled) request gets a page asking to confirm with a form whose CSRF
+/// token is bound to the session; same-origin links and typed URLs still log out at once.
+#[tokio::test]
+async fn logout_from_another_site_needs_a_confirmation_from_this_one() {
+    let stack = Stack::start(&[]).await;
+    stack.auto_login("alice@example.com").await;
+    let public = stack.proxy.public_url.as_str();
+    let logged_in = || async {
+        let browser = Browser::default();
+        format!(
+            "mcp_session={}",
+            browser_login(&browser, public, "mcp_session").await
+        )
+    };
+    let http = manual_redirect_client();
+    let mcp_url = stack.proxy.mcp_url.as_str();
+    let works = |cookie: String| {
+        let http = &http;
+        async move {
+            ProxiedMcp::new(http, mcp_url, Credential::Cookie(cookie))
+                .initialize()
+                .await
+                .status
+                == 200
+        }
+    };
+    let logout = |cookie: &str, site: Option<&str>| {
+        let mut request = http
+            .get(format!("{public}/oauth/logout"))
+            .header("cookie", cookie);
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        request.send()
+    };
+
+    let cookie = logged_in().await;
+    for site in [Some("cross-site"), Some("same-site"), None] {
+        let page = logout(&cookie, site).await.unwrap();
+        assert_eq!(page.status(), 200, "{site:?}");
+        assert!(page.headers().get("set-cookie").is_none(), "{site:?}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("method=\"post\""), "{html}");
+        assert!(works(cookie.clone()).await, "{site:?} logged the user out");
+    }
+    // A cross-site POST without the page's token is refused too.
+    let forged = http
+        .post(format!("{public}/oauth/logout"))
+        .header("cookie", &cookie)
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert!(works(cookie.clone()).await);
+
+    // The confirmation form logs out.
+    let html = logout(&cookie, None).await.unwrap().text().await.unwrap();
+    let token = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no csrf field: {html}"));
+    let out = http
+        .post(format!("{public}/oauth/logout"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 302);
+    assert!(!works(cookie).await);
+
+    // A link on this site, or the URL typed in: at once.
+    for site in ["same-origin", "none"] {
+        let cookie = logged_in().await;
+        let out = logout(&cookie, Some(site)).await.unwrap();
+        assert_eq!(out.status(), 302, "{site}");
+        assert!(!works(cookie).await, "{site}");
+    }
+}
+
 #[tokio::test]
 async fn a_tampered_session_cookie_is_refused() {
     let stack = Stack::start(&[]).await;

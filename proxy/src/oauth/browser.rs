@@ -3,12 +3,17 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use http::{HeaderMap, Method, StatusCode, header};
+use sha2::Sha256;
 
 use super::callback::LoginFlow;
+use super::params::Params;
 use super::{AuthServer, no_store, now, pages};
 use crate::session_cookie::{build_cookie, cookie_values};
-use crate::tokens::random_token;
+use crate::tokens::{random_token, same_text};
 use crate::web::{WebRequest, WebResponse};
 
 /// Longest `return_to` kept.
@@ -79,28 +84,74 @@ impl AuthServer {
             .await
     }
 
-    /// `GET /oauth/logout`: forget the session (here and in a copied cookie) and go to `/`.
+    /// `/oauth/logout`: forget the session (here, on every replica and in a copied cookie) and
+    /// go to `/`.
+    ///
+    /// Only when the request comes from this site: a `GET` the browser labels `same-origin` (a
+    /// link in the app) or `none` (typed in, a bookmark), or a `POST` carrying the CSRF token of
+    /// the confirmation page. Any other `GET` (another site's link or image, or a browser that
+    /// sends no `Sec-Fetch-Site`) gets that page instead of logging the user out.
     pub(super) async fn browser_logout(&self, request: &WebRequest) -> WebResponse {
-        if !matches!(request.method, Method::GET | Method::POST) {
-            return pages::error_page(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "Not allowed",
-                "Use GET to log out.",
-            );
-        }
         let now = now();
-        if let Some(session) = self.sessions.read(&request.headers, now) {
-            let remaining = Duration::from_secs(u64::try_from(session.exp - now).unwrap_or(0));
-            if let Err(error) = self
-                .revocations
-                .revoke_session(&session.sid, remaining)
-                .await
-            {
-                tracing::warn!(%error, "cannot record logout; the cookie is cleared anyway");
+        let session = self.sessions.read(&request.headers, now);
+        let from_this_site = matches!(
+            request.header("sec-fetch-site"),
+            Some("same-origin" | "none")
+        );
+        match request.method {
+            Method::GET if !from_this_site => {
+                return match &session {
+                    Some(session) => pages::logout_page(&self.logout_token(&session.sid)),
+                    // Nothing to end: no question to ask.
+                    None => no_store(WebResponse::redirect("/")),
+                };
             }
+            Method::GET => {}
+            Method::POST => {
+                let token = Params::parse(&request.body)
+                    .ok()
+                    .and_then(|form| form.get("csrf").map(str::to_owned));
+                let verified = match (&session, token) {
+                    (Some(session), Some(token)) => {
+                        same_text(&token, &self.logout_token(&session.sid))
+                    }
+                    (None, _) => true,
+                    (Some(_), None) => from_this_site,
+                };
+                if !verified {
+                    return pages::error_page(
+                        StatusCode::FORBIDDEN,
+                        "Request not verified",
+                        "The logout form could not be verified (CSRF check failed). Log out from this site's own page.",
+                    );
+                }
+            }
+            _ => {
+                return pages::error_page(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "Not allowed",
+                    "Use GET or POST to log out.",
+                );
+            }
+        }
+        if let Some(session) = session {
+            let remaining = Duration::from_secs(u64::try_from(session.exp - now).unwrap_or(0));
+            self.end_session(&session, remaining).await;
         }
         no_store(WebResponse::redirect("/"))
             .append_header(header::SET_COOKIE, &self.sessions.clear_cookie())
+    }
+
+    /// The logout form's CSRF token: HMAC(key, session id), so only a page this proxy showed to
+    /// this session can end it.
+    fn logout_token(&self, sid: &str) -> String {
+        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.csrf_key) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("HMAC accepts every key length"),
+        };
+        mac.update(b"logout\n");
+        mac.update(sid.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     }
 }
 
@@ -176,7 +227,15 @@ mod tests {
         let to_okta = t.browse_get("/oauth/login").await;
         t.okta_returns(&to_okta).await;
         let stolen_copy = t.browser.lock().unwrap().clone();
-        let out = t.browse_get("/oauth/logout").await;
+        let out = t
+            .browse(request(
+                Method::GET,
+                "/oauth/logout",
+                None,
+                &[("sec-fetch-site", "same-origin")],
+                "",
+            ))
+            .await;
         assert_eq!(out.status, StatusCode::FOUND);
         assert_eq!(location(&out), "/");
         assert!(header(&out, "set-cookie").unwrap().contains("Max-Age=0"));

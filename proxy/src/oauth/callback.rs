@@ -207,6 +207,15 @@ impl AuthServer {
             .sessions
             .new_session(&identity.subject, &identity.email, &role, now());
         let session_cookie = self.sessions.set_cookie(&session);
+        // Only a browser login keeps Okta's refresh token for its session: a client's goes to
+        // the client's refresh token (see `session_check`).
+        let okta_refresh_token = match &pending.flow {
+            LoginFlow::Browser { .. } => identity.refresh_token.clone(),
+            LoginFlow::Client { .. } => None,
+        };
+        if let Err(error) = self.save_session_record(&session, okta_refresh_token).await {
+            return store_unavailable_page(error);
+        }
         let response = match pending.flow {
             LoginFlow::Browser { return_to } => no_store(WebResponse::redirect(&return_to)),
             LoginFlow::Client {

@@ -40,6 +40,7 @@ mod pages;
 mod params;
 mod register;
 mod revoke;
+mod session_check;
 mod token;
 
 #[cfg(test)]
@@ -182,7 +183,12 @@ impl AuthServer {
         Self {
             tokens: AccessTokens::new(derive_key(secret, "access-token"), &issuer, &resource),
             verified: VerifiedTokens::default(),
-            sessions: SessionCookies::new(secret, secure_cookies, settings.session_ttl),
+            sessions: SessionCookies::new(
+                secret,
+                secure_cookies,
+                settings.session_ttl,
+                settings.access_token_ttl,
+            ),
             csrf_key: derive_key(secret, "consent-csrf"),
             issuer,
             resource,
@@ -295,6 +301,9 @@ impl AuthServer {
         if let Some(session) = self.sessions.read(headers, now)
             && !self.revocations.session_revoked(&session.sid)
         {
+            if session.chk <= now {
+                return self.recheck_session(session).await;
+            }
             return Ok(Arc::new(Principal {
                 subject: session.sub,
                 email: session.email,

@@ -57,6 +57,21 @@ pub(super) fn error_page(status: StatusCode, title: &str, message: &str) -> WebR
     )
 }
 
+/// The logout confirmation, for a logout link followed from another site.
+pub(super) fn logout_page(csrf: &str) -> WebResponse {
+    html_page(
+        StatusCode::OK,
+        "Log out?",
+        &format!(
+            "<h1>Log out?</h1>\n<p>A link asked to end your session at this server.</p>\n\
+             <form method=\"post\" action=\"/oauth/logout\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <button type=\"submit\">Log out</button></form>",
+            escape(csrf)
+        ),
+    )
+}
+
 /// What the consent page shows.
 pub(super) struct Consent<'a> {
     pub client_name: Option<&'a str>,
