@@ -14,8 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use tracing::subscriber::Interest;
+use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Filter};
+use tracing_subscriber::prelude::*;
 
 /// How often the writer thread writes what was logged since.
 pub const WRITE_INTERVAL: Duration = Duration::from_millis(10);
@@ -185,17 +189,62 @@ pub fn filter_from(level: Option<&str>) -> EnvFilter {
     EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new(INFO))
 }
 
-/// Sends this process's logs (at `LOG_LEVEL`, default `info`) to stderr through the writer
-/// thread. Call once, first thing in `main`, keep the guard and flush it at the end.
+/// The most detail other crates may log, whatever `LOG_LEVEL` says.
+///
+/// Their `debug` and `trace` lines carry secrets: pingora logs every request's headers (bearer
+/// tokens, session cookies, `Authorization: Basic` client credentials) and the raw buffer of a
+/// malformed request, hyper and reqwest log Okta's codes and tokens, and the MCP library (rmcp)
+/// logs every tool's arguments and results. So only our own crates (`okta_mcp*`) follow
+/// `LOG_LEVEL` below `info`; the MCP library stays at `warn` even at `info`.
+#[derive(Clone, Copy, Debug)]
+pub struct DependencyCap;
+
+impl DependencyCap {
+    /// Whether a line from `target` at `level` may be written.
+    pub fn allows(target: &str, level: &Level) -> bool {
+        if target.starts_with("okta_mcp") {
+            return true;
+        }
+        let most = if target == "rmcp" || target.starts_with("rmcp::") {
+            Level::WARN
+        } else {
+            Level::INFO
+        };
+        // In `tracing`, a more detailed level compares greater.
+        *level <= most
+    }
+}
+
+impl<S> Filter<S> for DependencyCap {
+    fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        Self::allows(meta.target(), meta.level())
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if Self::allows(meta.target(), meta.level()) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+}
+
+/// Sends this process's logs (at `LOG_LEVEL`, default `info`, other crates capped by
+/// [`DependencyCap`]) to stderr through the writer thread. Call once, first thing in `main`,
+/// keep the guard and flush it at the end.
 pub fn init() -> LogGuard {
     let (writer, guard) = buffered(std::io::stderr()).unwrap_or_else(|error| {
         eprintln!("cannot start the log writer thread ({error}); logging directly");
         direct(std::io::stderr())
     });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter_from(std::env::var("LOG_LEVEL").ok().as_deref()))
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(false)
+        .with_filter(DependencyCap);
+    // Also turns `log` records (pingora logs through `log`) into events, filtered the same way.
+    tracing_subscriber::registry()
+        .with(filter_from(std::env::var("LOG_LEVEL").ok().as_deref()))
+        .with(layer)
         .init();
     guard
 }
@@ -203,6 +252,33 @@ pub fn init() -> LogGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_crates_never_log_below_info_and_the_mcp_library_below_warn() {
+        for target in [
+            "okta_mcp_proxy",
+            "okta_mcp_tool_server::okta",
+            "okta_mcp_common",
+        ] {
+            assert!(DependencyCap::allows(target, &Level::TRACE), "{target}");
+        }
+        for target in [
+            "pingora_proxy",
+            "pingora_core::protocols",
+            "hyper",
+            "reqwest::connect",
+            "access",
+        ] {
+            assert!(DependencyCap::allows(target, &Level::INFO), "{target}");
+            assert!(!DependencyCap::allows(target, &Level::DEBUG), "{target}");
+            assert!(!DependencyCap::allows(target, &Level::TRACE), "{target}");
+        }
+        assert!(DependencyCap::allows("rmcp::service", &Level::WARN));
+        assert!(!DependencyCap::allows("rmcp::service", &Level::INFO));
+        assert!(!DependencyCap::allows("rmcp", &Level::DEBUG));
+        // A crate whose name merely starts with `rmcp` is capped like any other.
+        assert!(DependencyCap::allows("rmcpx", &Level::INFO));
+    }
 
     /// A writer into shared memory that can be made to stall.
     #[derive(Clone, Default)]
