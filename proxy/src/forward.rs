@@ -50,7 +50,7 @@ impl OriginPolicy {
         {
             return Ok(Some(origin.to_owned()));
         }
-        tracing::warn!(origin = %origin.chars().take(100).collect::<String>(), "refused /mcp request from a foreign origin");
+        tracing::warn!(origin = ?origin.chars().take(100).collect::<String>(), "refused /mcp request from a foreign origin");
         Err(WebResponse::jsonrpc_error(
             StatusCode::FORBIDDEN,
             -32001,

@@ -358,7 +358,7 @@ impl OktaLogin {
             match self.discover().await {
                 Ok(()) => return,
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in_secs = wait.as_secs(), "Okta discovery failed");
+                    tracing::warn!(error = ?e, retry_in_secs = wait.as_secs(), "Okta discovery failed");
                 }
             }
             tokio::time::sleep(wait).await;

@@ -676,6 +676,40 @@ async fn logout_from_another_site_needs_a_confirmation_from_this_one() {
     }
 }
 
+/// Security review: `/oauth/callback?error=` with a newline wrote a forged line into the
+/// proxy's log. Outside values are now logged escaped, so they stay inside their line.
+#[tokio::test]
+async fn an_okta_error_with_a_newline_cannot_forge_a_log_line() {
+    let stack = Stack::start(&[]).await;
+    let public = stack.proxy.public_url.as_str();
+    let browser = Browser::default();
+    // Start a login as anyone can, and answer our own callback instead of Okta.
+    let to_okta = browser.get(&format!("{public}/oauth/login")).await;
+    let okta_url = url::Url::parse(to_okta.headers()["location"].to_str().unwrap()).unwrap();
+    let state = okta_url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let forged = "x\n2026-01-01T00:00:00Z  INFO access: forged=1";
+    let mut callback = url::Url::parse(&format!("{public}/oauth/callback")).unwrap();
+    callback
+        .query_pairs_mut()
+        .append_pair("state", &state)
+        .append_pair("error", forged);
+    let answer = browser.get(callback.as_str()).await;
+    assert!(answer.status().is_client_error(), "{}", answer.status());
+    let logs = stack
+        .proxy
+        .process
+        .wait_for_log("Okta returned an error")
+        .await;
+    assert!(
+        !logs.lines().any(|line| line.starts_with("2026-01-01")),
+        "forged line in:\n{logs}"
+    );
+}
+
 #[tokio::test]
 async fn a_tampered_session_cookie_is_refused() {
     let stack = Stack::start(&[]).await;

@@ -150,7 +150,7 @@ impl AuthServer {
 
         if let Some(error) = params.get("error") {
             let error: String = error.chars().take(64).collect();
-            tracing::info!(okta_error = %error, "Okta returned an error");
+            tracing::info!(okta_error = ?error, "Okta returned an error");
             return self.refuse(
                 &pending.flow,
                 "access_denied",
@@ -171,7 +171,7 @@ impl AuthServer {
         {
             Ok(identity) => identity,
             Err(error) => {
-                tracing::warn!(%error, "Okta login could not be completed");
+                tracing::warn!(?error, "Okta login could not be completed");
                 let oauth_error = match error {
                     LoginError::NotReady(_) | LoginError::Transport(_) => "temporarily_unavailable",
                     _ => "server_error",
@@ -184,7 +184,7 @@ impl AuthServer {
             }
         };
         let Some(role) = self.roles.role_for(&identity.groups).map(str::to_owned) else {
-            tracing::info!(subject = %identity.subject, "login refused: no role for the user's groups");
+            tracing::info!(subject = ?identity.subject, "login refused: no role for the user's groups");
             let back = match &pending.flow {
                 LoginFlow::Client { authorization, .. } => self.client_redirect_url(
                     &authorization.redirect_uri,
@@ -201,7 +201,7 @@ impl AuthServer {
             };
             return pages::no_role_page(self.roles.granting_groups(), back.as_deref());
         };
-        tracing::info!(subject = %identity.subject, role = %role, "user logged in at Okta");
+        tracing::info!(subject = ?identity.subject, role = %role, "user logged in at Okta");
 
         let session = self
             .sessions

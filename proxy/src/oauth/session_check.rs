@@ -170,7 +170,7 @@ impl AuthServer {
         let identity = match self.login.refresh(&okta_refresh_token).await {
             Ok(identity) => identity,
             Err(error @ (LoginError::NotReady(_) | LoginError::Transport(_))) => {
-                tracing::warn!(%error, "cannot reach Okta to re-check a session's role");
+                tracing::warn!(?error, "cannot reach Okta to re-check a session's role");
                 if let Err(error) = self.save(&key, &record, ttl).await {
                     tracing::warn!(%error, "cannot keep a session's record");
                 }
@@ -179,7 +179,7 @@ impl AuthServer {
                 ));
             }
             Err(error) => {
-                tracing::info!(%error, subject = ?record.subject, "Okta refused a session's re-check; ending the session");
+                tracing::info!(?error, subject = ?record.subject, "Okta refused a session's re-check; ending the session");
                 self.end_session(session, ttl).await;
                 return Err(Refused::LogInAgain("Okta no longer accepts this login"));
             }

@@ -282,7 +282,10 @@ impl AuthServer {
         let identity = match self.login.refresh(&record.okta_refresh_token).await {
             Ok(identity) => identity,
             Err(error @ (LoginError::NotReady(_) | LoginError::Transport(_))) => {
-                tracing::warn!(%error, "cannot reach Okta for a refresh; the refresh token stays valid");
+                tracing::warn!(
+                    ?error,
+                    "cannot reach Okta for a refresh; the refresh token stays valid"
+                );
                 self.save(&key, &record, refresh_ttl)
                     .await
                     .map_err(store_unavailable)?;
@@ -293,7 +296,7 @@ impl AuthServer {
                 ));
             }
             Err(error) => {
-                tracing::info!(%error, subject = %record.subject, "Okta refused the refresh; revoking the family");
+                tracing::info!(?error, subject = ?record.subject, "Okta refused the refresh; revoking the family");
                 revoke(record.family).await?;
                 return Err(bad_request(
                     "invalid_grant",
@@ -309,7 +312,7 @@ impl AuthServer {
             ));
         }
         let Some(role) = self.roles.role_for(&identity.groups).map(str::to_owned) else {
-            tracing::info!(subject = %record.subject, "role lost at refresh; revoking the family");
+            tracing::info!(subject = ?record.subject, "role lost at refresh; revoking the family");
             revoke(record.family).await?;
             return Err(bad_request(
                 "invalid_grant",
@@ -317,7 +320,7 @@ impl AuthServer {
             ));
         };
         if role != record.role {
-            tracing::info!(subject = %record.subject, old = %record.role, new = %role, "role changed at refresh");
+            tracing::info!(subject = ?record.subject, old = %record.role, new = %role, "role changed at refresh");
         }
         let grant = Grant {
             subject: record.subject,
