@@ -83,6 +83,12 @@ pub struct ProxyArgs {
     /// Lifetime of our access tokens, in seconds (a group change takes effect within it).
     #[arg(long, env = "ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
     pub access_token_ttl_secs: u64,
+    /// Requests per minute one client address (an IPv6 /64) may make to /register,
+    /// /authorize and /oauth/login together, per replica; past it, 429 with Retry-After.
+    /// These endpoints are anonymous and keep state, so the budget makes a flood cost the
+    /// flooder. 0 turns it off (e.g. behind a proxy that hides client addresses).
+    #[arg(long, env = "ANONYMOUS_REQUESTS_PER_MINUTE", default_value_t = 60)]
+    pub anonymous_requests_per_minute: u32,
     /// Worker threads.
     #[arg(long, env = "PROXY_THREADS", default_value_t = 2)]
     pub threads: usize,

@@ -450,6 +450,10 @@ async fn read_request(session: &mut Session, limit: usize) -> Result<WebRequest,
         query: header.uri.query().map(str::to_owned),
         headers: header.headers.clone(),
         body: Bytes::new(),
+        peer: session
+            .client_addr()
+            .and_then(|addr| addr.as_inet())
+            .map(|addr| addr.ip()),
     };
     let mut body = Vec::new();
     loop {

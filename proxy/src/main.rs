@@ -75,6 +75,7 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
     let session_secret = session_secret.into_bytes();
     let mut settings = OAuthSettings::new(public_url.clone(), session_secret.clone())?;
     settings.access_token_ttl = Duration::from_secs(args.access_token_ttl_secs.max(1));
+    settings.anonymous_per_minute = args.anonymous_requests_per_minute;
     let store = open_store(&args)?;
     tracing::info!("authorization state: {}", store.describe());
     if args.peer_listen.is_some() && args.store_url.is_none() {

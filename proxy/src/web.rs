@@ -16,6 +16,8 @@ pub struct WebRequest {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The address the connection came from, when known.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 impl WebRequest {

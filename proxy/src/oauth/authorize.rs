@@ -10,7 +10,7 @@ use crate::tokens::sha256_b64;
 use crate::web::{WebRequest, WebResponse};
 
 /// Longest `state` passed through.
-const MAX_STATE: usize = 2048;
+const MAX_STATE: usize = 1024;
 /// Longest `scope` read.
 const MAX_SCOPE: usize = 1000;
 

@@ -17,7 +17,7 @@ use crate::tokens::{random_token, same_text};
 use crate::web::{WebRequest, WebResponse};
 
 /// Longest `return_to` kept.
-const MAX_RETURN_TO: usize = 2048;
+const MAX_RETURN_TO: usize = 1024;
 
 /// A same-origin relative path to return to after login; anything else becomes `/`.
 pub(super) fn safe_return_to(raw: Option<&str>) -> String {

@@ -32,9 +32,18 @@ pub(super) struct RegisteredClient {
 }
 
 impl RegisteredClient {
-    /// The store key of a client.
+    /// The store key of a client that has been given tokens at least once.
+    ///
+    /// Registration is anonymous, so a new client is kept apart (under [`Self::new_key`]) until
+    /// its first code is redeemed: a flood of registrations can then only push out other
+    /// registrations nobody has used yet, never a client in use.
     pub(super) fn key(client_id: &str) -> String {
         format!("client:{client_id}")
+    }
+
+    /// The store key of a client registered and not yet given tokens.
+    pub(super) fn new_key(client_id: &str) -> String {
+        format!("client-new:{client_id}")
     }
 
     /// Whether `requested` is one of the registered redirect URIs: byte for byte, except that a
@@ -226,8 +235,8 @@ impl AuthServer {
                 credentials.basic,
             ));
         }
-        let client: Option<RegisteredClient> = self
-            .load(&RegisteredClient::key(&credentials.client_id))
+        let client = self
+            .find_client(&credentials.client_id)
             .await
             .map_err(store_unavailable)?;
         let Some(client) = client else {
@@ -256,7 +265,28 @@ impl AuthServer {
         if client_id.len() > MAX_CLIENT_ID {
             return Ok(None);
         }
-        self.load(&RegisteredClient::key(client_id)).await
+        match self.load(&RegisteredClient::key(client_id)).await? {
+            Some(client) => Ok(Some(client)),
+            None => self.load(&RegisteredClient::new_key(client_id)).await,
+        }
+    }
+
+    /// Moves a client given its first tokens to the kind registrations cannot push out.
+    pub(super) async fn establish(
+        &self,
+        client: &RegisteredClient,
+    ) -> Result<(), crate::store::StoreError> {
+        let new_key = RegisteredClient::new_key(&client.client_id);
+        if self.store.get(&new_key).await?.is_none() {
+            return Ok(());
+        }
+        self.save(
+            &RegisteredClient::key(&client.client_id),
+            client,
+            self.settings.client_ttl,
+        )
+        .await?;
+        self.store.delete(&new_key).await
     }
 }
 

@@ -35,6 +35,7 @@ mod browser;
 mod callback;
 mod clients;
 mod consent;
+mod limits;
 mod metadata;
 mod pages;
 mod params;
@@ -62,6 +63,7 @@ use crate::session_cookie::SessionCookies;
 use crate::store::{Store, StoreError};
 use crate::tokens::{AccessTokens, TokenError, VerifiedTokens, derive_key};
 use crate::web::{WebRequest, WebResponse};
+use limits::SourceLimits;
 
 /// How long a pending consent, a pending Okta login and one of our codes live.
 const SHORT_LIVED: Duration = Duration::from_secs(10 * 60);
@@ -83,6 +85,9 @@ pub struct OAuthSettings {
     pub consent_ttl: Duration,
     /// How long a registered client is kept (default 90 days; it registers again after).
     pub client_ttl: Duration,
+    /// Requests per minute one source may make to `/register`, `/authorize` and
+    /// `/oauth/login` together (default 60; 0: no limit).
+    pub anonymous_per_minute: u32,
 }
 
 impl fmt::Debug for OAuthSettings {
@@ -95,6 +100,7 @@ impl fmt::Debug for OAuthSettings {
             .field("session_ttl", &self.session_ttl)
             .field("consent_ttl", &self.consent_ttl)
             .field("client_ttl", &self.client_ttl)
+            .field("anonymous_per_minute", &self.anonymous_per_minute)
             .finish()
     }
 }
@@ -132,6 +138,7 @@ impl OAuthSettings {
             session_ttl: Duration::from_secs(8 * 3600),
             consent_ttl: Duration::from_secs(30 * 24 * 3600),
             client_ttl: Duration::from_secs(90 * 24 * 3600),
+            anonymous_per_minute: 60,
         })
     }
 }
@@ -162,6 +169,8 @@ pub struct AuthServer {
     sessions: SessionCookies,
     csrf_key: [u8; 32],
     secure_cookies: bool,
+    /// The budget per source of the anonymous endpoints that keep state.
+    limits: SourceLimits,
 }
 
 impl AuthServer {
@@ -190,6 +199,7 @@ impl AuthServer {
                 settings.access_token_ttl,
             ),
             csrf_key: derive_key(secret, "consent-csrf"),
+            limits: SourceLimits::new(settings.anonymous_per_minute),
             issuer,
             resource,
             revocations: Arc::new(Revocations::new(store.clone())),
@@ -223,6 +233,15 @@ impl AuthServer {
 
     /// Answers the OAuth and browser endpoints; `None` when the path is not one of ours.
     pub async fn handle(&self, request: &WebRequest) -> Option<WebResponse> {
+        let keeps_state = match request.path.as_str() {
+            "/register" => request.method == http::Method::POST,
+            "/authorize" | "/oauth/login" => request.method == http::Method::GET,
+            _ => false,
+        };
+        if keeps_state && let Err(wait) = self.limits.take(request.peer, std::time::Instant::now())
+        {
+            return Some(too_many_requests(request, wait));
+        }
         let response = match request.path.as_str() {
             "/.well-known/oauth-protected-resource"
             | "/.well-known/oauth-protected-resource/mcp" => {
@@ -437,6 +456,20 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> WebRespons
         status,
         &serde_json::json!({ "error": error, "error_description": description }),
     )))
+}
+
+/// 429 for a source past its budget: JSON for `/register`, a page for the browser endpoints.
+fn too_many_requests(request: &WebRequest, wait: Duration) -> WebResponse {
+    let secs = wait.as_secs().max(1);
+    let message = format!(
+        "too many requests from your address to the login and registration endpoints; try again in {secs} s"
+    );
+    let response = if request.path == "/register" {
+        oauth_error(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", &message)
+    } else {
+        pages::error_page(StatusCode::TOO_MANY_REQUESTS, "Too many requests", &message)
+    };
+    response.with_header(header::RETRY_AFTER, &secs.to_string())
 }
 
 /// 405 for an API endpoint.

@@ -11,6 +11,9 @@ use crate::tokens::{random_token, sha256_b64};
 use crate::web::{WebRequest, WebResponse};
 
 const MAX_REDIRECT_URIS: usize = 10;
+/// All redirect URIs of one registration together, so one registration stays small (a
+/// registration is anonymous; see `limits`).
+const MAX_REDIRECT_URIS_BYTES: usize = 4096;
 const MAX_CLIENT_NAME_CHARS: usize = 200;
 const MAX_SCOPE_LEN: usize = 1000;
 const AUTH_METHODS: [&str; 3] = ["none", "client_secret_post", "client_secret_basic"];
@@ -87,6 +90,12 @@ fn check_metadata(body: &[u8]) -> Result<Metadata, Refusal> {
     };
     if uris.is_empty() {
         return Err(bad_metadata("redirect_uris must not be empty"));
+    }
+    let total: usize = uris.iter().map(String::len).sum();
+    if total > MAX_REDIRECT_URIS_BYTES {
+        return Err(bad_metadata(format!(
+            "redirect_uris are longer than {MAX_REDIRECT_URIS_BYTES} bytes together"
+        )));
     }
     let mut redirect_uris: Vec<String> = Vec::with_capacity(uris.len());
     for (i, uri) in uris.into_iter().enumerate() {
@@ -204,7 +213,7 @@ impl AuthServer {
         };
         if let Err(error) = self
             .save(
-                &RegisteredClient::key(&client_id),
+                &RegisteredClient::new_key(&client_id),
                 &client,
                 self.settings.client_ttl,
             )

@@ -508,6 +508,7 @@ pub(crate) fn request(
         query: query.map(str::to_owned),
         headers: map,
         body: Bytes::from(body.to_owned()),
+        peer: None,
     }
 }
 

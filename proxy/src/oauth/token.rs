@@ -160,6 +160,7 @@ impl AuthServer {
             ));
         }
 
+        self.establish(client).await.map_err(store_unavailable)?;
         // Codes issued before families were chosen at issue time have none.
         let family = if record.family.is_empty() {
             random_token(16)
