@@ -1505,3 +1505,126 @@ async fn every_access_line_is_written_before_the_proxy_exits() {
         .count();
     assert_eq!(written, BURST, "access lines lost at shutdown");
 }
+
+/// Security review: client names with bidi or zero-width characters were shown as they are on
+/// the consent page, so `Evil\u{202E}edualC` could read as another app. They are now shown as
+/// visible code points, with a warning.
+#[tokio::test]
+async fn a_client_name_with_invisible_or_bidi_characters_is_shown_marked_on_the_consent_page() {
+    let stack = Stack::start(&[]).await;
+    let public = stack.proxy.public_url.as_str();
+    let http = manual_redirect_client();
+    for (name, marked) in [
+        ("Trusted\u{202E}ppA liveE", "Trusted[U+202E]ppA liveE"),
+        ("Cla\u{200B}ude", "Cla[U+200B]ude"),
+        ("Inspector\u{2066}x\u{2069}", "Inspector[U+2066]x[U+2069]"),
+    ] {
+        let (status, body) = okta_mcp_tests::oauth_flow::json_of(
+            http.post(format!("{public}/register"))
+                .json(&json!({
+                    "client_name": name,
+                    "redirect_uris": ["http://127.0.0.1:9/cb"],
+                    "token_endpoint_auth_method": "none",
+                }))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let client = OAuthClient {
+            public_url: public.to_owned(),
+            client_id: body["client_id"].as_str().unwrap().to_owned(),
+            redirect_uri: "http://127.0.0.1:9/cb".into(),
+        };
+        let page = http
+            .get(client.authorize_url(&client.redirect_uri, &Pkce::new(), "s"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        let shown: String = name.chars().filter(|c| c.is_alphanumeric()).collect();
+        assert!(
+            !html.chars().any(|c| matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')),
+            "{name:?} shown raw: {html}"
+        );
+        assert!(html.contains(marked), "{marked} not in {html}");
+        assert!(html.contains("invisible or direction-changing"), "{html}");
+        assert!(!shown.is_empty());
+    }
+}
+
+/// Token passthrough: what reaches the MCP server behind the proxy carries the proxy's signed
+/// identity headers and none of the client's credentials (its bearer token, its cookies, or
+/// identity headers it made up). A recording server stands in for the tool server.
+#[tokio::test]
+async fn the_clients_credentials_never_reach_the_server_behind_the_proxy() {
+    use axum::routing::any;
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<reqwest::header::HeaderMap>>> =
+        std::sync::Arc::default();
+    let recorder = {
+        let seen = seen.clone();
+        axum::Router::new()
+            .route(
+                "/mcp",
+                any(move |headers: axum::http::HeaderMap| {
+                    let seen = seen.clone();
+                    async move {
+                        let mut copy = reqwest::header::HeaderMap::new();
+                        for (name, value) in &headers {
+                            copy.append(
+                                reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes())
+                                    .unwrap(),
+                                reqwest::header::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+                            );
+                        }
+                        seen.lock().unwrap().push(copy);
+                        (
+                            [("content-type", "application/json")],
+                            r#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+                        )
+                    }
+                }),
+            )
+            .route("/health", any(|| async { "ok" }))
+    };
+    let upstream = format!(
+        "{}/mcp",
+        okta_mcp_tests::harness::serve_hook(recorder).await
+    );
+    let port = free_port();
+    let okta = FakeOkta::start_oidc(&format!("http://127.0.0.1:{port}/oauth/callback"));
+    let proxy = okta_mcp_tests::harness::Proxy::start(&okta, port, &upstream, &[]).await;
+    okta.auto_login("alice@example.com").await;
+    let http = manual_redirect_client();
+    let tokens = log_in(&http, &proxy.public_url).await;
+    let answer = http
+        .post(&proxy.mcp_url)
+        .header("authorization", format!("Bearer {}", tokens.access_token))
+        .header("cookie", "mcp_session=stolen; other=1")
+        .header("x-mcp-role", "super-admin")
+        .header(
+            "x-mcp-identity",
+            "v1;t=0;n=AAAAAAAAAAAAAAAAAAAAAA;sig=forged",
+        )
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let seen = seen.lock().unwrap();
+    let headers = seen.last().expect("the request reached the server");
+    assert!(headers.get("authorization").is_none(), "{headers:?}");
+    assert!(headers.get("cookie").is_none(), "{headers:?}");
+    assert_eq!(headers["x-mcp-role"], "viewer");
+    assert_eq!(headers["x-mcp-subject"], ALICE_ID);
+    let identity = headers["x-mcp-identity"].to_str().unwrap();
+    assert!(
+        identity.starts_with("v1;t=") && !identity.contains("forged"),
+        "{identity}"
+    );
+    let everything = format!("{headers:?}");
+    assert!(!everything.contains(&tokens.access_token));
+}

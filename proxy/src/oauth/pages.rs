@@ -82,16 +82,69 @@ pub(super) struct Consent<'a> {
     pub csrf: &'a str,
 }
 
+/// Whether `c` is invisible or changes the direction of the text around it: bidi controls,
+/// zero-width characters, fillers and other format characters a name has no use for.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
+/// `name` with each invisible or direction-changing character written as `[U+XXXX]`, and
+/// whether there was any.
+fn mark_invisible(name: &str) -> (String, bool) {
+    if !name.chars().any(is_invisible) {
+        return (name.to_owned(), false);
+    }
+    let mut shown = String::with_capacity(name.len() + 16);
+    for c in name.chars() {
+        if is_invisible(c) {
+            shown.push_str(&format!("[U+{:04X}]", u32::from(c)));
+        } else {
+            shown.push(c);
+        }
+    }
+    (shown, true)
+}
+
 /// The consent page: Approve and Deny in one plain form.
 pub(super) fn consent_page(consent: &Consent<'_>) -> WebResponse {
-    let name = match consent.client_name {
-        Some(name) => format!("<strong>{}</strong>", escape(name)),
-        None => format!("An app with id <code>{}</code>", escape(consent.client_id)),
+    let (name, hidden) = match consent.client_name {
+        Some(name) => {
+            let (shown, hidden) = mark_invisible(name);
+            (format!("<strong>{}</strong>", escape(&shown)), hidden)
+        }
+        None => (
+            format!("An app with id <code>{}</code>", escape(consent.client_id)),
+            false,
+        ),
+    };
+    let warning = if hidden {
+        "<p class=\"note\"><strong>Careful:</strong> this name contains invisible or \
+         direction-changing characters (shown as [U+…]), which can make it read as another app's.</p>\n"
+    } else {
+        ""
     };
     let body = format!(
         "<h1>Allow access to the Okta MCP server?</h1>\n\
          <div class=\"box\"><p>{name} wants to use the Okta MCP server as you, with the tools your role allows.</p>\n\
-         <p>After you decide, you will be sent to <code>{destination}</code>.</p>\n\
+         {warning}<p>After you decide, you will be sent to <code>{destination}</code>.</p>\n\
          <p class=\"note\">The app chose its own name; allow it only if you started this from an app you trust. \
          You will sign in with Okta next.</p></div>\n\
          <form method=\"post\" action=\"/oauth/consent\">\n\
