@@ -15,6 +15,8 @@ const ENV_HELP: &str = "\
 Secrets come from the environment only (or NAME_FILE, a file holding the value):
   OKTA_CLIENT_SECRET    the Okta OIDC app's client secret
   SESSION_SECRET_KEY    signs tokens and cookies, at least 32 bytes (openssl rand -base64 48)
+  SESSION_SECRET_KEYS_PREVIOUS  earlier SESSION_SECRET_KEYs, comma- or newline-separated: what
+                        they signed keeps working until it expires (key rotation; optional)
   IDENTITY_HEADER_KEY   shared with okta-mcp-tool-server, at least 32 bytes
   REDIS_PASSWORD        for STORE_URL when the URL carries none (optional)
   REDIS_SENTINEL_PASSWORD  for the Sentinel nodes of a redis+sentinel:// STORE_URL (optional)
@@ -129,6 +131,14 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "{name}: key {position} is shorter than {min_len} bytes; list only keys that were in use (comma- or newline-separated)"
+    )]
+    ShortInList {
+        name: &'static str,
+        position: usize,
+        min_len: usize,
+    },
 }
 
 /// Reads a secret from `name`, or from the file `name_FILE` points to (one trailing newline dropped).
@@ -151,6 +161,28 @@ pub fn required_secret(name: &'static str) -> Result<String, ConfigError> {
         return Err(ConfigError::Missing { name });
     }
     Ok(value)
+}
+
+/// A list of earlier secrets (`name` or the file `name_FILE`), separated by commas or line
+/// breaks; empty when unset. Each must be at least `min_len` bytes.
+pub fn previous_secrets(name: &'static str, min_len: usize) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = optional_secret(name)? else {
+        return Ok(Vec::new());
+    };
+    let secrets: Vec<String> = list
+        .split([',', '\n', '\r'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(position) = secrets.iter().position(|s| s.len() < min_len) {
+        return Err(ConfigError::ShortInList {
+            name,
+            position: position + 1,
+            min_len,
+        });
+    }
+    Ok(secrets)
 }
 
 /// A secret that may be absent: `name`, or the file `name_FILE` points to.

@@ -73,7 +73,19 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
     ))?);
 
     let session_secret = session_secret.into_bytes();
+    let previous_secrets: Vec<Vec<u8>> =
+        config::previous_secrets("SESSION_SECRET_KEYS_PREVIOUS", 32)?
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
     let mut settings = OAuthSettings::new(public_url.clone(), session_secret.clone())?;
+    settings.previous_session_secrets = previous_secrets.clone();
+    if !previous_secrets.is_empty() {
+        tracing::info!(
+            previous = previous_secrets.len(),
+            "SESSION_SECRET_KEYS_PREVIOUS: still accepting what earlier session keys signed; empty it once their cookies have expired"
+        );
+    }
     settings.access_token_ttl = Duration::from_secs(args.access_token_ttl_secs.max(1));
     settings.anonymous_per_minute = args.anonymous_requests_per_minute;
     let store = open_store(&args)?;
@@ -94,11 +106,10 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
     {
         bail!("PEER_ADDRESS `{address}` must be host:port");
     }
-    let routes = Arc::new(SessionRoutes::new(
-        &session_secret,
-        store.clone(),
-        peer_address,
-    ));
+    let routes = Arc::new(
+        SessionRoutes::new(&session_secret, store.clone(), peer_address)
+            .with_previous(&previous_secrets),
+    );
     let auth = Arc::new(AuthServer::new(
         settings,
         store,

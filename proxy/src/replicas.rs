@@ -48,10 +48,24 @@ pub enum Route {
     Gone,
 }
 
+/// The route MAC: HMAC-SHA256(key, "replica.session"), first 16 bytes, base64url.
+fn route_mac(key: &[u8; 32], replica: &str, encoded_session: &str) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC accepts every key length"),
+    };
+    mac.update(replica.as_bytes());
+    mac.update(b".");
+    mac.update(encoded_session.as_bytes());
+    URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..16])
+}
+
 /// This replica's identity and the map from session ids to replicas.
 pub struct SessionRoutes {
     replica: String,
     key: [u8; 32],
+    /// Keys of previous session secrets: session ids they signed keep routing.
+    previous: Vec<[u8; 32]>,
     peer_address: Option<String>,
     store: Arc<dyn Store>,
     peers: RwLock<HashMap<String, (Option<String>, Instant)>>,
@@ -63,10 +77,20 @@ impl SessionRoutes {
         Self {
             replica: random_token(9),
             key: derive_key(session_secret, "mcp-session-route"),
+            previous: Vec::new(),
             peer_address,
             store,
             peers: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// Also routes session ids signed under `secrets` (previous session secrets).
+    pub fn with_previous(mut self, secrets: &[Vec<u8>]) -> Self {
+        self.previous = secrets
+            .iter()
+            .map(|secret| derive_key(secret, "mcp-session-route"))
+            .collect();
+        self
     }
 
     /// This replica's id.
@@ -75,14 +99,14 @@ impl SessionRoutes {
     }
 
     fn mac(&self, replica: &str, encoded_session: &str) -> String {
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.key) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC accepts every key length"),
-        };
-        mac.update(replica.as_bytes());
-        mac.update(b".");
-        mac.update(encoded_session.as_bytes());
-        URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..16])
+        route_mac(&self.key, replica, encoded_session)
+    }
+
+    /// Whether `mac` is the MAC of a route under the current key or a previous one.
+    fn mac_matches(&self, replica: &str, encoded_session: &str, mac: &str) -> bool {
+        std::iter::once(&self.key)
+            .chain(&self.previous)
+            .any(|key| same_text(&route_mac(key, replica, encoded_session), mac))
     }
 
     /// The id the client sees for the tool server's session `upstream`.
@@ -126,7 +150,7 @@ impl SessionRoutes {
         let rest = session.strip_prefix("r1.")?;
         let mut parts = rest.split('.');
         let (replica, encoded, mac) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() || !same_text(&self.mac(replica, encoded), mac) {
+        if parts.next().is_some() || !self.mac_matches(replica, encoded, mac) {
             return None;
         }
         let upstream = String::from_utf8(URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()?;

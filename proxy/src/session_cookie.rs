@@ -15,7 +15,7 @@ use cookie::{Cookie, CookieJar, Key, SameSite};
 use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
-use crate::tokens::{derive_key, random_token};
+use crate::tokens::{derive_key, key_id, random_token};
 
 /// Cookies longer than this are not ours; skip them without decoding.
 const MAX_COOKIE_VALUE: usize = 4096;
@@ -38,8 +38,15 @@ pub struct Session {
 }
 
 /// Issues and reads the signed session cookie.
+///
+/// The cookie's value is `<key id>.<signed value>`: the id names the key that signed it, so
+/// after `SESSION_SECRET_KEY` is rotated, cookies signed under a previous secret (listed in
+/// `SESSION_SECRET_KEYS_PREVIOUS`) keep working until they expire.
 pub struct SessionCookies {
     key: Key,
+    kid: String,
+    /// Keys of previous session secrets, still accepted: (kid, key).
+    previous: Vec<(String, Key)>,
     secure: bool,
     ttl: Duration,
     role_ttl: Duration,
@@ -49,19 +56,36 @@ impl SessionCookies {
     /// Cookies signed with a key derived from `secret`, living `ttl`, whose role is current for
     /// `role_ttl`; `secure` (https) adds `Secure` and the `__Host-` name prefix.
     pub fn new(secret: &[u8], secure: bool, ttl: Duration, role_ttl: Duration) -> Self {
-        let mut material = [0u8; 64];
-        material[..32].copy_from_slice(&derive_key(secret, "session-cookie/sign"));
-        material[32..].copy_from_slice(&derive_key(secret, "session-cookie/unused"));
-        let key = match Key::try_from(material.as_slice()) {
-            Ok(key) => key,
-            Err(_) => unreachable!("64 bytes is a valid cookie key"),
-        };
+        let (kid, key) = cookie_key(secret);
         Self {
             key,
+            kid,
+            previous: Vec::new(),
             secure,
             ttl,
             role_ttl,
         }
+    }
+
+    /// Also accepts cookies signed under `secrets` (previous session secrets).
+    pub fn with_previous(mut self, secrets: &[Vec<u8>]) -> Self {
+        self.previous = secrets.iter().map(|secret| cookie_key(secret)).collect();
+        self
+    }
+
+    /// The key that signed a cookie value: named by its prefix, or the current one for a value
+    /// without a known prefix (cookies from before key ids); and the signed part.
+    fn key_for<'v>(&self, value: &'v str) -> Option<(&Key, &'v str)> {
+        let Some((kid, signed)) = value.split_once('.') else {
+            return Some((&self.key, value));
+        };
+        if kid == self.kid {
+            return Some((&self.key, signed));
+        }
+        self.previous
+            .iter()
+            .find(|(id, _)| id == kid)
+            .map(|(_, key)| (key, signed))
     }
 
     /// The cookie's name.
@@ -93,7 +117,7 @@ impl SessionCookies {
             .add(Cookie::new(self.name(), value));
         let signed = jar
             .get(self.name())
-            .map(|c| c.value().to_owned())
+            .map(|c| format!("{}.{}", self.kid, c.value()))
             .unwrap_or_default();
         build_cookie(self.name(), &signed, self.secure, Some(self.ttl))
     }
@@ -106,17 +130,32 @@ impl SessionCookies {
     /// The session of this request, if its cookie is present, authentic and unexpired.
     pub fn read(&self, headers: &HeaderMap, now: i64) -> Option<Session> {
         let jar = CookieJar::new();
-        let signed = jar.signed(&self.key);
         cookie_values(headers, self.name()).find_map(|value| {
             if value.len() > MAX_COOKIE_VALUE {
                 return None;
             }
-            let verified = signed.verify(Cookie::new(self.name(), value))?;
+            let (key, value) = self.key_for(&value)?;
+            let verified = jar
+                .signed(key)
+                .verify(Cookie::new(self.name(), value.to_owned()))?;
             let bytes = URL_SAFE_NO_PAD.decode(verified.value()).ok()?;
             let session: Session = serde_json::from_slice(&bytes).ok()?;
             (session.exp > now).then_some(session)
         })
     }
+}
+
+/// The cookie key derived from one session secret, with its id.
+fn cookie_key(secret: &[u8]) -> (String, Key) {
+    let sign = derive_key(secret, "session-cookie/sign");
+    let mut material = [0u8; 64];
+    material[..32].copy_from_slice(&sign);
+    material[32..].copy_from_slice(&derive_key(secret, "session-cookie/unused"));
+    let key = match Key::try_from(material.as_slice()) {
+        Ok(key) => key,
+        Err(_) => unreachable!("64 bytes is a valid cookie key"),
+    };
+    (key_id(&sign), key)
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, plus `Secure` when `secure`.
@@ -174,6 +213,46 @@ mod tests {
             HeaderValue::from_str(&format!("other=1; {pair}; last=2")).unwrap(),
         );
         headers
+    }
+
+    #[test]
+    fn cookies_signed_under_a_previous_secret_are_read_until_it_is_dropped() {
+        let old = SessionCookies::new(
+            &[1u8; 32],
+            false,
+            Duration::from_secs(3600),
+            Duration::from_secs(900),
+        );
+        let session = old.new_session("00u1", "a@example.com", "viewer", NOW);
+        let header = old.set_cookie(&session);
+        let rotated = SessionCookies::new(
+            &[2u8; 32],
+            false,
+            Duration::from_secs(3600),
+            Duration::from_secs(900),
+        )
+        .with_previous(&[vec![1u8; 32]]);
+        assert_eq!(rotated.read(&request_with(&header), NOW), Some(session));
+        let fresh =
+            rotated.set_cookie(&rotated.new_session("00u2", "b@example.com", "viewer", NOW));
+        let (kid, _) = fresh
+            .split(';')
+            .next()
+            .unwrap()
+            .split_once('=')
+            .unwrap()
+            .1
+            .split_once('.')
+            .unwrap();
+        assert_eq!(kid, key_id(&derive_key(&[2u8; 32], "session-cookie/sign")));
+        let dropped = SessionCookies::new(
+            &[2u8; 32],
+            false,
+            Duration::from_secs(3600),
+            Duration::from_secs(900),
+        );
+        assert_eq!(dropped.read(&request_with(&header), NOW), None);
+        assert!(dropped.read(&request_with(&fresh), NOW).is_some());
     }
 
     #[test]

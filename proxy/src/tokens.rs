@@ -37,6 +37,13 @@ pub fn derive_key(secret: &[u8], purpose: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// The public name of a derived key, carried by what it signs (a token's `kid`, a cookie's
+/// prefix) so the key that checks it is found without trying each: 8 characters of
+/// base64url(SHA-256(key)). It tells nothing about the key.
+pub fn key_id(key: &[u8; 32]) -> String {
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(key)[..6])
+}
+
 /// `n` random bytes from the operating system's generator, base64url without padding.
 pub fn random_token(n: usize) -> String {
     let mut bytes = vec![0u8; n];
@@ -52,6 +59,12 @@ pub fn sha256_b64(text: &str) -> String {
 /// Constant-time equality of two strings.
 pub fn same_text(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+fn sign_with(key: &Hmac<Sha256>, signing_input: &str) -> [u8; 32] {
+    let mut mac = key.clone();
+    mac.update(signing_input.as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
@@ -124,12 +137,18 @@ struct Header {
     alg: String,
     #[serde(default)]
     typ: Option<String>,
+    /// Which key signed the token ([`key_id`]); absent in tokens from before key rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kid: Option<String>,
 }
 
 /// Mints and checks our access tokens.
 pub struct AccessTokens {
     /// The HMAC state with the key already absorbed: each token clones it.
     mac: Hmac<Sha256>,
+    kid: String,
+    /// Keys of earlier session secrets, accepted until their tokens expire: (kid, HMAC state).
+    previous: Vec<(String, Hmac<Sha256>)>,
     issuer: String,
     audience: String,
 }
@@ -139,8 +158,33 @@ impl AccessTokens {
     pub fn new(key: [u8; 32], issuer: &str, audience: &str) -> Self {
         Self {
             mac: hmac_sha256(&key),
+            kid: key_id(&key),
+            previous: Vec::new(),
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+        }
+    }
+
+    /// Also accepts tokens signed with `keys` (those of previous session secrets).
+    pub fn with_previous(mut self, keys: &[[u8; 32]]) -> Self {
+        self.previous = keys
+            .iter()
+            .map(|key| (key_id(key), hmac_sha256(key)))
+            .collect();
+        self
+    }
+
+    /// The HMAC state for a token's `kid`: the current key's, a previous one's, or for a token
+    /// without `kid` (minted before rotation existed) the current one.
+    fn key_for(&self, kid: Option<&str>) -> Option<&Hmac<Sha256>> {
+        match kid {
+            None => Some(&self.mac),
+            Some(kid) if kid == self.kid => Some(&self.mac),
+            Some(kid) => self
+                .previous
+                .iter()
+                .find(|(id, _)| id == kid)
+                .map(|(_, mac)| mac),
         }
     }
 
@@ -162,6 +206,7 @@ impl AccessTokens {
         let header = Header {
             alg: "HS256".to_owned(),
             typ: Some(ACCESS_TOKEN_TYP.to_owned()),
+            kid: Some(self.kid.clone()),
         };
         let header = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap_or_default());
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
@@ -171,9 +216,7 @@ impl AccessTokens {
     }
 
     fn sign(&self, signing_input: &str) -> [u8; 32] {
-        let mut mac = self.mac.clone();
-        mac.update(signing_input.as_bytes());
-        mac.finalize().into_bytes().into()
+        sign_with(&self.mac, signing_input)
     }
 
     /// Checks form, algorithm, signature, issuer, audience and expiry (not revocation).
@@ -204,7 +247,10 @@ impl AccessTokens {
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| TokenError::Signature)?;
-        let expected = self.sign(signing_input);
+        let key = self
+            .key_for(header.kid.as_deref())
+            .ok_or(TokenError::Signature)?;
+        let expected = sign_with(key, signing_input);
         if !bool::from(expected.as_slice().ct_eq(signature.as_slice())) {
             return Err(TokenError::Signature);
         }
@@ -415,6 +461,43 @@ mod tests {
 
     fn b64(value: &serde_json::Value) -> String {
         URL_SAFE_NO_PAD.encode(value.to_string())
+    }
+
+    #[test]
+    fn after_rotation_old_tokens_verify_by_kid_until_their_key_is_dropped() {
+        let old_key = derive_key(&[7u8; 32], "access-token");
+        let new_key = derive_key(&[8u8; 32], "access-token");
+        let (old_token, _) = tokens().mint(&grant(), NOW, Duration::from_secs(900));
+        let rotated = AccessTokens::new(
+            new_key,
+            "https://mcp.example.com",
+            "https://mcp.example.com/mcp",
+        )
+        .with_previous(&[old_key]);
+        assert!(rotated.decode(&old_token, NOW).is_ok());
+        let (new_token, _) = rotated.mint(&grant(), NOW, Duration::from_secs(900));
+        let header: serde_json::Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(new_token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["kid"], key_id(&new_key));
+        // Without the old key: refused, and a kid nobody knows is refused too.
+        let dropped = AccessTokens::new(
+            new_key,
+            "https://mcp.example.com",
+            "https://mcp.example.com/mcp",
+        );
+        assert_eq!(dropped.decode(&old_token, NOW), Err(TokenError::Signature));
+        assert!(dropped.decode(&new_token, NOW).is_ok());
+        // A kid naming the old key does not make the current key check the signature.
+        let (_, payload_and_sig) = old_token.split_once('.').unwrap();
+        let relabelled = format!(
+            "{}.{payload_and_sig}",
+            b64(&serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": key_id(&new_key)}))
+        );
+        assert_eq!(rotated.decode(&relabelled, NOW), Err(TokenError::Signature));
     }
 
     #[test]

@@ -773,6 +773,18 @@ impl Proxy {
         }
     }
 
+    /// Restarts the proxy (as [`Self::kill_and_restart`]) with `env` changed from then on: each
+    /// pair sets a variable, an empty value removes it.
+    pub async fn restart_with(&mut self, env: &[(&str, &str)]) {
+        for (name, value) in env {
+            self.command.retain(|(k, _)| k != name);
+            if !value.is_empty() {
+                self.command.push(((*name).to_owned(), (*value).to_owned()));
+            }
+        }
+        self.kill_and_restart().await;
+    }
+
     /// Kills the proxy with SIGKILL (no chance to flush anything) and starts it again with the
     /// same settings, port and state; returns once it is ready.
     pub async fn kill_and_restart(&mut self) {

@@ -112,9 +112,9 @@ impl AuthServer {
                     .ok()
                     .and_then(|form| form.get("csrf").map(str::to_owned));
                 let verified = match (&session, token) {
-                    (Some(session), Some(token)) => {
-                        same_text(&token, &self.logout_token(&session.sid))
-                    }
+                    (Some(session), Some(token)) => std::iter::once(&self.csrf_key)
+                        .chain(&self.previous_csrf_keys)
+                        .any(|key| same_text(&token, &logout_token_with(key, &session.sid))),
                     (None, _) => true,
                     (Some(_), None) => from_this_site,
                 };
@@ -145,14 +145,18 @@ impl AuthServer {
     /// The logout form's CSRF token: HMAC(key, session id), so only a page this proxy showed to
     /// this session can end it.
     fn logout_token(&self, sid: &str) -> String {
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.csrf_key) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC accepts every key length"),
-        };
-        mac.update(b"logout\n");
-        mac.update(sid.as_bytes());
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        logout_token_with(&self.csrf_key, sid)
     }
+}
+
+fn logout_token_with(key: &[u8; 32], sid: &str) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC accepts every key length"),
+    };
+    mac.update(b"logout\n");
+    mac.update(sid.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
 #[cfg(test)]

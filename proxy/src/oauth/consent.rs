@@ -34,18 +34,31 @@ fn destination(redirect_uri: &str) -> String {
     }
 }
 
+/// HMAC(key, "consent", request id, browser id), base64url.
+fn csrf_token_with(key: &[u8; 32], request_id: &str, browser: &str) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC accepts every key length"),
+    };
+    mac.update(b"consent\n");
+    mac.update(request_id.as_bytes());
+    mac.update(b"\n");
+    mac.update(browser.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
 impl AuthServer {
     /// The CSRF token for pending request `request_id` in browser `browser`.
     fn csrf_token(&self, request_id: &str, browser: &str) -> String {
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.csrf_key) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC accepts every key length"),
-        };
-        mac.update(b"consent\n");
-        mac.update(request_id.as_bytes());
-        mac.update(b"\n");
-        mac.update(browser.as_bytes());
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        csrf_token_with(&self.csrf_key, request_id, browser)
+    }
+
+    /// Whether `csrf` is the token of `request_id` and `browser`, under the current key or a
+    /// previous session secret's (a page shown just before a key rotation).
+    fn csrf_matches(&self, csrf: &str, request_id: &str, browser: &str) -> bool {
+        std::iter::once(&self.csrf_key)
+            .chain(&self.previous_csrf_keys)
+            .any(|key| same_text(csrf, &csrf_token_with(key, request_id, browser)))
     }
 
     /// Keeps `pending` and shows the consent page for it.
@@ -113,7 +126,7 @@ impl AuthServer {
                 "The form is incomplete (the CSRF token is missing). Start again from your app.",
             );
         };
-        if !same_text(csrf, &self.csrf_token(request_id, &browser)) {
+        if !self.csrf_matches(csrf, request_id, &browser) {
             return forbidden(
                 "The form could not be verified (CSRF check failed). Start again from your app.",
             );

@@ -75,6 +75,9 @@ pub struct OAuthSettings {
     pub public_url: Url,
     /// At least 32 bytes; separate keys are derived from it for tokens, cookies and CSRF.
     pub session_secret: Vec<u8>,
+    /// Earlier session secrets: what they signed is still accepted (nothing new is signed with
+    /// them), so rotating the secret logs nobody out. Each at least 32 bytes.
+    pub previous_session_secrets: Vec<Vec<u8>>,
     /// Lifetime of our access tokens (default 15 minutes).
     pub access_token_ttl: Duration,
     /// Lifetime of a refresh token, renewed at each rotation (default 30 days).
@@ -95,6 +98,10 @@ impl fmt::Debug for OAuthSettings {
         f.debug_struct("OAuthSettings")
             .field("public_url", &self.public_url.as_str())
             .field("session_secret", &"<redacted>")
+            .field(
+                "previous_session_secrets",
+                &format!("<{} redacted>", self.previous_session_secrets.len()),
+            )
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("session_ttl", &self.session_ttl)
@@ -133,6 +140,7 @@ impl OAuthSettings {
         Ok(Self {
             public_url,
             session_secret,
+            previous_session_secrets: Vec::new(),
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             session_ttl: Duration::from_secs(8 * 3600),
@@ -168,6 +176,8 @@ pub struct AuthServer {
     verified: VerifiedTokens<Principal>,
     sessions: SessionCookies,
     csrf_key: [u8; 32],
+    /// CSRF keys of previous session secrets, still accepted.
+    previous_csrf_keys: Vec<[u8; 32]>,
     secure_cookies: bool,
     /// The budget per source of the anonymous endpoints that keep state.
     limits: SourceLimits,
@@ -190,15 +200,18 @@ impl AuthServer {
         let secure_cookies = settings.public_url.scheme() == "https";
         let secret = settings.session_secret.as_slice();
         Self {
-            tokens: AccessTokens::new(derive_key(secret, "access-token"), &issuer, &resource),
+            tokens: AccessTokens::new(derive_key(secret, "access-token"), &issuer, &resource)
+                .with_previous(&previous(&settings, "access-token")),
             verified: VerifiedTokens::default(),
             sessions: SessionCookies::new(
                 secret,
                 secure_cookies,
                 settings.session_ttl,
                 settings.access_token_ttl,
-            ),
+            )
+            .with_previous(&settings.previous_session_secrets),
             csrf_key: derive_key(secret, "consent-csrf"),
+            previous_csrf_keys: previous(&settings, "consent-csrf"),
             limits: SourceLimits::new(settings.anonymous_per_minute),
             issuer,
             resource,
@@ -456,6 +469,15 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> WebRespons
         status,
         &serde_json::json!({ "error": error, "error_description": description }),
     )))
+}
+
+/// The keys for `purpose` derived from each previous session secret.
+fn previous(settings: &OAuthSettings, purpose: &str) -> Vec<[u8; 32]> {
+    settings
+        .previous_session_secrets
+        .iter()
+        .map(|secret| derive_key(secret, purpose))
+        .collect()
 }
 
 /// 429 for a source past its budget: JSON for `/register`, a page for the browser endpoints.
