@@ -231,6 +231,29 @@ mod tests {
         );
     }
 
+    #[test]
+    fn session_ids_signed_under_a_previous_secret_keep_routing_until_it_is_dropped() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+        let old = SessionRoutes::new(SECRET, store.clone(), None);
+        let id = old.outgoing("0b5c-uuid");
+        let new_secret = [b'n'; 32];
+        let rotated = SessionRoutes {
+            replica: old.replica.clone(),
+            ..SessionRoutes::new(&new_secret, store.clone(), None)
+        }
+        .with_previous(&[SECRET.to_vec()]);
+        assert_eq!(
+            rotated.parse(&id),
+            Some((old.replica.clone(), "0b5c-uuid".into()))
+        );
+        let dropped = SessionRoutes {
+            replica: old.replica.clone(),
+            ..SessionRoutes::new(&new_secret, store, None)
+        };
+        assert_eq!(dropped.parse(&id), None);
+        assert!(dropped.parse(&rotated.outgoing("x")).is_some());
+    }
+
     #[tokio::test]
     async fn another_replicas_session_goes_to_its_registered_peer_address() {
         let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
