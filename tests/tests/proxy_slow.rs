@@ -88,6 +88,10 @@ impl Outcome {
                 self.received
             )
         });
+        eprintln!(
+            "{what}: closed after {closed:?}; received {:?}",
+            self.received
+        );
         assert!(
             closed >= earliest.saturating_sub(EARLY) && closed <= latest,
             "{what}: closed after {closed:?}, expected {earliest:?}..{latest:?}; received {:?}",
@@ -239,6 +243,17 @@ async fn a_request_body_sent_a_byte_at_a_time_is_cut_at_the_body_deadline() {
     let outcome = slow_client(addr, head.as_bytes(), b"1\r\nx\r\n", give_up).await;
     outcome.assert_closed_between("slow chunked /mcp body", BODY, BODY + MARGIN);
     assert_408_or_nothing("slow chunked /mcp body", &outcome.received);
+
+    // Answered before its body arrived (here 401), the rest of the body is not waited for.
+    let head = b"POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+        Content-Length: 1000\r\n\r\n{";
+    let outcome = slow_client(addr, head, b"x", give_up).await;
+    assert!(
+        outcome.received.starts_with("HTTP/1.1 401"),
+        "{}",
+        outcome.received
+    );
+    outcome.assert_closed_between("slow body after an answer", Duration::ZERO, MARGIN);
 }
 
 #[tokio::test]
