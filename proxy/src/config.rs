@@ -7,9 +7,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 use url::Url;
+
+use crate::deadlines::ReadDeadlines;
 
 const ENV_HELP: &str = "\
 Secrets come from the environment only (or NAME_FILE, a file holding the value):
@@ -91,6 +94,21 @@ pub struct ProxyArgs {
     /// flooder. 0 turns it off (e.g. behind a proxy that hides client addresses).
     #[arg(long, env = "ANONYMOUS_REQUESTS_PER_MINUTE", default_value_t = 60)]
     pub anonymous_requests_per_minute: u32,
+    /// Seconds a client may take to send a whole request header, counted from the connection
+    /// (its first request) or from the request's first byte; past it the connection is
+    /// closed. Stops slow clients from holding connections by dripping a header.
+    #[arg(long, env = "REQUEST_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub request_header_timeout_secs: u64,
+    /// Seconds a client may take to send a whole request body (to /mcp and to the OAuth
+    /// endpoints), counted from the end of its header; past it, 408 and the connection is
+    /// closed. Only requests are bounded: responses (SSE streams, slow tool calls) take as
+    /// long as they take.
+    #[arg(long, env = "REQUEST_BODY_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub request_body_timeout_secs: u64,
+    /// Seconds a kept-alive client connection may wait idle for its next request before the
+    /// proxy closes it.
+    #[arg(long, env = "KEEPALIVE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub keepalive_timeout_secs: u64,
     /// Worker threads.
     #[arg(long, env = "PROXY_THREADS", default_value_t = 2)]
     pub threads: usize,
@@ -116,6 +134,17 @@ pub struct ProxyArgs {
     /// Put before every Redis key, so two deployments can share one Redis.
     #[arg(long, env = "STORE_KEY_PREFIX", default_value = "okta-mcp:")]
     pub store_key_prefix: String,
+}
+
+impl ProxyArgs {
+    /// How long reading a request may take.
+    pub fn read_deadlines(&self) -> ReadDeadlines {
+        ReadDeadlines {
+            header: Duration::from_secs(self.request_header_timeout_secs),
+            body: Duration::from_secs(self.request_body_timeout_secs),
+            idle: Duration::from_secs(self.keepalive_timeout_secs),
+        }
+    }
 }
 
 /// A setting that is missing or unusable; the message says what to fix.

@@ -1,6 +1,7 @@
 //! The pingora `ProxyHttp` implementation. It only dispatches: each phase calls into the
 //! module that owns the concern (`oauth` for our endpoints and for authenticating `/mcp`,
-//! `forward` for header hygiene, identity headers and CORS).
+//! `forward` for header hygiene, identity headers and CORS, `deadlines` and `request_body` for
+//! clients that send a request too slowly or break its body).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,11 +13,13 @@ use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 
+use crate::deadlines;
 use crate::forward::{self, OriginPolicy};
 use crate::identity::IdentitySigner;
 use crate::oauth::{AuthServer, Principal};
 use crate::okta_login::UpstreamLogin;
 use crate::replicas::{Route, SessionRoutes};
+use crate::request_body::BodyFailure;
 use crate::web::{WebRequest, WebResponse};
 
 /// Where `/mcp` goes.
@@ -55,6 +58,8 @@ pub struct EdgeParts {
     pub origins: OriginPolicy,
     pub upstream: Upstream,
     pub max_body_bytes: usize,
+    /// How long a request body may take to arrive, from the end of its header.
+    pub body_deadline: Duration,
     /// For the readiness probe of the tool server.
     pub http: reqwest::Client,
     /// Which replica owns each MCP session.
@@ -93,6 +98,10 @@ pub struct RequestCtx {
     principal: Option<Arc<Principal>>,
     origin: Option<String>,
     body_bytes: usize,
+    /// When the `/mcp` body being forwarded is due.
+    body_due: Option<Instant>,
+    /// The request body has been read to its end (forwarded requests).
+    body_done: bool,
     route: Route,
 }
 
@@ -111,14 +120,31 @@ impl ProxyHttp for Edge {
             principal: None,
             origin: None,
             body_bytes: 0,
+            body_due: None,
+            body_done: false,
             route: Route::Gone,
         }
+    }
+
+    async fn early_request_filter(
+        &self,
+        session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        deadlines::header_read(session);
+        Ok(())
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         if session.req_header().uri.path() == MCP_PATH {
             return match self.admit_mcp(session, ctx).await {
-                Ok(()) => Ok(false),
+                Ok(()) => {
+                    // The body streams to the tool server as it arrives: each read may wait
+                    // only for what is left of the body deadline (`request_body_filter`).
+                    ctx.body_due = Some(Instant::now() + self.parts.body_deadline);
+                    session.set_read_timeout(Some(self.parts.body_deadline));
+                    Ok(false)
+                }
                 Err(response) => {
                     send(session, response).await?;
                     Ok(true)
@@ -130,7 +156,9 @@ impl ProxyHttp for Edge {
             _ if self.parts.peer_listener => not_found(),
             "/health" => WebResponse::new(StatusCode::OK, "text/plain", "ok\n"),
             "/ready" => self.readiness().await,
-            _ => match read_request(session, self.parts.max_body_bytes).await {
+            _ => match read_request(session, self.parts.max_body_bytes, self.parts.body_deadline)
+                .await
+            {
                 Ok(request) => self
                     .parts
                     .auth
@@ -191,14 +219,23 @@ impl ProxyHttp for Edge {
 
     async fn request_body_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.body_bytes += body.as_ref().map_or(0, Bytes::len);
         if ctx.body_bytes > self.parts.max_body_bytes {
             return Error::e_explain(HTTPStatus(413), "request body over the limit");
+        }
+        if end_of_stream {
+            ctx.body_done = true;
+        } else if let Some(due) = ctx.body_due {
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Error::e_explain(HTTPStatus(408), "request body too slow");
+            }
+            session.set_read_timeout(Some(left));
         }
         Ok(())
     }
@@ -238,6 +275,20 @@ impl ProxyHttp for Edge {
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
+        if let Some(failure) = self.body_failure(e, ctx) {
+            // The client's body broke or stalled; it is still there to read why.
+            tracing::info!(?failure, "a request body to /mcp could not be read");
+            session.set_keepalive(None);
+            let response = failure.jsonrpc_answer();
+            let code = response.status.as_u16();
+            if session.response_written().is_none() {
+                let _ = send(session, response).await;
+            }
+            return FailToProxy {
+                error_code: code,
+                can_reuse_downstream: false,
+            };
+        }
         let response = match e.etype() {
             // The replica that owned the session is gone: the client starts a new one.
             _ if matches!(ctx.route, Route::Peer { .. })
@@ -271,13 +322,16 @@ impl ProxyHttp for Edge {
         }
     }
 
-    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
-        // A client closing its SSE stream (or going away mid-response) is normal for MCP.
-        error.esource() == &ErrorSource::Downstream
-            && matches!(error.etype(), ConnectionClosed | ReadError | WriteError)
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, error: &Error) -> bool {
+        // A client closing its SSE stream (or going away mid-response) is normal for MCP; a
+        // body it broke is logged by `fail_to_proxy`.
+        (error.esource() == &ErrorSource::Downstream
+            && matches!(error.etype(), ConnectionClosed | ReadError | WriteError))
+            || self.body_failure(error, ctx).is_some()
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        deadlines::request_done(session);
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let request = session.req_header();
         tracing::info!(
@@ -292,6 +346,14 @@ impl ProxyHttp for Edge {
 }
 
 impl Edge {
+    /// Why the `/mcp` request body being forwarded could not be read, if `error` says so.
+    fn body_failure(&self, error: &Error, ctx: &RequestCtx) -> Option<BodyFailure> {
+        if ctx.body_done || ctx.body_due.is_none() {
+            return None;
+        }
+        BodyFailure::of(error, self.parts.body_deadline)
+    }
+
     /// Origin, CORS preflight, authentication and size checks for `/mcp`; `Err` is the answer.
     #[allow(clippy::result_large_err)] // the error is the answer, sent right away
     async fn admit_mcp(
@@ -433,8 +495,29 @@ impl Edge {
     }
 }
 
-/// Reads a request for one of our endpoints, refusing bodies over `limit`.
-async fn read_request(session: &mut Session, limit: usize) -> Result<WebRequest, WebResponse> {
+/// Reads a request for one of our endpoints, refusing bodies over `limit` and bodies that do
+/// not arrive whole within `deadline` or cannot be read (then the connection is not reused).
+async fn read_request(
+    session: &mut Session,
+    limit: usize,
+    deadline: Duration,
+) -> Result<WebRequest, WebResponse> {
+    // No single read may wait longer than the whole body may take.
+    session.set_read_timeout(Some(deadline));
+    match tokio::time::timeout(deadline, read_whole_request(session, limit, deadline)).await {
+        Ok(read) => read,
+        Err(_) => {
+            session.set_keepalive(None);
+            Err(BodyFailure::TooSlow(deadline).oauth_answer())
+        }
+    }
+}
+
+async fn read_whole_request(
+    session: &mut Session,
+    limit: usize,
+    deadline: Duration,
+) -> Result<WebRequest, WebResponse> {
     let header = session.req_header();
     let declared = header
         .headers
@@ -465,11 +548,10 @@ async fn read_request(session: &mut Session, limit: usize) -> Result<WebRequest,
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(_) => {
-                return Err(WebResponse::json(
-                    StatusCode::BAD_REQUEST,
-                    &serde_json::json!({"error": "invalid_request", "error_description": "could not read the request body"}),
-                ));
+            Err(error) => {
+                let failure = BodyFailure::of(&error, deadline).unwrap_or(BodyFailure::EndedEarly);
+                session.set_keepalive(None);
+                return Err(failure.oauth_answer());
             }
         }
     }

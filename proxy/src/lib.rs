@@ -9,12 +9,14 @@
 //! `replicas` routes an MCP session's requests to the replica that owns it.
 
 pub mod config;
+pub mod deadlines;
 pub mod edge;
 pub mod forward;
 pub mod identity;
 pub mod oauth;
 pub mod okta_login;
 pub mod replicas;
+pub mod request_body;
 pub mod revocations;
 pub mod roles;
 pub mod session_cookie;

@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use async_trait::async_trait;
 use clap::Parser;
 use okta_mcp_proxy::config::{self, ProxyArgs};
+use okta_mcp_proxy::deadlines;
 use okta_mcp_proxy::edge::{Edge, EdgeParts, Upstream};
 use okta_mcp_proxy::forward::OriginPolicy;
 use okta_mcp_proxy::identity::IdentitySigner;
@@ -140,6 +141,7 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
         .build()
         .context("building the HTTP client")?;
     let origins = OriginPolicy::new(&config::origin_of(&public_url), &args.allowed_origins);
+    let read_deadlines = args.read_deadlines();
     let edge = |peer_listener: bool| {
         Edge::new(EdgeParts {
             auth: auth.clone(),
@@ -148,6 +150,7 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
             origins: origins.clone(),
             upstream: upstream.clone(),
             max_body_bytes: args.max_body_bytes,
+            body_deadline: read_deadlines.body,
             http: http.clone(),
             routes: routes.clone(),
             peer_listener,
@@ -164,7 +167,13 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let mut service = pingora::proxy::http_proxy_service(&server.configuration, edge(false)?);
+    // Each connection keeps the request deadlines (module `deadlines`).
+    let conf = server.configuration.clone();
+    let proxy_service = |name: &str, edge: Edge| {
+        let proxy = pingora::proxy::http_proxy(&conf, edge);
+        deadlines::service(name, proxy, read_deadlines)
+    };
+    let mut service = proxy_service("okta-mcp-proxy", edge(false)?);
     if args.no_plain && args.tls_listen.is_none() {
         bail!("--no-plain needs --tls-listen: the proxy would not listen anywhere");
     }
@@ -187,7 +196,7 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
     }
     server.add_service(service);
     if let Some(addr) = args.peer_listen {
-        let mut peers = pingora::proxy::http_proxy_service(&server.configuration, edge(true)?);
+        let mut peers = proxy_service("okta-mcp-proxy peers", edge(true)?);
         peers.add_tcp(&addr.to_string());
         tracing::info!(
             "okta-mcp-proxy peer listener on http://{addr} (replica {})",
