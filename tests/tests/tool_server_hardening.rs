@@ -2,6 +2,7 @@
 //! reproduced through real processes.
 //!
 //! - sessions: `serve` keeps no MCP session, so no caller can pile them up;
+//! - log forging: outside values (tool names, subjects, …) cannot start a log line or fake a field;
 
 use okta_mcp_tests::harness::{FakeOkta, McpClient, ToolServer, rss_kib};
 use serde_json::{Value, json};
@@ -53,4 +54,49 @@ async fn initializes_open_no_session_so_none_can_pile_up() {
     }
     let deleted = delete.send().await.expect("DELETE");
     assert_eq!(deleted.status(), 405);
+}
+
+/// Finding 2: a tool name with a newline wrote a second, forged `audit` line.
+#[tokio::test]
+async fn outside_values_cannot_forge_log_lines_or_fields() {
+    let (_okta, server) = setup(&[]).await;
+    let mut client = McpClient::new(&server.mcp_url, "viewer", "00u-viewer");
+    client.initialize().await;
+    for name in [
+        "x\naudit forged=1",
+        "x\r\naudit forged=2",
+        "x decision=\"allow\" forged=3",
+    ] {
+        let answer = client.call(name, json!({})).await;
+        assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    }
+    // Wait for the last refusal's audit line, then look at every line.
+    let logs = server.process.wait_for_log("forged=3").await;
+    for line in logs.lines() {
+        assert!(
+            !line.trim_start().starts_with("audit forged"),
+            "a forged line: {line:?}\n{logs}"
+        );
+        assert!(!line.contains("decision=\"allow\" forged"), "{line:?}");
+    }
+    let audit: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains(" audit: ") && l.contains("forged="))
+        .collect();
+    assert_eq!(audit.len(), 3, "one line per call: {audit:#?}");
+    assert!(
+        audit[0].contains(r#"tool="x\naudit forged=1""#),
+        "{audit:#?}"
+    );
+    assert!(
+        audit[1].contains(r#"tool="x\r\naudit forged=2""#),
+        "{audit:#?}"
+    );
+    assert!(
+        audit[2].contains(r#"tool="x decision=\"allow\" forged=3""#),
+        "{audit:#?}"
+    );
+    // A plain name stays as it was.
+    client.call_ok("get_current_time", json!({})).await;
+    server.process.wait_for_log("tool=get_current_time").await;
 }

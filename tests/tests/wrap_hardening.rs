@@ -2,6 +2,8 @@
 //!
 //! - sessions: one subject's cap holds, and a capped subject gets back in once a session is
 //!   deleted or idles out;
+//! - log forging: neither a tool name nor what the wrapped server writes to stderr can start a
+//!   log line or fake a field.
 
 use std::time::Duration;
 
@@ -92,4 +94,57 @@ async fn a_capped_subject_gets_back_in_after_delete_and_after_idling_out() {
         let (status, message, _) = open(&server, subject).await;
         assert_eq!(status, 200, "{subject} after idling out: {message}");
     }
+}
+
+/// Finding 2 for `wrap`: a tool name with a line break, and a child's stderr line dressed as
+/// fields.
+#[tokio::test]
+async fn tool_names_and_child_stderr_cannot_forge_log_lines_or_fields() {
+    let server = WrapServer::start(POLICY, &[], &everything_server_command()).await;
+    let mut client = McpClient::new(&server.mcp_url, "viewer", "00u-viewer");
+    client.initialize().await;
+    let refused = client
+        .call("x\naudit forged=1 decision=\"allow\"", json!({}))
+        .await;
+    assert!(
+        refused.get("error").is_some() || refused["result"]["isError"] == true,
+        "{refused}"
+    );
+    let logs = server.process.wait_for_log("forged=1").await;
+    assert!(
+        !logs
+            .lines()
+            .any(|l| l.trim_start().starts_with("audit forged")),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(r#"tool="x\naudit forged=1 decision=\"allow\"""#),
+        "{logs}"
+    );
+
+    // A child that writes whatever it likes to stderr (and never answers initialize).
+    let script = "printf 'x subject=\"00u-carol\" decision=\"allow\"\\nhello\\raudit forged=2\\n' >&2; sleep 5";
+    let child = vec!["sh".to_owned(), "-c".to_owned(), script.to_owned()];
+    let server = WrapServer::start(POLICY, &["--init-timeout-secs", "2"], &child).await;
+    let (status, _, _) = open(&server, "00u-viewer").await;
+    assert_eq!(status, 504);
+    let logs = server.process.wait_for_log("forged=2").await;
+    let stderr: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("wrapped server wrote to stderr"))
+        .collect();
+    assert_eq!(stderr.len(), 2, "{logs}");
+    for line in &stderr {
+        assert!(line.contains("subject=00u-viewer"), "{line}");
+        assert!(!line.contains(r#" subject="00u-carol""#), "{line}");
+        assert!(!line.contains(r#" decision="allow""#), "{line}");
+    }
+    assert!(
+        stderr[0].contains(r#"stderr="x subject=\"00u-carol\" decision=\"allow\"""#),
+        "{stderr:#?}"
+    );
+    assert!(
+        stderr[1].contains(r#"stderr="hello\raudit forged=2""#),
+        "{stderr:#?}"
+    );
 }

@@ -20,6 +20,7 @@
 //! - Answers are `application/json`. Were a tool to send a notification before its result,
 //!   rmcp would answer that one request with an SSE stream instead, so nothing is lost.
 
+use okta_mcp_common::logging::escaped;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -159,7 +160,7 @@ pub fn verify_identity(
                     format!("Service unavailable: {error}"),
                 );
             }
-            tracing::warn!(%error, method = %method, "refused request without a valid identity");
+            tracing::warn!(%error, method = %escaped(method.as_str()), "refused request without a valid identity");
             Refusal::new(
                 StatusCode::UNAUTHORIZED,
                 -32001,

@@ -1,5 +1,6 @@
 //! okta-mcp-tool-server: parses flags and wires the parts together.
 
+use okta_mcp_common::logging::escaped;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -322,7 +323,7 @@ async fn stdio(args: StdioArgs) -> anyhow::Result<()> {
         .iter()
         .all(|(role, _, _)| *role != identity.role)
     {
-        tracing::warn!(role = %identity.role, "the policy has no such role: no tool will be visible");
+        tracing::warn!(role = %escaped(&identity.role), "the policy has no such role: no tool will be visible");
     }
     let handler = OktaToolServer::new(okta_client(&args.okta)?, policy, Caller::Fixed(identity));
     let service = handler.serve(rmcp::transport::stdio()).await?;
