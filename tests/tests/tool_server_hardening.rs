@@ -3,9 +3,14 @@
 //!
 //! - sessions: `serve` keeps no MCP session, so no caller can pile them up;
 //! - log forging: outside values (tool names, subjects, …) cannot start a log line or fake a field;
+//! - slow clients: silent, slow-header and idle keep-alive connections are closed.
+
+use std::time::{Duration, Instant};
 
 use okta_mcp_tests::harness::{FakeOkta, McpClient, ToolServer, rss_kib};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 async fn setup(env: &[(&str, &str)]) -> (FakeOkta, ToolServer) {
     let okta = FakeOkta::start(&[]);
@@ -99,4 +104,127 @@ async fn outside_values_cannot_forge_log_lines_or_fields() {
     // A plain name stays as it was.
     client.call_ok("get_current_time", json!({})).await;
     server.process.wait_for_log("tool=get_current_time").await;
+}
+
+/// What a raw connection saw before the server closed it (or the read gave up).
+struct Closed {
+    after: Duration,
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+/// Reads from `tcp` until the server closes it or `limit` passes.
+async fn read_until_closed(tcp: &mut TcpStream, started: Instant, limit: Duration) -> Closed {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = limit.saturating_sub(started.elapsed());
+        match tokio::time::timeout(left, tcp.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                return Closed {
+                    after: started.elapsed(),
+                    bytes,
+                    closed: true,
+                };
+            }
+            Ok(Ok(n)) => bytes.extend_from_slice(&buf[..n]),
+            Err(_) => {
+                return Closed {
+                    after: started.elapsed(),
+                    bytes,
+                    closed: false,
+                };
+            }
+        }
+    }
+}
+
+fn address(server: &ToolServer) -> String {
+    server
+        .mcp_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/mcp")
+        .to_owned()
+}
+
+/// Finding 5: connections that send nothing, send their header slowly, or sit idle between
+/// requests were kept forever.
+#[tokio::test]
+async fn silent_slow_and_idle_connections_are_closed() {
+    let (_okta, server) = setup(&[
+        ("TOOL_SERVER_HEADER_TIMEOUT_SECS", "1"),
+        ("TOOL_SERVER_KEEP_ALIVE_SECS", "3"),
+    ])
+    .await;
+    let addr = address(&server);
+    let margin = Duration::from_millis(1500);
+
+    // Connects and says nothing.
+    let started = Instant::now();
+    let mut silent = TcpStream::connect(&addr).await.expect("connect");
+    let seen = read_until_closed(&mut silent, started, Duration::from_secs(10)).await;
+    assert!(seen.closed, "a silent connection was kept {:?}", seen.after);
+    assert!(
+        seen.after < Duration::from_secs(1) + margin,
+        "{:?}",
+        seen.after
+    );
+
+    // Sends its header one line every 300 ms: still unfinished after the header timeout.
+    let started = Instant::now();
+    let mut slow = TcpStream::connect(&addr).await.expect("connect");
+    let writer = async {
+        slow.write_all(b"GET /health HTTP/1.1\r\n").await.ok();
+        for i in 0..30 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let line = format!("x-slow-{i}: {i}\r\n");
+            if slow.write_all(line.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
+    let seen = read_until_closed(&mut slow, started, Duration::from_secs(10)).await;
+    // The writes failed (connection closed) well before the 30 lines were all sent.
+    assert!(
+        seen.closed && seen.after < Duration::from_secs(1) + margin * 2,
+        "a slow header was still being read after {:?}",
+        seen.after
+    );
+    assert!(
+        !String::from_utf8_lossy(&seen.bytes).contains("200 OK"),
+        "a half-sent header was answered"
+    );
+
+    // A finished request, then idle on the kept-alive connection: open past the header timeout,
+    // closed after the keep-alive time.
+    let mut idle = TcpStream::connect(&addr).await.expect("connect");
+    idle.write_all(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("request");
+    let mut buf = [0u8; 1024];
+    let n = idle.read(&mut buf).await.expect("response");
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    let started = Instant::now();
+    let early = read_until_closed(&mut idle, started, Duration::from_millis(2000)).await;
+    assert!(
+        !early.closed,
+        "an idle keep-alive connection was closed at the header timeout ({:?})",
+        early.after
+    );
+    let seen = read_until_closed(&mut idle, started, Duration::from_secs(10)).await;
+    assert!(seen.closed, "an idle connection was kept {:?}", seen.after);
+    assert!(
+        seen.after >= Duration::from_millis(2500) && seen.after < Duration::from_secs(3) + margin,
+        "{:?}",
+        seen.after
+    );
+
+    // And the server still serves.
+    let mut client = McpClient::new(&server.mcp_url, "viewer", "00u-viewer");
+    assert_eq!(client.tool_names().await.len(), 12);
 }
