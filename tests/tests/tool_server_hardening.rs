@@ -3,6 +3,7 @@
 //!
 //! - sessions: `serve` keeps no MCP session, so no caller can pile them up;
 //! - log forging: outside values (tool names, subjects, …) cannot start a log line or fake a field;
+//! - restarts: identity headers captured before a restart are refused after it;
 //! - slow clients: silent, slow-header and idle keep-alive connections are closed.
 
 use std::time::{Duration, Instant};
@@ -104,6 +105,37 @@ async fn outside_values_cannot_forge_log_lines_or_fields() {
     // A plain name stays as it was.
     client.call_ok("get_current_time", json!({})).await;
     server.process.wait_for_log("tool=get_current_time").await;
+}
+
+/// Finding 3: the nonce cache lives in memory, so a header used before a restart was accepted
+/// once more after it, with any body (no session id is signed when there is none).
+#[tokio::test]
+async fn identity_headers_from_before_a_restart_are_refused() {
+    let okta = FakeOkta::start(&[]);
+    let mut first = ToolServer::start(&okta, &[]).await;
+    let client = McpClient::new(&first.mcp_url, "viewer", "00u-viewer");
+    let captured = client.identity_headers("POST");
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    assert_eq!(client.post_raw(&list, &captured).await.status, 200);
+    assert_eq!(client.post_raw(&list, &captured).await.status, 401);
+
+    first.process.kill();
+    let second = ToolServer::start(&okta, &[]).await;
+    let replayer = McpClient::new(&second.mcp_url, "viewer", "00u-viewer");
+    // Another body under the captured headers: the body is not what is signed.
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "list_okta_users", "arguments": {"limit": 1}}});
+    let replayed = replayer.post_raw(&call, &captured).await;
+    assert_eq!(replayed.status, 401, "{replayed:?}");
+    let body: Value = serde_json::from_str(&replayed.body).expect("JSON-RPC error body");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("signed before this tool server started"),
+        "{message}"
+    );
+    // A fresh header is served as usual.
+    let mut fresh = McpClient::new(&second.mcp_url, "viewer", "00u-viewer");
+    assert_eq!(fresh.tool_names().await.len(), 12);
 }
 
 /// What a raw connection saw before the server closed it (or the read gave up).

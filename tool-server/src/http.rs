@@ -148,12 +148,12 @@ pub fn verify_identity(
     path: &str,
     headers: &axum::http::HeaderMap,
 ) -> Result<Identity, Refusal> {
-    let now = chrono::Utc::now().timestamp();
+    let now_ms = crate::identity::unix_millis();
     verifier
-        .verify(method.as_str(), path, headers, now)
+        .verify(method.as_str(), path, headers, now_ms)
         .map_err(|error| {
-            if error == IdentityError::Busy {
-                tracing::warn!(%error, "refused a request: the nonce cache is full");
+            if matches!(error, IdentityError::Busy | IdentityError::SignedAtStart) {
+                tracing::warn!(%error, "refused a request for now");
                 return Refusal::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     -32603,
