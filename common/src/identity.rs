@@ -1,19 +1,45 @@
-//! The identity header contract (v1) between the proxy and the tool server.
+//! The identity header contract between the proxy and the tool server: v2, which the proxy
+//! sends, and v1, still accepted as first documented.
 //!
 //! The proxy authenticates the user; the tool server only sees plain HTTP on loopback. So the
 //! proxy states who the caller is in `X-MCP-Role`, `X-MCP-Subject` and `X-MCP-Email`, and binds
 //! those values to this one request with an HMAC in `X-MCP-Identity`:
 //!
 //! ```text
-//! X-MCP-Identity: v1;t=<unix seconds>;n=<nonce>;sig=<base64url(HMAC-SHA256(key, canonical))>
-//! canonical = "v1\n{t}\n{nonce}\n{METHOD}\n{path}\n{role}\n{subject}\n{email}\n{mcp-session-id}"
+//! X-MCP-Identity: v2;t=<unix milliseconds>;n=<nonce>;sig=<base64url(HMAC-SHA256(key, canonical))>
+//! canonical = "v2\n{t}\n{nonce}\n{METHOD}\n{path}\n{role}\n{subject}\n{email}\n{mcp-session-id}"
 //! ```
 //!
 //! The timestamp bounds how long a captured header is useful (±[`MAX_SKEW_SECS`]) and the nonce
-//! makes it single-use inside that window, so a header copied from a log or a reused connection cannot be
-//! replayed. Method, path and session id are signed so a header cannot be moved to another
-//! request. Both sides of the contract live here so the proxy and tests share one definition.
+//! makes it single-use inside that window, so a header copied from a log or a reused connection
+//! cannot be replayed. Method, path and session id are signed so a header cannot be moved to
+//! another request. Both sides of the contract live here so the proxy and tests share one
+//! definition.
+//!
+//! **Values are percent-encoded (v2).** Okta emails (and names a clients file gives as subjects)
+//! may be any UTF-8, and an HTTP header value is visible ASCII. So in v2 role, subject and email
+//! are sent as their UTF-8 bytes with every byte outside visible ASCII (`!`…`~`), and `%` itself,
+//! written `%XX` (`zoë.müller@example.com` → `zo%C3%AB.m%C3%BCller@example.com`); any other
+//! ASCII value, such as `alice@example.com`, is sent as it is. The signature covers the values
+//! exactly as sent (encoded), so the verifier checks the bytes it received before decoding
+//! anything, and the canonical form never holds a line break. A value holding a control
+//! character is not sent at all. Decoding refuses a `%` not followed by two hex digits, bytes
+//! that are not UTF-8, raw bytes that should have been encoded, and control characters.
+//!
+//! **Restarts (both versions).** The nonces are remembered in memory only, so a restarted tool
+//! server would accept once more a header used just before the restart. The verifier therefore
+//! refuses every header whose `t` is not after the moment it was created (at start-up, before the
+//! listener opens): a header captured before a restart was signed before it, so it is refused, and
+//! any header signed after start has a later `t`. That is why v2's `t` is in milliseconds: with
+//! whole seconds, a header signed in the second the tool server started could be a capture from
+//! just before the restart or a fresh request, and only refusing both is safe. For v1 headers
+//! (whole seconds) a `t` before the start second is refused (401), and a `t` equal to it gets a
+//! retryable refusal (503): the signer's next header carries a later second.
+//!
+//! v1 differs from v2 in three ways only: the tag `v1`, `t` in whole seconds, and values sent and
+//! signed as they are (visible ASCII only, `%` meaning itself).
 
+use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
@@ -58,8 +84,15 @@ type HmacSha256 = Hmac<Sha256>;
 pub enum IdentityError {
     #[error("missing identity header {0}")]
     Missing(&'static str),
-    #[error("identity header {0} is not valid text")]
+    #[error(
+        "identity header {0} is not visible ASCII (its value must be sent percent-encoded as UTF-8)"
+    )]
     NotText(&'static str),
+    #[error("identity header {header} is not percent-encoded UTF-8: {why}")]
+    BadEncoding {
+        header: &'static str,
+        why: &'static str,
+    },
     #[error("identity header x-mcp-identity is malformed: {0}")]
     Malformed(&'static str),
     #[error("identity header is stale or from the future (more than {MAX_SKEW_SECS} s off)")]
@@ -68,6 +101,16 @@ pub enum IdentityError {
     BadSignature,
     #[error("identity header nonce was already used")]
     Replayed,
+    #[error(
+        "identity header was signed before this tool server started (a header captured earlier \
+         cannot be replayed after a restart); the proxy signs every request afresh"
+    )]
+    SignedBeforeStart,
+    #[error(
+        "identity header (v1, whole seconds) was signed in the second this tool server started, \
+         so it could predate the start; retry in a second"
+    )]
+    SignedAtStart,
     #[error(
         "too many requests in the identity window ({MAX_NONCES} in {MAX_SKEW_SECS} s); retry shortly"
     )]
@@ -103,8 +146,9 @@ impl IdentityKey {
         }
     }
 
-    /// The `X-MCP-Identity` value (`v1;t=…;n=…;sig=…`) for a request by `who`, built in one
-    /// allocation.
+    /// The v1 `X-MCP-Identity` value (`v1;t=<seconds>;n=…;sig=…`) for a request by `who`, whose
+    /// values are sent as they are; built in one allocation. The proxy sends v2
+    /// ([`sign_v2`](Self::sign_v2)); v1 stays for the documented example and older signers.
     pub fn header_value(
         &self,
         t: i64,
@@ -112,10 +156,54 @@ impl IdentityKey {
         request: RequestBinding<'_>,
         who: IdentityFields<'_>,
     ) -> String {
-        let sig = self.mac(t, nonce, request, who);
+        self.value(Version::V1, t, nonce, request, who)
+    }
+
+    /// The four v2 identity header values for a request by `who` at `t_ms` (unix milliseconds):
+    /// role, subject and email percent-encoded, and the signature over those encoded values.
+    /// Refuses a value holding a control character.
+    pub fn sign_v2<'a>(
+        &self,
+        t_ms: i64,
+        nonce: &str,
+        request: RequestBinding<'_>,
+        who: IdentityFields<'a>,
+    ) -> Result<SignedHeaders<'a>, IdentityError> {
+        let role = encode_value(ROLE_HEADER, who.role)?;
+        let subject = encode_value(SUBJECT_HEADER, who.subject)?;
+        let email = encode_value(EMAIL_HEADER, who.email)?;
+        let identity = self.value(
+            Version::V2,
+            t_ms,
+            nonce,
+            request,
+            IdentityFields {
+                role: &role,
+                subject: &subject,
+                email: &email,
+            },
+        );
+        Ok(SignedHeaders {
+            role,
+            subject,
+            email,
+            identity,
+        })
+    }
+
+    fn value(
+        &self,
+        version: Version,
+        t: i64,
+        nonce: &str,
+        request: RequestBinding<'_>,
+        who: IdentityFields<'_>,
+    ) -> String {
+        let sig = self.mac(version, t, nonce, request, who);
         let mut value = String::with_capacity(96);
         let mut digits = [0u8; 20];
-        value.push_str("v1;t=");
+        value.push_str(version.tag());
+        value.push_str(";t=");
         value.push_str(std::str::from_utf8(decimal(t, &mut digits)).unwrap_or("0"));
         value.push_str(";n=");
         value.push_str(nonce);
@@ -124,9 +212,11 @@ impl IdentityKey {
         value
     }
 
-    /// HMAC of the canonical form, fed field by field (no joined string is built).
+    /// HMAC of the canonical form, fed field by field (no joined string is built). The fields
+    /// are the values as sent (for v2, encoded).
     fn mac(
         &self,
+        version: Version,
         t: i64,
         nonce: &str,
         request: RequestBinding<'_>,
@@ -134,7 +224,8 @@ impl IdentityKey {
     ) -> [u8; 32] {
         let mut mac = self.0.clone();
         let mut digits = [0u8; 20];
-        mac.update(b"v1\n");
+        mac.update(version.tag().as_bytes());
+        mac.update(b"\n");
         mac.update(decimal(t, &mut digits));
         mac.update(b"\n");
         mac.update(nonce.as_bytes());
@@ -156,6 +247,114 @@ impl IdentityKey {
         }
         mac.finalize().into_bytes().into()
     }
+}
+
+/// The contract's versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    /// `t` in seconds, values as they are.
+    V1,
+    /// `t` in milliseconds, values percent-encoded.
+    V2,
+}
+
+impl Version {
+    fn tag(self) -> &'static str {
+        match self {
+            Version::V1 => "v1",
+            Version::V2 => "v2",
+        }
+    }
+}
+
+/// The identity header values of one request, as a v2 signer sends them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedHeaders<'a> {
+    /// `X-MCP-Role`, percent-encoded.
+    pub role: Cow<'a, str>,
+    /// `X-MCP-Subject`, percent-encoded.
+    pub subject: Cow<'a, str>,
+    /// `X-MCP-Email`, percent-encoded.
+    pub email: Cow<'a, str>,
+    /// `X-MCP-Identity`: `v2;t=…;n=…;sig=…`.
+    pub identity: String,
+}
+
+/// Whether a v2 header value may carry byte `b` as it is: visible ASCII but `%`.
+fn sent_as_is(b: u8) -> bool {
+    b.is_ascii_graphic() && b != b'%'
+}
+
+/// A value as a v2 header carries it (see the module docs); borrowed when nothing needs
+/// encoding. A control character is refused: no identity value holds one, and refusing it keeps
+/// it out of every log.
+pub fn encode_value<'a>(
+    header: &'static str,
+    value: &'a str,
+) -> Result<Cow<'a, str>, IdentityError> {
+    if value.chars().any(char::is_control) {
+        return Err(IdentityError::BadEncoding {
+            header,
+            why: "it holds a control character",
+        });
+    }
+    if value.bytes().all(sent_as_is) {
+        return Ok(Cow::Borrowed(value));
+    }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut encoded = String::with_capacity(value.len() * 3);
+    for b in value.bytes() {
+        if sent_as_is(b) {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push('%');
+            encoded.push(char::from(HEX[usize::from(b >> 4)]));
+            encoded.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
+    Ok(Cow::Owned(encoded))
+}
+
+/// The value a v2 header carries, decoded; a clear error for a bad encoding, never a panic.
+pub fn decode_value<'a>(
+    header: &'static str,
+    encoded: &'a str,
+) -> Result<Cow<'a, str>, IdentityError> {
+    let bad = |why| IdentityError::BadEncoding { header, why };
+    if let Some(b) = encoded.bytes().find(|b| !sent_as_is(*b) && *b != b'%') {
+        return Err(if b.is_ascii() {
+            bad("a space or control character must be sent as %XX")
+        } else {
+            bad("a byte outside ASCII must be sent as %XX")
+        });
+    }
+    let decoded = if encoded.contains('%') {
+        let bytes = encoded.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut at = 0;
+        while at < bytes.len() {
+            if bytes[at] == b'%' {
+                let hex = |i: usize| bytes.get(i).and_then(|b| char::from(*b).to_digit(16));
+                match (hex(at + 1), hex(at + 2)) {
+                    (Some(hi), Some(lo)) => out.push((hi * 16 + lo) as u8),
+                    _ => return Err(bad("a % is not followed by two hex digits")),
+                }
+                at += 3;
+            } else {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+        Cow::Owned(
+            String::from_utf8(out).map_err(|_| bad("it decodes to bytes that are not UTF-8"))?,
+        )
+    } else {
+        Cow::Borrowed(encoded)
+    };
+    if decoded.chars().any(char::is_control) {
+        return Err(bad("it holds a control character"));
+    }
+    Ok(decoded)
 }
 
 /// `n` in decimal, written into `buf` (no allocation).
@@ -222,7 +421,7 @@ pub struct RequestBinding<'a> {
     pub session_id: &'a str,
 }
 
-/// The string that is signed.
+/// The string a v1 header signs.
 pub fn canonical(t: i64, nonce: &str, request: RequestBinding<'_>, identity: &Identity) -> String {
     [
         "v1",
@@ -238,7 +437,28 @@ pub fn canonical(t: i64, nonce: &str, request: RequestBinding<'_>, identity: &Id
     .join("\n")
 }
 
-/// The `X-MCP-Identity` value for a request, with the given time and nonce.
+/// The string a v2 header signs (`t` in milliseconds, values percent-encoded).
+pub fn canonical_v2(
+    t_ms: i64,
+    nonce: &str,
+    request: RequestBinding<'_>,
+    identity: &Identity,
+) -> Result<String, IdentityError> {
+    Ok([
+        "v2",
+        &t_ms.to_string(),
+        nonce,
+        &request.method.to_ascii_uppercase(),
+        request.path,
+        &encode_value(ROLE_HEADER, &identity.role)?,
+        &encode_value(SUBJECT_HEADER, &identity.subject)?,
+        &encode_value(EMAIL_HEADER, &identity.email)?,
+        request.session_id,
+    ]
+    .join("\n"))
+}
+
+/// The v1 `X-MCP-Identity` value for a request, with the given time (seconds) and nonce.
 pub fn sign(
     key: &IdentityKey,
     t: i64,
@@ -247,6 +467,24 @@ pub fn sign(
     identity: &Identity,
 ) -> String {
     key.header_value(t, nonce, request, identity.fields())
+}
+
+/// The v2 identity header values for a request, with the given time (milliseconds) and nonce.
+pub fn sign_v2<'a>(
+    key: &IdentityKey,
+    t_ms: i64,
+    nonce: &str,
+    request: RequestBinding<'_>,
+    identity: &'a Identity,
+) -> Result<SignedHeaders<'a>, IdentityError> {
+    key.sign_v2(t_ms, nonce, request, identity.fields())
+}
+
+/// Now, in unix milliseconds (what a v2 header's `t` carries).
+pub fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A fresh nonce: 16 random bytes, base64url without padding.
@@ -265,6 +503,9 @@ pub fn new_nonce_in(buf: &mut [u8; 22]) -> &str {
 /// Checks identity headers and remembers nonces for the skew window.
 pub struct IdentityVerifier {
     key: IdentityKey,
+    /// When this verifier was made (unix milliseconds): headers signed before are refused, since
+    /// the nonces seen before then are not known (see the module docs).
+    started_ms: i64,
     /// The nonce cache in [`NONCE_SHARDS`] parts, chosen by the nonce's low bits, so that
     /// requests on different threads rarely wait for the same lock.
     seen: [Mutex<NonceCache>; NONCE_SHARDS],
@@ -358,21 +599,28 @@ impl HeaderSource for http::HeaderMap {
 }
 
 impl IdentityVerifier {
-    /// A verifier with an empty nonce cache.
+    /// A verifier with an empty nonce cache, refusing headers signed before now. Make it before
+    /// the listener opens.
     pub fn new(key: IdentityKey) -> Self {
+        Self::started_at(key, unix_millis())
+    }
+
+    /// A verifier that refuses headers signed at or before `started_ms` (unix milliseconds).
+    pub fn started_at(key: IdentityKey, started_ms: i64) -> Self {
         Self {
             key,
+            started_ms,
             seen: std::array::from_fn(|_| Mutex::new(NonceCache::default())),
         }
     }
 
-    /// Checks the identity headers of one request at time `now` (unix seconds).
+    /// Checks the identity headers of one request at time `now_ms` (unix milliseconds).
     pub fn verify(
         &self,
         method: &str,
         path: &str,
         headers: &impl HeaderSource,
-        now: i64,
+        now_ms: i64,
     ) -> Result<Identity, IdentityError> {
         let get = |name: &'static str| -> Result<Option<&str>, IdentityError> {
             headers
@@ -388,29 +636,67 @@ impl IdentityVerifier {
         let email = get(EMAIL_HEADER)?.unwrap_or("");
         let session_id = get(SESSION_HEADER)?.unwrap_or("");
 
-        let (t, nonce, nonce_bits, sig) = parse_value(value)?;
-        if (now - t).abs() > MAX_SKEW_SECS {
-            return Err(IdentityError::Stale);
-        }
-        let identity = Identity {
-            role: role.to_owned(),
-            subject: subject.to_owned(),
-            email: email.to_owned(),
+        let (version, t, nonce, nonce_bits, sig) = parse_value(value)?;
+        let now_s = now_ms.div_euclid(1000);
+        // The second whose nonce bucket this header belongs to.
+        let second = match version {
+            Version::V1 => {
+                if (now_s - t).abs() > MAX_SKEW_SECS {
+                    return Err(IdentityError::Stale);
+                }
+                t
+            }
+            Version::V2 => {
+                if (now_ms - t).abs() > MAX_SKEW_SECS * 1000 {
+                    return Err(IdentityError::Stale);
+                }
+                t.div_euclid(1000)
+            }
         };
         let request = RequestBinding {
             method,
             path,
             session_id,
         };
-        let expected = self.key.mac(t, nonce, request, identity.fields());
+        let sent = IdentityFields {
+            role,
+            subject,
+            email,
+        };
+        let expected = self.key.mac(version, t, nonce, request, sent);
         if !bool::from(expected.as_slice().ct_eq(&sig)) {
             return Err(IdentityError::BadSignature);
+        }
+        match version {
+            Version::V2 if t <= self.started_ms => return Err(IdentityError::SignedBeforeStart),
+            Version::V1 => {
+                let started_s = self.started_ms.div_euclid(1000);
+                if t < started_s {
+                    return Err(IdentityError::SignedBeforeStart);
+                }
+                if t == started_s {
+                    return Err(IdentityError::SignedAtStart);
+                }
+            }
+            Version::V2 => {}
         }
         // Only a correctly signed nonce is remembered, so junk cannot fill the cache.
         self.seen[nonce_bits as usize % NONCE_SHARDS]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(t, nonce_bits, now)?;
+            .insert(second, nonce_bits, now_s)?;
+        let identity = match version {
+            Version::V1 => Identity {
+                role: role.to_owned(),
+                subject: subject.to_owned(),
+                email: email.to_owned(),
+            },
+            Version::V2 => Identity {
+                role: decode_value(ROLE_HEADER, role)?.into_owned(),
+                subject: decode_value(SUBJECT_HEADER, subject)?.into_owned(),
+                email: decode_value(EMAIL_HEADER, email)?.into_owned(),
+            },
+        };
         if identity.role.is_empty() {
             return Err(IdentityError::EmptyRole);
         }
@@ -418,30 +704,35 @@ impl IdentityVerifier {
     }
 }
 
-/// Splits `v1;t=…;n=…;sig=…` into its parts, strictly.
-fn parse_value(value: &str) -> Result<(i64, &str, u128, [u8; 32]), IdentityError> {
+/// Splits `v2;t=…;n=…;sig=…` (or `v1;…`) into its parts, strictly.
+#[allow(clippy::type_complexity)]
+fn parse_value(value: &str) -> Result<(Version, i64, &str, u128, [u8; 32]), IdentityError> {
     let mut parts = value.split(';');
-    if parts.next() != Some("v1") {
-        return Err(IdentityError::Malformed("version must be v1"));
-    }
+    let version = match parts.next() {
+        Some("v2") => Version::V2,
+        Some("v1") => Version::V1,
+        _ => return Err(IdentityError::Malformed("version must be v2 (or v1)")),
+    };
     let mut field = |prefix: &'static str, what: &'static str| {
         parts
             .next()
             .and_then(|p| p.strip_prefix(prefix))
             .ok_or(IdentityError::Malformed(what))
     };
-    let t = field("t=", "expected t=<unix seconds>")?;
+    let t = field("t=", "expected t=<unix time>")?;
     let nonce = field("n=", "expected n=<nonce>")?;
     let sig = field("sig=", "expected sig=<signature>")?;
     if parts.next().is_some() {
         return Err(IdentityError::Malformed("unexpected fields after sig"));
     }
-    if t.is_empty() || t.len() > 12 || !t.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(IdentityError::Malformed("t must be unix seconds"));
+    let (digits, what) = match version {
+        Version::V1 => (12, "t must be unix seconds"),
+        Version::V2 => (15, "t must be unix milliseconds"),
+    };
+    if t.is_empty() || t.len() > digits || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(IdentityError::Malformed(what));
     }
-    let t: i64 = t
-        .parse()
-        .map_err(|_| IdentityError::Malformed("t must be unix seconds"))?;
+    let t: i64 = t.parse().map_err(|_| IdentityError::Malformed(what))?;
     let mut bytes = [0u8; NONCE_LEN + 2];
     let nonce_bits = match URL_SAFE_NO_PAD.decode_slice(nonce, &mut bytes) {
         Ok(NONCE_LEN) => {
@@ -476,7 +767,7 @@ fn parse_value(value: &str) -> Result<(i64, &str, u128, [u8; 32]), IdentityError
             ));
         }
     };
-    Ok((t, nonce, nonce_bits, sig))
+    Ok((version, t, nonce, nonce_bits, sig))
 }
 
 #[cfg(test)]
@@ -489,6 +780,11 @@ mod tests {
     const EXAMPLE_NONCE: &str = "AAECAwQFBgcICQoLDA0ODw";
     const EXAMPLE_HEADER: &str =
         "v1;t=1767225600;n=AAECAwQFBgcICQoLDA0ODw;sig=MJQ5rjZmoqFXMLOYeu9DsQTArVkp97usVmKBhF4i7iI";
+
+    /// Unix seconds as the milliseconds `verify` takes.
+    fn ms(seconds: i64) -> i64 {
+        seconds * 1000
+    }
 
     fn alice() -> Identity {
         Identity {
@@ -518,8 +814,9 @@ mod tests {
         h
     }
 
+    /// A verifier started at the epoch, so the examples' timestamps are after its start.
     fn verifier() -> IdentityVerifier {
-        IdentityVerifier::new(IdentityKey::new(EXAMPLE_KEY).unwrap())
+        IdentityVerifier::started_at(IdentityKey::new(EXAMPLE_KEY).unwrap(), 0)
     }
 
     #[test]
@@ -542,10 +839,230 @@ mod tests {
                 "POST",
                 "/mcp",
                 &headers(&alice(), &value, "sess-1"),
-                EXAMPLE_T + 5,
+                ms(EXAMPLE_T + 5),
             )
             .unwrap();
         assert_eq!(got, alice());
+    }
+
+    const EXAMPLE_T_MS: i64 = 1_767_225_600_123;
+    const EXAMPLE_V2_HEADER: &str = "v2;t=1767225600123;n=AAECAwQFBgcICQoLDA0ODw;sig=6nckixiWrBgjnPxGAjD9nd5J5Eozsopm0vSMkyZnjfs";
+
+    fn zoe() -> Identity {
+        Identity {
+            role: "viewer".into(),
+            subject: "00u5z6o7e8".into(),
+            email: "zoë.müller@example.com".into(),
+        }
+    }
+
+    #[test]
+    fn readme_worked_example_v2() {
+        let key = IdentityKey::new(EXAMPLE_KEY).unwrap();
+        assert_eq!(
+            canonical_v2(EXAMPLE_T_MS, EXAMPLE_NONCE, post_mcp("sess-1"), &zoe()).unwrap(),
+            "v2\n1767225600123\nAAECAwQFBgcICQoLDA0ODw\nPOST\n/mcp\nviewer\n00u5z6o7e8\nzo%C3%AB.m%C3%BCller@example.com\nsess-1"
+        );
+        let zoe = zoe();
+        let signed = sign_v2(&key, EXAMPLE_T_MS, EXAMPLE_NONCE, post_mcp("sess-1"), &zoe).unwrap();
+        assert_eq!(signed.email, "zo%C3%AB.m%C3%BCller@example.com");
+        assert_eq!(signed.role, "viewer");
+        assert!(
+            matches!(signed.subject, Cow::Borrowed(_)),
+            "nothing to encode"
+        );
+        assert_eq!(signed.identity, EXAMPLE_V2_HEADER);
+        let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains(EXAMPLE_V2_HEADER),
+            "README shows the v2 header"
+        );
+        assert!(readme.contains("zo%C3%AB.m%C3%BCller@example.com"));
+        let mut h = http::HeaderMap::new();
+        h.insert(ROLE_HEADER, signed.role.parse().unwrap());
+        h.insert(SUBJECT_HEADER, signed.subject.parse().unwrap());
+        h.insert(EMAIL_HEADER, signed.email.parse().unwrap());
+        h.insert(IDENTITY_HEADER, signed.identity.parse().unwrap());
+        h.insert(SESSION_HEADER, "sess-1".parse().unwrap());
+        let got = verifier()
+            .verify("POST", "/mcp", &h, EXAMPLE_T_MS + 5_000)
+            .unwrap();
+        assert_eq!(got, zoe, "the tool server sees the exact email");
+        // ASCII values travel as they are, also in v2.
+        let who = alice();
+        let signed = sign_v2(&key, EXAMPLE_T_MS, EXAMPLE_NONCE, post_mcp(""), &who).unwrap();
+        assert_eq!(signed.email, "alice@example.com");
+    }
+
+    #[test]
+    fn values_round_trip_and_bad_encodings_get_clear_errors() {
+        for value in [
+            "",
+            "alice@example.com",
+            "zoë.müller@example.com",
+            "δοκιμή@παράδειγμα.δοκιμή",
+            "100% \"quoted\" name",
+            "emoji 🦀 and tab-free",
+            "%41 stays %41",
+        ] {
+            let encoded = encode_value(EMAIL_HEADER, value).unwrap();
+            assert!(encoded.bytes().all(|b| b.is_ascii_graphic()), "{encoded}");
+            assert_eq!(decode_value(EMAIL_HEADER, &encoded).unwrap(), value);
+        }
+        assert_eq!(encode_value(EMAIL_HEADER, "a b").unwrap(), "a%20b");
+        // Lower-case hex and needless escapes decode too.
+        assert_eq!(decode_value(EMAIL_HEADER, "zo%c3%ab%41").unwrap(), "zoëA");
+        for (bad, why) in [
+            ("%", "two hex digits"),
+            ("abc%4", "two hex digits"),
+            ("%GG", "two hex digits"),
+            ("%+1", "two hex digits"),
+            ("%C3", "not UTF-8"),
+            ("%FF%FE", "not UTF-8"),
+            ("%ED%A0%80", "not UTF-8"),
+            ("a%0Aaudit", "control character"),
+            ("%7F", "control character"),
+            ("%C2%85", "control character"),
+            ("a b", "space or control"),
+            ("a\tb", "space or control"),
+            ("zoë", "outside ASCII"),
+        ] {
+            match decode_value(EMAIL_HEADER, bad) {
+                Err(error @ IdentityError::BadEncoding { .. }) => {
+                    let message = error.to_string();
+                    assert!(message.contains(why), "{bad:?}: {message}");
+                    assert!(message.contains("x-mcp-email"), "{message}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        for control in ["a\nb", "a\rb", "\u{0}", "\u{85}"] {
+            assert!(
+                matches!(
+                    encode_value(SUBJECT_HEADER, control),
+                    Err(IdentityError::BadEncoding { .. })
+                ),
+                "{control:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_correctly_signed_bad_encoding_is_refused_not_a_panic() {
+        let key = IdentityKey::new(EXAMPLE_KEY).unwrap();
+        // A signer that skipped the encoding rules: the MAC holds, the value does not.
+        let sent = Identity {
+            role: "viewer".into(),
+            subject: "00u1".into(),
+            email: "zo%C3".into(),
+        };
+        let value = key.value(
+            Version::V2,
+            EXAMPLE_T_MS,
+            EXAMPLE_NONCE,
+            post_mcp(""),
+            sent.fields(),
+        );
+        let mut h = http::HeaderMap::new();
+        h.insert(ROLE_HEADER, "viewer".parse().unwrap());
+        h.insert(SUBJECT_HEADER, "00u1".parse().unwrap());
+        h.insert(EMAIL_HEADER, "zo%C3".parse().unwrap());
+        h.insert(IDENTITY_HEADER, value.parse().unwrap());
+        let got = verifier().verify("POST", "/mcp", &h, EXAMPLE_T_MS);
+        assert_eq!(
+            got,
+            Err(IdentityError::BadEncoding {
+                header: EMAIL_HEADER,
+                why: "it decodes to bytes that are not UTF-8"
+            })
+        );
+        // Raw UTF-8 in a header is not text the contract allows, and the answer says how to send it.
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            EMAIL_HEADER,
+            http::HeaderValue::from_bytes("zoë@example.com".as_bytes()).unwrap(),
+        );
+        h.insert(ROLE_HEADER, "viewer".parse().unwrap());
+        h.insert(SUBJECT_HEADER, "00u1".parse().unwrap());
+        h.insert(IDENTITY_HEADER, value.parse().unwrap());
+        let error = verifier()
+            .verify("POST", "/mcp", &h, EXAMPLE_T_MS)
+            .unwrap_err();
+        assert_eq!(error, IdentityError::NotText(EMAIL_HEADER));
+        assert!(error.to_string().contains("percent-encoded"), "{error}");
+    }
+
+    #[test]
+    fn headers_signed_before_the_verifier_started_are_refused() {
+        let key = IdentityKey::new(EXAMPLE_KEY).unwrap();
+        let started = EXAMPLE_T_MS;
+        let v = IdentityVerifier::started_at(key.clone(), started);
+        let who = alice();
+        let check = |t_ms: i64| {
+            let signed = sign_v2(&key, t_ms, &new_nonce(), post_mcp(""), &who).unwrap();
+            v.verify(
+                "POST",
+                "/mcp",
+                &headers(&alice(), &signed.identity, ""),
+                started + 1_000,
+            )
+        };
+        // Before the start, or in its very millisecond: could be a capture from before a restart.
+        assert_eq!(check(started - 1), Err(IdentityError::SignedBeforeStart));
+        assert_eq!(check(started), Err(IdentityError::SignedBeforeStart));
+        assert_eq!(check(started + 1), Ok(alice()));
+        assert!(
+            IdentityError::SignedBeforeStart
+                .to_string()
+                .contains("signed before this tool server started")
+        );
+        // v1 has whole seconds: before the start second refused, the start second ambiguous
+        // (retryable), after it accepted.
+        let start_s = started / 1000;
+        let v1 = |t: i64| {
+            let value = sign(&key, t, &new_nonce(), post_mcp(""), &alice());
+            v.verify(
+                "POST",
+                "/mcp",
+                &headers(&alice(), &value, ""),
+                ms(start_s + 1),
+            )
+        };
+        assert_eq!(v1(start_s - 1), Err(IdentityError::SignedBeforeStart));
+        assert_eq!(v1(start_s), Err(IdentityError::SignedAtStart));
+        assert_eq!(v1(start_s + 1), Ok(alice()));
+    }
+
+    #[test]
+    fn v2_windows_are_milliseconds() {
+        let key = IdentityKey::new(EXAMPLE_KEY).unwrap();
+        let now = EXAMPLE_T_MS;
+        let window = MAX_SKEW_SECS * 1000;
+        let who = alice();
+        for (t, ok) in [
+            (now - window - 1, false),
+            (now - window, true),
+            (now + window, true),
+            (now + window + 1, false),
+        ] {
+            let signed = sign_v2(&key, t, &new_nonce(), post_mcp(""), &who).unwrap();
+            let got = verifier().verify(
+                "POST",
+                "/mcp",
+                &headers(&alice(), &signed.identity, ""),
+                now,
+            );
+            assert_eq!(got.is_ok(), ok, "t={t}: {got:?}");
+        }
+        // A replay in a later second of the window is still a replay.
+        let v = verifier();
+        let signed = sign_v2(&key, now, EXAMPLE_NONCE, post_mcp(""), &who).unwrap();
+        let h = headers(&alice(), &signed.identity, "");
+        assert!(v.verify("POST", "/mcp", &h, now).is_ok());
+        assert_eq!(
+            v.verify("POST", "/mcp", &h, now + window),
+            Err(IdentityError::Replayed)
+        );
     }
 
     #[test]
@@ -554,18 +1071,18 @@ mod tests {
         let key = IdentityKey::new(EXAMPLE_KEY).unwrap();
         let value = sign(&key, 1000, EXAMPLE_NONCE, post_mcp(""), &alice());
         let h = headers(&alice(), &value, "");
-        assert!(v.verify("POST", "/mcp", &h, 1000).is_ok());
+        assert!(v.verify("POST", "/mcp", &h, ms(1000)).is_ok());
         assert_eq!(
-            v.verify("POST", "/mcp", &h, 1001),
+            v.verify("POST", "/mcp", &h, ms(1001)),
             Err(IdentityError::Replayed)
         );
         assert_eq!(
-            v.verify("POST", "/mcp", &h, 1000 + MAX_SKEW_SECS),
+            v.verify("POST", "/mcp", &h, ms(1000 + MAX_SKEW_SECS)),
             Err(IdentityError::Replayed)
         );
         // After the window the header is stale anyway, and the cache has let the nonce go.
         assert_eq!(
-            v.verify("POST", "/mcp", &h, 1000 + MAX_SKEW_SECS + 1),
+            v.verify("POST", "/mcp", &h, ms(1000 + MAX_SKEW_SECS + 1)),
             Err(IdentityError::Stale)
         );
         // A nonce in the same shard as the first (the shard is chosen by its first byte):
@@ -575,7 +1092,7 @@ mod tests {
         let same_shard = URL_SAFE_NO_PAD.encode(bytes);
         let later = sign(&key, 1100, &same_shard, post_mcp(""), &alice());
         assert!(
-            v.verify("POST", "/mcp", &headers(&alice(), &later, ""), 1100)
+            v.verify("POST", "/mcp", &headers(&alice(), &later, ""), ms(1100))
                 .is_ok()
         );
         let shards: Vec<_> = v.seen.iter().map(|s| s.lock().unwrap()).collect();
@@ -648,7 +1165,7 @@ mod tests {
         ];
         for (method, path, h) in cases {
             assert_eq!(
-                verifier().verify(method, path, &h, 1000),
+                verifier().verify(method, path, &h, ms(1000)),
                 Err(IdentityError::BadSignature),
                 "{method} {path}"
             );
@@ -656,7 +1173,7 @@ mod tests {
         let wrong_key = IdentityKey::new(&"k".repeat(40)).unwrap();
         let forged = sign(&wrong_key, 1000, EXAMPLE_NONCE, post_mcp("s1"), &alice());
         assert_eq!(
-            verifier().verify("POST", "/mcp", &headers(&alice(), &forged, "s1"), 1000),
+            verifier().verify("POST", "/mcp", &headers(&alice(), &forged, "s1"), ms(1000)),
             Err(IdentityError::BadSignature)
         );
     }
@@ -672,7 +1189,7 @@ mod tests {
             (1000 + w + 1, false),
         ] {
             let value = sign(&key, t, &new_nonce(), post_mcp(""), &alice());
-            let got = verifier().verify("POST", "/mcp", &headers(&alice(), &value, ""), 1000);
+            let got = verifier().verify("POST", "/mcp", &headers(&alice(), &value, ""), ms(1000));
             assert_eq!(got.is_ok(), ok, "t={t}: {got:?}");
         }
     }
@@ -682,7 +1199,7 @@ mod tests {
         let v = verifier();
         for bad in [
             "",
-            "v2;t=1;n=AAECAwQFBgcICQoLDA0ODw;sig=AA",
+            "v3;t=1;n=AAECAwQFBgcICQoLDA0ODw;sig=AA",
             "v1",
             "v1;t=;n=AAECAwQFBgcICQoLDA0ODw;sig=AA",
             "v1;t=-5;n=AAECAwQFBgcICQoLDA0ODw;sig=AA",
@@ -691,8 +1208,10 @@ mod tests {
             "v1;t=1000;n=AAECAwQFBgcICQoLDA0ODw;sig=***",
             "v1;t=1000;n=AAECAwQFBgcICQoLDA0ODw;sig=AA;x=1",
             "v1;n=AAECAwQFBgcICQoLDA0ODw;t=1000;sig=AA",
+            "v2;t=1000000000000000;n=AAECAwQFBgcICQoLDA0ODw;sig=AA",
+            "v2;t=1e6;n=AAECAwQFBgcICQoLDA0ODw;sig=AA",
         ] {
-            let got = v.verify("POST", "/mcp", &headers(&alice(), bad, ""), 1000);
+            let got = v.verify("POST", "/mcp", &headers(&alice(), bad, ""), ms(1000));
             assert!(
                 matches!(got, Err(IdentityError::Malformed(_))),
                 "{bad:?}: {got:?}"
@@ -701,13 +1220,13 @@ mod tests {
         let mut h = headers(&alice(), "v1", "");
         h.remove(IDENTITY_HEADER);
         assert_eq!(
-            v.verify("POST", "/mcp", &h, 1000),
+            v.verify("POST", "/mcp", &h, ms(1000)),
             Err(IdentityError::Missing(IDENTITY_HEADER))
         );
         let mut h = headers(&alice(), "v1", "");
         h.remove(ROLE_HEADER);
         assert_eq!(
-            v.verify("POST", "/mcp", &h, 1000),
+            v.verify("POST", "/mcp", &h, ms(1000)),
             Err(IdentityError::Missing(ROLE_HEADER))
         );
         let mut h = headers(&alice(), "v1", "");
@@ -716,7 +1235,7 @@ mod tests {
             http::HeaderValue::from_bytes(b"\xff").unwrap(),
         );
         assert_eq!(
-            v.verify("POST", "/mcp", &h, 1000),
+            v.verify("POST", "/mcp", &h, ms(1000)),
             Err(IdentityError::NotText(SUBJECT_HEADER))
         );
     }

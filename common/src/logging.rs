@@ -8,6 +8,11 @@
 //! [`BUFFER_LIMIT`] (whoever reads stderr is slower than we log), the thread that logs writes it
 //! out itself and so waits. Lines keep their order: the buffer is only ever taken, and written,
 //! under one lock on the output. At exit, [`LogGuard::flush`] writes out whatever is left.
+//!
+//! One event is one line, whatever it carries: values from outside (tool names, subjects,
+//! emails, a wrapped server's stderr) are logged through [`escaped`], which quotes anything that
+//! is not a single plain token, and the writer turns any line break left inside an event into
+//! `\n`, so no input can start a line of its own or add a field that looks like ours.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -108,12 +113,63 @@ pub struct LineWriter<'a> {
 
 impl Write for LineWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.shared.append(buf);
+        let body = buf.strip_suffix(b"\n").unwrap_or(buf);
+        if body.contains(&b'\n') || body.contains(&b'\r') {
+            self.shared.append(&one_line(body));
+        } else {
+            self.shared.append(buf);
+        }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// `event` with every line break inside it written as `\n` / `\r`, and one newline at the end.
+fn one_line(event: &[u8]) -> Vec<u8> {
+    let mut line = Vec::with_capacity(event.len() + 16);
+    for &b in event {
+        match b {
+            b'\n' => line.extend_from_slice(b"\\n"),
+            b'\r' => line.extend_from_slice(b"\\r"),
+            _ => line.push(b),
+        }
+    }
+    line.push(b'\n');
+    line
+}
+
+/// A value from outside (a tool name, a subject, an email, a line a child wrote) as a log field:
+/// as it is when it is one plain token (letters, digits, `-_.:/@+`), else quoted and escaped as
+/// Rust's `Debug` does (`"x\naudit forged=1"`), so it can neither break the line nor look like
+/// more fields. Use it with `%`: `tool = %escaped(&tool)`.
+pub fn escaped(value: &str) -> Escaped<'_> {
+    Escaped(value)
+}
+
+/// See [`escaped`].
+pub struct Escaped<'a>(&'a str);
+
+impl std::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plain = !self.0.is_empty()
+            && self
+                .0
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:/@+".contains(&b));
+        if plain {
+            f.write_str(self.0)
+        } else {
+            write!(f, "{:?}", self.0)
+        }
+    }
+}
+
+impl std::fmt::Debug for Escaped<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }
 
@@ -400,6 +456,57 @@ mod tests {
         writer.make_writer().write_all(b"late\n").unwrap();
         let text = String::from_utf8(sink.bytes.lock().unwrap().clone()).unwrap();
         assert!(text.ends_with("late\n"));
+    }
+
+    #[test]
+    fn outside_values_are_plain_tokens_or_quoted() {
+        for (value, shown) in [
+            ("get_current_time", "get_current_time"),
+            ("00u1a2b3c4", "00u1a2b3c4"),
+            ("alice@example.com", "alice@example.com"),
+            ("", r#""""#),
+            ("x\naudit forged=1", r#""x\naudit forged=1""#),
+            ("x decision=\"allow\"", r#""x decision=\"allow\"""#),
+            ("zoë", r#""zoë""#),
+            ("a\u{2028}b", r#""a\u{2028}b""#),
+        ] {
+            assert_eq!(escaped(value).to_string(), shown, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_line_break_inside_an_event_stays_on_its_line() {
+        let sink = Sink::default();
+        let (writer, _guard) = direct(sink.clone());
+        writer
+            .make_writer()
+            .write_all(b"INFO wrapped: x\naudit forged=1\r\n")
+            .unwrap();
+        writer.make_writer().write_all(b"INFO plain\n").unwrap();
+        assert_eq!(
+            String::from_utf8(sink.bytes.lock().unwrap().clone()).unwrap(),
+            "INFO wrapped: x\\naudit forged=1\\r\nINFO plain\n"
+        );
+    }
+
+    #[test]
+    fn through_tracing_an_event_is_one_line() {
+        let sink = Sink::default();
+        let (writer, _guard) = direct(sink.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(writer)
+            .with_ansi(false)
+            .without_time()
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let tool = "x\naudit forged=1";
+            tracing::info!(target: "audit", tool = %escaped(tool), "tools/call refused");
+            tracing::info!("message from a library: {}", tool);
+        });
+        let text = String::from_utf8(sink.bytes.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.contains(r#"tool="x\naudit forged=1""#), "{text}");
+        assert!(!text.lines().any(|l| l.starts_with("audit")), "{text}");
     }
 
     #[test]

@@ -1,13 +1,16 @@
-//! Signing the identity headers (contract v1) the tool server verifies.
+//! Signing the identity headers (contract v2) the tool server verifies.
 //!
 //! The tool server trusts nothing but these headers, so they are the only thing that carries a
 //! user's role across the pod's loopback. The signature binds role, subject and email to one
-//! request (method, path, MCP session) at one time with a single-use nonce; see the README's
+//! request (method, path, MCP session) at one time (milliseconds) with a single-use nonce; the
+//! values travel percent-encoded, so a non-ASCII Okta email arrives exactly. See the README's
 //! "Identity header contract" for the exact canonical form, checked here and in the tool server
 //! against the same worked example.
 
 use http::{HeaderName, HeaderValue};
-use okta_mcp_common::identity::{self, IdentityFields, IdentityKey, RequestBinding};
+use okta_mcp_common::identity::{
+    self, IdentityError, IdentityFields, IdentityKey, RequestBinding, SignedHeaders,
+};
 
 /// Header carrying the role.
 pub const ROLE_HEADER: HeaderName = HeaderName::from_static(identity::ROLE_HEADER);
@@ -54,22 +57,38 @@ impl IdentitySigner {
         })
     }
 
-    /// The `X-MCP-Identity` value for `request` at time `t` with `nonce`.
-    pub fn sign_with(&self, t: i64, nonce: &str, request: &SignedRequest<'_>) -> String {
-        self.key.header_value(
-            t,
-            nonce,
-            RequestBinding {
-                method: request.method,
-                path: request.path,
-                session_id: request.session_id,
-            },
-            IdentityFields {
-                role: request.role,
-                subject: request.subject,
-                email: request.email,
-            },
-        )
+    /// The v2 header values for `request` at `t_ms` (unix milliseconds) with `nonce`: role,
+    /// subject and email percent-encoded, and `X-MCP-Identity`.
+    pub fn sign_with<'a>(
+        &self,
+        t_ms: i64,
+        nonce: &str,
+        request: &SignedRequest<'a>,
+    ) -> Result<SignedHeaders<'a>, Unsendable> {
+        self.key
+            .sign_v2(
+                t_ms,
+                nonce,
+                RequestBinding {
+                    method: request.method,
+                    path: request.path,
+                    session_id: request.session_id,
+                },
+                IdentityFields {
+                    role: request.role,
+                    subject: request.subject,
+                    email: request.email,
+                },
+            )
+            .map_err(|error| match error {
+                IdentityError::BadEncoding { header, .. } if header == identity::ROLE_HEADER => {
+                    Unsendable("the role")
+                }
+                IdentityError::BadEncoding { header, .. } if header == identity::SUBJECT_HEADER => {
+                    Unsendable("the subject")
+                }
+                _ => Unsendable("the email"),
+            })
     }
 
     /// The four identity headers for `request`, now, with a fresh nonce.
@@ -77,27 +96,21 @@ impl IdentitySigner {
         &self,
         request: &SignedRequest<'_>,
     ) -> Result<[(HeaderName, HeaderValue); 4], Unsendable> {
-        let t = unix_now();
         let mut nonce = [0u8; 22];
         let nonce = identity::new_nonce_in(&mut nonce);
+        let signed = self.sign_with(identity::unix_millis(), nonce, request)?;
+        // Encoded values are visible ASCII, so these conversions hold.
         let value = |text: &str, what| HeaderValue::from_str(text).map_err(|_| Unsendable(what));
         Ok([
-            (ROLE_HEADER, value(request.role, "the role")?),
-            (SUBJECT_HEADER, value(request.subject, "the subject")?),
-            (EMAIL_HEADER, value(request.email, "the email")?),
+            (ROLE_HEADER, value(&signed.role, "the role")?),
+            (SUBJECT_HEADER, value(&signed.subject, "the subject")?),
+            (EMAIL_HEADER, value(&signed.email, "the email")?),
             (
                 IDENTITY_HEADER,
-                HeaderValue::try_from(self.sign_with(t, nonce, request))
-                    .map_err(|_| Unsendable("the signature"))?,
+                HeaderValue::try_from(signed.identity).map_err(|_| Unsendable("the signature"))?,
             ),
         ])
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
@@ -114,16 +127,47 @@ mod tests {
             method: "post",
             path: "/mcp",
             role: "viewer",
-            subject: "00u1a2b3c4",
-            email: "alice@example.com",
+            subject: "00u5z6o7e8",
+            email: "zoë.müller@example.com",
             session_id: "sess-1",
         };
-        let value = signer.sign_with(1_767_225_600, "AAECAwQFBgcICQoLDA0ODw", &request);
+        let signed = signer
+            .sign_with(1_767_225_600_123, "AAECAwQFBgcICQoLDA0ODw", &request)
+            .unwrap();
+        assert_eq!(signed.email, "zo%C3%AB.m%C3%BCller@example.com");
         assert_eq!(
-            value,
-            "v1;t=1767225600;n=AAECAwQFBgcICQoLDA0ODw;sig=MJQ5rjZmoqFXMLOYeu9DsQTArVkp97usVmKBhF4i7iI"
+            signed.identity,
+            "v2;t=1767225600123;n=AAECAwQFBgcICQoLDA0ODw;sig=6nckixiWrBgjnPxGAjD9nd5J5Eozsopm0vSMkyZnjfs"
         );
-        assert!(include_str!("../../README.md").contains(&value));
+        let readme = include_str!("../../README.md");
+        assert!(readme.contains(&signed.identity));
+        assert!(readme.contains(&*signed.email));
+    }
+
+    #[test]
+    fn non_ascii_values_are_sent_encoded_and_control_characters_not_at_all() {
+        let signer = IdentitySigner::new(&"k".repeat(32)).unwrap();
+        let mut request = SignedRequest {
+            method: "POST",
+            path: "/mcp",
+            role: "viewer",
+            subject: "00u1",
+            email: "zoë@example.com",
+            session_id: "",
+        };
+        let headers = signer.headers(&request).unwrap();
+        assert_eq!(headers[2].1, "zo%C3%AB@example.com");
+        request.email = "x\r\nx-mcp-role: super-admin";
+        assert_eq!(
+            signer.headers(&request).unwrap_err().to_string(),
+            "the email cannot be sent in an identity header"
+        );
+        request.email = "";
+        request.subject = "a\nb";
+        assert_eq!(
+            signer.headers(&request).unwrap_err().to_string(),
+            "the subject cannot be sent in an identity header"
+        );
     }
 
     #[test]

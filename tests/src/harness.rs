@@ -358,23 +358,28 @@ impl McpClient {
         }
     }
 
-    /// The identity headers for a request, as the proxy would add them.
+    /// The identity headers for a request, as the proxy adds them (contract v2: `t` in
+    /// milliseconds, values percent-encoded).
     pub fn identity_headers(&self, method: &str) -> Vec<(&'static str, String)> {
-        let t = chrono::Utc::now().timestamp();
         let nonce = identity::new_nonce();
         let binding = RequestBinding {
             method,
             path: &self.path,
             session_id: self.session_id.as_deref().unwrap_or(""),
         };
+        let signed = identity::sign_v2(
+            &self.key,
+            identity::unix_millis(),
+            &nonce,
+            binding,
+            &self.identity,
+        )
+        .expect("an identity without control characters");
         vec![
-            (identity::ROLE_HEADER, self.identity.role.clone()),
-            (identity::SUBJECT_HEADER, self.identity.subject.clone()),
-            (identity::EMAIL_HEADER, self.identity.email.clone()),
-            (
-                identity::IDENTITY_HEADER,
-                identity::sign(&self.key, t, &nonce, binding, &self.identity),
-            ),
+            (identity::ROLE_HEADER, signed.role.into_owned()),
+            (identity::SUBJECT_HEADER, signed.subject.into_owned()),
+            (identity::EMAIL_HEADER, signed.email.into_owned()),
+            (identity::IDENTITY_HEADER, signed.identity),
         ]
     }
 

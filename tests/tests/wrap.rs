@@ -103,8 +103,14 @@ async fn roles_filter_the_wrapped_tools_and_refused_calls_look_like_unknown_tool
         logs.contains("tools/call refused") && logs.contains("tool=get-env"),
         "{logs}"
     );
-    // Each session's child wrote to stderr, logged with its session and subject.
-    assert!(logs.contains("wrapped server: Starting default (STDIO) server"));
+    // Each session's child wrote to stderr, logged with its session and subject, the child's
+    // text in a quoted field of its own.
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("wrapped server wrote to stderr")
+                && l.contains("stderr=\"Starting default (STDIO) server")),
+        "{logs}"
+    );
     eprintln!(
         "through the proxy, SDK client: initialize → first tools/list answer: alice {:.0} ms, carol {:.0} ms",
         alice["initToToolsListMs"].as_f64().unwrap_or(-1.0),

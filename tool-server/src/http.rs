@@ -20,6 +20,7 @@
 //! - Answers are `application/json`. Were a tool to send a notification before its result,
 //!   rmcp would answer that one request with an SSE stream instead, so nothing is lost.
 
+use okta_mcp_common::logging::escaped;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -147,19 +148,19 @@ pub fn verify_identity(
     path: &str,
     headers: &axum::http::HeaderMap,
 ) -> Result<Identity, Refusal> {
-    let now = chrono::Utc::now().timestamp();
+    let now_ms = crate::identity::unix_millis();
     verifier
-        .verify(method.as_str(), path, headers, now)
+        .verify(method.as_str(), path, headers, now_ms)
         .map_err(|error| {
-            if error == IdentityError::Busy {
-                tracing::warn!(%error, "refused a request: the nonce cache is full");
+            if matches!(error, IdentityError::Busy | IdentityError::SignedAtStart) {
+                tracing::warn!(%error, "refused a request for now");
                 return Refusal::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     -32603,
                     format!("Service unavailable: {error}"),
                 );
             }
-            tracing::warn!(%error, method = %method, "refused request without a valid identity");
+            tracing::warn!(%error, method = %escaped(method.as_str()), "refused request without a valid identity");
             Refusal::new(
                 StatusCode::UNAUTHORIZED,
                 -32001,

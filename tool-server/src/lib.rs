@@ -9,6 +9,7 @@
 pub mod config;
 pub mod http;
 pub use okta_mcp_common::identity;
+pub mod listener;
 pub mod okta;
 pub mod policy;
 pub mod server;

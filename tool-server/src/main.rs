@@ -1,5 +1,6 @@
 //! okta-mcp-tool-server: parses flags and wires the parts together.
 
+use okta_mcp_common::logging::escaped;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use okta_mcp_tool_server::http::{self, HttpSettings};
 use okta_mcp_tool_server::identity::{Identity, IdentityVerifier};
+use okta_mcp_tool_server::listener::{self, ConnectionLimits};
 use okta_mcp_tool_server::okta::OktaClient;
 use okta_mcp_tool_server::policy::ToolPolicy;
 use okta_mcp_tool_server::server::{Caller, OktaToolServer};
@@ -83,6 +85,26 @@ struct OktaArgs {
 }
 
 #[derive(Args)]
+struct ConnectionArgs {
+    /// Seconds a connection has to send a complete request head, from accept or from a
+    /// request's first byte; then it is closed (slow or silent clients).
+    #[arg(long, env = "TOOL_SERVER_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    header_timeout_secs: u64,
+    /// Seconds a kept-alive connection may sit idle between requests before it is closed.
+    #[arg(long, env = "TOOL_SERVER_KEEP_ALIVE_SECS", default_value_t = 90)]
+    keep_alive_secs: u64,
+}
+
+impl ConnectionArgs {
+    fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header: Duration::from_secs(self.header_timeout_secs.max(1)),
+            keep_alive: Duration::from_secs(self.keep_alive_secs.max(1)),
+        }
+    }
+}
+
+#[derive(Args)]
 struct PolicyArg {
     /// Role → tools policy file.
     #[arg(long, env = "POLICY_FILE", default_value = "policies/okta-tools.toml")]
@@ -108,6 +130,8 @@ struct ServeArgs {
     /// for earlier versions start.
     #[arg(long, env = "SESSION_IDLE_SECS", hide = true)]
     session_idle_secs: Option<u64>,
+    #[command(flatten)]
+    connections: ConnectionArgs,
     #[command(flatten)]
     policy: PolicyArg,
     #[command(flatten)]
@@ -180,6 +204,8 @@ struct WrapArgs {
     /// environment variable, since values may hold any character.
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
     env: Vec<String>,
+    #[command(flatten)]
+    connections: ConnectionArgs,
     /// The stdio MCP server to run for each session, after `--`.
     #[arg(last = true, required = true, value_name = "CMD ARGS")]
     command: Vec<OsString>,
@@ -249,13 +275,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = http::router(handler, verifier, &settings, shutdown.clone());
     let (local, listener) = bind(args.listen).await?;
     tracing::info!("okta-mcp-tool-server listening on http://{local}/mcp");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            shutdown.cancel();
-        })
-        .await?;
+    listener::serve(listener, app, args.connections.limits(), async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+    })
+    .await;
     Ok(())
 }
 
@@ -299,14 +324,13 @@ async fn wrap(args: WrapArgs) -> anyhow::Result<()> {
         child_environment = %env_names,
         "okta-mcp-tool-server wrapping a stdio server at http://{local}/mcp"
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            // Ending the sessions closes their SSE streams, which lets the server drain.
-            sessions.shutdown().await;
-        })
-        .await?;
+    listener::serve(listener, app, args.connections.limits(), async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        // Ending the sessions closes their SSE streams, which lets the server drain.
+        sessions.shutdown().await;
+    })
+    .await;
     Ok(())
 }
 
@@ -322,7 +346,7 @@ async fn stdio(args: StdioArgs) -> anyhow::Result<()> {
         .iter()
         .all(|(role, _, _)| *role != identity.role)
     {
-        tracing::warn!(role = %identity.role, "the policy has no such role: no tool will be visible");
+        tracing::warn!(role = %escaped(&identity.role), "the policy has no such role: no tool will be visible");
     }
     let handler = OktaToolServer::new(okta_client(&args.okta)?, policy, Caller::Fixed(identity));
     let service = handler.serve(rmcp::transport::stdio()).await?;
@@ -371,21 +395,12 @@ async fn health(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Binds the HTTP listener with `TCP_NODELAY` on every connection: an SSE answer is written in
-/// small pieces, and without it each would wait for the peer's delayed ACK (about 40 ms).
-async fn bind(
-    addr: SocketAddr,
-) -> anyhow::Result<(SocketAddr, impl axum::serve::Listener<Addr = SocketAddr>)> {
-    use axum::serve::ListenerExt;
+/// Binds the HTTP listener; returns the address it got.
+async fn bind(addr: SocketAddr) -> anyhow::Result<(SocketAddr, tokio::net::TcpListener)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-    });
     Ok((local, listener))
 }
 

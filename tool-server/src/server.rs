@@ -5,6 +5,7 @@
 //! `tools/list` and `tools/call` ask the same [`ToolPolicy::allows`], and a refused call gets
 //! the very answer an unknown tool gets, so a role cannot learn which tools exist.
 
+use okta_mcp_common::logging::escaped;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -123,13 +124,13 @@ impl ServerHandler for OktaToolServer {
         let started = Instant::now();
         let identity = self.identity(&context);
         let tool = request.name.to_string();
-        let (subject, role) = identity
-            .as_ref()
-            .map_or(("", ""), |id| (id.subject.as_str(), id.role.as_str()));
+        let (subject, role, email) = identity.as_ref().map_or(("", "", ""), |id| {
+            (id.subject.as_str(), id.role.as_str(), id.email.as_str())
+        });
         if !self.visible(identity.as_ref(), &tool) {
             tracing::info!(
                 target: "audit",
-                subject, role, tool = %tool, decision = "deny",
+                subject, role, email = %escaped(email), tool = %escaped(&tool), decision = "deny",
                 duration_ms = 0u64, okta_status = 0u16, okta_calls = 0u32,
                 "tools/call refused"
             );
@@ -147,7 +148,7 @@ impl ServerHandler for OktaToolServer {
         };
         tracing::info!(
             target: "audit",
-            subject, role, tool = %tool, decision = "allow", outcome,
+            subject, role, email = %escaped(email), tool = %escaped(&tool), decision = "allow", outcome,
             duration_ms = started.elapsed().as_millis() as u64,
             okta_status = stats.last_status.load(Ordering::Relaxed),
             okta_calls = stats.calls.load(Ordering::Relaxed),

@@ -6,6 +6,7 @@
 //! `kill_on_drop` and a guard that kills the group take the children with it. Its environment is
 //! only what [`ChildEnvironment`] lists.
 
+use okta_mcp_common::logging::escaped;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -198,15 +199,15 @@ impl ChildOutput {
             match self.lines.next_line().await {
                 Ok(None) | Err(_) => return None,
                 Ok(Some(Line::TooLong(bytes))) => tracing::error!(
-                    session = %self.log.session, subject = %self.log.subject, bytes,
+                    session = %self.log.session, subject = %escaped(&self.log.subject), bytes,
                     "the wrapped server wrote a message over --max-message-bytes; dropped it"
                 ),
                 Ok(Some(Line::Text(line))) if line.iter().all(u8::is_ascii_whitespace) => {}
                 Ok(Some(Line::Text(line))) => match serde_json::from_slice::<Value>(&line) {
                     Ok(message) => return Some(message),
                     Err(error) => tracing::warn!(
-                        session = %self.log.session, subject = %self.log.subject, %error,
-                        line = %String::from_utf8_lossy(&line[..line.len().min(200)]),
+                        session = %self.log.session, subject = %escaped(&self.log.subject), %error,
+                        line = %escaped(&String::from_utf8_lossy(&line[..line.len().min(200)])),
                         "the wrapped server wrote a line to stdout that is not JSON; skipped it"
                     ),
                 },
@@ -260,12 +261,14 @@ async fn log_stderr(stderr: tokio::process::ChildStderr, log: LogContext) {
     let mut lines = LineReader::new(BufReader::new(stderr), MAX_STDERR_LINE);
     while let Ok(Some(line)) = lines.next_line().await {
         match line {
+            // In a quoted field, not the message: the child writes what it likes.
             Line::Text(text) => tracing::info!(
-                session = %log.session, subject = %log.subject,
-                "wrapped server: {}", String::from_utf8_lossy(&text)
+                session = %log.session, subject = %escaped(&log.subject),
+                stderr = %escaped(&String::from_utf8_lossy(&text)),
+                "wrapped server wrote to stderr"
             ),
             Line::TooLong(bytes) => tracing::info!(
-                session = %log.session, subject = %log.subject,
+                session = %log.session, subject = %escaped(&log.subject),
                 "wrapped server: ({bytes} bytes of stderr in one line, not shown)"
             ),
         }
@@ -303,7 +306,7 @@ async fn watch_exit(
         () = stop.cancelled() => end_gracefully(&mut child, pid).await,
     };
     tracing::info!(
-        session = %log.session, subject = %log.subject, pid,
+        session = %log.session, subject = %escaped(&log.subject), pid,
         status = %describe(status), signalled,
         "wrapped server process ended"
     );

@@ -7,6 +7,7 @@
 //! have registered, keeps that answer as a template, and fills in the refused name (see
 //! [`UnknownToolAnswer`]).
 
+use okta_mcp_common::logging::escaped;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,7 +54,7 @@ impl ToolGate {
                 .collect();
             for missing in self.policy.named_tools().difference(&offered) {
                 tracing::warn!(
-                    tool = %missing,
+                    tool = %escaped(missing),
                     "the policy names a tool the wrapped server does not offer (at its first tools/list)"
                 );
             }

@@ -1,5 +1,6 @@
 //! One MCP session: a client's HTTP requests on one side, its own child process on the other.
 
+use okta_mcp_common::logging::escaped;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -237,7 +238,7 @@ impl Session {
     async fn refuse_call(&self, id: &Value, tool: &str, identity: &Identity) -> Value {
         tracing::info!(
             target: "audit",
-            subject = %identity.subject, role = %identity.role, tool = %tool, decision = "deny",
+            subject = %escaped(&identity.subject), role = %escaped(&identity.role), tool = %escaped(tool), decision = "deny",
             session = %self.id, duration_ms = 0u64,
             "tools/call refused"
         );
@@ -350,7 +351,7 @@ impl Session {
             Purpose::ToolsCall { tool, role } => {
                 tracing::info!(
                     target: "audit",
-                    subject = %self.subject, role = %role, tool = %tool, decision = "allow",
+                    subject = %escaped(&self.subject), role = %escaped(role), tool = %escaped(tool), decision = "allow",
                     outcome = "timeout", session = %self.id,
                     duration_ms = pending.started.elapsed().as_millis() as u64,
                     "tools/call"
@@ -360,7 +361,7 @@ impl Session {
             _ => "",
         };
         tracing::warn!(
-            session = %self.id, subject = %self.subject, request = %pending.id, tool,
+            session = %self.id, subject = %escaped(&self.subject), request = %pending.id, tool,
             max_call_secs = secs,
             "a request took longer than --max-call-secs: answered with an error and \
              cancelled toward the wrapped server"
@@ -421,7 +422,7 @@ impl Session {
                 };
                 tracing::info!(
                     target: "audit",
-                    subject = %self.subject, role = %role, tool = %tool, decision = "allow",
+                    subject = %escaped(&self.subject), role = %escaped(role), tool = %escaped(tool), decision = "allow",
                     outcome, session = %self.id,
                     duration_ms = pending.started.elapsed().as_millis() as u64,
                     "tools/call"
@@ -466,13 +467,13 @@ impl Session {
         self.child.stop();
         if reason == EndReason::ChildExited {
             tracing::warn!(
-                session = %self.id, subject = %self.subject, reason = reason.as_str(),
+                session = %self.id, subject = %escaped(&self.subject), reason = reason.as_str(),
                 dropped_while_no_stream = dropped,
                 "the wrapped server exited; its session is over"
             );
         } else {
             tracing::info!(
-                session = %self.id, subject = %self.subject, reason = reason.as_str(),
+                session = %self.id, subject = %escaped(&self.subject), reason = reason.as_str(),
                 dropped_while_no_stream = dropped,
                 "session ended"
             );

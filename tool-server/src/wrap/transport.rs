@@ -5,6 +5,7 @@
 //! not exist). Requests without a session other than `initialize` get the 400 a pre-2026 server
 //! gives, which is how 2026-07-28 (stateless) clients learn to fall back to `initialize`.
 
+use okta_mcp_common::logging::escaped;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -152,7 +153,7 @@ async fn post(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         tracing::info!(
-            subject = %identity.subject, protocol_version = version,
+            subject = %escaped(&identity.subject), protocol_version = version,
             "request without a session refused; the client must initialize first"
         );
         return Err(Refusal::new(
@@ -191,7 +192,7 @@ async fn start_session(
             error
             @ (CreateError::Full(_) | CreateError::SubjectFull(_) | CreateError::ShuttingDown),
         ) => {
-            tracing::warn!(subject = %identity.subject, %error, "session refused");
+            tracing::warn!(subject = %escaped(&identity.subject), %error, "session refused");
             let mut response = Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 INTERNAL_ERROR,
@@ -204,7 +205,7 @@ async fn start_session(
             return Ok(response);
         }
         Err(error) => {
-            tracing::error!(subject = %identity.subject, %error, "session not started");
+            tracing::error!(subject = %escaped(&identity.subject), %error, "session not started");
             return Err(Refusal::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 INTERNAL_ERROR,
@@ -214,7 +215,7 @@ async fn start_session(
     };
     let fail = |status: StatusCode, why: &str| {
         t.sessions.end(&session.id, EndReason::InitFailed);
-        tracing::warn!(session = %session.id, subject = %identity.subject, why, "initialize failed");
+        tracing::warn!(session = %session.id, subject = %escaped(&identity.subject), why, "initialize failed");
         Err(Refusal::new(
             status,
             INTERNAL_ERROR,

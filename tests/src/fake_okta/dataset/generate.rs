@@ -74,6 +74,7 @@ pub(super) fn generate(seed: u64, now: DateTime<Utc>) -> Dataset {
     let mut rng = SeededRng::new(seed);
     let mut ids = IdMint::default();
     let mut users = generate_users(&mut rng, &mut ids);
+    name_zoe(&mut users);
     let mut apps = generate_app_shells(&mut rng, &mut ids);
     let mut groups = generate_groups(&mut rng, &mut ids, &users, &apps);
     assign_apps(&mut rng, &mut apps, &users, &groups);
@@ -160,6 +161,23 @@ fn pick_status(rng: &mut SeededRng) -> UserStatus {
         97 => UserStatus::PasswordExpired,
         98 => UserStatus::Recovery,
         _ => UserStatus::Deprovisioned,
+    }
+}
+
+/// The last active generated user becomes Zoë Müller, whose login and email are not ASCII
+/// ([`ZOE_LOGIN`]), so tests can log in as someone Okta really could have. Only names change and
+/// no random number is drawn, so the rest of the dataset stays as it was.
+fn name_zoe(users: &mut [User]) {
+    if let Some(user) = users
+        .iter_mut()
+        .rev()
+        .find(|u| u.status == UserStatus::Active)
+    {
+        user.profile.first_name = "Zoë".to_owned();
+        user.profile.last_name = "Müller".to_owned();
+        user.profile.login = ZOE_LOGIN.to_owned();
+        user.profile.email = ZOE_LOGIN.to_owned();
+        user.profile.second_email = None;
     }
 }
 

@@ -42,6 +42,8 @@ pub const BOB_ID: &str = "00ubob00000000000002";
 pub const CAROL_ID: &str = "00ucarol000000000003";
 /// Fixed id of dave@example.com (only `Everyone`).
 pub const DAVE_ID: &str = "00udave0000000000004";
+/// Login and email of Zoë Müller, an active user (only in `Everyone`) whose address is not ASCII.
+pub const ZOE_LOGIN: &str = "zoë.müller@example.com";
 /// Fixed id of the built-in `Everyone` group.
 pub const EVERYONE_GROUP_ID: &str = "00geveryone000000001";
 /// Fixed id of `sso-help-desk`.

@@ -92,6 +92,29 @@ fn demo_users_have_exact_groups() {
 }
 
 #[test]
+fn zoe_is_an_active_user_with_a_non_ascii_login() {
+    let d = dataset();
+    let zoe = d.user_by_login(ZOE_LOGIN).expect("Zoë");
+    assert_eq!(zoe.profile.email, ZOE_LOGIN);
+    assert_eq!(zoe.profile.first_name, "Zoë");
+    assert_eq!(zoe.status, UserStatus::Active);
+    let names: Vec<&str> = zoe
+        .group_ids
+        .iter()
+        .filter_map(|g| d.group(g))
+        .map(|g| g.name.as_str())
+        .collect();
+    assert!(names.contains(&"Everyone"), "{names:?}");
+    assert_eq!(
+        d.users
+            .iter()
+            .filter(|u| u.profile.login == ZOE_LOGIN)
+            .count(),
+        1
+    );
+}
+
+#[test]
 fn everyone_contains_every_user_and_logins_are_emails() {
     let d = dataset();
     let everyone = d.group(EVERYONE_GROUP_ID).expect("Everyone");
