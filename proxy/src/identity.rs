@@ -1,11 +1,13 @@
-//! Signing the identity headers (contract v2) the tool server verifies.
+//! Signing the identity headers the tool server verifies.
 //!
 //! The tool server trusts nothing but these headers, so they are the only thing that carries a
 //! user's role across the pod's loopback. The signature binds role, subject and email to one
-//! request (method, path, MCP session) at one time (milliseconds) with a single-use nonce; the
-//! values travel percent-encoded, so a non-ASCII Okta email arrives exactly. See the README's
-//! "Identity header contract" for the exact canonical form, checked here and in the tool server
-//! against the same worked example.
+//! request (method, path, MCP session) at one time with a single-use nonce. The proxy signs the
+//! contract's v1 (DESIGN.md: what any MCP server put behind the proxy verifies) whenever v1 can
+//! carry the values, that is when they are visible ASCII; a value it cannot carry (a non-ASCII
+//! Okta email) goes as v2, percent-encoded, so that user is served exactly instead of refused.
+//! See the README's "Identity header contract" for both canonical forms, checked here and in
+//! the tool server against the same worked examples.
 
 use http::{HeaderName, HeaderValue};
 use okta_mcp_common::identity::{
@@ -91,14 +93,47 @@ impl IdentitySigner {
             })
     }
 
-    /// The four identity headers for `request`, now, with a fresh nonce.
+    /// The four identity headers for `request`, now, with a fresh nonce: v1 when the values
+    /// are visible ASCII, else v2.
     pub fn headers(
         &self,
         request: &SignedRequest<'_>,
     ) -> Result<[(HeaderName, HeaderValue); 4], Unsendable> {
         let mut nonce = [0u8; 22];
         let nonce = identity::new_nonce_in(&mut nonce);
-        let signed = self.sign_with(identity::unix_millis(), nonce, request)?;
+        let now_ms = identity::unix_millis();
+        if [request.role, request.subject, request.email]
+            .iter()
+            .all(|value| value.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            let signature = self.key.header_value(
+                now_ms.div_euclid(1000),
+                nonce,
+                RequestBinding {
+                    method: request.method,
+                    path: request.path,
+                    session_id: request.session_id,
+                },
+                IdentityFields {
+                    role: request.role,
+                    subject: request.subject,
+                    email: request.email,
+                },
+            );
+            // Visible ASCII, so these conversions hold.
+            let value =
+                |text: &str, what| HeaderValue::from_str(text).map_err(|_| Unsendable(what));
+            return Ok([
+                (ROLE_HEADER, value(request.role, "the role")?),
+                (SUBJECT_HEADER, value(request.subject, "the subject")?),
+                (EMAIL_HEADER, value(request.email, "the email")?),
+                (
+                    IDENTITY_HEADER,
+                    HeaderValue::try_from(signature).map_err(|_| Unsendable("the signature"))?,
+                ),
+            ]);
+        }
+        let signed = self.sign_with(now_ms, nonce, request)?;
         // Encoded values are visible ASCII, so these conversions hold.
         let value = |text: &str, what| HeaderValue::from_str(text).map_err(|_| Unsendable(what));
         Ok([
@@ -168,6 +203,29 @@ mod tests {
             signer.headers(&request).unwrap_err().to_string(),
             "the subject cannot be sent in an identity header"
         );
+    }
+
+    #[test]
+    fn ascii_values_go_as_the_design_contracts_v1_and_others_as_v2() {
+        let signer = IdentitySigner::new(&"k".repeat(32)).unwrap();
+        let mut request = SignedRequest {
+            method: "POST",
+            path: "/mcp",
+            role: "viewer",
+            subject: "00u1",
+            email: "alice@example.com",
+            session_id: "",
+        };
+        let ascii = signer.headers(&request).unwrap();
+        assert!(
+            ascii[3].1.to_str().unwrap().starts_with("v1;t="),
+            "{:?}",
+            ascii[3].1
+        );
+        assert_eq!(ascii[2].1, "alice@example.com");
+        request.email = "zoë@example.com";
+        let encoded = signer.headers(&request).unwrap();
+        assert!(encoded[3].1.to_str().unwrap().starts_with("v2;t="));
     }
 
     #[test]
