@@ -30,11 +30,12 @@
 //! server would accept once more a header used just before the restart. The verifier therefore
 //! refuses every header whose `t` is not after the moment it was created (at start-up, before the
 //! listener opens): a header captured before a restart was signed before it, so it is refused, and
-//! any header signed after start has a later `t`. That is why v2's `t` is in milliseconds: with
-//! whole seconds, a header signed in the second the tool server started could be a capture from
-//! just before the restart or a fresh request, and only refusing both is safe. For v1 headers
-//! (whole seconds) a `t` before the start second is refused (401), and a `t` equal to it gets a
-//! retryable refusal (503): the signer's next header carries a later second.
+//! any header signed after start has a later `t`. v2's `t` is in milliseconds, so that is exact.
+//! v1's is in whole seconds: a header signed in the second the tool server started could be a
+//! capture from just before the restart or a fresh request. So v1 headers of that second are
+//! refused too, and the tool server opens its listener only when the next second begins
+//! ([`IdentityVerifier::listen_after`]): every v1 header signed for a request it can receive
+//! then carries a later second, and none of the first requests after a start is turned away.
 //!
 //! v1 differs from v2 in three ways only: the tag `v1`, `t` in whole seconds, and values sent and
 //! signed as they are (visible ASCII only, `%` meaning itself).
@@ -106,11 +107,6 @@ pub enum IdentityError {
          cannot be replayed after a restart); the proxy signs every request afresh"
     )]
     SignedBeforeStart,
-    #[error(
-        "identity header (v1, whole seconds) was signed in the second this tool server started, \
-         so it could predate the start; retry in a second"
-    )]
-    SignedAtStart,
     #[error(
         "too many requests in the identity window ({MAX_NONCES} in {MAX_SKEW_SECS} s); retry shortly"
     )]
@@ -503,6 +499,8 @@ pub fn new_nonce_in(buf: &mut [u8; 22]) -> &str {
 /// Checks identity headers and remembers nonces for the skew window.
 pub struct IdentityVerifier {
     key: IdentityKey,
+    /// Earlier keys still accepted during a rotation (`IDENTITY_HEADER_KEYS_PREVIOUS`).
+    previous: Vec<IdentityKey>,
     /// When this verifier was made (unix milliseconds): headers signed before are refused, since
     /// the nonces seen before then are not known (see the module docs).
     started_ms: i64,
@@ -609,9 +607,25 @@ impl IdentityVerifier {
     pub fn started_at(key: IdentityKey, started_ms: i64) -> Self {
         Self {
             key,
+            previous: Vec::new(),
             started_ms,
             seen: std::array::from_fn(|_| Mutex::new(NonceCache::default())),
         }
+    }
+
+    /// How long to wait before opening the listener: until the second after the one this
+    /// verifier started in, so that v1 headers (whole seconds) of requests it can receive are
+    /// all later than its start second (see the module docs).
+    pub fn listen_after(&self, now_ms: i64) -> std::time::Duration {
+        let next_second = (self.started_ms.div_euclid(1000) + 1) * 1000;
+        std::time::Duration::from_millis(u64::try_from(next_second - now_ms).unwrap_or(0))
+    }
+
+    /// Also accepts headers signed with `keys` (earlier keys, during a rotation: the proxy and
+    /// the tool server may restart with a new key at different moments).
+    pub fn with_previous(mut self, keys: Vec<IdentityKey>) -> Self {
+        self.previous = keys;
+        self
     }
 
     /// Checks the identity headers of one request at time `now_ms` (unix milliseconds).
@@ -663,21 +677,20 @@ impl IdentityVerifier {
             subject,
             email,
         };
-        let expected = self.key.mac(version, t, nonce, request, sent);
-        if !bool::from(expected.as_slice().ct_eq(&sig)) {
+        let signed_with = |key: &IdentityKey| {
+            let expected = key.mac(version, t, nonce, request, sent);
+            bool::from(expected.as_slice().ct_eq(&sig))
+        };
+        // The current key first: the previous ones are tried only for a header it did not sign.
+        if !signed_with(&self.key) && !self.previous.iter().any(signed_with) {
             return Err(IdentityError::BadSignature);
         }
         match version {
             Version::V2 if t <= self.started_ms => return Err(IdentityError::SignedBeforeStart),
-            Version::V1 => {
-                let started_s = self.started_ms.div_euclid(1000);
-                if t < started_s {
-                    return Err(IdentityError::SignedBeforeStart);
-                }
-                if t == started_s {
-                    return Err(IdentityError::SignedAtStart);
-                }
+            Version::V1 if t <= self.started_ms.div_euclid(1000) => {
+                return Err(IdentityError::SignedBeforeStart);
             }
+            Version::V1 => {}
             Version::V2 => {}
         }
         // Only a correctly signed nonce is remembered, so junk cannot fill the cache.
@@ -1016,8 +1029,8 @@ mod tests {
                 .to_string()
                 .contains("signed before this tool server started")
         );
-        // v1 has whole seconds: before the start second refused, the start second ambiguous
-        // (retryable), after it accepted.
+        // v1 has whole seconds: up to the start second refused (the listener opens only in the
+        // next one), after it accepted.
         let start_s = started / 1000;
         let v1 = |t: i64| {
             let value = sign(&key, t, &new_nonce(), post_mcp(""), &alice());
@@ -1029,7 +1042,16 @@ mod tests {
             )
         };
         assert_eq!(v1(start_s - 1), Err(IdentityError::SignedBeforeStart));
-        assert_eq!(v1(start_s), Err(IdentityError::SignedAtStart));
+        assert_eq!(v1(start_s), Err(IdentityError::SignedBeforeStart));
+        assert!(v.listen_after(started) <= std::time::Duration::from_secs(1));
+        assert_eq!(
+            v.listen_after((start_s + 1) * 1000),
+            std::time::Duration::ZERO
+        );
+        assert_eq!(
+            v.listen_after((start_s + 2) * 1000),
+            std::time::Duration::ZERO
+        );
         assert_eq!(v1(start_s + 1), Ok(alice()));
     }
 
@@ -1062,6 +1084,33 @@ mod tests {
         assert_eq!(
             v.verify("POST", "/mcp", &h, now + window),
             Err(IdentityError::Replayed)
+        );
+    }
+
+    #[test]
+    fn during_a_rotation_headers_under_the_previous_key_are_accepted_until_it_is_dropped() {
+        let old = IdentityKey::new(EXAMPLE_KEY).unwrap();
+        let new = IdentityKey::new(&"n".repeat(32)).unwrap();
+        let by_old = sign(&old, 1000, EXAMPLE_NONCE, post_mcp(""), &alice());
+        let by_new = sign(&new, 1000, EXAMPLE_NONCE, post_mcp(""), &alice());
+        let rotating = IdentityVerifier::started_at(new.clone(), 0).with_previous(vec![old]);
+        assert_eq!(
+            rotating.verify("POST", "/mcp", &headers(&alice(), &by_old, ""), ms(1000)),
+            Ok(alice())
+        );
+        // The same nonce under the new key is a replay: one cache whatever the key.
+        assert_eq!(
+            rotating.verify("POST", "/mcp", &headers(&alice(), &by_new, ""), ms(1000)),
+            Err(IdentityError::Replayed)
+        );
+        let rotated = IdentityVerifier::started_at(new, 0);
+        assert_eq!(
+            rotated.verify("POST", "/mcp", &headers(&alice(), &by_old, ""), ms(1000)),
+            Err(IdentityError::BadSignature)
+        );
+        assert_eq!(
+            rotated.verify("POST", "/mcp", &headers(&alice(), &by_new, ""), ms(1000)),
+            Ok(alice())
         );
     }
 

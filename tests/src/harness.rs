@@ -287,7 +287,23 @@ pub fn free_port() -> u16 {
 impl ToolServer {
     /// Starts `serve` against `okta` with the shipped policy and `env` overrides.
     pub async fn start(okta: &FakeOkta, env: &[(&str, &str)]) -> Self {
-        let port = free_port();
+        Self::start_on(okta, free_port(), env).await
+    }
+
+    /// Kills this tool server and starts another on the same port with `env` overrides.
+    pub async fn restart_with(&mut self, okta: &FakeOkta, env: &[(&str, &str)]) {
+        let port = self
+            .mcp_url
+            .trim_end_matches("/mcp")
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the tool server's port");
+        self.process.kill();
+        *self = Self::start_on(okta, port, env).await;
+    }
+
+    async fn start_on(okta: &FakeOkta, port: u16, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(binary("okta-mcp-tool-server"));
         command
             .current_dir(workspace_root())

@@ -153,3 +153,62 @@ async fn an_sdk_client_keeps_working_through_a_rotation() {
     }
     assert_eq!(report["refreshed"], true, "{report}");
 }
+
+/// `IDENTITY_HEADER_KEY` rotation, the order Kubernetes may restart the two containers in: the
+/// tool server first learns the new key while accepting the old, then the proxy signs with the
+/// new key, then the old one is dropped. A logged-in client calls tools at every step.
+#[tokio::test]
+async fn the_identity_key_rotates_with_a_client_calling_tools_throughout() {
+    const NEW_IDENTITY_KEY: &str = "the-next-identity-header-key-0123456789abcdef";
+    let mut stack = Stack::start(&[]).await;
+    stack.auto_login("alice@example.com").await;
+    let http = manual_redirect_client();
+    let tokens = log_in(&http, &stack.proxy.public_url).await;
+    let mcp_url = stack.proxy.mcp_url.clone();
+    let calls = |step: &'static str| {
+        let (http, mcp_url, token) = (http.clone(), mcp_url.clone(), tokens.access_token.clone());
+        async move {
+            let mut client = ProxiedMcp::new(&http, &mcp_url, Credential::Bearer(token));
+            assert_eq!(client.initialize().await.status, 200, "{step}");
+            let answer = client.call("get_current_time", serde_json::json!({})).await;
+            assert!(answer.get("result").is_some(), "{step}: {answer}");
+        }
+    };
+    calls("before").await;
+    let okta = &stack.okta;
+    stack
+        .tool_server
+        .restart_with(
+            okta,
+            &[
+                ("IDENTITY_HEADER_KEY", NEW_IDENTITY_KEY),
+                (
+                    "IDENTITY_HEADER_KEYS_PREVIOUS",
+                    okta_mcp_tests::harness::TEST_IDENTITY_KEY,
+                ),
+            ],
+        )
+        .await;
+    calls("tool server knows both keys, proxy signs with the old").await;
+    stack
+        .proxy
+        .restart_with(&[("IDENTITY_HEADER_KEY", NEW_IDENTITY_KEY)])
+        .await;
+    calls("proxy signs with the new key").await;
+    stack
+        .tool_server
+        .restart_with(okta, &[("IDENTITY_HEADER_KEY", NEW_IDENTITY_KEY)])
+        .await;
+    calls("old key dropped").await;
+
+    // A proxy still on the old key is refused once the old key is gone.
+    stack
+        .proxy
+        .restart_with(&[(
+            "IDENTITY_HEADER_KEY",
+            okta_mcp_tests::harness::TEST_IDENTITY_KEY,
+        )])
+        .await;
+    let mut stale = ProxiedMcp::new(&http, &mcp_url, Credential::Bearer(tokens.access_token));
+    assert_eq!(stale.initialize().await.status, 401);
+}

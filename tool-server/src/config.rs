@@ -60,6 +60,26 @@ pub fn identity_key() -> Result<IdentityKey, ConfigError> {
         .map_err(|e| ConfigError::Invalid(e.to_string()))
 }
 
+/// Earlier identity-header keys still accepted (`IDENTITY_HEADER_KEYS_PREVIOUS`, comma- or
+/// newline-separated; empty when unset), for rotating the key without refusing requests.
+pub fn previous_identity_keys() -> Result<Vec<IdentityKey>, ConfigError> {
+    let name = "IDENTITY_HEADER_KEYS_PREVIOUS";
+    let list = match secret(name) {
+        Ok(Some(list)) => list,
+        Ok(None) | Err(ConfigError::Empty { .. }) => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    list.split([',', '\n', '\r'])
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .enumerate()
+        .map(|(i, key)| {
+            IdentityKey::new(key)
+                .map_err(|e| ConfigError::Invalid(format!("{name}: key {}: {e}", i + 1)))
+        })
+        .collect()
+}
+
 /// Builds the Okta client settings from the org URL, the token secret and the limit.
 pub fn okta_config(
     org_url: Option<&str>,

@@ -152,7 +152,7 @@ pub fn verify_identity(
     verifier
         .verify(method.as_str(), path, headers, now_ms)
         .map_err(|error| {
-            if matches!(error, IdentityError::Busy | IdentityError::SignedAtStart) {
+            if matches!(error, IdentityError::Busy) {
                 tracing::warn!(%error, "refused a request for now");
                 return Refusal::new(
                     StatusCode::SERVICE_UNAVAILABLE,

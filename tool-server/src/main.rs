@@ -24,6 +24,8 @@ const SECRETS_HELP: &str = "\
 Secrets come from the environment only (or NAME_FILE, a file holding the value):
   OKTA_API_TOKEN        Okta API token (SSWS), needed by serve and stdio
   IDENTITY_HEADER_KEY   key shared with okta-mcp-proxy, at least 32 bytes (serve, wrap)
+  IDENTITY_HEADER_KEYS_PREVIOUS  earlier keys, comma- or newline-separated, still accepted
+                        while a new key is rolled out (optional)
 Logging: LOG_LEVEL (error, warn, info, debug, trace or a tracing filter), default info; logs go to stderr.";
 
 /// The Okta admin tools for MCP clients, behind a role → tool allowlist.
@@ -260,7 +262,10 @@ fn okta_client(args: &OktaArgs) -> anyhow::Result<Arc<OktaClient>> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     http::check_listen_addr(args.listen, args.allow_non_loopback).map_err(anyhow::Error::msg)?;
     let policy = Arc::new(load_policy(&args.policy.policy)?);
-    let verifier = Arc::new(IdentityVerifier::new(config::identity_key()?));
+    let verifier = Arc::new(
+        IdentityVerifier::new(config::identity_key()?)
+            .with_previous(config::previous_identity_keys()?),
+    );
     let handler = OktaToolServer::new(okta_client(&args.okta)?, policy, Caller::FromHeaders);
     if args.session_idle_secs.is_some() {
         tracing::info!(
@@ -272,7 +277,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..HttpSettings::default()
     };
     let shutdown = CancellationToken::new();
+    let listen_after = verifier.listen_after(okta_mcp_common::identity::unix_millis());
     let app = http::router(handler, verifier, &settings, shutdown.clone());
+    // v1 identity headers carry whole seconds: open in the second after the verifier's start.
+    tokio::time::sleep(listen_after).await;
     let (local, listener) = bind(args.listen).await?;
     tracing::info!("okta-mcp-tool-server listening on http://{local}/mcp");
     listener::serve(listener, app, args.connections.limits(), async move {
@@ -288,7 +296,10 @@ async fn wrap(args: WrapArgs) -> anyhow::Result<()> {
     http::check_listen_addr(args.listen, args.allow_non_loopback).map_err(anyhow::Error::msg)?;
     // The wrapped server's tools are known only at run time: missing ones are warned about then.
     let policy = Arc::new(ToolPolicy::load(&args.policy)?);
-    let verifier = Arc::new(IdentityVerifier::new(config::identity_key()?));
+    let verifier = Arc::new(
+        IdentityVerifier::new(config::identity_key()?)
+            .with_previous(config::previous_identity_keys()?),
+    );
     let (environment, missing) =
         ChildEnvironment::from_flags(&args.env, |name| std::env::var_os(name))?;
     for name in missing {
@@ -314,7 +325,10 @@ async fn wrap(args: WrapArgs) -> anyhow::Result<()> {
              child and lock everyone else out"
         );
     }
+    let listen_after = verifier.listen_after(okta_mcp_common::identity::unix_millis());
     let (app, sessions) = wrap::router(command.clone(), policy, verifier, &settings);
+    // v1 identity headers carry whole seconds: open in the second after the verifier's start.
+    tokio::time::sleep(listen_after).await;
     let (local, listener) = bind(args.listen).await?;
     tracing::info!(
         command = %command.display(),

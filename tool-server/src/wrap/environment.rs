@@ -14,11 +14,13 @@ use std::ffi::OsString;
 pub const DEFAULT_VARIABLES: [&str; 3] = ["PATH", "HOME", "LANG"];
 
 /// Environment variables of this project that hold secrets: never handed to a wrapped server.
-const SECRET_VARIABLES: [&str; 4] = [
+const SECRET_VARIABLES: [&str; 6] = [
     "IDENTITY_HEADER_KEY",
+    "IDENTITY_HEADER_KEYS_PREVIOUS",
     "OKTA_API_TOKEN",
     "OKTA_CLIENT_SECRET",
     "SESSION_SECRET_KEY",
+    "SESSION_SECRET_KEYS_PREVIOUS",
 ];
 
 /// Why an `--env` value is refused. The messages name the variable, never its value (which
