@@ -46,6 +46,24 @@ pub struct SignedRequest<'a> {
     pub session_id: &'a str,
 }
 
+impl<'a> SignedRequest<'a> {
+    fn binding(&self) -> RequestBinding<'a> {
+        RequestBinding {
+            method: self.method,
+            path: self.path,
+            session_id: self.session_id,
+        }
+    }
+
+    fn fields(&self) -> IdentityFields<'a> {
+        IdentityFields {
+            role: self.role,
+            subject: self.subject,
+            email: self.email,
+        }
+    }
+}
+
 /// A value the proxy cannot send as a header (a control character in a claim).
 #[derive(Debug, thiserror::Error)]
 #[error("{0} cannot be sent in an identity header")]
@@ -68,20 +86,7 @@ impl IdentitySigner {
         request: &SignedRequest<'a>,
     ) -> Result<SignedHeaders<'a>, Unsendable> {
         self.key
-            .sign_v2(
-                t_ms,
-                nonce,
-                RequestBinding {
-                    method: request.method,
-                    path: request.path,
-                    session_id: request.session_id,
-                },
-                IdentityFields {
-                    role: request.role,
-                    subject: request.subject,
-                    email: request.email,
-                },
-            )
+            .sign_v2(t_ms, nonce, request.binding(), request.fields())
             .map_err(|error| match error {
                 IdentityError::BadEncoding { header, .. } if header == identity::ROLE_HEADER => {
                     Unsendable("the role")
@@ -109,16 +114,8 @@ impl IdentitySigner {
             let signature = self.key.header_value(
                 now_ms.div_euclid(1000),
                 nonce,
-                RequestBinding {
-                    method: request.method,
-                    path: request.path,
-                    session_id: request.session_id,
-                },
-                IdentityFields {
-                    role: request.role,
-                    subject: request.subject,
-                    email: request.email,
-                },
+                request.binding(),
+                request.fields(),
             );
             // Visible ASCII, so these conversions hold.
             let value =

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use okta_mcp_tests::harness::Stack;
 use okta_mcp_tests::oauth_flow::{
-    Browser, OAuthClient, Pkce, consent_form, log_in, manual_redirect_client,
+    Browser, OAuthClient, Pkce, Tokens, consent_form, log_in, manual_redirect_client,
 };
 use serde_json::json;
 
@@ -44,6 +44,23 @@ async fn flood(
         }
     }
     statuses
+}
+
+/// `tokens`' refresh token still works (its client was not pushed out).
+async fn assert_refreshes(tokens: &Tokens, http: &reqwest::Client) {
+    let refresh = tokens.refresh_token.clone().expect("refresh token");
+    let (status, body) = tokens
+        .client
+        .token(
+            http,
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &tokens.client.client_id),
+                ("refresh_token", &refresh),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 }
 
 /// The largest registration the proxy accepts (or, before the bounds, far larger).
@@ -126,19 +143,7 @@ async fn a_flood_from_one_source_is_limited_and_users_keep_their_clients_and_log
     );
 
     // Alice's client still refreshes, Bob's consent is still pending and completes.
-    let refresh = alice.refresh_token.clone().expect("refresh token");
-    let (status, body) = alice
-        .client
-        .token(
-            &http,
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", &alice.client.client_id),
-                ("refresh_token", &refresh),
-            ],
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    assert_refreshes(&alice, &http).await;
     let approved = browser
         .post_form(&format!("{public}/oauth/consent"), &consent)
         .await;
@@ -166,19 +171,7 @@ async fn with_no_source_limit_a_registration_flood_still_never_evicts_a_client_i
     eprintln!("register {registered:?}");
     assert_eq!(registered.get(&201), Some(&3000), "{registered:?}");
 
-    let refresh = alice.refresh_token.clone().expect("refresh token");
-    let (status, body) = alice
-        .client
-        .token(
-            &http,
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", &alice.client.client_id),
-                ("refresh_token", &refresh),
-            ],
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
+    assert_refreshes(&alice, &http).await;
     // And it can log in again (the client is still registered).
     alice.client.tokens(&http).await;
 }
