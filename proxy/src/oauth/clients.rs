@@ -154,7 +154,7 @@ fn invalid_client(description: &str, basic: bool) -> WebResponse {
 }
 
 /// The client id and secret from `Authorization: Basic` (RFC 6749 §2.3.1: each form-encoded).
-fn basic_credentials(request: &WebRequest) -> Result<Option<(String, String)>, ()> {
+pub(super) fn basic_credentials(request: &WebRequest) -> Result<Option<(String, String)>, ()> {
     let Some(value) = request.header("authorization") else {
         return Ok(None);
     };

@@ -42,6 +42,9 @@ mod register;
 mod revoke;
 mod token;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 #[cfg(test)]
 mod testing;
 
