@@ -55,19 +55,32 @@ impl RegisteredClient {
         if check_redirect_uri(requested).is_err() {
             return false;
         }
-        let Ok(requested) = Url::parse(requested) else {
-            return false;
-        };
-        if !is_loopback_http(&requested) {
+        if !Url::parse(requested).is_ok_and(|url| is_loopback_http(&url)) {
             return false;
         }
+        // Compared as text without the port: comparing parsed URLs also accepted spellings the
+        // client never registered (`HTTP://LOCALHOST`, `127.1`, `/x/../cb`, `%3C` for `<`).
+        let without_port = |uri: &str| -> String {
+            let Some(start) = uri.find("://").map(|i| i + 3) else {
+                return uri.to_owned();
+            };
+            let end = uri[start..]
+                .find(['/', '?'])
+                .map_or(uri.len(), |i| start + i);
+            match uri[start..end].rsplit_once(':') {
+                Some((host, port))
+                    if port.bytes().all(|b| b.is_ascii_digit())
+                        && (host.ends_with(']') || !host.contains(':')) =>
+                {
+                    format!("{}{host}{}", &uri[..start], &uri[end..])
+                }
+                _ => uri.to_owned(),
+            }
+        };
+        let requested = without_port(requested);
         self.redirect_uris.iter().any(|registered| {
-            Url::parse(registered).is_ok_and(|registered| {
-                is_loopback_http(&registered)
-                    && registered.host() == requested.host()
-                    && registered.path() == requested.path()
-                    && registered.query() == requested.query()
-            })
+            Url::parse(registered).is_ok_and(|url| is_loopback_http(&url))
+                && without_port(registered) == requested
         })
     }
 
@@ -163,7 +176,7 @@ fn invalid_client(description: &str, basic: bool) -> WebResponse {
 }
 
 /// The client id and secret from `Authorization: Basic` (RFC 6749 §2.3.1: each form-encoded).
-fn basic_credentials(request: &WebRequest) -> Result<Option<(String, String)>, ()> {
+pub(super) fn basic_credentials(request: &WebRequest) -> Result<Option<(String, String)>, ()> {
     let Some(value) = request.header("authorization") else {
         return Ok(None);
     };

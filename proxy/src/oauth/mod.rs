@@ -44,6 +44,9 @@ mod revoke;
 mod session_check;
 mod token;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 #[cfg(test)]
 mod testing;
 

@@ -20,7 +20,7 @@ const AUTH_METHODS: [&str; 3] = ["none", "client_secret_post", "client_secret_ba
 const GRANT_TYPES: [&str; 2] = ["authorization_code", "refresh_token"];
 
 /// A registration refused, with its RFC 7591 error code.
-struct Refusal {
+pub(super) struct Refusal {
     error: &'static str,
     description: String,
 }
@@ -33,7 +33,7 @@ fn bad_metadata(description: impl Into<String>) -> Refusal {
 }
 
 /// The client metadata we keep, checked.
-struct Metadata {
+pub(super) struct Metadata {
     redirect_uris: Vec<String>,
     auth_method: String,
     grant_types: Vec<String>,
@@ -78,7 +78,7 @@ fn optional_strings(
     }
 }
 
-fn check_metadata(body: &[u8]) -> Result<Metadata, Refusal> {
+pub(super) fn check_metadata(body: &[u8]) -> Result<Metadata, Refusal> {
     let value: Value =
         serde_json::from_slice(body).map_err(|_| bad_metadata("the body is not JSON"))?;
     let Value::Object(body) = value else {

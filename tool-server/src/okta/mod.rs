@@ -8,6 +8,8 @@
 //! field or enum value Okta adds tomorrow never breaks a tool.
 
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod lean;
 mod pagination;
 mod path;

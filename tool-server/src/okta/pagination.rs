@@ -58,7 +58,13 @@ pub(crate) fn parse_link_header(value: &str) -> Vec<Link> {
         let params = &rest[..end];
         rest = &rest[end..];
         let mut rels = Vec::new();
-        for param in params.split(';') {
+        // Parameters end at a `;` outside quotes: `title="a; rel=next"` names no relation.
+        let mut in_quotes = false;
+        let param_end = |c: char| {
+            in_quotes ^= c == '"';
+            c == ';' && !in_quotes
+        };
+        for param in params.split(param_end) {
             let Some((name, val)) = param.split_once('=') else {
                 continue;
             };

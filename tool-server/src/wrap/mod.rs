@@ -32,6 +32,9 @@ mod routes;
 mod session;
 mod transport;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -312,7 +312,7 @@ async fn handle_delete(
 }
 
 /// One JSON-RPC message or a non-empty batch of valid messages.
-fn parse_body(body: &Bytes) -> Result<Vec<Value>, Refusal> {
+pub(super) fn parse_body(body: &Bytes) -> Result<Vec<Value>, Refusal> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, -32700, format!("Parse error: {e}")))?;
     let messages = match value {
@@ -393,7 +393,7 @@ fn host_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 /// An SSE response: `first`, then whatever arrives on `rest` until it closes.
-fn sse(answer: PostAnswer, session_id: Option<&str>) -> Response {
+pub(super) fn sse(answer: PostAnswer, session_id: Option<&str>) -> Response {
     let first = futures::stream::iter(answer.first);
     let rest = match answer.rest {
         Some(rx) => receiver_stream(rx).left_stream(),
