@@ -15,9 +15,12 @@ use sha2::Sha256;
 
 const KEY: &str = "okta-mcp-property-test-key-0123456789abcdef";
 const NOW: i64 = 1_767_225_600;
+/// `NOW` in the milliseconds the verifier takes.
+const NOW_MS: i64 = NOW * 1000;
 
 fn verifier() -> IdentityVerifier {
-    IdentityVerifier::new(IdentityKey::new(KEY).unwrap())
+    // Started at the epoch: the headers here are all signed after it.
+    IdentityVerifier::started_at(IdentityKey::new(KEY).unwrap(), 0)
 }
 
 /// Text a header value can carry: visible ASCII and spaces.
@@ -98,8 +101,8 @@ proptest! {
         let value = signed(&request, NOW + skew, &nonce);
         let h = headers(&request, &value);
         let v = verifier();
-        prop_assert_eq!(v.verify(&request.method, &request.path, &h, NOW), Ok(request.identity.clone()));
-        prop_assert_eq!(v.verify(&request.method, &request.path, &h, NOW), Err(IdentityError::Replayed));
+        prop_assert_eq!(v.verify(&request.method, &request.path, &h, NOW_MS), Ok(request.identity.clone()));
+        prop_assert_eq!(v.verify(&request.method, &request.path, &h, NOW_MS), Err(IdentityError::Replayed));
     }
 
     /// The fast signer computes exactly the README's contract: HMAC-SHA256 over the canonical
@@ -138,7 +141,7 @@ proptest! {
         target.push_str(&other);
         let h = headers(&changed, &value);
         prop_assert_eq!(
-            verifier().verify(&changed.method, &changed.path, &h, NOW),
+            verifier().verify(&changed.method, &changed.path, &h, NOW_MS),
             Err(IdentityError::BadSignature)
         );
     }
@@ -147,7 +150,7 @@ proptest! {
     #[test]
     fn accepted_iff_inside_the_time_window(request in forwarded(), nonce in nonce(), skew in prop_oneof![-12i64..=12, -1000i64..1000]) {
         let value = signed(&request, NOW + skew, &nonce);
-        let got = verifier().verify(&request.method, &request.path, &headers(&request, &value), NOW);
+        let got = verifier().verify(&request.method, &request.path, &headers(&request, &value), NOW_MS);
         if skew.abs() <= MAX_SKEW_SECS {
             prop_assert!(got.is_ok(), "skew {skew}: {got:?}");
         } else {
@@ -178,8 +181,40 @@ proptest! {
                 h.insert(name, value);
             }
         }
-        let got = verifier().verify("POST", "/mcp", &h, NOW);
+        let got = verifier().verify("POST", "/mcp", &h, NOW_MS);
         prop_assert!(got.is_err());
         prop_assert!(!matches!(got, Err(IdentityError::Replayed | IdentityError::Busy)), "{got:?}");
+    }
+}
+
+proptest! {
+    /// v2: any text without control characters is sent percent-encoded as visible ASCII and
+    /// comes back exactly; any header text either decodes or is refused, never panics.
+    #[test]
+    fn v2_values_round_trip_through_their_encoding(value in "\\PC{0,40}", junk in "[ -~]{0,40}") {
+        let encoded = okta_mcp_common::identity::encode_value(EMAIL_HEADER, &value).unwrap();
+        prop_assert!(encoded.bytes().all(|b| b.is_ascii_graphic()), "{encoded}");
+        prop_assert_eq!(
+            okta_mcp_common::identity::decode_value(EMAIL_HEADER, &encoded).unwrap(),
+            value.as_str()
+        );
+        if let Ok(decoded) = okta_mcp_common::identity::decode_value(EMAIL_HEADER, &junk) {
+            prop_assert!(!decoded.chars().any(char::is_control));
+        }
+    }
+
+    /// v2 headers signed for any such values verify to exactly those values.
+    #[test]
+    fn v2_sign_then_verify_round_trips(email in "\\PC{0,30}", subject in "[0-9a-zA-Z]{1,20}") {
+        let identity = Identity { role: "viewer".into(), subject, email };
+        let binding = RequestBinding { method: "POST", path: "/mcp", session_id: "" };
+        let key = IdentityKey::new(KEY).unwrap();
+        let signed = okta_mcp_common::identity::sign_v2(&key, NOW_MS, &okta_mcp_common::identity::new_nonce(), binding, &identity).unwrap();
+        let mut h = http::HeaderMap::new();
+        h.insert(ROLE_HEADER, signed.role.parse().unwrap());
+        h.insert(SUBJECT_HEADER, signed.subject.parse().unwrap());
+        h.insert(EMAIL_HEADER, signed.email.parse().unwrap());
+        h.insert(IDENTITY_HEADER, signed.identity.parse().unwrap());
+        prop_assert_eq!(verifier().verify("POST", "/mcp", &h, NOW_MS), Ok(identity.clone()));
     }
 }

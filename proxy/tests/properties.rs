@@ -388,19 +388,19 @@ proptest! {
     /// A sealed session opens to the same session while unexpired, on http and https.
     #[test]
     fn a_sealed_session_opens_again(sub in ".{0,20}", email in ".{0,20}", role in ".{0,12}", secure in any::<bool>(), ttl in 1u64..10_000) {
-        let cookies = SessionCookies::new(b"property-test-session-secret-0123456789", secure, Duration::from_secs(ttl));
+        let cookies = SessionCookies::new(b"property-test-session-secret-0123456789", secure, Duration::from_secs(ttl), Duration::from_secs(900));
         let session = cookies.new_session(&sub, &email, &role, NOW);
         let headers = cookie_header(&cookies.set_cookie(&session));
         prop_assert_eq!(cookies.read(&headers, NOW), Some(session.clone()));
         prop_assert_eq!(cookies.read(&headers, session.exp), None);
-        let other = SessionCookies::new(b"another-session-secret-0123456789abcdef", secure, Duration::from_secs(ttl));
+        let other = SessionCookies::new(b"another-session-secret-0123456789abcdef", secure, Duration::from_secs(ttl), Duration::from_secs(900));
         prop_assert_eq!(other.read(&headers, NOW), None);
     }
 
     /// One changed character of the cookie value and it is absent.
     #[test]
     fn a_changed_cookie_is_absent(sub in ".{0,20}", at in any::<prop::sample::Index>(), to in "[A-Za-z0-9+/=_-]") {
-        let cookies = SessionCookies::new(b"property-test-session-secret-0123456789", false, Duration::from_secs(600));
+        let cookies = SessionCookies::new(b"property-test-session-secret-0123456789", false, Duration::from_secs(600), Duration::from_secs(900));
         let session = cookies.new_session(&sub, "", "viewer", NOW);
         let set = cookies.set_cookie(&session);
         let pair = set.split(';').next().unwrap_or("").to_owned();
@@ -415,7 +415,7 @@ proptest! {
     /// Arbitrary `Cookie` headers never panic and never open a session.
     #[test]
     fn junk_cookies_are_absent(values in proptest::collection::vec(bytes(200), 0..4), value in ".{0,300}") {
-        let cookies = SessionCookies::new(b"property-test-session-secret-0123456789", false, Duration::from_secs(600));
+        let cookies = SessionCookies::new(b"property-test-session-secret-0123456789", false, Duration::from_secs(600), Duration::from_secs(900));
         let mut headers = http::HeaderMap::new();
         for v in values.iter().map(Vec::as_slice).chain([format!("mcp_session={value}").as_bytes()]) {
             if let Ok(v) = http::HeaderValue::from_bytes(v) {

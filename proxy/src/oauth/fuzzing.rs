@@ -67,5 +67,6 @@ pub fn basic_client_credentials(authorization: &[u8]) -> Result<Option<(String, 
         query: None,
         headers,
         body: Bytes::new(),
+        peer: None,
     })
 }
