@@ -6,15 +6,17 @@
 use libfuzzer_sys::fuzz_target;
 use okta_mcp_common::identity::{
     EMAIL_HEADER, IDENTITY_HEADER, Identity, IdentityError, IdentityKey, IdentityVerifier,
-    ROLE_HEADER, RequestBinding, SESSION_HEADER, SUBJECT_HEADER, sign,
+    ROLE_HEADER, RequestBinding, SESSION_HEADER, SUBJECT_HEADER, sign, sign_v2,
 };
 
 const KEY: &str = "okta-mcp-fuzz-key-0123456789abcdef-0123456789";
 const NOW: i64 = 1_767_225_600;
+const NOW_MS: i64 = NOW * 1000;
 
 fuzz_target!(|data: &[u8]| {
     let key = IdentityKey::new(KEY).unwrap();
-    let verifier = IdentityVerifier::new(key.clone());
+    // Started at the epoch, so headers signed at NOW are after its start.
+    let verifier = IdentityVerifier::started_at(key.clone(), 0);
     let mut parts = data.split(|&b| b == b'\n');
     let names = [
         IDENTITY_HEADER,
@@ -33,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // Junk is never accepted and never reaches the nonce cache.
-    match verifier.verify("POST", "/mcp", &headers, NOW) {
+    match verifier.verify("POST", "/mcp", &headers, NOW_MS) {
         Ok(identity) => panic!("accepted unsigned headers as {identity:?}"),
         Err(IdentityError::Replayed | IdentityError::Busy) => {
             panic!("junk reached the nonce cache")
@@ -80,9 +82,35 @@ fuzz_target!(|data: &[u8]| {
     if !session.is_empty() {
         signed.insert(SESSION_HEADER, session.parse().unwrap());
     }
-    assert_eq!(verifier.verify("POST", "/mcp", &signed, NOW), Ok(identity));
     assert_eq!(
-        verifier.verify("POST", "/mcp", &signed, NOW),
+        verifier.verify("POST", "/mcp", &signed, NOW_MS),
+        Ok(identity.clone())
+    );
+    assert_eq!(
+        verifier.verify("POST", "/mcp", &signed, NOW_MS),
         Err(IdentityError::Replayed)
     );
+
+    // v2 (values percent-encoded): the same values with another nonce verify as themselves.
+    let nonce_v2 = {
+        use base64::Engine;
+        let mut bytes = [0xa5u8; 16];
+        bytes[..nonce.len().min(16)].copy_from_slice(&nonce.as_bytes()[..nonce.len().min(16)]);
+        bytes[15] ^= 0xff;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
+    if let Ok(v2) = sign_v2(&key, NOW_MS, &nonce_v2, binding, &identity) {
+        let mut signed = http::HeaderMap::new();
+        signed.insert(IDENTITY_HEADER, v2.identity.parse().unwrap());
+        signed.insert(ROLE_HEADER, v2.role.parse().unwrap());
+        signed.insert(SUBJECT_HEADER, v2.subject.parse().unwrap());
+        signed.insert(EMAIL_HEADER, v2.email.parse().unwrap());
+        if !session.is_empty() {
+            signed.insert(SESSION_HEADER, session.parse().unwrap());
+        }
+        assert_eq!(
+            verifier.verify("POST", "/mcp", &signed, NOW_MS),
+            Ok(identity)
+        );
+    }
 });

@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         b"fuzz-session-secret-0123456789abcdef",
         false,
         Duration::from_secs(600),
+        Duration::from_secs(900),
     );
     let mut headers = http::HeaderMap::new();
     for value in data.split(|&b| b == b'\n') {

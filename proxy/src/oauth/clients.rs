@@ -55,39 +55,43 @@ impl RegisteredClient {
         if check_redirect_uri(requested).is_err() {
             return false;
         }
-        if !Url::parse(requested).is_ok_and(|url| is_loopback_http(&url)) {
-            return false;
-        }
         // Compared as text without the port: comparing parsed URLs also accepted spellings the
-        // client never registered (`HTTP://LOCALHOST`, `127.1`, `/x/../cb`, `%3C` for `<`).
-        let without_port = |uri: &str| -> String {
-            let Some(start) = uri.find("://").map(|i| i + 3) else {
-                return uri.to_owned();
-            };
-            let end = uri[start..]
-                .find(['/', '?'])
-                .map_or(uri.len(), |i| start + i);
-            match uri[start..end].rsplit_once(':') {
-                Some((host, port))
-                    if port.bytes().all(|b| b.is_ascii_digit())
-                        && (host.ends_with(']') || !host.contains(':')) =>
-                {
-                    format!("{}{host}{}", &uri[..start], &uri[end..])
-                }
-                _ => uri.to_owned(),
-            }
+        // client never registered (`HTTP://LOCALHOST`, `127.1`, `/x/../cb`, `%3C` for `<`). And
+        // loopback means the host as written, `localhost`, `127.0.0.1` or `[::1]`: a parser
+        // also reads `127.1` or `2130706433` as 127.0.0.1, but those are not the documented
+        // spellings the any-port rule is for (found by fuzzing: `http://127.1:/cb` matched
+        // `http://127.1:9/cb`).
+        let Some(requested) = loopback_without_port(requested) else {
+            return false;
         };
-        let requested = without_port(requested);
-        self.redirect_uris.iter().any(|registered| {
-            Url::parse(registered).is_ok_and(|url| is_loopback_http(&url))
-                && without_port(registered) == requested
-        })
+        self.redirect_uris
+            .iter()
+            .any(|registered| loopback_without_port(registered).is_some_and(|r| r == requested))
     }
 
     /// Whether the client registered the refresh-token grant.
     pub(super) fn allows_refresh(&self) -> bool {
         self.grant_types.iter().any(|g| g == "refresh_token")
     }
+}
+
+/// `uri` without the port of its authority, when it is `http://` to `localhost` (any case),
+/// `127.0.0.1` or `[::1]` as written; `None` for any other URI.
+fn loopback_without_port(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("http://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let host = match authority.rsplit_once(':') {
+        Some((host, port))
+            if port.bytes().all(|b| b.is_ascii_digit())
+                && (host.ends_with(']') || !host.contains(':')) =>
+        {
+            host
+        }
+        _ => authority,
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1" || host == "[::1]";
+    loopback.then(|| format!("http://{host}{}", &rest[end..]))
 }
 
 /// `http` to localhost, 127.0.0.1 or [::1].
@@ -396,5 +400,21 @@ mod tests {
         assert!(!c.redirect_uri_matches("http://localhost:5678/callback#x"));
         assert!(!c.redirect_uri_matches("https://localhost:5678/callback"));
         assert!(!c.redirect_uri_matches("javascript:alert(1)"));
+    }
+
+    /// Found by `fuzz/run.sh` (redirect_uri): the any-port rule applied to `127.1`, a spelling
+    /// of 127.0.0.1 the rule does not name. Now only `localhost`, `127.0.0.1` and `[::1]` as
+    /// written get it; any other spelling must match byte for byte.
+    #[test]
+    fn only_the_documented_loopback_spellings_match_on_any_port() {
+        let c = client(&[
+            "Http://127.0.0.1/cb",
+            "http://127.1:/cb",
+            "http://[::1]:/cb",
+        ]);
+        assert!(!c.redirect_uri_matches("http://127.1:9/cb"));
+        assert!(c.redirect_uri_matches("http://127.1:/cb"));
+        assert!(!c.redirect_uri_matches("http://127.0.0.1:9/cb"));
+        assert!(c.redirect_uri_matches("http://[::1]:9/cb"));
     }
 }
