@@ -354,6 +354,27 @@ pub struct McpClient {
     next_id: u64,
 }
 
+/// An MCP `initialize` request with id `id`, as a client of protocol 2025-11-25 sends it.
+pub fn initialize_body(id: u64) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "okta-mcp-e2e", "version": "1"}
+    }})
+}
+
+/// `initialize` at `mcp_url` as a viewer `subject`: the answer and its JSON-RPC error message
+/// (empty when there is none).
+pub async fn initialize_as(mcp_url: &str, subject: &str) -> (Answer, String) {
+    let answer = McpClient::new(mcp_url, "viewer", subject)
+        .post(&initialize_body(1))
+        .await;
+    let message = serde_json::from_str::<Value>(&answer.body)
+        .ok()
+        .and_then(|b| b["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    (answer, message)
+}
+
 impl McpClient {
     /// A client for `url` acting as a user with `role`.
     pub fn new(url: &str, role: &str, subject: &str) -> Self {

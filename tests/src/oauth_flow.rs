@@ -502,6 +502,16 @@ impl ProxiedMcp {
         request
     }
 
+    /// Opens the standalone SSE stream (`GET /mcp`) of this session.
+    pub fn open_stream(
+        &self,
+    ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+        self.request_builder(reqwest::Method::GET)
+            .header("accept", "text/event-stream")
+            .header("mcp-protocol-version", &self.protocol_version)
+            .send()
+    }
+
     /// POSTs one JSON-RPC message.
     pub async fn post(&self, body: &Value) -> Answer {
         let mut request = self

@@ -1279,16 +1279,10 @@ async fn sse_events_pass_through_the_proxy_as_they_are_produced() {
     // 1. The standalone GET stream never ends while the session lives, so a proxy that held a
     //    response until its end would never deliver it. Its head and first events arrive at
     //    once, the roots request soon after, and the stream stays open.
-    let mut stream = tokio::time::timeout(
-        Duration::from_secs(2),
-        mcp.request_builder(reqwest::Method::GET)
-            .header("accept", "text/event-stream")
-            .header("mcp-protocol-version", &mcp.protocol_version)
-            .send(),
-    )
-    .await
-    .expect("SSE headers within 2 s")
-    .unwrap();
+    let mut stream = tokio::time::timeout(Duration::from_secs(2), mcp.open_stream())
+        .await
+        .expect("SSE headers within 2 s")
+        .unwrap();
     assert_eq!(stream.status(), 200);
     assert!(header(stream.headers(), "content-type").starts_with("text/event-stream"));
     let opened = Instant::now();
@@ -1364,13 +1358,7 @@ async fn sigterm_stops_the_proxy_within_five_seconds_even_with_an_open_stream() 
     let mut mcp = logged_in_at(&stack, "alice@example.com").await;
     assert_eq!(mcp.initialize().await.status, 200);
     // An MCP client holding its SSE stream open, as they do; the wrapped server never ends it.
-    let mut stream = mcp
-        .request_builder(reqwest::Method::GET)
-        .header("accept", "text/event-stream")
-        .header("mcp-protocol-version", &mcp.protocol_version)
-        .send()
-        .await
-        .unwrap();
+    let mut stream = mcp.open_stream().await.unwrap();
     assert_eq!(stream.status(), 200);
     assert!(header(stream.headers(), "content-type").starts_with("text/event-stream"));
     assert!(!stream_ended(&mut stream, Duration::from_millis(200)).await);

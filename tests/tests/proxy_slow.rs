@@ -316,13 +316,7 @@ async fn long_responses_outlive_the_request_deadlines() {
 
     // The standalone SSE stream: a long-lived response, with nothing more to read from
     // the client after its header.
-    let mut stream = mcp
-        .request_builder(reqwest::Method::GET)
-        .header("accept", "text/event-stream")
-        .header("mcp-protocol-version", &mcp.protocol_version)
-        .send()
-        .await
-        .unwrap();
+    let mut stream = mcp.open_stream().await.unwrap();
     assert_eq!(stream.status(), 200);
     let opened = Instant::now();
 

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use okta_mcp_tests::harness::{FakeOkta, McpClient, ToolServer, rss_kib};
+use okta_mcp_tests::harness::{FakeOkta, McpClient, ToolServer, initialize_body, rss_kib};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -17,13 +17,6 @@ async fn setup(env: &[(&str, &str)]) -> (FakeOkta, ToolServer) {
     let okta = FakeOkta::start(&[]);
     let server = ToolServer::start(&okta, env).await;
     (okta, server)
-}
-
-fn initialize_body(id: u64) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "okta-mcp-e2e", "version": "1"}
-    }})
 }
 
 /// Finding 1: a viewer opening MCP sessions without end. `serve` opens none, so there is

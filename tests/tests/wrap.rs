@@ -12,7 +12,8 @@
 use std::time::{Duration, Instant};
 
 use okta_mcp_tests::harness::{
-    McpClient, NodeScript, WrapServer, WrapStack, everything_server_command, http_client, rss_kib,
+    McpClient, NodeScript, WrapServer, WrapStack, everything_server_command, http_client,
+    initialize_as, initialize_body, rss_kib,
 };
 use serde_json::{Value, json};
 
@@ -296,12 +297,7 @@ async fn the_child_limit_answers_503_with_a_clear_message() {
 
 /// `initialize` as `subject`: the HTTP status, the JSON-RPC error message (if any), Retry-After.
 async fn try_initialize(server: &WrapServer, subject: &str) -> (u16, String, Option<String>) {
-    let client = McpClient::new(&server.mcp_url, "viewer", subject);
-    let answer = client.post(&initialize_body()).await;
-    let message = serde_json::from_str::<Value>(&answer.body)
-        .ok()
-        .and_then(|b| b["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let (answer, message) = initialize_as(&server.mcp_url, subject).await;
     let retry = answer
         .headers
         .get("retry-after")
@@ -347,13 +343,6 @@ async fn one_subject_cannot_take_every_child_slot() {
     );
 }
 
-fn initialize_body() -> Value {
-    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "okta-mcp-e2e", "version": "1"}
-    }})
-}
-
 #[tokio::test]
 async fn sessions_belong_to_their_subject_and_delete_ends_the_child() {
     let server = wrap_server(POLICY, &[]).await;
@@ -383,7 +372,7 @@ async fn sessions_belong_to_their_subject_and_delete_ends_the_child() {
     assert!(!coerced.to_string().contains("PATH"), "{coerced}");
 
     // A second initialize in a session is refused, and the session goes on.
-    let again = alice.post(&initialize_body()).await;
+    let again = alice.post(&initialize_body(1)).await;
     assert_eq!(again.status, 400, "{again:?}");
     assert_eq!(alice.tool_names().await.len(), VIEWER.len());
 

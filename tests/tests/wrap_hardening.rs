@@ -7,26 +7,16 @@
 
 use std::time::Duration;
 
-use okta_mcp_tests::harness::{McpClient, WrapServer, everything_server_command, http_client};
-use serde_json::{Value, json};
+use okta_mcp_tests::harness::{
+    McpClient, WrapServer, everything_server_command, http_client, initialize_as,
+};
+use serde_json::json;
 
 const POLICY: &str = "policies/everything.toml";
 
-fn initialize_body() -> Value {
-    json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "okta-mcp-e2e", "version": "1"}
-    }})
-}
-
 /// `initialize` as `subject`: the HTTP status, the JSON-RPC error message (if any), the session.
 async fn open(server: &WrapServer, subject: &str) -> (u16, String, Option<String>) {
-    let client = McpClient::new(&server.mcp_url, "viewer", subject);
-    let answer = client.post(&initialize_body()).await;
-    let message = serde_json::from_str::<Value>(&answer.body)
-        .ok()
-        .and_then(|b| b["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let (answer, message) = initialize_as(&server.mcp_url, subject).await;
     let session = answer
         .headers
         .get("mcp-session-id")
