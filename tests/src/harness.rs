@@ -993,3 +993,41 @@ impl RedisServer {
         );
     }
 }
+
+/// Reads one HTTP/1.1 response with a `Content-Length` from `stream`: status, head, body.
+/// `None` when the connection closes first.
+pub async fn read_response(stream: &mut tokio::net::TcpStream) -> Option<(u16, String, String)> {
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&received[..end]).into_owned();
+            let length = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if received.len() >= end + 4 + length {
+                let status = head.split(' ').nth(1)?.parse().ok()?;
+                let body = String::from_utf8_lossy(&received[end + 4..end + 4 + length]);
+                return Some((status, head, body.into_owned()));
+            }
+        }
+        match tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncReadExt::read(stream, &mut buffer),
+        )
+        .await
+        {
+            Ok(Ok(0) | Err(_)) => return None,
+            Ok(Ok(n)) => received.extend_from_slice(&buffer[..n]),
+            Err(_) => panic!(
+                "no complete response within 5 s: {:?}",
+                String::from_utf8_lossy(&received)
+            ),
+        }
+    }
+}

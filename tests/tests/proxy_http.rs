@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use okta_mcp_tests::fake_okta::dataset::ALICE_ID;
 use okta_mcp_tests::harness::{
     FakeOkta, Process, Stack, ToolServer, WrapStack, everything_server_command, free_port,
-    http_client, proxy_command, start_process,
+    http_client, proxy_command, read_response, start_process,
 };
 use okta_mcp_tests::oauth_flow::{
     Browser, Credential, OAuthClient, Pkce, ProxiedMcp, Tokens, json_of, log_in,
@@ -17,7 +17,7 @@ use okta_mcp_tests::oauth_flow::{
 };
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// A header's value as text ("" when absent).
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
@@ -830,35 +830,9 @@ async fn raw_http(addr: &str, request: &[u8]) -> (u16, String, String) {
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         // The proxy may answer before reading everything; a failed write is not the test.
         let _ = stream.write_all(request).await;
-        let mut received = Vec::new();
-        let mut buffer = [0u8; 8192];
-        loop {
-            let text = String::from_utf8_lossy(&received).into_owned();
-            if let Some(end) = text.find("\r\n\r\n") {
-                let head = text[..end].to_owned();
-                let length = head
-                    .lines()
-                    .find_map(|l| {
-                        let (name, value) = l.split_once(':')?;
-                        name.eq_ignore_ascii_case("content-length")
-                            .then(|| value.trim().parse::<usize>().ok())?
-                    })
-                    .unwrap_or(0);
-                if received.len() >= end + 4 + length {
-                    let status = head
-                        .split(' ')
-                        .nth(1)
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(0);
-                    let body = String::from_utf8_lossy(&received[end + 4..end + 4 + length]);
-                    return (status, head, body.into_owned());
-                }
-            }
-            match stream.read(&mut buffer).await {
-                Ok(0) | Err(_) => panic!("connection closed before a full response: {text:?}"),
-                Ok(n) => received.extend_from_slice(&buffer[..n]),
-            }
-        }
+        read_response(&mut stream)
+            .await
+            .expect("connection closed before a full response")
     };
     tokio::time::timeout(Duration::from_secs(5), exchange)
         .await

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use okta_mcp_tests::harness::{
-    FakeOkta, Proxy, Stack, WrapServer, everything_server_command, free_port,
+    FakeOkta, Proxy, Stack, WrapServer, everything_server_command, free_port, read_response,
 };
 use okta_mcp_tests::oauth_flow::{Credential, ProxiedMcp, log_in, manual_redirect_client};
 use serde_json::{Value, json};
@@ -103,39 +103,6 @@ impl Outcome {
 /// `host:port` of a proxy's public URL.
 fn addr_of(public_url: &str) -> &str {
     public_url.trim_start_matches("http://")
-}
-
-/// Reads one HTTP/1.1 response with a `Content-Length` from `stream`: status, head, body.
-/// `None` when the connection closes first.
-async fn read_response(stream: &mut TcpStream) -> Option<(u16, String, String)> {
-    let mut received = Vec::new();
-    let mut buffer = [0u8; 8192];
-    loop {
-        if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&received[..end]).into_owned();
-            let length = head
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("content-length")
-                        .then(|| value.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            if received.len() >= end + 4 + length {
-                let status = head.split(' ').nth(1)?.parse().ok()?;
-                let body = String::from_utf8_lossy(&received[end + 4..end + 4 + length]);
-                return Some((status, head, body.into_owned()));
-            }
-        }
-        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await {
-            Ok(Ok(0) | Err(_)) => return None,
-            Ok(Ok(n)) => received.extend_from_slice(&buffer[..n]),
-            Err(_) => panic!(
-                "no complete response within 5 s: {:?}",
-                String::from_utf8_lossy(&received)
-            ),
-        }
-    }
 }
 
 /// Sends `request` on a new connection (and, when `half_close`, ends the sending side) and
