@@ -13,6 +13,7 @@
 //! The OIDC provider half (`oidc`: discovery, `/oauth2/v1/authorize|token|userinfo|keys` and the
 //! same under `/oauth2/default`) is merged into [`router`] and shares [`state::Shared`].
 
+pub mod changes;
 pub mod control;
 pub mod dataset;
 pub mod error;
@@ -66,7 +67,7 @@ pub struct Settings {
 /// The shared state for `settings` and an already generated `dataset`.
 pub fn state(settings: &Settings, dataset: Dataset, authority: String) -> state::AppState {
     Arc::new(state::Shared {
-        org: state::Org::new(dataset),
+        org_now: std::sync::RwLock::new(Arc::new(state::Org::new(dataset))),
         api_token: settings.api_token.clone(),
         traffic: traffic::Traffic::new(
             settings.latency_ms,
@@ -75,6 +76,7 @@ pub fn state(settings: &Settings, dataset: Dataset, authority: String) -> state:
         ),
         authority,
         oidc: oidc::Provider::from_settings(&settings.oidc),
+        events: tokio::sync::broadcast::channel(1024).0,
     })
 }
 

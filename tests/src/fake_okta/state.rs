@@ -11,7 +11,7 @@ use std::sync::Arc;
 const FILTER_BASE: &str = "https://fake-okta.invalid";
 
 /// The dataset with indexes for fast lookups.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Org {
     pub dataset: Dataset,
     user_by_id: HashMap<String, usize>,
@@ -199,12 +199,53 @@ impl Org {
     pub fn find_zone(&self, id: &str) -> Option<usize> {
         self.zone_by_id.get(id).copied()
     }
+
+    /// Rebuilds the filter document of a changed user.
+    pub(super) fn refresh_user_doc(&mut self, user: usize) {
+        self.user_docs[user] = self.dataset.users[user].to_json(FILTER_BASE);
+    }
+
+    /// Rebuilds the filter document of a changed group.
+    pub(super) fn refresh_group_doc(&mut self, group: usize) {
+        self.group_docs[group] = self.dataset.groups[group].to_json(FILTER_BASE);
+    }
+
+    /// Recomputes who is assigned to `app` (after a membership change of one of its groups).
+    pub(super) fn recompute_app_assignments(&mut self, app: usize) {
+        let before: Vec<usize> = self.app_assignments[app].iter().map(|(u, _)| *u).collect();
+        for user in before {
+            self.user_apps[user].retain(|&a| a != app);
+        }
+        self.app_assignments[app] = self.dataset.app_assignments(app);
+        for &(user, _) in &self.app_assignments[app] {
+            let apps = &mut self.user_apps[user];
+            let at = apps.partition_point(|&a| a < app);
+            apps.insert(at, app);
+        }
+        let user_ids: Vec<&str> = self.app_assignments[app]
+            .iter()
+            .map(|(u, _)| self.dataset.users[*u].id.as_str())
+            .collect();
+        self.app_docs[app]["user"] = json!({ "id": user_ids });
+    }
+
+    /// Forgets one of the user's factors (the dataset entry stays; nothing lists it any more).
+    pub(super) fn remove_factor(&mut self, user: usize, factor: usize) {
+        self.user_factors[user].retain(|&f| f != factor);
+    }
+
+    /// Appends an event to the System Log.
+    pub(super) fn push_event(&mut self, event: super::dataset::LogEvent) {
+        self.event_docs.push(event.to_json());
+        self.dataset.log_events.push(event);
+    }
 }
 
 /// Everything a request handler can reach.
 #[derive(Debug)]
 pub struct Shared {
-    pub org: Org,
+    /// The org as it is now; writes swap in a changed copy (see [`Shared::change_org`]).
+    pub org_now: std::sync::RwLock<Arc<Org>>,
     /// The API token clients must present as `Authorization: SSWS <token>`.
     pub api_token: String,
     pub traffic: Traffic,
@@ -212,6 +253,42 @@ pub struct Shared {
     pub authority: String,
     /// The OIDC provider, when a client id was given.
     pub oidc: Option<super::oidc::Provider>,
+    /// Every change to the org, as it happens (Event Hooks subscribe here).
+    pub events: tokio::sync::broadcast::Sender<super::changes::OrgEvent>,
+}
+
+impl Shared {
+    /// The org as it is now. Readers keep this snapshot for the whole request, so a write that
+    /// lands meanwhile never shows them half an update.
+    pub fn org(&self) -> Arc<Org> {
+        Arc::clone(
+            &self
+                .org_now
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Applies `change` to a copy of the org and makes the copy current; writes are rare (tests
+    /// and the demo), so copying is simpler than locking every reader.
+    pub fn change_org<T>(&self, change: impl FnOnce(&mut Org) -> T) -> T {
+        let mut now = self
+            .org_now
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut next = Org::clone(&now);
+        let result = change(&mut next);
+        *now = Arc::new(next);
+        result
+    }
+
+    /// Announces changes to whoever listens (nobody is fine).
+    pub fn publish(&self, events: impl IntoIterator<Item = super::changes::OrgEvent>) {
+        for event in events {
+            tracing::info!(event_type = %event.event_type(), uuid = %event.event.uuid, "org changed");
+            let _ = self.events.send(event);
+        }
+    }
 }
 
 /// Cheap-to-clone handle on the shared state (what axum passes around).

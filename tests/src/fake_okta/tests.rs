@@ -870,3 +870,106 @@ async fn control_endpoints() {
     assert_eq!(info.body["users"], USER_COUNT);
     assert_eq!(info.body["seed"], DEFAULT_SEED);
 }
+
+#[tokio::test]
+async fn control_changes_show_in_the_api_the_log_and_the_event_stream() {
+    let (app, state) = isolated(1_000_000);
+    let mut events = state.events.subscribe();
+    let d = dataset();
+    let user = d
+        .users
+        .iter()
+        .find(|u| u.status == UserStatus::Active && u.group_ids.len() >= 2)
+        .expect("an active user in a group");
+    let group_id = user.group_ids[1].clone();
+
+    // A membership removal: the group's members, the user's groups and the log all follow.
+    let removed = send(
+        &app,
+        "DELETE",
+        &format!("/__fake/groups/{group_id}/users/{}", user.id),
+        None,
+    )
+    .await;
+    assert_eq!(removed.status, StatusCode::OK);
+    assert_eq!(removed.body["changed"], true);
+    let groups = get(&app, &format!("/api/v1/users/{}/groups", user.id)).await;
+    assert!(!groups.ids().contains(&group_id), "{:?}", groups.ids());
+    let event = events.try_recv().expect("an event");
+    assert_eq!(event.event_type(), "group.user_membership.remove");
+    let again = send(
+        &app,
+        "DELETE",
+        &format!("/__fake/groups/{group_id}/users/{}", user.id),
+        None,
+    )
+    .await;
+    assert_eq!(
+        again.body["changed"], false,
+        "removing twice changes nothing"
+    );
+    assert!(events.try_recv().is_err(), "and announces nothing");
+    let added = send(
+        &app,
+        "PUT",
+        &format!("/__fake/groups/{group_id}/users/{}", user.id),
+        None,
+    )
+    .await;
+    assert_eq!(added.body["changed"], true);
+    let groups = get(&app, &format!("/api/v1/users/{}/groups", user.id)).await;
+    assert!(groups.ids().contains(&group_id));
+    assert_eq!(
+        events.try_recv().map(|e| e.event_type().to_owned()).ok(),
+        Some("group.user_membership.add".to_owned())
+    );
+
+    // Lifecycle: suspend, refuse a second suspend, then deactivate.
+    let path = format!("/__fake/users/{}/lifecycle/suspend", user.id);
+    let suspended = send(&app, "POST", &path, None).await;
+    assert_eq!(suspended.body["status"], "SUSPENDED");
+    let refused = send(&app, "POST", &path, None).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(
+        refused.body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not active")
+    );
+    let fetched = get(&app, &format!("/api/v1/users/{}", user.id)).await;
+    assert_eq!(fetched.body["status"], "SUSPENDED");
+    let deactivated = send(
+        &app,
+        "POST",
+        &format!("/__fake/users/{}/lifecycle/deactivate", user.id),
+        None,
+    )
+    .await;
+    assert_eq!(deactivated.body["status"], "DEPROVISIONED");
+    let logged = get(
+        &app,
+        &format!(
+            "/api/v1/logs?filter={}",
+            enc("eventType eq \"user.lifecycle.deactivate\"")
+        ),
+    )
+    .await;
+    assert!(
+        logged
+            .items()
+            .iter()
+            .any(|e| e["target"][0]["id"] == user.id.as_str()),
+        "the deactivation is in the System Log: {}",
+        logged.body
+    );
+    let unknown = send(&app, "POST", "/__fake/users/nobody/lifecycle/suspend", None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    let bad = send(
+        &app,
+        "POST",
+        &format!("/__fake/users/{}/lifecycle/explode", user.id),
+        None,
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::NOT_FOUND);
+}

@@ -28,7 +28,7 @@ pub async fn list(
     State(state): State<AppState>,
     request: ApiRequest,
 ) -> Result<Response, ApiError> {
-    let org = &state.org;
+    let org = state.org();
     let url = &request.url;
     let q = url.non_empty_param("q");
     let filter = parse_filter(url.non_empty_param("filter"), FILTER_ATTRIBUTES, true)?;
@@ -46,7 +46,7 @@ pub async fn list(
 
 fn app_index(state: &AppState, id: &str) -> Result<usize, ApiError> {
     state
-        .org
+        .org()
         .find_app(id)
         .ok_or_else(|| not_found(id, "AppInstance"))
 }
@@ -59,7 +59,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let index = app_index(&state, ids.get(0))?;
     Ok(object_response(
-        state.org.dataset.apps[index].to_json(&request.url.base),
+        state.org().dataset.apps[index].to_json(&request.url.base),
     ))
 }
 
@@ -70,7 +70,7 @@ pub async fn users(
     ids: PathIds,
 ) -> Result<Response, ApiError> {
     let index = app_index(&state, ids.get(0))?;
-    let org = &state.org;
+    let org = state.org();
     let d = &org.dataset;
     let q = request.url.non_empty_param("q");
     let selected: Vec<_> = org.app_assignments[index]
@@ -108,7 +108,7 @@ pub async fn groups(
     ids: PathIds,
 ) -> Result<Response, ApiError> {
     let index = app_index(&state, ids.get(0))?;
-    let org = &state.org;
+    let org = state.org();
     let d = &org.dataset;
     let q = request.url.non_empty_param("q");
     let selected: Vec<(usize, usize)> = org.app_groups[index]

@@ -22,7 +22,7 @@ pub async fn list(
     State(state): State<AppState>,
     request: ApiRequest,
 ) -> Result<Response, ApiError> {
-    let org = &state.org;
+    let org = state.org();
     let url = &request.url;
     let q = url.non_empty_param("q");
     let search = parse_search(url.non_empty_param("search"))?;
@@ -51,7 +51,7 @@ pub async fn list(
 
 fn group_index(state: &AppState, id: &str) -> Result<usize, ApiError> {
     state
-        .org
+        .org()
         .find_group(id)
         .ok_or_else(|| not_found(id, "UserGroup"))
 }
@@ -64,7 +64,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let index = group_index(&state, ids.get(0))?;
     Ok(object_response(
-        state.org.dataset.groups[index].to_json(&request.url.base),
+        state.org().dataset.groups[index].to_json(&request.url.base),
     ))
 }
 
@@ -75,7 +75,7 @@ pub async fn members(
     ids: PathIds,
 ) -> Result<Response, ApiError> {
     let index = group_index(&state, ids.get(0))?;
-    let org = &state.org;
+    let org = state.org();
     paged(
         &request.url,
         LimitRule::new(1000, 1000),

@@ -76,7 +76,7 @@ pub async fn list(
     request: ApiRequest,
 ) -> Result<Response, ApiError> {
     let url = &request.url;
-    let org = &state.org;
+    let org = state.org();
     let now = Utc::now();
     let limit = LIMIT.resolve(url.param("limit"))?;
     let descending = match url.non_empty_param("sortOrder").map(str::trim) {

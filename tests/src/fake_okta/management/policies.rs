@@ -47,7 +47,7 @@ pub async fn list(
         }
     };
     let q = url.non_empty_param("q");
-    let policies = &state.org.dataset.policies;
+    let policies = &state.org().dataset.policies;
     let mut selected: Vec<usize> = (0..policies.len())
         .filter(|&i| policies[i].policy_type == policy_type)
         .filter(|&i| status.is_none_or(|s| policies[i].status == s))
@@ -63,7 +63,7 @@ pub async fn list(
 
 fn policy_index(state: &AppState, id: &str) -> Result<usize, ApiError> {
     state
-        .org
+        .org()
         .find_policy(id)
         .ok_or_else(|| not_found(id, "Policy"))
 }
@@ -76,7 +76,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let index = policy_index(&state, ids.get(0))?;
     Ok(object_response(
-        state.org.dataset.policies[index].to_json(&request.url.base),
+        state.org().dataset.policies[index].to_json(&request.url.base),
     ))
 }
 
@@ -87,7 +87,7 @@ pub async fn rules(
     ids: PathIds,
 ) -> Result<Response, ApiError> {
     let index = policy_index(&state, ids.get(0))?;
-    let policy = &state.org.dataset.policies[index];
+    let policy = &state.org().dataset.policies[index];
     paged(
         &request.url,
         LimitRule::new(20, 200),
@@ -103,7 +103,7 @@ pub async fn rule(
     ids: PathIds,
 ) -> Result<Response, ApiError> {
     let index = policy_index(&state, ids.get(0))?;
-    let policy = &state.org.dataset.policies[index];
+    let policy = &state.org().dataset.policies[index];
     let rule_id = ids.get(1);
     let rule = policy
         .rules

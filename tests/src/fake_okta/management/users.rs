@@ -33,7 +33,7 @@ pub async fn list(
     State(state): State<AppState>,
     request: ApiRequest,
 ) -> Result<Response, ApiError> {
-    let org = &state.org;
+    let org = state.org();
     let url = &request.url;
     let q = url.non_empty_param("q");
     let search = parse_search(url.non_empty_param("search"))?;
@@ -80,7 +80,10 @@ pub async fn list(
 }
 
 fn user_index(state: &AppState, id: &str) -> Result<usize, ApiError> {
-    state.org.find_user(id).ok_or_else(|| not_found(id, "User"))
+    state
+        .org()
+        .find_user(id)
+        .ok_or_else(|| not_found(id, "User"))
 }
 
 /// `GET /api/v1/users/{id}` (id or login).
@@ -91,7 +94,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let index = user_index(&state, ids.get(0))?;
     Ok(object_response(
-        state.org.dataset.users[index].to_json(&request.url.base),
+        state.org().dataset.users[index].to_json(&request.url.base),
     ))
 }
 
@@ -102,7 +105,7 @@ pub async fn groups(
     ids: PathIds,
 ) -> Result<Response, ApiError> {
     let index = user_index(&state, ids.get(0))?;
-    let org = &state.org;
+    let org = state.org();
     let items = org.user_groups[index]
         .iter()
         .map(|&g| org.dataset.groups[g].to_json(&request.url.base))
@@ -117,7 +120,7 @@ pub async fn app_links(
     ids: PathIds,
 ) -> Result<Response, ApiError> {
     let index = user_index(&state, ids.get(0))?;
-    let org = &state.org;
+    let org = state.org();
     let user = &org.dataset.users[index];
     let items = org.user_apps[index]
         .iter()
@@ -135,7 +138,7 @@ pub async fn factors(
     ids: PathIds,
 ) -> Result<Response, ApiError> {
     let index = user_index(&state, ids.get(0))?;
-    let org = &state.org;
+    let org = state.org();
     let items = org.user_factors[index]
         .iter()
         .map(|&f| org.dataset.factors[f].to_json(&request.url.base))

@@ -22,7 +22,7 @@ pub async fn list(
     State(state): State<AppState>,
     request: ApiRequest,
 ) -> Result<Response, ApiError> {
-    let org = &state.org;
+    let org = state.org();
     let url = &request.url;
     let filter = parse_filter(url.non_empty_param("filter"), &["id", "usage"], true)?;
     let zones = &org.dataset.zones;
@@ -40,10 +40,10 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let id = ids.get(0);
     let index = state
-        .org
+        .org()
         .find_zone(id)
         .ok_or_else(|| not_found(id, "Zone"))?;
     Ok(object_response(
-        state.org.dataset.zones[index].to_json(&request.url.base),
+        state.org().dataset.zones[index].to_json(&request.url.base),
     ))
 }

@@ -121,7 +121,7 @@ fn authorize(
     // Read the switch first: the login page takes the same lock.
     let auto_login = provider.runtime().controls.auto_login;
     let user = match chosen {
-        Some(id) => match active_user(&state.org, &id) {
+        Some(id) => match active_user(&state.org(), &id) {
             Some(user) => user,
             None => return error_page(StatusCode::BAD_REQUEST, "Unknown or inactive user."),
         },
@@ -137,7 +137,7 @@ fn authorize(
                 }
                 .into_response();
             }
-            None => return login_page(provider, &state.org, &request),
+            None => return login_page(provider, &state.org(), &request),
         },
     };
     let code = random_token("", 43);
@@ -153,7 +153,7 @@ fn authorize(
             auth_time: now_epoch(),
         },
     );
-    tracing::info!(user = %state.org.dataset.users[user].profile.login, ?server, "OIDC login");
+    tracing::info!(user = %state.org().dataset.users[user].profile.login, ?server, "OIDC login");
     redirect(
         &request.redirect_uri,
         &[("code", code), ("state", request.state)],

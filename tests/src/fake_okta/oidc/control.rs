@@ -81,7 +81,7 @@ fn view(provider: &Provider, org: &Org) -> Value {
 /// `GET /__fake/oidc`.
 pub async fn get(State(state): State<AppState>) -> Response {
     match &state.oidc {
-        Some(provider) => Json(view(provider, &state.org)).into_response(),
+        Some(provider) => Json(view(provider, &state.org())).into_response(),
         None => off(),
     }
 }
@@ -98,8 +98,8 @@ pub async fn set(State(state): State<AppState>, body: Bytes) -> Response {
     let auto_login = match update.auto_login {
         None => None,
         Some(None) => Some(None),
-        Some(Some(who)) => match state.org.find_user(&who) {
-            Some(user) if state.org.dataset.users[user].status == UserStatus::Active => {
+        Some(Some(who)) => match state.org().find_user(&who) {
+            Some(user) if state.org().dataset.users[user].status == UserStatus::Active => {
                 Some(Some(user))
             }
             Some(_) => return bad_request(format!("user {who:?} is not ACTIVE")),
@@ -119,8 +119,8 @@ pub async fn set(State(state): State<AppState>, body: Bytes) -> Response {
             controls.rotate_refresh_tokens = on;
         }
     }
-    tracing::info!(controls = %view(provider, &state.org), "OIDC controls updated");
-    Json(view(provider, &state.org)).into_response()
+    tracing::info!(controls = %view(provider, &state.org()), "OIDC controls updated");
+    Json(view(provider, &state.org())).into_response()
 }
 
 /// `POST /__fake/oidc/reset`: switches and group overrides back to the start (grants stay).
@@ -128,7 +128,7 @@ pub async fn reset(State(state): State<AppState>) -> Response {
     match &state.oidc {
         Some(provider) => {
             provider.runtime().controls = Controls::default();
-            Json(view(provider, &state.org)).into_response()
+            Json(view(provider, &state.org())).into_response()
         }
         None => off(),
     }
@@ -163,8 +163,8 @@ pub async fn user_groups(State(state): State<AppState>, Path(id): Path<String>) 
     let Some(provider) = &state.oidc else {
         return off();
     };
-    match state.org.find_user(&id) {
-        Some(user) => Json(user_view(provider, &state.org, user)).into_response(),
+    match state.org().find_user(&id) {
+        Some(user) => Json(user_view(provider, &state.org(), user)).into_response(),
         None => no_user(&id),
     }
 }
@@ -178,7 +178,7 @@ pub async fn set_user_groups(
     let Some(provider) = &state.oidc else {
         return off();
     };
-    let Some(user) = state.org.find_user(&id) else {
+    let Some(user) = state.org().find_user(&id) else {
         return no_user(&id);
     };
     let update: GroupsUpdate = match serde_json::from_slice(&body) {
@@ -201,7 +201,7 @@ pub async fn set_user_groups(
             provider.runtime().controls.group_overrides.remove(&user);
         }
     }
-    let view = user_view(provider, &state.org, user);
+    let view = user_view(provider, &state.org(), user);
     tracing::info!(user = %view["login"], groups = %view["groups"], "OIDC groups changed");
     Json(view).into_response()
 }

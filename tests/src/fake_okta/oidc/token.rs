@@ -89,7 +89,7 @@ pub async fn token(
         return StatusCode::NOT_FOUND.into_response();
     };
     let base = base_url(&headers, &state);
-    match answer(provider, &state.org, &base, server, &headers, &body) {
+    match answer(provider, &state.org(), &base, server, &headers, &body) {
         Ok(tokens) => (no_store(), Json(tokens)).into_response(),
         Err(error) => error.into_response(),
     }

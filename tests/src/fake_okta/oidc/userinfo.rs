@@ -64,7 +64,8 @@ pub async fn userinfo(
             "The access token must provide access to at least one of these scopes - profile, email, address or phone",
         );
     }
-    let Some(user) = state.org.dataset.users.get(grant.user) else {
+    let org = state.org();
+    let Some(user) = org.dataset.users.get(grant.user) else {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "invalid_token",
@@ -89,7 +90,7 @@ pub async fn userinfo(
         claims["email_verified"] = json!(true);
     }
     if has("groups") {
-        claims["groups"] = json!(provider.groups_of(&state.org, grant.user));
+        claims["groups"] = json!(provider.groups_of(&state.org(), grant.user));
     }
     ([(header::CACHE_CONTROL, "no-store")], Json(claims)).into_response()
 }
