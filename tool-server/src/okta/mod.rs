@@ -13,6 +13,7 @@ pub mod fuzzing;
 pub(crate) mod lean;
 mod pagination;
 mod path;
+pub(crate) mod projection;
 mod retry;
 #[cfg(test)]
 mod tests;

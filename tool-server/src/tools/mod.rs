@@ -13,6 +13,7 @@ mod logs;
 mod output;
 mod policies;
 mod schema;
+mod shape;
 mod time;
 mod users;
 mod zones;
