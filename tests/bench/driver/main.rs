@@ -727,30 +727,53 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
         params: users,
         ..proxied
     };
+    bench.notes.push(list_answer_sizes(bench, proxy, &token).await?);
+    let mut listing_cpu: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     for latency in [0, 50] {
         okta.control(&bench.http, "faults", json!({"latency_ms": latency}))
             .await?;
+        // Without Okta latency the tool server's CPU per listing is a target: several runs.
+        let rounds = if latency == 0 { bench.plan.rounds } else { 1 };
         for c in [1, 16] {
-            let what = format!(
-                "list_okta_users (limit 200) → proxy → tool server → fake Okta (+{latency} ms)"
-            );
-            let label = Label {
-                okta_latency_ms: Some(latency),
-                ..Label::once("2", &what)
-            };
-            rows.push(
-                measure(
+            for round in 0..rounds {
+                let what = format!(
+                    "list_okta_users (limit 200) → proxy → tool server → fake Okta (+{latency} ms)"
+                );
+                let label = Label {
+                    okta_latency_ms: Some(latency),
+                    round: (rounds > 1).then_some(round + 1),
+                    ..Label::once("2", &what)
+                };
+                let row = measure(
                     bench,
                     label,
                     &proxied_users,
                     c,
                     &[&proxy.proc, &tool.proc, &okta.proc],
                 )
-                .await?,
-            );
+                .await?;
+                if latency == 0 && row.errors == 0 {
+                    if let Some(cpu) = row.cpu_us_per_request.get("tool-server") {
+                        listing_cpu.entry(c).or_default().push(*cpu);
+                    }
+                }
+                rows.push(row);
+            }
         }
     }
     okta.control(&bench.http, "faults/reset", json!({})).await?;
+    for (c, runs) in &listing_cpu {
+        let spread = report::Spread::of(runs.iter().copied());
+        bench.notes.push(format!(
+            "list_okta_users (200 users, +0 ms) at c={c}: tool-server CPU per call {} µs, per \
+             user {:.1} ({:.1}–{:.1}) µs, over {} runs",
+            spread.show(0),
+            spread.median / 200.0,
+            spread.min / 200.0,
+            spread.max / 200.0,
+            runs.len()
+        ));
+    }
     bench.notes.push(format!(
         "load runs: {} s each after a {} s warm-up; 1a, 1b, 1c and 1d run {} interleaved \
          rounds per concurrency (median and min–max of the runs without errors shown; every run \
@@ -765,6 +788,45 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
         bench.plan.rounds
     ));
     Ok(rows)
+}
+
+/// What one `list_okta_users` (limit 200) answers through the proxy: the bytes of the whole
+/// JSON-RPC message, of `structuredContent` and of the text, per user; and the same when the
+/// caller asks for every field (`fields: ["*"]`).
+async fn list_answer_sizes(bench: &Bench, proxy: &Proxy, token: &str) -> anyhow::Result<String> {
+    let credential = Credential::Bearer(token.to_owned());
+    let mut client = McpSession::open(&bench.http, &proxy.mcp_url(), credential).await?;
+    let mut parts = Vec::new();
+    for (label, arguments) in [
+        ("default", json!({"limit": 200})),
+        ("fields=[\"*\"]", json!({"limit": 200, "fields": ["*"]})),
+    ] {
+        let answer = client
+            .send("tools/call", json!({"name": "list_okta_users", "arguments": arguments}))
+            .await?;
+        let message = answer.message.unwrap_or_default();
+        let result = &message["result"];
+        let structured = result
+            .get("structuredContent")
+            .map_or(0, |s| s.to_string().len());
+        let text = result["content"][0]["text"].as_str().map_or(0, str::len);
+        let users = result["structuredContent"]["count"].as_u64().unwrap_or(0).max(1);
+        let whole = serde_json::to_string(&message).map_or(0, |m| m.len());
+        let error = if result["isError"] == true || message.get("error").is_some() {
+            " (an error: this build does not know the argument)"
+        } else {
+            ""
+        };
+        parts.push(format!(
+            "{label}: {whole} bytes, {:.0} per user (structuredContent {structured}, text \
+             {text}){error}",
+            whole as f64 / users as f64
+        ));
+    }
+    Ok(format!(
+        "list_okta_users (limit 200) answer through the proxy: {}",
+        parts.join("; ")
+    ))
 }
 
 /// The HTTP status of one `initialize` to `url` with `token` (401 once it is revoked there).
