@@ -218,7 +218,7 @@ fn clip(text: &str) -> String {
     }
 }
 
-/// The scalar at a dotted path (`profile.login`, `targets.0.alternateId`), as text.
+/// The scalar at a dotted path (`profile.login`, `target.0.alternateId`), as text.
 pub(crate) fn field(value: &Value, path: &str) -> Option<String> {
     let mut current = value;
     for part in path.split('.') {
@@ -357,12 +357,12 @@ mod tests {
 
     #[test]
     fn fields_follow_dotted_paths_and_clip_long_values() {
-        let event = json!({"targets": [{"alternateId": "app"}], "n": 3, "long": "x".repeat(400)});
+        let event = json!({"target": [{"alternateId": "app"}], "n": 3, "long": "x".repeat(400)});
         assert_eq!(
-            field(&event, "targets.0.alternateId").as_deref(),
+            field(&event, "target.0.alternateId").as_deref(),
             Some("app")
         );
-        assert_eq!(field(&event, "targets.1.alternateId"), None);
+        assert_eq!(field(&event, "target.1.alternateId"), None);
         assert_eq!(field(&event, "n").as_deref(), Some("3"));
         assert_eq!(field(&event, "missing.path"), None);
         assert_eq!(
