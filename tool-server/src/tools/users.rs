@@ -132,6 +132,9 @@ fn factor_line(factor: &Value) -> String {
                 "profile.credentialId",
                 "profile.name",
                 "profile.deviceType",
+                // A security question: its text, or its key when Okta sends no text.
+                "profile.questionText",
+                "profile.question",
             ],
         ),
     ])
@@ -339,6 +342,16 @@ mod tests {
         let factor = json!({"id": "mfa1", "factorType": "sms", "provider": "OKTA",
                             "status": "ACTIVE", "profile": {"phoneNumber": "+1 555"}});
         assert_eq!(factor_line(&factor), "mfa1  sms  OKTA  ACTIVE  +1 555");
+        let question = json!({"id": "ufs1", "factorType": "question", "provider": "OKTA",
+            "status": "ACTIVE", "profile": {"question": "disliked_food",
+            "questionText": "What is the food you least liked as a child?"}});
+        assert_eq!(
+            factor_line(&question),
+            "ufs1  question  OKTA  ACTIVE  What is the food you least liked as a child?"
+        );
+        let key_only = json!({"id": "ufs2", "factorType": "question",
+                              "profile": {"question": "disliked_food"}});
+        assert_eq!(factor_line(&key_only), "ufs2  question  disliked_food");
         let link = json!({"appInstanceId": "0oa1", "label": "Slack", "appName": "slack",
                           "hidden": true, "linkUrl": "https://x/home/slack/0oa1"});
         assert_eq!(
