@@ -113,7 +113,8 @@ pub(crate) fn list_result(
         ));
     } else if page.truncated {
         text.push_str(&format!(
-            "\nOnly the first {count} are shown (limit reached; this endpoint has no cursor)."
+            "\nOnly the first {count} are shown (limit reached, and Okta gave no cursor to resume \
+             from: ask again with a larger limit)."
         ));
     }
     let mut structured = Map::new();
