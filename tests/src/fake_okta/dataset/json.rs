@@ -541,17 +541,31 @@ impl NetworkZone {
                 toggle: { "href": format!("{me}/lifecycle/{toggle}"), "hints": { "allow": ["POST"] } },
             },
         });
-        if self.zone_type == "IP" {
-            object["gateways"] = addresses(&self.gateways);
-            object["proxies"] = addresses(&self.proxies);
-        } else {
-            object["locations"] = self
-                .locations
-                .iter()
+        let locations = |list: &[(String, Option<String>)]| -> Value {
+            list.iter()
                 .map(|(country, region)| json!({ "country": country, "region": region }))
-                .collect();
-            object["proxyType"] = json!(self.proxy_type);
-            object["asns"] = json!(self.asns);
+                .collect()
+        };
+        match self.zone_type.as_str() {
+            "IP" => {
+                object["gateways"] = addresses(&self.gateways);
+                object["proxies"] = addresses(&self.proxies);
+            }
+            // An enhanced dynamic zone says what it includes and what it excludes.
+            "DYNAMIC_V2" => {
+                let (included, excluded) = &self.ip_service_categories;
+                object["locations"] = json!({
+                    "include": locations(&self.locations),
+                    "exclude": locations(&self.excluded_locations),
+                });
+                object["asns"] = json!({ "include": self.asns, "exclude": self.excluded_asns });
+                object["ipServiceCategories"] = json!({ "include": included, "exclude": excluded });
+            }
+            _ => {
+                object["locations"] = locations(&self.locations);
+                object["proxyType"] = json!(self.proxy_type);
+                object["asns"] = json!(self.asns);
+            }
         }
         object
     }
