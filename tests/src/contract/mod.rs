@@ -40,6 +40,18 @@ pub fn bundled_spec_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("spec/okta-management-openapi.yaml")
 }
 
+/// The YAML document at `path` as JSON, for a caller that corrects it before [`Spec::from_document`].
+pub fn read_document(path: &Path) -> Result<Value, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_norway::from_str(&text).map_err(|e| SpecError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
 /// An OpenAPI document with its component schemas converted to JSON Schema.
 pub struct Spec {
     document: Value,
@@ -61,21 +73,14 @@ pub struct Operation {
 impl Spec {
     /// Reads an OpenAPI 3.0 YAML document.
     pub fn load(path: &Path) -> Result<Self, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let document: Value = serde_norway::from_str(&text).map_err(|e| SpecError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let document = read_document(path)?;
         Self::from_document(document).map_err(|message| SpecError::Parse {
             path: path.to_owned(),
             message,
         })
     }
 
-    /// The spec from an already parsed document (tests build small ones).
+    /// The spec from an already parsed document (tests build small ones, or correct Okta's).
     pub fn from_document(document: Value) -> Result<Self, String> {
         if !document["openapi"]
             .as_str()
@@ -214,7 +219,7 @@ impl Spec {
         let errors: Vec<String> = validator
             .iter_errors(body)
             .take(10)
-            .map(|e| format!("{key}: at {}: {e}", e.instance_path()))
+            .map(|e| format!("{key}: at {} ({}): {e}", e.instance_path(), e.schema_path()))
             .collect();
         if errors.is_empty() {
             Ok(())

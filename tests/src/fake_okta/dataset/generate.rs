@@ -750,7 +750,8 @@ fn generate_factors(rng: &mut SeededRng, ids: &mut IdMint, users: &[User]) -> Ve
                     "mbl",
                     "OKTA",
                     "OKTA",
-                    json!({ "phoneNumber": user.profile.mobile_phone.clone().unwrap_or_else(|| "+1-555-000-0000".into()) }),
+                    // E.164, as Okta's spec has factor phone numbers.
+                    json!({ "phoneNumber": user.profile.mobile_phone.as_deref().unwrap_or("+15550000000").replace('-', "") }),
                 ),
                 "email" => ("emf", "OKTA", "OKTA", json!({ "email": email })),
                 _ => (
@@ -951,21 +952,25 @@ fn generate_policies(
     let people_all =
         json!({"people": {"users": {"exclude": []}}, "network": {"connection": "ANYWHERE"}});
     let sign_on_action = |access: &str, mfa: bool| {
-        json!({"signon": {
+        let mut action = json!({"signon": {
             "access": access,
             "requireFactor": mfa,
-            "factorPromptMode": if mfa { Value::from("ALWAYS") } else { Value::Null },
             "rememberDeviceByDefault": false,
-            "factorLifetime": if mfa { Value::from(15) } else { Value::Null },
             "primaryFactor": "PASSWORD_IDP_ANY_FACTOR",
             "session": {"usePersistentCookie": false, "maxSessionIdleMinutes": 120, "maxSessionLifetimeMinutes": 0}
-        }})
+        }});
+        // Okta's spec: the factor prompt and lifetime only when a factor is required.
+        if mfa {
+            action["signon"]["factorPromptMode"] = json!("ALWAYS");
+            action["signon"]["factorLifetime"] = json!(15);
+        }
+        action
     };
     let app_sign_on = |access: &str, factor_mode: &str| {
         json!({"appSignOn": {
             "access": access,
             "verificationMethod": {"factorMode": factor_mode, "type": "ASSURANCE", "reauthenticateIn": "PT2H",
-                                   "constraints": [{"knowledge": {"types": ["password"]}}]}
+                                   "constraints": [{"knowledge": {"types": ["PASSWORD"]}}]}
         }})
     };
 
@@ -1209,7 +1214,8 @@ fn generate_policies(
                 system: true,
                 status: "ACTIVE",
                 conditions: Value::Null,
-                actions: json!({"idp": {"providers": [{"type": "OKTA", "id": null}]}}),
+                // An `OKTA` provider has no id (Okta's spec: only other IdP types need one).
+                actions: json!({"idp": {"providers": [{"type": "OKTA"}]}}),
             }],
         ),
     ];
