@@ -531,3 +531,267 @@ async fn the_fake_orgs_answers_match_oktas_spec() {
         judge.problems.join("\n")
     );
 }
+
+/// (b) Every request the real tool server sends while each of its tools runs: paging, cursors,
+/// filters, the smallest and largest limits.
+#[tokio::test]
+async fn the_tool_servers_requests_match_oktas_spec() {
+    let okta = FakeOkta::start(&[]);
+    let server = ToolServer::start(&okta, &[]).await;
+    let mut client = McpClient::new(&server.mcp_url, "super-admin", "00u-contract");
+    client.initialize().await;
+    let d = dataset();
+    let zoom = &d.app_by_label("Zoom").expect("Zoom").id;
+    let okta_mcp = &d.app_by_label("okta-mcp").expect("okta-mcp").id;
+    let policy = d.policies_of_type("ACCESS_POLICY")[0];
+    let question = &d
+        .factors
+        .iter()
+        .find(|f| f.factor_type == "question")
+        .expect("a security question")
+        .user_id;
+    let mut calls = vec![
+        ("get_okta_user", json!({"user_id": ALICE_ID})),
+        ("get_okta_user", json!({"user_id": "alice@example.com"})),
+        ("list_okta_users", json!({})),
+        ("list_okta_users", json!({"query": "al"})),
+        (
+            "list_okta_users",
+            json!({"search": "profile.department eq \"Engineering\"",
+                                   "sort_by": "profile.lastName", "sort_order": "asc",
+                                   "limit": 30}),
+        ),
+        (
+            "list_okta_users",
+            json!({"filter_type": "status eq \"ACTIVE\"", "limit": 250}),
+        ),
+        (
+            "list_okta_user_groups",
+            json!({"user_id": "alice@example.com", "limit": 1}),
+        ),
+        (
+            "list_okta_user_applications",
+            json!({"user_id": ALICE_ID, "show_all": false}),
+        ),
+        ("list_okta_user_factors", json!({"user_id": question})),
+        ("get_okta_group", json!({"group_id": BIG_GROUP_ID})),
+        ("list_okta_groups", json!({"query": "sso-"})),
+        (
+            "list_okta_groups",
+            json!({"search": "type eq \"APP_GROUP\""}),
+        ),
+        (
+            "list_okta_groups",
+            json!({"filter_type": "type eq \"OKTA_GROUP\"", "limit": 5}),
+        ),
+        (
+            "list_okta_group_users",
+            json!({"group_id": BIG_GROUP_ID, "limit": 1000}),
+        ),
+        ("get_okta_application", json!({"app_id": zoom})),
+        ("list_okta_applications", json!({"query": "Zoom"})),
+        (
+            "list_okta_applications",
+            json!({"filter_type": "status eq \"ACTIVE\"", "limit": 30}),
+        ),
+        (
+            "list_okta_application_users",
+            json!({"app_id": zoom, "limit": 600}),
+        ),
+        ("list_okta_application_groups", json!({"app_id": zoom})),
+        (
+            "list_okta_application_groups",
+            json!({"app_id": okta_mcp, "limit": 1}),
+        ),
+        (
+            "list_okta_application_groups",
+            json!({"app_id": okta_mcp, "limit": 210}),
+        ),
+        ("get_okta_event_logs", json!({})),
+        (
+            "get_okta_event_logs",
+            json!({"since": "31 days ago", "q": "alice", "limit": 1000,
+                                       "filter_string": "outcome.result eq \"FAILURE\"",
+                                       "sort_order": "ASCENDING"}),
+        ),
+        (
+            "list_okta_policies",
+            json!({"type": "access_policy", "status": "ACTIVE", "limit": 1}),
+        ),
+        (
+            "list_okta_policy_rules",
+            json!({"policy_id": policy.id, "limit": 1}),
+        ),
+        (
+            "get_okta_policy_rule",
+            json!({"policy_id": policy.id, "rule_id": policy.rules[0].id}),
+        ),
+        ("list_okta_network_zones", json!({})),
+        (
+            "list_okta_network_zones",
+            json!({"filter_type": "usage eq \"BLOCKLIST\"", "limit": 3}),
+        ),
+        ("get_current_time", json!({})),
+        (
+            "parse_relative_time",
+            json!({"time_expression": "2 hours ago"}),
+        ),
+    ];
+    for kind in [
+        "OKTA_SIGN_ON",
+        "PASSWORD",
+        "MFA_ENROLL",
+        "IDP_DISCOVERY",
+        "CLIENT_UPDATE",
+    ] {
+        calls.push(("list_okta_policies", json!({"type": kind})));
+    }
+    let mut called = BTreeSet::new();
+    for (tool, mut args) in calls {
+        let result = client.call_ok(tool, args.clone()).await;
+        called.insert(tool);
+        // The next page too, with the cursor the tool handed back.
+        if let Some(after) = result["after"].as_str() {
+            args["after"] = json!(after);
+            client.call_ok(tool, args).await;
+        }
+    }
+    let every_tool: BTreeSet<&str> = TOOL_NAMES.into_iter().collect();
+    assert_eq!(called, every_tool, "every tool runs");
+
+    let stats = okta.stats().await;
+    assert!(stats["by_path"].get("(unmatched)").is_none(), "{stats}");
+    let seen = stats["requests_seen"].as_array().expect("requests_seen");
+    assert!(
+        seen.len() < 1000,
+        "the fake keeps the last 1000 requests only"
+    );
+    let mut problems = Vec::new();
+    let mut operations = BTreeSet::new();
+    for request in seen {
+        let method = request["method"].as_str().unwrap_or_default();
+        let path = request["path"].as_str().unwrap_or_default();
+        let query: Vec<(String, String)> =
+            serde_json::from_value(request["query"].clone()).expect("query pairs");
+        if let Some(operation) = spec().operation(method, path) {
+            operations.insert(operation.id);
+        }
+        problems.extend(spec().check_request(method, path, &query));
+    }
+    assert_eq!(operations.len(), 17, "operations called: {operations:?}");
+    eprintln!(
+        "{} requests of the tool server to {} operations checked against Okta's spec",
+        seen.len(),
+        operations.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} requests leave Okta's spec:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+/// The checks fail on what drifted from the spec before: a body or a request that leaves it.
+#[test]
+fn the_checks_catch_drift() {
+    let spec = spec();
+    // The fake's old `proxyType` of an anonymizer zone is not one of Okta's.
+    let zones = json!([{"type": "DYNAMIC", "id": "nzo1", "name": "Anonymizers",
+        "proxyType": "TorAnonymizer", "locations": [], "asns": []}]);
+    let err = spec
+        .check_response("GET", "/api/v1/zones", 200, &zones)
+        .unwrap_err();
+    assert!(err.contains("/0/proxyType"), "{err}");
+    // A security question's answer is write-only: never in a response.
+    let factors = json!([{"id": "ufs1", "factorType": "question", "provider": "OKTA",
+        "status": "ACTIVE", "profile": {"question": "disliked_food", "answer": "pizza"}}]);
+    let err = spec
+        .check_response("GET", "/api/v1/users/00u1/factors", 200, &factors)
+        .unwrap_err();
+    assert!(err.contains("/0/profile/answer"), "{err}");
+    // The old factor phone numbers were not E.164.
+    let sms = json!([{"id": "mbl1", "factorType": "sms", "provider": "OKTA",
+        "status": "ACTIVE", "profile": {"phoneNumber": "+1-555-000-0000"}}]);
+    assert!(
+        spec.check_response("GET", "/api/v1/users/00u1/factors", 200, &sms)
+            .is_err()
+    );
+    // Errors keep Okta's shape.
+    let error = json!({"errorCode": 404, "errorSummary": "Not found"});
+    assert!(
+        spec.check_response("GET", "/api/v1/users/00u1", 404, &error)
+            .is_err()
+    );
+
+    // What the tools used to send.
+    let q = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    for (path, query, needle) in [
+        (
+            "/api/v1/users/00u1/groups",
+            q(&[("limit", "200")]),
+            "not a declared",
+        ),
+        (
+            "/api/v1/users/00u1/groups",
+            q(&[("after", "00g1")]),
+            "not a declared",
+        ),
+        (
+            "/api/v1/users/00u1/appLinks",
+            q(&[("showAll", "true")]),
+            "not a declared",
+        ),
+        (
+            "/api/v1/users/00u1/factors",
+            q(&[("after", "x")]),
+            "not a declared",
+        ),
+        (
+            "/api/v1/policies/00p1/rules",
+            q(&[("after", "x")]),
+            "not a declared",
+        ),
+        (
+            "/api/v1/apps/0oa1/groups",
+            q(&[("limit", "5")]),
+            "below the declared minimum 20",
+        ),
+        (
+            "/api/v1/apps/0oa1/groups",
+            q(&[("limit", "201")]),
+            "above the declared maximum 200",
+        ),
+        (
+            "/api/v1/logs",
+            q(&[("sortOrder", "UP")]),
+            "not one of the declared values",
+        ),
+        (
+            "/api/v1/logs",
+            q(&[("limit", "1001")]),
+            "above the declared maximum 1000",
+        ),
+        (
+            "/api/v1/policies",
+            q(&[("type", "NOT_A_TYPE")]),
+            "not one of the declared values",
+        ),
+        (
+            "/api/v1/policies",
+            q(&[]),
+            "required query parameter `type` missing",
+        ),
+    ] {
+        let problems = spec.check_request("GET", path, &query);
+        assert!(
+            problems.iter().any(|p| p.contains(needle)),
+            "{path} {query:?}: {problems:?}"
+        );
+    }
+}
