@@ -131,6 +131,25 @@ async fn user_tools_answer_from_the_seeded_org() {
     assert_eq!(factors["count"], data.factors_of(ALICE_ID).len());
     assert_eq!(factors["count"], 2);
 
+    // A security question shows its text.
+    let question = data
+        .factors
+        .iter()
+        .find(|f| f.factor_type == "question")
+        .expect("a user with a security question");
+    let response = client
+        .call(
+            "list_okta_user_factors",
+            json!({"user_id": question.user_id}),
+        )
+        .await;
+    let text = response["result"]["content"][0]["text"].as_str().unwrap();
+    let question_text = question.profile["questionText"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("question  OKTA  ACTIVE  {question_text}")),
+        "{text}"
+    );
+
     // SCIM search, paged: exactly the users the dataset says, no gaps, no duplicates.
     let (users, _) = all_pages(
         &mut client,
@@ -257,13 +276,34 @@ async fn group_app_log_policy_and_zone_tools_answer_from_the_seeded_org() {
         .call_ok("get_okta_application", json!({"app_id": zoom.id}))
         .await;
     assert_eq!(app["application"]["label"], "Zoom");
-    let zoom_groups = client
-        .call_ok("list_okta_application_groups", json!({"app_id": zoom.id}))
+    // Group assignments come with their group's name (Okta's `expand=group`).
+    let response = client
+        .call("list_okta_application_groups", json!({"app_id": zoom.id}))
         .await;
+    let zoom_groups = &response["result"]["structuredContent"];
     assert_eq!(
-        names(&zoom_groups, "groups", "id"),
+        names(zoom_groups, "groups", "id"),
         BTreeSet::from([BIG_GROUP_ID.to_string()])
     );
+    assert_eq!(zoom_groups["groups"][0]["groupName"], "big-group");
+    let text = response["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("{BIG_GROUP_ID}  big-group")),
+        "{text}"
+    );
+    // Fewer than Okta's smallest page of 20: 20 asked for, one shown, said so.
+    let okta_mcp = data.app_by_label("okta-mcp").expect("okta-mcp app");
+    let one = client
+        .call_ok(
+            "list_okta_application_groups",
+            json!({"app_id": okta_mcp.id, "limit": 1}),
+        )
+        .await;
+    assert_eq!(
+        (one["count"].as_u64(), one["truncated"].as_bool()),
+        (Some(1), Some(true))
+    );
+    assert_eq!(one["groups"][0]["id"], okta_mcp.group_ids[0].as_str());
     let zoom_index = data.apps.iter().position(|a| a.id == zoom.id).unwrap();
     let (assigned, _) = all_pages(
         &mut client,
@@ -294,6 +334,16 @@ async fn group_app_log_policy_and_zone_tools_answer_from_the_seeded_org() {
             .iter()
             .all(|e| e["eventType"] == "user.session.start")
     );
+    // Each event line names what the event acted on (Okta's `target`).
+    let sso = "eventType eq \"user.authentication.sso\"";
+    let response = client
+        .call(
+            "get_okta_event_logs",
+            json!({"since": "31 days ago", "filter_string": sso, "limit": 3}),
+        )
+        .await;
+    let text = response["result"]["content"][0]["text"].as_str().unwrap();
+    assert_eq!(text.matches("  target=").count(), 3, "{text}");
 
     // Policies: type is required by Okta; rules by policy id.
     let access = data.policies_of_type("ACCESS_POLICY");
@@ -322,6 +372,28 @@ async fn group_app_log_policy_and_zone_tools_answer_from_the_seeded_org() {
         .await;
     let expected = data.zones.iter().filter(|z| z.usage == "BLOCKLIST").count();
     assert_eq!(zones["count"], expected);
+
+    // An enhanced dynamic zone shows what it includes and excludes, structured and as text.
+    let response = client.call("list_okta_network_zones", json!({})).await;
+    let zones = &response["result"]["structuredContent"]["zones"];
+    let enhanced = zones
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|z| z["name"] == "North America without proxies")
+        .expect("the DYNAMIC_V2 zone");
+    assert_eq!(enhanced["type"], "DYNAMIC_V2");
+    assert_eq!(enhanced["locations"]["include"][0]["country"], "US");
+    assert_eq!(enhanced["asns"]["exclude"], json!(["64511"]));
+    let text = response["result"]["content"][0]["text"].as_str().unwrap();
+    for part in [
+        "DefaultEnhancedDynamicZone  [DYNAMIC_V2, BLOCKLIST]  ACTIVE  \
+         ipServiceCategories.include=ALL_ANONYMIZERS",
+        "locations.include=US,CA  locations.exclude=US/US-TX  asns.include=64496,64497  \
+         asns.exclude=64511  ipServiceCategories.exclude=ALL_PROXIES_VPNS,APPLE_ICLOUD_RELAY_PROXY",
+    ] {
+        assert!(text.contains(part), "{part} not in {text}");
+    }
 }
 
 /// Clients that map tool schemas onto one type per field (Gemini, the MCP Inspector) take every

@@ -973,3 +973,135 @@ async fn control_changes_show_in_the_api_the_log_and_the_event_stream() {
     .await;
     assert_eq!(bad.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn app_groups_embed_the_group_with_expand_group() {
+    let app = shared();
+    let d = dataset();
+    let zoom = d.app_by_label("Zoom").expect("Zoom");
+    let plain = get(&app, &format!("/api/v1/apps/{}/groups", zoom.id)).await;
+    assert!(
+        plain.items()[0].get("_embedded").is_none(),
+        "{}",
+        plain.body
+    );
+    let expanded = get(
+        &app,
+        &format!("/api/v1/apps/{}/groups?expand=group", zoom.id),
+    )
+    .await;
+    let group = &expanded.items()[0]["_embedded"]["group"];
+    assert_eq!(group["id"], BIG_GROUP_ID);
+    assert_eq!(group["profile"]["name"], BIG_GROUP_NAME);
+    assert_eq!(expanded.items()[0]["id"], BIG_GROUP_ID);
+}
+
+/// `limit` below an operation's declared minimum is refused as Okta refuses it; above the
+/// maximum it is capped.
+#[tokio::test]
+async fn app_group_limits_follow_oktas_bounds_of_20_to_200() {
+    let app = shared();
+    let okta_mcp = dataset().app_by_label("okta-mcp").expect("okta-mcp app");
+    let path = format!("/api/v1/apps/{}/groups", okta_mcp.id);
+    for low in ["1", "19"] {
+        let refused = get(&app, &format!("{path}?limit={low}")).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{low}");
+        assert_eq!(refused.body["errorCode"], "E0000001");
+        assert_eq!(refused.body["errorSummary"], "Api validation failed: limit");
+    }
+    let twenty = get(&app, &format!("{path}?limit=20")).await;
+    assert_eq!(twenty.status, StatusCode::OK);
+    assert_eq!(twenty.items().len(), okta_mcp.group_ids.len());
+    let capped = get(&app, &format!("{path}?limit=5000")).await;
+    assert_eq!(capped.status, StatusCode::OK);
+}
+
+/// Okta's spec declares `limit` but no `after` for a policy's rules: no cursor, no next link.
+#[tokio::test]
+async fn policy_rules_come_on_one_page() {
+    let app = shared();
+    let policy = dataset()
+        .policies
+        .iter()
+        .find(|p| p.rules.len() > 1)
+        .expect("a policy with two rules");
+    let one = get(
+        &app,
+        &format!("/api/v1/policies/{}/rules?limit=1", policy.id),
+    )
+    .await;
+    assert_eq!(one.ids(), vec![policy.rules[0].id.clone()]);
+    assert_eq!(one.next(), None);
+    let all = get(&app, &format!("/api/v1/policies/{}/rules", policy.id)).await;
+    assert_eq!(all.items().len(), policy.rules.len());
+    assert_eq!(all.next(), None);
+}
+
+#[tokio::test]
+async fn enhanced_dynamic_zones_and_security_questions_are_served_as_okta_shapes_them() {
+    let app = shared();
+    let d = dataset();
+    let zones = get(&app, "/api/v1/zones").await;
+    let enhanced: Vec<&Value> = zones
+        .items()
+        .iter()
+        .filter(|z| z["type"] == "DYNAMIC_V2")
+        .collect();
+    assert!(enhanced.len() >= 2, "{}", zones.body);
+    for zone in &enhanced {
+        for list in ["locations", "asns", "ipServiceCategories"] {
+            assert!(zone[list]["include"].is_array(), "{list} of {zone}");
+            assert!(zone[list]["exclude"].is_array(), "{list} of {zone}");
+        }
+    }
+    assert!(enhanced.iter().any(|z| {
+        z["ipServiceCategories"]["include"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty())
+    }));
+    let dynamic = zones.items().iter().find(|z| z["type"] == "DYNAMIC");
+    let proxy_types = ["Any", "Tor", "NotTorAnonymizer"];
+    assert!(dynamic.is_some_and(|z| z["proxyType"].is_null()
+        || proxy_types.contains(&z["proxyType"].as_str().unwrap_or_default())));
+
+    let question = d
+        .factors
+        .iter()
+        .find(|f| f.factor_type == "question")
+        .expect("some user has a security question");
+    let factors = get(&app, &format!("/api/v1/users/{}/factors", question.user_id)).await;
+    let served = factors
+        .items()
+        .iter()
+        .find(|f| f["factorType"] == "question")
+        .expect("the question factor is listed");
+    assert!(served["profile"]["question"].is_string());
+    assert!(served["profile"]["questionText"].is_string());
+    assert!(served["profile"].get("answer").is_none());
+}
+
+/// `/__fake/stats` keeps what the last requests asked for, so tests can check a client's
+/// requests against Okta's spec.
+#[tokio::test]
+async fn stats_record_the_requests_made() {
+    let (app, _state) = isolated(1_000);
+    get(&app, "/api/v1/users?limit=2&search=x%20y").await;
+    get(&app, &format!("/api/v1/users/{ALICE_ID}/groups")).await;
+    let stats = send(&app, "GET", "/__fake/stats", None).await;
+    let seen = stats.body["requests_seen"]
+        .as_array()
+        .expect("requests_seen");
+    assert_eq!(seen.len(), 2, "{}", stats.body);
+    assert_eq!(seen[0]["method"], "GET");
+    assert_eq!(seen[0]["route"], "/api/v1/users");
+    assert_eq!(seen[0]["path"], "/api/v1/users");
+    assert_eq!(
+        seen[0]["query"],
+        serde_json::json!([["limit", "2"], ["search", "x y"]])
+    );
+    assert_eq!(seen[1]["route"], "/api/v1/users/{id}/groups");
+    assert_eq!(seen[1]["path"], format!("/api/v1/users/{ALICE_ID}/groups"));
+    send(&app, "POST", "/__fake/stats/reset", None).await;
+    let stats = send(&app, "GET", "/__fake/stats", None).await;
+    assert_eq!(stats.body["requests_seen"], serde_json::json!([]));
+}

@@ -171,6 +171,21 @@ pub struct FaultsUpdate {
     pub inject_429_reset_secs: Option<u64>,
 }
 
+/// Most requests `StatsSnapshot::requests_seen` keeps (the oldest are dropped).
+const REQUESTS_KEPT: usize = 1000;
+
+/// One API request as a handler received it, for tests that check what a client asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeenRequest {
+    pub method: String,
+    /// Route template, e.g. `/api/v1/users/{id}/groups`.
+    pub route: String,
+    /// Path as sent (still percent-encoded).
+    pub path: String,
+    /// Decoded query parameters in their order.
+    pub query: Vec<(String, String)>,
+}
+
 /// Counters read through `GET /__fake/stats`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StatsSnapshot {
@@ -186,6 +201,8 @@ pub struct StatsSnapshot {
     pub max_in_flight: u64,
     /// API requests being served now.
     pub in_flight: u64,
+    /// The last API requests that reached a handler (past the gate), oldest first.
+    pub requests_seen: Vec<SeenRequest>,
 }
 
 /// Shared, thread-safe traffic state of one fake org.
@@ -255,6 +272,15 @@ impl Traffic {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         InFlight { traffic: self }
+    }
+
+    /// Keeps `request` in `requests_seen`.
+    pub fn record_request(&self, request: SeenRequest) {
+        let mut counters = lock(&self.counters);
+        if counters.requests_seen.len() >= REQUESTS_KEPT {
+            counters.requests_seen.remove(0);
+        }
+        counters.requests_seen.push(request);
     }
 
     /// Records the status a request was answered with.

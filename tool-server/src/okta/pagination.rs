@@ -104,9 +104,38 @@ pub(crate) fn same_origin(org: &Url, candidate: &Url) -> bool {
         && org.port_or_known_default() == candidate.port_or_known_default()
 }
 
+/// Endpoints whose `limit` has a floor in Okta's Management API spec: Okta refuses a smaller
+/// page, so such a request asks for the floor and [`super::OktaClient::list`] cuts the surplus
+/// (then without a cursor, as it cannot resume in the middle of a page).
+const SMALLEST_PAGES: &[(&[&str], usize)] = &[
+    // listApplicationGroupAssignments: `limit` minimum 20, maximum 200, default 20.
+    (&["apps", "*", "groups"], 20),
+];
+
+/// The smallest `limit` the endpoint at URL path `path` (…`/api/v1/apps/0oa1/groups`) accepts.
+fn smallest_page(path: &str) -> usize {
+    // Ids are single percent-encoded segments, so the last `/api/v1/` is where the API starts.
+    let Some((_, endpoint)) = path.rsplit_once("/api/v1/") else {
+        return 1;
+    };
+    let segments: Vec<&str> = endpoint.split('/').collect();
+    SMALLEST_PAGES
+        .iter()
+        .find(|(pattern, _)| {
+            pattern.len() == segments.len()
+                && pattern
+                    .iter()
+                    .zip(&segments)
+                    .all(|(want, got)| *want == "*" || want == got)
+        })
+        .map_or(1, |(_, smallest)| *smallest)
+}
+
 /// `url` with its `limit` parameter replaced by `limit` (or removed when `None`), so the last
-/// page asks for exactly what is still wanted and the cursor after it is exact.
+/// page asks for exactly what is still wanted and the cursor after it is exact; never below
+/// the endpoint's smallest page.
 pub(crate) fn with_limit(url: &Url, limit: Option<usize>) -> Url {
+    let limit = limit.map(|limit| limit.max(smallest_page(url.path())));
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .filter(|(k, _)| k != "limit")
@@ -223,5 +252,30 @@ mod tests {
             with_limit(&Url::parse("https://x/a?limit=3").unwrap(), None).as_str(),
             "https://x/a"
         );
+    }
+
+    #[test]
+    fn app_group_pages_have_oktas_floor_of_20_and_nothing_else_does() {
+        let limit_of = |url: &str, limit| {
+            let url = with_limit(&Url::parse(url).unwrap(), Some(limit));
+            limit_param(&url)
+        };
+        assert_eq!(limit_of("https://x/api/v1/apps/0oa1/groups", 5), "20");
+        assert_eq!(
+            limit_of("https://x/p/api/v1/apps/0oa1/groups?after=a", 1),
+            "20"
+        );
+        assert_eq!(limit_of("https://x/api/v1/apps/0oa1/groups", 50), "50");
+        assert_eq!(limit_of("https://x/api/v1/apps/0oa1/users", 5), "5");
+        assert_eq!(limit_of("https://x/api/v1/groups", 5), "5");
+        assert_eq!(limit_of("https://x/api/v1/apps/0oa1/groups/00g1", 5), "5");
+        assert_eq!(limit_of("https://x/api/v1/apps/groups", 5), "5");
+    }
+
+    fn limit_param(url: &Url) -> String {
+        url.query_pairs()
+            .find(|(k, _)| k == "limit")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
     }
 }

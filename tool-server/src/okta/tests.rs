@@ -287,6 +287,79 @@ async fn endpoints_without_paging_are_cut_at_the_limit_and_say_so() {
     assert_eq!(*limits.lock().unwrap(), [""]);
 }
 
+/// 250 group assignments `g0`…`g249` of app `a1`, paged like Okta, which refuses a `limit`
+/// below 20 there (its spec: minimum 20).
+async fn app_groups(
+    State(seen): State<Arc<Mutex<Vec<String>>>>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let limit = query.get("limit").cloned().unwrap_or_default();
+    seen.lock().unwrap().push(limit.clone());
+    let limit: usize = limit.parse().unwrap_or(20);
+    if limit < 20 {
+        return (
+            StatusCode::BAD_REQUEST,
+            r#"{"errorCode":"E0000001","errorSummary":"Api validation failed: limit"}"#,
+        )
+            .into_response();
+    }
+    let start = query
+        .get("after")
+        .and_then(|a| a.trim_start_matches('g').parse::<usize>().ok())
+        .map_or(0, |i| i + 1);
+    let end = (start + limit).min(250);
+    let items: Vec<Value> = (start..end)
+        .map(|i| json!({"id": format!("g{i}")}))
+        .collect();
+    let mut response = axum::Json(items).into_response();
+    if end < 250 {
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let next = format!(
+            r#"<http://{host}/api/v1/apps/a1/groups?after=g{}&limit={limit}>; rel="next""#,
+            end - 1
+        );
+        response.headers_mut().append("link", next.parse().unwrap());
+    }
+    response
+}
+
+#[tokio::test]
+async fn app_group_pages_are_never_below_oktas_minimum_and_the_surplus_is_cut() {
+    let limits = Arc::new(Mutex::new(Vec::new()));
+    let router = Router::new()
+        .route("/api/v1/apps/a1/groups", get(app_groups))
+        .with_state(limits.clone());
+    let base = serve(router).await;
+    let okta = client(&base, 15, 0);
+    let groups = path(&["apps", "a1", "groups"]);
+
+    // Fewer than 20 wanted: 20 asked for, the first 5 kept, no cursor to resume from.
+    let page = okta.list(&groups, &[], 5, Some(200)).await.unwrap();
+    assert_eq!(page.items.len(), 5);
+    assert_eq!(page.items[4]["id"], "g4");
+    assert!(page.truncated);
+    assert_eq!(page.next_after, None);
+    assert_eq!(*limits.lock().unwrap(), ["20"]);
+
+    // The last page of a longer listing asks for 20 too, never for the 10 still wanted.
+    limits.lock().unwrap().clear();
+    let page = okta.list(&groups, &[], 210, Some(200)).await.unwrap();
+    assert_eq!(page.items.len(), 210);
+    assert!(page.truncated);
+    assert_eq!(*limits.lock().unwrap(), ["200", "20"]);
+
+    // 20 or more is asked for as it is, with an exact cursor.
+    limits.lock().unwrap().clear();
+    let page = okta.list(&groups, &[], 50, Some(200)).await.unwrap();
+    assert_eq!(page.items.len(), 50);
+    assert_eq!(page.next_after.as_deref(), Some("g49"));
+    assert_eq!(*limits.lock().unwrap(), ["50"]);
+}
+
 #[tokio::test]
 async fn a_next_link_to_another_host_is_not_followed() {
     let elsewhere = Arc::new(Counter::default());

@@ -197,7 +197,8 @@ impl OktaToolServer {
         name = "list_okta_application_groups",
         description = "List the groups assigned to an Okta application by application id, with \
                        group names: up to `limit` assignments (default 200, max 1000) and an \
-                       `after` cursor when more exist.",
+                       `after` cursor when more exist. Okta's smallest page of assignments is \
+                       20, so a `limit` below 20 gets no cursor.",
         annotations(read_only_hint = true, open_world_hint = true)
     )]
     pub(crate) async fn list_okta_application_groups(

@@ -82,8 +82,9 @@ fn window(
 }
 
 fn event_line(event: &Value) -> String {
+    // Okta's LogEvent calls its list of targets `target`.
     let targets: Vec<String> = event
-        .get("targets")
+        .get("target")
         .and_then(Value::as_array)
         .map(|targets| {
             targets
@@ -207,7 +208,7 @@ mod tests {
             "outcome": {"result": "FAILURE", "reason": "INVALID_CREDENTIALS"},
             "actor": {"alternateId": "alice@example.com"},
             "client": {"ipAddress": "203.0.113.9"},
-            "targets": [{"alternateId": "unknown", "displayName": "Okta Dashboard"}]
+            "target": [{"alternateId": "unknown", "displayName": "Okta Dashboard"}]
         });
         assert_eq!(
             event_line(&event),

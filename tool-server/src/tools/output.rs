@@ -113,7 +113,8 @@ pub(crate) fn list_result(
         ));
     } else if page.truncated {
         text.push_str(&format!(
-            "\nOnly the first {count} are shown (limit reached; this endpoint has no cursor)."
+            "\nOnly the first {count} are shown (limit reached, and Okta gave no cursor to resume \
+             from: ask again with a larger limit)."
         ));
     }
     let mut structured = Map::new();
@@ -218,7 +219,7 @@ fn clip(text: &str) -> String {
     }
 }
 
-/// The scalar at a dotted path (`profile.login`, `targets.0.alternateId`), as text.
+/// The scalar at a dotted path (`profile.login`, `target.0.alternateId`), as text.
 pub(crate) fn field(value: &Value, path: &str) -> Option<String> {
     let mut current = value;
     for part in path.split('.') {
@@ -357,12 +358,12 @@ mod tests {
 
     #[test]
     fn fields_follow_dotted_paths_and_clip_long_values() {
-        let event = json!({"targets": [{"alternateId": "app"}], "n": 3, "long": "x".repeat(400)});
+        let event = json!({"target": [{"alternateId": "app"}], "n": 3, "long": "x".repeat(400)});
         assert_eq!(
-            field(&event, "targets.0.alternateId").as_deref(),
+            field(&event, "target.0.alternateId").as_deref(),
             Some("app")
         );
-        assert_eq!(field(&event, "targets.1.alternateId"), None);
+        assert_eq!(field(&event, "target.1.alternateId"), None);
         assert_eq!(field(&event, "n").as_deref(), Some("3"));
         assert_eq!(field(&event, "missing.path"), None);
         assert_eq!(

@@ -11,10 +11,23 @@ use super::output::{ToolResult, field, join_parts, list_result, object_result};
 use crate::okta::ApiPath;
 use crate::server::OktaToolServer;
 
-/// Page size asked of `/policies` and `/policies/{id}/rules`.
+/// Page size asked of `/policies`.
 const POLICIES_PAGE: usize = 200;
-const POLICY_TYPES: &str = "OKTA_SIGN_ON, PASSWORD, MFA_ENROLL, ACCESS_POLICY, \
-                            PROFILE_ENROLLMENT, IDP_DISCOVERY, POST_AUTH_SESSION, ENTITY_RISK";
+/// Okta's `PolicyType` enum: the values `/policies` accepts in `type`.
+const POLICY_TYPES: &[&str] = &[
+    "OKTA_SIGN_ON",
+    "PASSWORD",
+    "MFA_ENROLL",
+    "ACCESS_POLICY",
+    "PROFILE_ENROLLMENT",
+    "IDP_DISCOVERY",
+    "POST_AUTH_SESSION",
+    "ENTITY_RISK",
+    "DEVICE_SIGNAL_COLLECTION",
+    "SESSION_VIOLATION_DETECTION",
+    "CLIENT_UPDATE",
+    "IDENTITY_CLAIM_SOURCING",
+];
 const POLICY_ID_HINT: &str =
     "pass an Okta policy id (e.g. 00p1a2b3c4D5e6F7g8h9); find it with list_okta_policies";
 const RULE_ID_HINT: &str =
@@ -25,7 +38,9 @@ const RULE_ID_HINT: &str =
 pub struct ListPoliciesArgs {
     /// Policy type (required by Okta): `OKTA_SIGN_ON` (global session), `PASSWORD`,
     /// `MFA_ENROLL` (authenticator enrollment), `ACCESS_POLICY` (app sign-on),
-    /// `PROFILE_ENROLLMENT`, `IDP_DISCOVERY`, `POST_AUTH_SESSION`, `ENTITY_RISK`.
+    /// `PROFILE_ENROLLMENT`, `IDP_DISCOVERY`, `POST_AUTH_SESSION`, `ENTITY_RISK`,
+    /// `DEVICE_SIGNAL_COLLECTION`, `SESSION_VIOLATION_DETECTION`, `CLIENT_UPDATE`,
+    /// `IDENTITY_CLAIM_SOURCING`.
     #[schemars(required)]
     #[serde(rename = "type")]
     pub policy_type: Option<String>,
@@ -45,12 +60,11 @@ pub struct ListPolicyRulesArgs {
     /// Okta policy id, e.g. `00p1a2b3c4D5e6F7g8h9` (from list_okta_policies).
     #[schemars(required)]
     pub policy_id: Option<String>,
-    /// Most rules to return, 1–1000 (default 200). `max_results` is accepted as well.
+    /// Most rules to show, 1–1000 (default 200); Okta sends a policy's rules all at once, with
+    /// no cursor. `max_results` is accepted as well.
     #[serde(default, deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
-    /// Cursor from a previous call's `after`, to get the next page.
-    pub after: Option<String>,
 }
 
 /// Arguments of `get_okta_policy_rule`.
@@ -94,9 +108,11 @@ impl OktaToolServer {
         let policy_type = required(
             "type",
             &args.policy_type,
-            &format!("pass a policy type, one of {POLICY_TYPES}"),
-        )?
-        .to_ascii_uppercase();
+            &format!("pass a policy type, one of {}", POLICY_TYPES.join(", ")),
+        )?;
+        let policy_type = one_of("type", Some(policy_type), POLICY_TYPES)?
+            .unwrap_or_default()
+            .to_string();
         let status = one_of("status", text(&args.status), &["ACTIVE", "INACTIVE"])?;
         let limit = limit(args.limit, 50, 1000)?;
         let mut q = vec![("type", policy_type.clone())];
@@ -119,7 +135,8 @@ impl OktaToolServer {
     #[tool(
         name = "list_okta_policy_rules",
         description = "List the rules of an Okta policy by policy id (find ids with \
-                       list_okta_policies), in priority order.",
+                       list_okta_policies), in priority order. Okta sends them all at once (no \
+                       cursor); up to `limit` are shown (default 200).",
         annotations(read_only_hint = true, open_world_hint = true)
     )]
     pub(crate) async fn list_okta_policy_rules(
@@ -128,14 +145,15 @@ impl OktaToolServer {
     ) -> ToolResult {
         let policy_id = required("policy_id", &args.policy_id, POLICY_ID_HINT)?;
         let limit = limit(args.limit, 200, 1000)?;
-        let q = query([("after", text(&args.after))]);
+        // listPolicyRules declares `limit` but no `after`: a page it cut could not be resumed,
+        // so the rules are asked for all at once and cut here.
         let page = self
             .okta()
             .list(
                 &ApiPath::new(["policies", policy_id, "rules"])?,
-                &q,
+                &[],
                 limit,
-                Some(POLICIES_PAGE),
+                None,
             )
             .await?;
         let mut extra = Map::new();

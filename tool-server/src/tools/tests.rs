@@ -39,9 +39,17 @@ fn the_router_has_exactly_the_named_tools_with_described_arguments() {
                 "{} needs limit",
                 tool.name
             );
-            assert!(
+            // Okta's spec declares no cursor for these, and they answer all at once.
+            let no_cursor = [
+                "list_okta_user_groups",
+                "list_okta_user_applications",
+                "list_okta_user_factors",
+                "list_okta_policy_rules",
+            ];
+            assert_eq!(
                 properties.contains_key("after"),
-                "{} needs after",
+                !no_cursor.contains(&&*tool.name),
+                "{} has after exactly when Okta pages it",
                 tool.name
             );
         }
@@ -165,6 +173,22 @@ mod against_a_fake_org {
                  "profile": {"name": "sso-help-desk"}}
             ]))
             .into_response(),
+            "/api/v1/users/00u1/appLinks" => axum::Json(json!([
+                {"appInstanceId": "0oa1", "label": "Slack", "hidden": false},
+                {"appInstanceId": "0oa2", "label": "Admin tool", "hidden": true}
+            ]))
+            .into_response(),
+            "/api/v1/users/00u1/factors" => axum::Json(json!([
+                {"id": "ufs1", "factorType": "question", "provider": "OKTA", "status": "ACTIVE",
+                 "profile": {"question": "disliked_food",
+                             "questionText": "What is the food you least liked as a child?"}}
+            ]))
+            .into_response(),
+            "/api/v1/policies/00p1/rules" => axum::Json(json!([
+                {"id": "0pr1", "name": "One", "priority": 1},
+                {"id": "0pr2", "name": "Two", "priority": 2}
+            ]))
+            .into_response(),
             "/api/v1/logs" => axum::Json(json!([
                 {"published": "2026-01-05T10:00:00.000Z", "eventType": "user.session.start",
                  "outcome": {"result": "SUCCESS"}, "actor": {"alternateId": "alice@example.com"}}
@@ -256,7 +280,7 @@ mod against_a_fake_org {
             *seen.lock().unwrap(),
             [
                 "/api/v1/users/alice@example.com",
-                "/api/v1/users/00u1/groups?limit=200"
+                "/api/v1/users/00u1/groups"
             ]
         );
         assert_eq!(structured["user_id"], "00u1");
@@ -310,6 +334,12 @@ mod against_a_fake_org {
                     .await,
                 "rule_id",
             ),
+            (
+                server
+                    .list_okta_policies(args(json!({"type": "NOT_A_TYPE"})))
+                    .await,
+                "IDENTITY_CLAIM_SOURCING",
+            ),
         ] {
             let (result, structured, text) = finish(result);
             assert_eq!(result.is_error, Some(true), "{text}");
@@ -317,6 +347,52 @@ mod against_a_fake_org {
             assert!(text.contains(needle), "{text}");
         }
         assert!(seen.lock().unwrap().is_empty());
+    }
+
+    /// Okta's spec declares no query parameter for a user's groups, app links and factors, and
+    /// only `limit` for a policy's rules: nothing else is sent, and what those answer is cut here.
+    #[tokio::test]
+    async fn calls_send_only_the_query_parameters_okta_declares() {
+        let (server, seen) = server().await;
+        let user = json!({"user_id": "00u1", "after": "x", "limit": 1});
+        finish(server.list_okta_user_groups(args(user.clone())).await);
+        let (_, factors, factors_text) =
+            finish(server.list_okta_user_factors(args(user.clone())).await);
+        let (_, apps, apps_text) = finish(
+            server
+                .list_okta_user_applications(args(
+                    json!({"user_id": "00u1", "show_all": false, "after": "x"}),
+                ))
+                .await,
+        );
+        let (_, rules, rules_text) = finish(
+            server
+                .list_okta_policy_rules(args(
+                    json!({"policy_id": "00p1", "after": "x", "limit": 1}),
+                ))
+                .await,
+        );
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                "/api/v1/users/00u1/groups",
+                "/api/v1/users/00u1/factors",
+                "/api/v1/users/00u1/appLinks",
+                "/api/v1/policies/00p1/rules",
+            ]
+        );
+        assert_eq!(factors["count"], 1);
+        assert!(
+            factors_text.ends_with("What is the food you least liked as a child?"),
+            "{factors_text}"
+        );
+        // Without `showAll` at Okta, show_all=false leaves the hidden links out here.
+        assert_eq!(apps["count"], 1);
+        assert_eq!(apps["applications"][0]["label"], "Slack");
+        assert!(!apps_text.contains("Admin tool"), "{apps_text}");
+        assert_eq!(rules["count"], 1);
+        assert_eq!(rules["truncated"], true);
+        assert!(rules_text.contains("Only the first 1"), "{rules_text}");
     }
 
     #[tokio::test]

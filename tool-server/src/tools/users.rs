@@ -16,6 +16,8 @@ use crate::server::OktaToolServer;
 
 /// Largest page of `/users` Okta serves.
 const USERS_PAGE: usize = 200;
+/// Most app links read before `show_all` filters them (Okta sends them all at once).
+const APP_LINKS_READ: usize = 5000;
 const USER_ID_HINT: &str =
     "pass an Okta user id (e.g. 00u1a2b3c4D5e6F7g8h9) or a login (e.g. alice@example.com)";
 
@@ -53,18 +55,18 @@ pub struct UserArgs {
     pub user_id: Option<String>,
 }
 
-/// Arguments listing something of one user.
+/// Arguments listing something of one user that Okta sends all at once (groups, factors):
+/// Okta's spec declares no `limit` or `after` for these, so there is no cursor.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct UserListArgs {
     /// Okta user id (e.g. `00u1a2b3c4D5e6F7g8h9`) or login (e.g. `alice@example.com`).
     #[schemars(required)]
     pub user_id: Option<String>,
-    /// Most items to return, 1–1000 (default 200). `max_results` is accepted as well.
+    /// Most items to show, 1–1000 (default 200); Okta sends them all at once, with no cursor.
+    /// `max_results` is accepted as well.
     #[serde(default, deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
-    /// Cursor from a previous call's `after`, to get the next page.
-    pub after: Option<String>,
 }
 
 /// Arguments of `list_okta_user_applications`.
@@ -73,15 +75,15 @@ pub struct UserApplicationsArgs {
     /// Okta user id (e.g. `00u1a2b3c4D5e6F7g8h9`) or login (e.g. `alice@example.com`).
     #[schemars(required)]
     pub user_id: Option<String>,
-    /// Include apps hidden from the user's dashboard (Okta `showAll`). Default true.
+    /// Include apps hidden from the user's dashboard. Default true; false leaves out the links
+    /// Okta marks `hidden`.
     #[serde(default, deserialize_with = "lenient_bool")]
     pub show_all: Option<bool>,
-    /// Most app links to return, 1–1000 (default 200). `max_results` is accepted as well.
+    /// Most app links to show, 1–1000 (default 200); Okta sends them all at once, with no
+    /// cursor. `max_results` is accepted as well.
     #[serde(default, deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
-    /// Cursor from a previous call's `after` (Okta normally returns all app links at once).
-    pub after: Option<String>,
 }
 
 /// One user as a list line: id, login, status, name, email when it differs from the login.
@@ -132,6 +134,9 @@ fn factor_line(factor: &Value) -> String {
                 "profile.credentialId",
                 "profile.name",
                 "profile.deviceType",
+                // A security question: its text, or its key when Okta sends no text.
+                "profile.questionText",
+                "profile.question",
             ],
         ),
     ])
@@ -222,7 +227,8 @@ impl OktaToolServer {
 
     #[tool(
         name = "list_okta_user_groups",
-        description = "List the groups an Okta user belongs to, by user id or login.",
+        description = "List the groups an Okta user belongs to, by user id or login. Okta sends \
+                       them all at once (no cursor); up to `limit` are shown (default 200).",
         annotations(read_only_hint = true, open_world_hint = true)
     )]
     pub(crate) async fn list_okta_user_groups(
@@ -232,15 +238,10 @@ impl OktaToolServer {
         let user_id = required("user_id", &args.user_id, USER_ID_HINT)?;
         let limit = limit(args.limit, 200, 1000)?;
         let id = self.resolve_user_id(user_id).await?;
-        let q = query([("after", text(&args.after))]);
+        // listUserGroups declares no query parameter: no `limit`, no `after`.
         let page = self
             .okta()
-            .list(
-                &ApiPath::new(["users", &id, "groups"])?,
-                &q,
-                limit,
-                Some(USERS_PAGE),
-            )
+            .list(&ApiPath::new(["users", &id, "groups"])?, &[], limit, None)
             .await?;
         Ok(list_result(
             "groups",
@@ -254,7 +255,8 @@ impl OktaToolServer {
     #[tool(
         name = "list_okta_user_applications",
         description = "List the applications assigned to an Okta user (their app links), by user \
-                       id or login.",
+                       id or login. Okta sends them all at once (no cursor); up to `limit` are \
+                       shown (default 200); `show_all: false` leaves out hidden ones.",
         annotations(read_only_hint = true, open_world_hint = true)
     )]
     pub(crate) async fn list_okta_user_applications(
@@ -264,13 +266,25 @@ impl OktaToolServer {
         let user_id = required("user_id", &args.user_id, USER_ID_HINT)?;
         let limit = limit(args.limit, 200, 1000)?;
         let id = self.resolve_user_id(user_id).await?;
-        let show_all = args.show_all.unwrap_or(true).to_string();
-        let mut q = vec![("showAll", show_all)];
-        q.extend(query([("after", text(&args.after))]));
-        let page = self
+        // listAppLinks declares no query parameter (no `showAll`, no paging), so hidden links
+        // are left out here.
+        let mut page = self
             .okta()
-            .list(&ApiPath::new(["users", &id, "appLinks"])?, &q, limit, None)
+            .list(
+                &ApiPath::new(["users", &id, "appLinks"])?,
+                &[],
+                APP_LINKS_READ,
+                None,
+            )
             .await?;
+        if !args.show_all.unwrap_or(true) {
+            page.items
+                .retain(|link| link.get("hidden") != Some(&Value::Bool(true)));
+        }
+        if page.items.len() > limit {
+            page.items.truncate(limit);
+            page.truncated = true;
+        }
         Ok(list_result(
             "applications",
             "applications",
@@ -282,8 +296,9 @@ impl OktaToolServer {
 
     #[tool(
         name = "list_okta_user_factors",
-        description = "List the MFA factors an Okta user has enrolled (type, provider, status), \
-                       by user id or login.",
+        description = "List the MFA factors an Okta user has enrolled (type, provider, status, \
+                       and the phone, email, device or security question), by user id or login. \
+                       Okta sends them all at once (no cursor).",
         annotations(read_only_hint = true, open_world_hint = true)
     )]
     pub(crate) async fn list_okta_user_factors(
@@ -293,10 +308,10 @@ impl OktaToolServer {
         let user_id = required("user_id", &args.user_id, USER_ID_HINT)?;
         let limit = limit(args.limit, 200, 1000)?;
         let id = self.resolve_user_id(user_id).await?;
-        let q = query([("after", text(&args.after))]);
+        // listFactors declares no query parameter.
         let page = self
             .okta()
-            .list(&ApiPath::new(["users", &id, "factors"])?, &q, limit, None)
+            .list(&ApiPath::new(["users", &id, "factors"])?, &[], limit, None)
             .await?;
         Ok(list_result(
             "factors",
@@ -339,6 +354,16 @@ mod tests {
         let factor = json!({"id": "mfa1", "factorType": "sms", "provider": "OKTA",
                             "status": "ACTIVE", "profile": {"phoneNumber": "+1 555"}});
         assert_eq!(factor_line(&factor), "mfa1  sms  OKTA  ACTIVE  +1 555");
+        let question = json!({"id": "ufs1", "factorType": "question", "provider": "OKTA",
+            "status": "ACTIVE", "profile": {"question": "disliked_food",
+            "questionText": "What is the food you least liked as a child?"}});
+        assert_eq!(
+            factor_line(&question),
+            "ufs1  question  OKTA  ACTIVE  What is the food you least liked as a child?"
+        );
+        let key_only = json!({"id": "ufs2", "factorType": "question",
+                              "profile": {"question": "disliked_food"}});
+        assert_eq!(factor_line(&key_only), "ufs2  question  disliked_food");
         let link = json!({"appInstanceId": "0oa1", "label": "Slack", "appName": "slack",
                           "hidden": true, "linkUrl": "https://x/home/slack/0oa1"});
         assert_eq!(

@@ -1,4 +1,4 @@
-//! `list_okta_network_zones`: IP and dynamic zones that policies refer to.
+//! `list_okta_network_zones`: IP, dynamic and enhanced dynamic zones that policies refer to.
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::{tool, tool_router};
@@ -31,14 +31,12 @@ pub struct ListZonesArgs {
     pub after: Option<String>,
 }
 
-/// `label=a,b,c,+2 more` from the `key` values of an array of objects.
-fn values(
-    zone: &Value,
-    array: &str,
-    label: &str,
-    render: impl Fn(&Value) -> Option<String>,
-) -> Option<String> {
-    let items = zone.get(array)?.as_array()?;
+/// `path=a,b,c,+2 more` from the array at the dotted `path` (`gateways`, `locations.include`).
+fn values(zone: &Value, path: &str, render: impl Fn(&Value) -> Option<String>) -> Option<String> {
+    let items = path
+        .split('.')
+        .try_fold(zone, |value, key| value.get(key))?
+        .as_array()?;
     let mut shown: Vec<String> = items
         .iter()
         .filter_map(&render)
@@ -50,7 +48,23 @@ fn values(
     if items.len() > VALUES_SHOWN {
         shown.push(format!("+{} more", items.len() - VALUES_SHOWN));
     }
-    Some(format!("{label}={}", shown.join(",")))
+    Some(format!("{path}={}", shown.join(",")))
+}
+
+fn location(l: &Value) -> Option<String> {
+    let country = field(l, "country")?;
+    Some(match field(l, "region") {
+        Some(region) => format!("{country}/{region}"),
+        None => country,
+    })
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 fn zone_line(zone: &Value) -> String {
@@ -59,37 +73,42 @@ fn zone_line(zone: &Value) -> String {
         .flatten()
         .collect::<Vec<_>>()
         .join(", ");
-    let scalar = |v: &Value| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
-    join_parts([
+    let mut parts = vec![
         field(zone, "id"),
         field(zone, "name"),
         (!kind.is_empty()).then(|| format!("[{kind}]")),
         field(zone, "status"),
-        values(zone, "gateways", "gateways", |g| field(g, "value")),
-        values(zone, "proxies", "proxies", |p| field(p, "value")),
-        values(zone, "locations", "locations", |l| {
-            let country = field(l, "country")?;
-            Some(match field(l, "region") {
-                Some(region) => format!("{country}/{region}"),
-                None => country,
-            })
-        }),
-        values(zone, "asns", "asns", scalar),
-        field(zone, "proxyType").map(|p| format!("proxyType={p}")),
-    ])
+        values(zone, "gateways", |g| field(g, "value")),
+        values(zone, "proxies", |p| field(p, "value")),
+    ];
+    // A DYNAMIC zone lists its locations and ASNs; a DYNAMIC_V2 (enhanced dynamic) zone has
+    // `{include, exclude}` of each, and of IP service categories.
+    for list in ["locations", "asns", "ipServiceCategories"] {
+        let render = if list == "locations" {
+            location
+        } else {
+            scalar
+        };
+        for path in [
+            list.to_string(),
+            format!("{list}.include"),
+            format!("{list}.exclude"),
+        ] {
+            parts.push(values(zone, &path, render));
+        }
+    }
+    parts.push(field(zone, "proxyType").map(|p| format!("proxyType={p}")));
+    join_parts(parts)
 }
 
 #[tool_router(router = zones_tools, vis = "pub(crate)")]
 impl OktaToolServer {
     #[tool(
         name = "list_okta_network_zones",
-        description = "List Okta network zones (IP and dynamic zones, blocklists) with their \
-                       gateways, proxies, locations and ASNs. Narrow with `filter_type`, e.g. \
-                       usage eq \"BLOCKLIST\".",
+        description = "List Okta network zones (IP, dynamic and enhanced dynamic zones, \
+                       blocklists) with their gateways, proxies, locations, ASNs and IP service \
+                       categories (what an enhanced dynamic zone includes and excludes). Narrow \
+                       with `filter_type`, e.g. usage eq \"BLOCKLIST\".",
         annotations(read_only_hint = true, open_world_hint = true)
     )]
     pub(crate) async fn list_okta_network_zones(
@@ -131,13 +150,31 @@ mod tests {
              gateways=10.0.1.0/24,10.0.2.0/24,10.0.3.0/24,10.0.4.0/24,10.0.5.0/24,+2 more"
         );
         let dynamic = json!({"id": "nzo2", "name": "Block TOR", "type": "DYNAMIC",
-            "usage": "BLOCKLIST", "status": "ACTIVE", "proxyType": "TorAnonymizer",
+            "usage": "BLOCKLIST", "status": "ACTIVE", "proxyType": "Tor",
             "locations": [{"country": "US", "region": "US-CA"}, {"country": "FR"}],
             "asns": ["23457", 64496]});
         assert_eq!(
             zone_line(&dynamic),
             "nzo2  Block TOR  [DYNAMIC, BLOCKLIST]  ACTIVE  locations=US/US-CA,FR  \
-             asns=23457,64496  proxyType=TorAnonymizer"
+             asns=23457,64496  proxyType=Tor"
+        );
+    }
+
+    #[test]
+    fn enhanced_dynamic_zones_show_what_they_include_and_exclude() {
+        let zone = json!({"id": "nzo3", "name": "DefaultEnhancedDynamicZone",
+            "type": "DYNAMIC_V2", "usage": "BLOCKLIST", "status": "ACTIVE",
+            "locations": {"include": [{"country": "US"}],
+                          "exclude": [{"country": "US", "region": "US-TX"}]},
+            "asns": {"include": ["64496"], "exclude": []},
+            "ipServiceCategories": {"include": ["ALL_ANONYMIZERS"],
+                                    "exclude": ["APPLE_ICLOUD_RELAY_PROXY"]}});
+        assert_eq!(
+            zone_line(&zone),
+            "nzo3  DefaultEnhancedDynamicZone  [DYNAMIC_V2, BLOCKLIST]  ACTIVE  \
+             locations.include=US  locations.exclude=US/US-TX  asns.include=64496  \
+             ipServiceCategories.include=ALL_ANONYMIZERS  \
+             ipServiceCategories.exclude=APPLE_ICLOUD_RELAY_PROXY"
         );
     }
 }

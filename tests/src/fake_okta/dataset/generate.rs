@@ -104,6 +104,13 @@ pub(super) fn generate(seed: u64, now: DateTime<Utc>) -> Dataset {
     let zones = generate_zones(&mut rng, &mut ids);
     let policies = generate_policies(&mut rng, &mut ids, &groups, &zones);
     let log_events = generate_log_events(&mut rng, now, &users, &groups, &apps, &policies);
+    // Content added since: a generator of its own, so nothing generated above changes.
+    let mut later = SeededRng::new(seed ^ LATER_CONTENT);
+    let mut factors = factors;
+    add_security_questions(&mut later, &mut ids, &users, &mut factors);
+    factors.sort_by_key(|f| position.get(&f.user_id).copied().unwrap_or(usize::MAX));
+    let mut zones = zones;
+    add_enhanced_dynamic_zones(&mut later, &mut ids, &mut zones);
     Dataset {
         seed,
         generated_at: now,
@@ -114,6 +121,114 @@ pub(super) fn generate(seed: u64, now: DateTime<Utc>) -> Dataset {
         log_events,
         policies,
         zones,
+    }
+}
+
+/// Mixed into the seed of the generator of content added after the first dataset.
+const LATER_CONTENT: u64 = 0x1a7e_c0de_0f00_0001;
+
+/// Security questions (Okta's keys) and the text Okta shows for them.
+const SECURITY_QUESTIONS: &[(&str, &str)] = &[
+    (
+        "disliked_food",
+        "What is the food you least liked as a child?",
+    ),
+    (
+        "name_of_first_plush_toy",
+        "What is the name of your first stuffed animal?",
+    ),
+    (
+        "first_award",
+        "What did you earn your first medal or award for?",
+    ),
+    (
+        "favorite_security_question",
+        "What is your favorite security question?",
+    ),
+    (
+        "first_computer_game",
+        "What was the first computer game you played?",
+    ),
+    ("favorite_movie_quote", "What is your favorite movie quote?"),
+];
+
+/// A security question (`question` factor) for about one active user in twelve besides the
+/// demo users, whose factors stay the documented two.
+fn add_security_questions(
+    rng: &mut SeededRng,
+    ids: &mut IdMint,
+    users: &[User],
+    factors: &mut Vec<Factor>,
+) {
+    let epoch = directory_epoch();
+    for user in users.iter().skip(DEMO_USERS.len()) {
+        if user.status != UserStatus::Active || !rng.percent(8) {
+            continue;
+        }
+        let (question, text) = *rng.pick(SECURITY_QUESTIONS);
+        let created = between(rng, user.activated.unwrap_or(user.created), epoch);
+        factors.push(Factor {
+            id: ids.random(rng, "ufs"),
+            user_id: user.id.clone(),
+            factor_type: "question".to_owned(),
+            provider: "OKTA".to_owned(),
+            vendor_name: "OKTA".to_owned(),
+            status: "ACTIVE".to_owned(),
+            created,
+            last_updated: between(rng, created, epoch),
+            profile: json!({ "question": question, "questionText": text }),
+        });
+    }
+}
+
+/// Two enhanced dynamic (`DYNAMIC_V2`) zones shaped like Okta's: the org's default blocklist
+/// of anonymizers, and a policy zone that includes and excludes locations, ASNs and services.
+fn add_enhanced_dynamic_zones(rng: &mut SeededRng, ids: &mut IdMint, zones: &mut Vec<NetworkZone>) {
+    let epoch = directory_epoch();
+    let strings = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let specs = [
+        (
+            "DefaultEnhancedDynamicZone",
+            "BLOCKLIST",
+            true,
+            vec![],
+            vec![],
+            (vec![], vec![]),
+            (strings(&["ALL_ANONYMIZERS"]), vec![]),
+        ),
+        (
+            "North America without proxies",
+            "POLICY",
+            false,
+            vec![("US".to_owned(), None), ("CA".to_owned(), None)],
+            vec![("US".to_owned(), Some("US-TX".to_owned()))],
+            (strings(&["64496", "64497"]), strings(&["64511"])),
+            (
+                vec![],
+                strings(&["ALL_PROXIES_VPNS", "APPLE_ICLOUD_RELAY_PROXY"]),
+            ),
+        ),
+    ];
+    for (name, usage, system, included, excluded, asns, services) in specs {
+        let created = after(rng, epoch - Duration::days(700), 0, 86_400 * 300);
+        zones.push(NetworkZone {
+            id: ids.random(rng, "nzo"),
+            name: name.to_owned(),
+            zone_type: "DYNAMIC_V2".to_owned(),
+            usage: usage.to_owned(),
+            status: "ACTIVE".to_owned(),
+            system,
+            created,
+            last_updated: between(rng, created, epoch),
+            gateways: vec![],
+            proxies: vec![],
+            locations: included,
+            proxy_type: None,
+            asns: asns.0,
+            excluded_locations: excluded,
+            excluded_asns: asns.1,
+            ip_service_categories: services,
+        });
     }
 }
 
@@ -635,7 +750,8 @@ fn generate_factors(rng: &mut SeededRng, ids: &mut IdMint, users: &[User]) -> Ve
                     "mbl",
                     "OKTA",
                     "OKTA",
-                    json!({ "phoneNumber": user.profile.mobile_phone.clone().unwrap_or_else(|| "+1-555-000-0000".into()) }),
+                    // E.164, as Okta's spec has factor phone numbers.
+                    json!({ "phoneNumber": user.profile.mobile_phone.as_deref().unwrap_or("+15550000000").replace('-', "") }),
                 ),
                 "email" => ("emf", "OKTA", "OKTA", json!({ "email": email })),
                 _ => (
@@ -770,11 +886,7 @@ fn generate_zones(rng: &mut SeededRng, ids: &mut IdMint) -> Vec<NetworkZone> {
                         None,
                         vec![],
                     ),
-                    "Anonymizers" => (
-                        vec![],
-                        Some("TorAnonymizer".to_owned()),
-                        vec!["64496".to_owned()],
-                    ),
+                    "Anonymizers" => (vec![], Some("Tor".to_owned()), vec!["64496".to_owned()]),
                     _ => (vec![], None, vec![]),
                 };
                 NetworkZone {
@@ -791,6 +903,9 @@ fn generate_zones(rng: &mut SeededRng, ids: &mut IdMint) -> Vec<NetworkZone> {
                     locations,
                     proxy_type,
                     asns,
+                    excluded_locations: vec![],
+                    excluded_asns: vec![],
+                    ip_service_categories: (vec![], vec![]),
                 }
             },
         )
@@ -837,21 +952,25 @@ fn generate_policies(
     let people_all =
         json!({"people": {"users": {"exclude": []}}, "network": {"connection": "ANYWHERE"}});
     let sign_on_action = |access: &str, mfa: bool| {
-        json!({"signon": {
+        let mut action = json!({"signon": {
             "access": access,
             "requireFactor": mfa,
-            "factorPromptMode": if mfa { Value::from("ALWAYS") } else { Value::Null },
             "rememberDeviceByDefault": false,
-            "factorLifetime": if mfa { Value::from(15) } else { Value::Null },
             "primaryFactor": "PASSWORD_IDP_ANY_FACTOR",
             "session": {"usePersistentCookie": false, "maxSessionIdleMinutes": 120, "maxSessionLifetimeMinutes": 0}
-        }})
+        }});
+        // Okta's spec: the factor prompt and lifetime only when a factor is required.
+        if mfa {
+            action["signon"]["factorPromptMode"] = json!("ALWAYS");
+            action["signon"]["factorLifetime"] = json!(15);
+        }
+        action
     };
     let app_sign_on = |access: &str, factor_mode: &str| {
         json!({"appSignOn": {
             "access": access,
             "verificationMethod": {"factorMode": factor_mode, "type": "ASSURANCE", "reauthenticateIn": "PT2H",
-                                   "constraints": [{"knowledge": {"types": ["password"]}}]}
+                                   "constraints": [{"knowledge": {"types": ["PASSWORD"]}}]}
         }})
     };
 
@@ -1095,7 +1214,8 @@ fn generate_policies(
                 system: true,
                 status: "ACTIVE",
                 conditions: Value::Null,
-                actions: json!({"idp": {"providers": [{"type": "OKTA", "id": null}]}}),
+                // An `OKTA` provider has no id (Okta's spec: only other IdP types need one).
+                actions: json!({"idp": {"providers": [{"type": "OKTA"}]}}),
             }],
         ),
     ];

@@ -188,6 +188,8 @@ impl App {
                 "signatureAlgorithm": "RSA_SHA256",
                 "digestAlgorithm": "SHA256",
                 "honorForceAuthn": true,
+                "requestCompressed": false,
+                "allowMultipleAcsEndpoints": false,
                 "authnContextClassRef": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
                 "attributeStatements": [],
             }),
@@ -201,8 +203,34 @@ impl App {
             }),
             _ => json!({}),
         };
+        // What each kind of app must say about itself (Okta's spec marks these required).
+        let site = format!(
+            "https://{}.example.com",
+            self.label.to_ascii_lowercase().replace(' ', "-")
+        );
+        let app = match self.sign_on_mode.as_str() {
+            "BOOKMARK" => json!({ "url": format!("{site}/"), "requestIntegration": false }),
+            "BROWSER_PLUGIN" | "SECURE_PASSWORD_STORE" => json!({
+                "url": format!("{site}/login"),
+                "usernameField": "username",
+                "passwordField": "password",
+                "buttonField": "login",
+            }),
+            "BASIC_AUTH" => json!({ "url": format!("{site}/"), "authURL": format!("{site}/auth") }),
+            "WS_FEDERATION" => json!({
+                "audienceRestriction": format!("urn:federation:{}", self.name),
+                "groupValueFormat": "windowsDomainQualifiedName",
+                "wReplyURL": format!("{site}/_trust/"),
+                "nameIDFormat": "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+                "authnContextClassRef": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport",
+                "siteURL": format!("{site}/"),
+                "usernameAttribute": "username",
+                "realm": format!("urn:okta:app:{}", self.id),
+            }),
+            _ => json!({}),
+        };
         let mut settings = json!({
-            "app": {},
+            "app": app,
             "notifications": { "vpn": { "network": { "connection": "DISABLED" }, "message": null, "helpUrl": null } },
             "manualProvisioning": false,
             "implicitAssignment": false,
@@ -392,24 +420,21 @@ impl LogEvent {
             "city": city,
             "state": state,
             "country": country,
-            "postalCode": null,
             "geolocation": { "lat": 37.7749, "lon": -122.4194 },
         });
         let targets: Vec<Value> = self.targets.iter().map(party_json).collect();
-        json!({
+        let mut event = json!({
             "uuid": self.uuid,
             "published": timestamp(self.published),
             "eventType": self.event_type,
             "version": "0",
             "severity": self.severity,
-            "legacyEventType": self.legacy_event_type,
             "displayMessage": self.display_message,
             "actor": party_json(&self.actor),
             "client": {
                 "userAgent": { "rawUserAgent": raw_agent, "os": os, "browser": browser },
                 "zone": self.zone.clone().unwrap_or_else(|| "null".to_owned()),
                 "device": if os == "iOS" { "Mobile" } else { "Computer" },
-                "id": null,
                 "ipAddress": self.client_ip,
                 "geographicalContext": geo,
             },
@@ -443,8 +468,16 @@ impl LogEvent {
             "request": {
                 "ipChain": [{ "ip": self.client_ip, "geographicalContext": geo, "version": "V4", "source": null }],
             },
-            "target": if targets.is_empty() { Value::Null } else { Value::Array(targets) },
-        })
+        });
+        // Okta's spec types `target` as an array, never null: an event without one has none.
+        if !targets.is_empty() {
+            event["target"] = Value::Array(targets);
+        }
+        // Only events that have one carry a legacy type (Okta's spec: a string, not null).
+        if let Some(legacy) = &self.legacy_event_type {
+            event["legacyEventType"] = json!(legacy);
+        }
+        event
     }
 }
 
@@ -541,17 +574,31 @@ impl NetworkZone {
                 toggle: { "href": format!("{me}/lifecycle/{toggle}"), "hints": { "allow": ["POST"] } },
             },
         });
-        if self.zone_type == "IP" {
-            object["gateways"] = addresses(&self.gateways);
-            object["proxies"] = addresses(&self.proxies);
-        } else {
-            object["locations"] = self
-                .locations
-                .iter()
+        let locations = |list: &[(String, Option<String>)]| -> Value {
+            list.iter()
                 .map(|(country, region)| json!({ "country": country, "region": region }))
-                .collect();
-            object["proxyType"] = json!(self.proxy_type);
-            object["asns"] = json!(self.asns);
+                .collect()
+        };
+        match self.zone_type.as_str() {
+            "IP" => {
+                object["gateways"] = addresses(&self.gateways);
+                object["proxies"] = addresses(&self.proxies);
+            }
+            // An enhanced dynamic zone says what it includes and what it excludes.
+            "DYNAMIC_V2" => {
+                let (included, excluded) = &self.ip_service_categories;
+                object["locations"] = json!({
+                    "include": locations(&self.locations),
+                    "exclude": locations(&self.excluded_locations),
+                });
+                object["asns"] = json!({ "include": self.asns, "exclude": self.excluded_asns });
+                object["ipServiceCategories"] = json!({ "include": included, "exclude": excluded });
+            }
+            _ => {
+                object["locations"] = locations(&self.locations);
+                object["proxyType"] = json!(self.proxy_type);
+                object["asns"] = json!(self.asns);
+            }
         }
         object
     }

@@ -257,7 +257,7 @@ pub struct Policy {
 pub struct NetworkZone {
     pub id: String,
     pub name: String,
-    /// `IP` or `DYNAMIC`.
+    /// `IP`, `DYNAMIC` or `DYNAMIC_V2` (an enhanced dynamic zone).
     pub zone_type: String,
     /// `POLICY` or `BLOCKLIST`.
     pub usage: String,
@@ -269,10 +269,17 @@ pub struct NetworkZone {
     pub gateways: Vec<(String, String)>,
     /// (`CIDR`|`RANGE`, value) trusted proxies of an IP zone.
     pub proxies: Vec<(String, String)>,
-    /// (country, region) of a dynamic zone.
+    /// (country, region) of a dynamic zone; those included by a `DYNAMIC_V2` zone.
     pub locations: Vec<(String, Option<String>)>,
     pub proxy_type: Option<String>,
+    /// ASNs of a dynamic zone; those included by a `DYNAMIC_V2` zone.
     pub asns: Vec<String>,
+    /// `DYNAMIC_V2` only: locations excluded.
+    pub excluded_locations: Vec<(String, Option<String>)>,
+    /// `DYNAMIC_V2` only: ASNs excluded.
+    pub excluded_asns: Vec<String>,
+    /// `DYNAMIC_V2` only: IP service categories (`ALL_ANONYMIZERS`, …) included and excluded.
+    pub ip_service_categories: (Vec<String>, Vec<String>),
 }
 
 /// Everything the fake org contains.

@@ -15,8 +15,15 @@ fn counts_match_the_documented_facts() {
     let big = d.group_by_name(BIG_GROUP_NAME).expect("big-group");
     assert_eq!(big.id, BIG_GROUP_ID);
     assert_eq!(big.member_ids.len(), BIG_GROUP_SIZE);
-    assert_eq!(d.zones.len(), 8);
-    assert_eq!(d.zones.iter().filter(|z| z.usage == "BLOCKLIST").count(), 4);
+    assert_eq!(d.zones.len(), 10);
+    assert_eq!(d.zones.iter().filter(|z| z.usage == "BLOCKLIST").count(), 5);
+    assert_eq!(
+        d.zones
+            .iter()
+            .filter(|z| z.zone_type == "DYNAMIC_V2")
+            .count(),
+        2
+    );
     assert_eq!(d.policies.len(), 12);
     for policy_type in ["OKTA_SIGN_ON", "PASSWORD", "MFA_ENROLL", "ACCESS_POLICY"] {
         let policies = d.policies_of_type(policy_type);

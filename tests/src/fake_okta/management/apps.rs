@@ -1,7 +1,9 @@
 //! `/api/v1/apps`, one app, its assigned users and its assigned groups.
 //!
 //! The apps `filter` supports only `eq` on status, name, `user.id`, `group.id` and the signing
-//! key; `user.id` matches apps the user reaches directly or through a group, as in Okta.
+//! key; `user.id` matches apps the user reaches directly or through a group, as in Okta. Group
+//! assignments embed their group with `expand=group`, and refuse a `limit` below 20 as Okta's
+//! spec has it.
 
 use super::request::{
     ApiRequest, PathIds, not_found, object_response, paged, parse_filter, passes, starts_with_ci,
@@ -13,6 +15,7 @@ use crate::fake_okta::scim::CaseRule;
 use crate::fake_okta::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
+use serde_json::json;
 
 /// Attributes Okta's apps `filter` supports.
 const FILTER_ATTRIBUTES: &[&str] = &[
@@ -22,6 +25,13 @@ const FILTER_ATTRIBUTES: &[&str] = &[
     "group.id",
     "credentials.signing.kid",
 ];
+
+/// listApplicationGroupAssignments: `limit` minimum 20, maximum 200, default 20 (Okta's spec).
+const GROUPS_LIMIT: LimitRule = LimitRule {
+    default: Some(20),
+    max: 200,
+    min: 20,
+};
 
 /// `GET /api/v1/apps`.
 pub async fn list(
@@ -101,7 +111,8 @@ pub async fn users(
     )
 }
 
-/// `GET /api/v1/apps/{id}/groups`: assigned groups in priority order.
+/// `GET /api/v1/apps/{id}/groups`: assigned groups in priority order; with `expand=group` each
+/// carries its group in `_embedded.group` (other `expand` values embed nothing).
 pub async fn groups(
     State(state): State<AppState>,
     request: ApiRequest,
@@ -117,10 +128,13 @@ pub async fn groups(
         .filter(|(_, g)| q.is_none_or(|q| starts_with_ci(&d.groups[**g].name, q)))
         .map(|(priority, g)| (priority, *g))
         .collect();
-    paged(
-        &request.url,
-        LimitRule::new(20, 200),
-        &selected,
-        |&(priority, g)| app_group_json(&d.apps[index], &d.groups[g], priority, &request.url.base),
-    )
+    let base = &request.url.base;
+    let expand_group = request.url.param("expand") == Some("group");
+    paged(&request.url, GROUPS_LIMIT, &selected, |&(priority, g)| {
+        let mut assignment = app_group_json(&d.apps[index], &d.groups[g], priority, base);
+        if expand_group {
+            assignment["_embedded"] = json!({ "group": d.groups[g].to_json(base) });
+        }
+        assignment
+    })
 }

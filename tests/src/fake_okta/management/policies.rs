@@ -1,13 +1,16 @@
 //! `/api/v1/policies` (the `type` parameter is required), one policy, its rules and one rule.
+//! Rules come on one page: Okta's spec declares a `limit` for them but no `after`.
 
-use super::request::{ApiRequest, PathIds, not_found, object_response, paged, starts_with_ci};
+use super::request::{
+    ApiRequest, PathIds, list_response, not_found, object_response, paged, starts_with_ci,
+};
 use crate::fake_okta::error::ApiError;
 use crate::fake_okta::pagination::LimitRule;
 use crate::fake_okta::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
 
-/// Policy types Okta accepts in `type` (the fake has policies for some of them).
+/// Policy types Okta accepts in `type`: its spec's `PolicyType` (the fake has policies for some).
 const POLICY_TYPES: &[&str] = &[
     "OKTA_SIGN_ON",
     "PASSWORD",
@@ -18,8 +21,17 @@ const POLICY_TYPES: &[&str] = &[
     "POST_AUTH_SESSION",
     "ENTITY_RISK",
     "DEVICE_SIGNAL_COLLECTION",
-    "CONTINUOUS_ACCESS",
+    "SESSION_VIOLATION_DETECTION",
+    "CLIENT_UPDATE",
+    "IDENTITY_CLAIM_SOURCING",
 ];
+
+/// A policy's rules: all of them unless `limit` asks for fewer (none past 200); no cursor.
+const RULES_LIMIT: LimitRule = LimitRule {
+    default: None,
+    max: 200,
+    min: 1,
+};
 
 /// `GET /api/v1/policies?type=…`.
 pub async fn list(
@@ -80,7 +92,7 @@ pub async fn get(
     ))
 }
 
-/// `GET /api/v1/policies/{id}/rules`: rules in priority order.
+/// `GET /api/v1/policies/{id}/rules`: rules in priority order, one page.
 pub async fn rules(
     State(state): State<AppState>,
     request: ApiRequest,
@@ -88,12 +100,14 @@ pub async fn rules(
 ) -> Result<Response, ApiError> {
     let index = policy_index(&state, ids.get(0))?;
     let policy = &state.org().dataset.policies[index];
-    paged(
-        &request.url,
-        LimitRule::new(20, 200),
-        &policy.rules,
-        |rule| rule.to_json(&policy.id, &request.url.base),
-    )
+    let limit = RULES_LIMIT.resolve(request.url.param("limit"))?;
+    let items = policy
+        .rules
+        .iter()
+        .take(limit)
+        .map(|rule| rule.to_json(&policy.id, &request.url.base))
+        .collect();
+    Ok(list_response(&request.url, items, None, limit))
 }
 
 /// `GET /api/v1/policies/{id}/rules/{ruleId}`.

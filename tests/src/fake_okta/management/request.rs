@@ -5,15 +5,17 @@ use crate::fake_okta::error::ApiError;
 use crate::fake_okta::pagination::{Cursor, LimitRule, Page, RequestUrl};
 use crate::fake_okta::scim::{self, CaseRule, Filter};
 use crate::fake_okta::state::AppState;
+use crate::fake_okta::traffic::SeenRequest;
 use axum::Json;
-use axum::extract::{FromRequestParts, OriginalUri, Path};
+use axum::extract::{FromRequestParts, MatchedPath, OriginalUri, Path};
 use axum::http::header::{HeaderValue, LINK};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use url::form_urlencoded;
 
-/// The absolute request URL with decoded query parameters.
+/// The absolute request URL with decoded query parameters. Extracting it also records the
+/// request in `/__fake/stats` (every handler extracts it first).
 #[derive(Debug, Clone)]
 pub struct ApiRequest {
     pub url: RequestUrl,
@@ -42,7 +44,7 @@ impl FromRequestParts<AppState> for ApiRequest {
             .extensions
             .get::<OriginalUri>()
             .map_or_else(|| parts.uri.clone(), |original| original.0.clone());
-        let query = uri
+        let query: Vec<(String, String)> = uri
             .query()
             .map(|q| {
                 form_urlencoded::parse(q.as_bytes())
@@ -50,6 +52,15 @@ impl FromRequestParts<AppState> for ApiRequest {
                     .collect()
             })
             .unwrap_or_default();
+        state.traffic.record_request(SeenRequest {
+            method: parts.method.to_string(),
+            route: parts
+                .extensions
+                .get::<MatchedPath>()
+                .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned()),
+            path: uri.path().to_owned(),
+            query: query.clone(),
+        });
         Ok(Self {
             url: RequestUrl {
                 base: format!("http://{host}"),
