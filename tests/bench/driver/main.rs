@@ -727,7 +727,9 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
         params: users,
         ..proxied
     };
-    bench.notes.push(list_answer_sizes(bench, proxy, &token).await?);
+    bench
+        .notes
+        .push(list_answer_sizes(bench, proxy, &token).await?);
     let mut listing_cpu: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     for latency in [0, 50] {
         okta.control(&bench.http, "faults", json!({"latency_ms": latency}))
@@ -802,7 +804,10 @@ async fn list_answer_sizes(bench: &Bench, proxy: &Proxy, token: &str) -> anyhow:
         ("fields=[\"*\"]", json!({"limit": 200, "fields": ["*"]})),
     ] {
         let answer = client
-            .send("tools/call", json!({"name": "list_okta_users", "arguments": arguments}))
+            .send(
+                "tools/call",
+                json!({"name": "list_okta_users", "arguments": arguments}),
+            )
             .await?;
         let message = answer.message.unwrap_or_default();
         let result = &message["result"];
@@ -810,7 +815,10 @@ async fn list_answer_sizes(bench: &Bench, proxy: &Proxy, token: &str) -> anyhow:
             .get("structuredContent")
             .map_or(0, |s| s.to_string().len());
         let text = result["content"][0]["text"].as_str().map_or(0, str::len);
-        let users = result["structuredContent"]["count"].as_u64().unwrap_or(0).max(1);
+        let users = result["structuredContent"]["count"]
+            .as_u64()
+            .unwrap_or(0)
+            .max(1);
         let whole = serde_json::to_string(&message).map_or(0, |m| m.len());
         let error = if result["isError"] == true || message.get("error").is_some() {
             " (an error: this build does not know the argument)"

@@ -194,12 +194,16 @@ impl OktaClient {
     /// returned cursor resumes exactly after the last item returned. `None` is for endpoints
     /// without paging: nothing is sent and the answer is cut at `limit`. Put a caller's
     /// `after` cursor in `query`.
+    ///
+    /// Only `fields` of each item are parsed (see [`projection`]); the rest of Okta's answer is
+    /// checked as JSON and skipped.
     pub async fn list(
         &self,
         path: &ApiPath,
         query: &[(&str, String)],
         limit: usize,
         page_size: Option<usize>,
+        fields: &projection::Fields,
     ) -> Result<Page, OktaError> {
         let mut page = Page::default();
         if limit == 0 {
@@ -210,7 +214,7 @@ impl OktaClient {
             let wanted = limit - page.items.len();
             url = pagination::with_limit(&url, page_size.map(|size| size.min(wanted)));
             let answer = self.send(&url).await?;
-            let items = match parse_json(&answer.body, &url)? {
+            let items = match parse_projected(&answer.body, &url, fields)? {
                 Value::Array(items) => items,
                 other => {
                     return Err(OktaError::BadResponse(format!(
@@ -355,6 +359,16 @@ fn record_attempt(status: u16) {
 fn parse_json(body: &[u8], url: &Url) -> Result<Value, OktaError> {
     let expands = url.query_pairs().any(|(key, _)| key == "expand");
     lean::parse(body, expands)
+        .map_err(|e| OktaError::BadResponse(format!("invalid JSON from {}: {e}", url.path())))
+}
+
+/// Okta's answer with only `fields` of each item.
+fn parse_projected(
+    body: &[u8],
+    url: &Url,
+    fields: &projection::Fields,
+) -> Result<Value, OktaError> {
+    projection::parse(body, fields)
         .map_err(|e| OktaError::BadResponse(format!("invalid JSON from {}: {e}", url.path())))
 }
 

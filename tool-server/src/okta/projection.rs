@@ -50,18 +50,16 @@ impl Fields {
     /// Adds a dotted path; a shorter path already kept whole makes it redundant, and a path
     /// kept whole replaces what was kept below it.
     pub fn add(&mut self, path: &str) {
-        if self.whole {
-            return;
-        }
         let mut node = self;
         for part in path.split('.') {
-            node = node.children.entry(part.to_owned()).or_default();
-            if node.whole {
+            // A whole node keeps everything but `_embedded`, which must be named.
+            if node.whole && part != EMBEDDED {
                 return;
             }
+            node = node.children.entry(part.to_owned()).or_default();
         }
         node.whole = true;
-        node.children.clear();
+        node.children.retain(|key, _| key == EMBEDDED);
     }
 
     /// Whether everything is kept.
@@ -118,8 +116,10 @@ impl Fields {
     fn child(&self, key: &str) -> Option<&Fields> {
         if key == LINKS {
             None
+        } else if key == EMBEDDED {
+            self.children.get(key)
         } else if self.whole {
-            (key != EMBEDDED).then_some(self)
+            Some(self)
         } else {
             self.children.get(key)
         }
@@ -339,6 +339,19 @@ mod tests {
             value[0],
             json!({"id": "00u1", "_embedded": {"group": {"profile": {"name": "Engineering"}}}})
         );
+    }
+
+    #[test]
+    fn embedded_can_be_named_when_everything_else_is_kept() {
+        let mut fields = Fields::everything();
+        fields.add("_embedded.group.profile.name");
+        let value = projected(&fields);
+        assert_eq!(
+            value[0]["_embedded"]["group"]["profile"]["name"],
+            "Engineering"
+        );
+        assert_eq!(value[0]["profile"]["mobilePhone"], "1");
+        assert!(value[0].get("_links").is_none());
     }
 
     #[test]

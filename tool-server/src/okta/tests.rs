@@ -14,6 +14,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use url::Url;
 
+use super::projection::Fields;
 use super::*;
 
 /// Serves `router` on 127.0.0.1 and returns its base URL.
@@ -107,7 +108,7 @@ async fn gives_up_on_rate_limits_after_the_retries_with_oktas_error() {
     let base = serve(router).await;
     let okta = client(&base, 15, 2);
     let err = okta
-        .list(&path(&["users"]), &[], 10, Some(200))
+        .list(&path(&["users"]), &[], 10, Some(200), &Fields::everything())
         .await
         .unwrap_err();
     assert!(
@@ -235,7 +236,13 @@ async fn collects_across_pages_with_the_largest_page_and_an_exact_cursor() {
     let okta = client(&base, 15, 0);
 
     let page = okta
-        .list(&path(&["users"]), &[("search", "x".into())], 12, Some(5))
+        .list(
+            &path(&["users"]),
+            &[("search", "x".into())],
+            12,
+            Some(5),
+            &Fields::everything(),
+        )
         .await
         .unwrap();
     let ids: Vec<&str> = page.items.iter().filter_map(|u| u["id"].as_str()).collect();
@@ -249,7 +256,13 @@ async fn collects_across_pages_with_the_largest_page_and_an_exact_cursor() {
     // The cursor resumes right after the last item returned.
     limits.lock().unwrap().clear();
     let rest = okta
-        .list(&path(&["users"]), &[("after", "u11".into())], 100, Some(10))
+        .list(
+            &path(&["users"]),
+            &[("after", "u11".into())],
+            100,
+            Some(10),
+            &Fields::everything(),
+        )
         .await
         .unwrap();
     assert_eq!(rest.items.len(), 13);
@@ -278,7 +291,13 @@ async fn endpoints_without_paging_are_cut_at_the_limit_and_say_so() {
     let base = serve(router).await;
     let okta = client(&base, 15, 0);
     let page = okta
-        .list(&path(&["users", "u1", "factors"]), &[], 3, None)
+        .list(
+            &path(&["users", "u1", "factors"]),
+            &[],
+            3,
+            None,
+            &Fields::everything(),
+        )
         .await
         .unwrap();
     assert_eq!(page.items.len(), 3);
@@ -338,7 +357,10 @@ async fn app_group_pages_are_never_below_oktas_minimum_and_the_surplus_is_cut() 
     let groups = path(&["apps", "a1", "groups"]);
 
     // Fewer than 20 wanted: 20 asked for, the first 5 kept, no cursor to resume from.
-    let page = okta.list(&groups, &[], 5, Some(200)).await.unwrap();
+    let page = okta
+        .list(&groups, &[], 5, Some(200), &Fields::everything())
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), 5);
     assert_eq!(page.items[4]["id"], "g4");
     assert!(page.truncated);
@@ -347,14 +369,20 @@ async fn app_group_pages_are_never_below_oktas_minimum_and_the_surplus_is_cut() 
 
     // The last page of a longer listing asks for 20 too, never for the 10 still wanted.
     limits.lock().unwrap().clear();
-    let page = okta.list(&groups, &[], 210, Some(200)).await.unwrap();
+    let page = okta
+        .list(&groups, &[], 210, Some(200), &Fields::everything())
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), 210);
     assert!(page.truncated);
     assert_eq!(*limits.lock().unwrap(), ["200", "20"]);
 
     // 20 or more is asked for as it is, with an exact cursor.
     limits.lock().unwrap().clear();
-    let page = okta.list(&groups, &[], 50, Some(200)).await.unwrap();
+    let page = okta
+        .list(&groups, &[], 50, Some(200), &Fields::everything())
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), 50);
     assert_eq!(page.next_after.as_deref(), Some("g49"));
     assert_eq!(*limits.lock().unwrap(), ["50"]);
@@ -396,7 +424,7 @@ async fn a_next_link_to_another_host_is_not_followed() {
     let base = serve(router).await;
     let okta = client(&base, 15, 0);
     let page = okta
-        .list(&path(&["users"]), &[], 10, Some(2))
+        .list(&path(&["users"]), &[], 10, Some(2), &Fields::everything())
         .await
         .unwrap();
     assert_eq!(page.items.len(), 2);
@@ -470,7 +498,7 @@ async fn okta_errors_and_malformed_json_are_errors_not_panics() {
         .unwrap_err();
     assert!(matches!(err, OktaError::BadResponse(_)), "{err:?}");
     let err = okta
-        .list(&path(&["groups"]), &[], 5, Some(5))
+        .list(&path(&["groups"]), &[], 5, Some(5), &Fields::everything())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("expected a JSON array"), "{err}");
@@ -495,7 +523,7 @@ async fn system_log_queries_always_carry_until() {
         .with_state(seen.clone());
     let base = serve(router).await;
     let okta = client(&base, 15, 0);
-    okta.list(&path(&["logs"]), &[], 10, Some(1000))
+    okta.list(&path(&["logs"]), &[], 10, Some(1000), &Fields::everything())
         .await
         .unwrap();
     okta.list(
@@ -503,6 +531,7 @@ async fn system_log_queries_always_carry_until() {
         &[("until", "2026-01-05T00:00:00.000Z".into())],
         10,
         Some(1000),
+        &Fields::everything(),
     )
     .await
     .unwrap();

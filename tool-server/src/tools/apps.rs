@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::args::{lenient_limit, limit, query, required, text};
 use super::output::{ToolResult, field, join_parts, list_result, object_result, strip_links};
+use super::shape::{ExtraFields, FieldsArg, Kind, Shape};
 use crate::okta::ApiPath;
 use crate::server::OktaToolServer;
 
@@ -17,6 +18,46 @@ const APPS_PAGE: usize = 200;
 const APP_USERS_PAGE: usize = 500;
 /// Largest page of `/apps/{id}/groups` Okta serves.
 const APP_GROUPS_PAGE: usize = 200;
+/// What `list_okta_applications` answers per app.
+pub(crate) const APP: Shape = Shape {
+    what: "An Okta application",
+    fields: &[
+        ("id", Kind::Text),
+        ("name", Kind::Text),
+        ("label", Kind::Text),
+        ("status", Kind::Text),
+        ("signOnMode", Kind::Text),
+        ("created", Kind::Time),
+        ("lastUpdated", Kind::Time),
+    ],
+};
+
+/// What `list_okta_application_users` answers per assignment.
+pub(crate) const APP_USER: Shape = Shape {
+    what: "A user's assignment to the application (id is the user's id)",
+    fields: &[
+        ("id", Kind::Text),
+        ("scope", Kind::Text),
+        ("status", Kind::Text),
+        ("syncState", Kind::Text),
+        ("credentials.userName", Kind::Text),
+        ("created", Kind::Time),
+        ("lastUpdated", Kind::Time),
+        ("statusChanged", Kind::Time),
+    ],
+};
+
+/// What `list_okta_application_groups` answers per assignment.
+pub(crate) const APP_GROUP: Shape = Shape {
+    what: "A group's assignment to the application (id is the group's id)",
+    fields: &[
+        ("id", Kind::Text),
+        ("groupName", Kind::Text),
+        ("priority", Kind::Count),
+        ("lastUpdated", Kind::Time),
+    ],
+};
+
 const APP_ID_HINT: &str =
     "pass an Okta application id (e.g. 0oa1a2b3c4D5e6F7g8h9); find it with list_okta_applications";
 
@@ -38,6 +79,10 @@ pub struct ListApplicationsArgs {
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.
     pub after: Option<String>,
+    /// More Okta properties for the structured result than the output schema declares, as
+    /// dotted names (e.g. `["profile.mobilePhone"]`), or `["*"]` for all of them.
+    #[serde(default)]
+    pub fields: Option<FieldsArg>,
 }
 
 /// Arguments naming one application.
@@ -60,6 +105,10 @@ pub struct ApplicationAssignmentsArgs {
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.
     pub after: Option<String>,
+    /// More Okta properties for the structured result than the output schema declares, as
+    /// dotted names (e.g. `["profile.mobilePhone"]`), or `["*"]` for all of them.
+    #[serde(default)]
+    pub fields: Option<FieldsArg>,
 }
 
 fn app_line(app: &Value) -> String {
@@ -131,12 +180,19 @@ impl OktaToolServer {
         ]);
         let page = self
             .okta()
-            .list(&ApiPath::new(["apps"])?, &q, limit, Some(APPS_PAGE))
+            .list(
+                &ApiPath::new(["apps"])?,
+                &q,
+                limit,
+                Some(APPS_PAGE),
+                &APP.projection(&ExtraFields::from_arg(&args.fields)?),
+            )
             .await?;
         Ok(list_result(
             "applications",
             "applications",
             page,
+            &APP,
             app_line,
             Map::new(),
         ))
@@ -182,12 +238,14 @@ impl OktaToolServer {
                 &q,
                 limit,
                 Some(APP_USERS_PAGE),
+                &APP_USER.projection(&ExtraFields::from_arg(&args.fields)?),
             )
             .await?;
         Ok(list_result(
             "users",
             "assigned users",
             page,
+            &APP_USER,
             app_user_line,
             app_key(app_id),
         ))
@@ -209,6 +267,8 @@ impl OktaToolServer {
         let limit = limit(args.limit, 200, 1000)?;
         let mut q = query([("after", text(&args.after))]);
         q.push(("expand", "group".into()));
+        let mut fields = APP_GROUP.projection(&ExtraFields::from_arg(&args.fields)?);
+        fields.add("_embedded.group.profile.name");
         let mut page = self
             .okta()
             .list(
@@ -216,6 +276,7 @@ impl OktaToolServer {
                 &q,
                 limit,
                 Some(APP_GROUPS_PAGE),
+                &fields,
             )
             .await?;
         for assignment in &mut page.items {
@@ -226,6 +287,7 @@ impl OktaToolServer {
             "groups",
             "assigned groups",
             page,
+            &APP_GROUP,
             app_group_line,
             app_key(app_id),
         ))

@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 
 use super::args::{lenient_limit, limit, query, required, text};
 use super::output::{ToolResult, field, join_parts, list_result, object_result, with_note};
-use super::users::user_line;
+use super::shape::{ExtraFields, FieldsArg, Kind, Shape};
+use super::users::{USER, user_line};
 use crate::okta::ApiPath;
 use crate::server::OktaToolServer;
 
@@ -16,6 +17,20 @@ use crate::server::OktaToolServer;
 const GROUPS_PAGE: usize = 1000;
 /// Largest page of `/groups/{id}/users` Okta serves.
 const GROUP_USERS_PAGE: usize = 1000;
+/// What the group listings answer per group.
+pub(crate) const GROUP: Shape = Shape {
+    what: "An Okta group",
+    fields: &[
+        ("id", Kind::Text),
+        ("type", Kind::Text),
+        ("profile.name", Kind::Text),
+        ("profile.description", Kind::Text),
+        ("created", Kind::Time),
+        ("lastUpdated", Kind::Time),
+        ("lastMembershipUpdated", Kind::Time),
+    ],
+};
+
 const GROUP_ID_HINT: &str =
     "pass an Okta group id (e.g. 00g1a2b3c4D5e6F7g8h9); find it with list_okta_groups";
 
@@ -37,6 +52,10 @@ pub struct ListGroupsArgs {
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.
     pub after: Option<String>,
+    /// More Okta properties for the structured result than the output schema declares, as
+    /// dotted names (e.g. `["profile.mobilePhone"]`), or `["*"]` for all of them.
+    #[serde(default)]
+    pub fields: Option<FieldsArg>,
 }
 
 /// Arguments naming one group.
@@ -59,6 +78,10 @@ pub struct GroupUsersArgs {
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.
     pub after: Option<String>,
+    /// More Okta properties for the structured result than the output schema declares, as
+    /// dotted names (e.g. `["profile.mobilePhone"]`), or `["*"]` for all of them.
+    #[serde(default)]
+    pub fields: Option<FieldsArg>,
 }
 
 /// One group as a list line: id, name, type, description.
@@ -98,9 +121,15 @@ impl OktaToolServer {
         }
         let page = self
             .okta()
-            .list(&ApiPath::new(["groups"])?, &q, limit, Some(GROUPS_PAGE))
+            .list(
+                &ApiPath::new(["groups"])?,
+                &q,
+                limit,
+                Some(GROUPS_PAGE),
+                &GROUP.projection(&ExtraFields::from_arg(&args.fields)?),
+            )
             .await?;
-        let result = list_result("groups", "groups", page, group_line, Map::new());
+        let result = list_result("groups", "groups", page, &GROUP, group_line, Map::new());
         Ok(if filter_ignored {
             with_note(
                 result,
@@ -150,11 +179,12 @@ impl OktaToolServer {
                 &q,
                 limit,
                 Some(GROUP_USERS_PAGE),
+                &USER.projection(&ExtraFields::from_arg(&args.fields)?),
             )
             .await?;
         let mut extra = Map::new();
         extra.insert("group_id".into(), json!(group_id));
-        Ok(list_result("users", "users", page, user_line, extra))
+        Ok(list_result("users", "users", page, &USER, user_line, extra))
     }
 }
 

@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::args::{lenient_limit, limit, one_of, query, text};
 use super::output::{ToolFailure, ToolResult, field, join_parts, list_result};
+use super::shape::{ExtraFields, FieldsArg, Kind, Shape};
 use super::time::parse_relative_time;
 use crate::okta::ApiPath;
 use crate::server::OktaToolServer;
@@ -46,6 +47,10 @@ pub struct EventLogsArgs {
     /// Cursor from a previous call's `after`, to get the next page (send the same `since`
     /// and `until` as that call).
     pub after: Option<String>,
+    /// More Okta properties for the structured result than the output schema declares, as
+    /// dotted names (e.g. `["profile.mobilePhone"]`), or `["*"]` for all of them.
+    #[serde(default)]
+    pub fields: Option<FieldsArg>,
 }
 
 /// Okta's timestamp form for `since`/`until`.
@@ -80,6 +85,30 @@ fn window(
     }
     Ok((since, until))
 }
+
+/// What `get_okta_event_logs` answers per event.
+pub(crate) const EVENT: Shape = Shape {
+    what: "A System Log event",
+    fields: &[
+        ("uuid", Kind::Text),
+        ("published", Kind::Time),
+        ("eventType", Kind::Text),
+        ("severity", Kind::Text),
+        ("displayMessage", Kind::Text),
+        ("outcome.result", Kind::Text),
+        ("outcome.reason", Kind::Text),
+        ("actor.id", Kind::Text),
+        ("actor.type", Kind::Text),
+        ("actor.alternateId", Kind::Text),
+        ("actor.displayName", Kind::Text),
+        ("target[].id", Kind::Text),
+        ("target[].type", Kind::Text),
+        ("target[].alternateId", Kind::Text),
+        ("target[].displayName", Kind::Text),
+        ("client.ipAddress", Kind::Text),
+        ("transaction.id", Kind::Text),
+    ],
+};
 
 fn event_line(event: &Value) -> String {
     // Okta's LogEvent calls its list of targets `target`.
@@ -146,12 +175,20 @@ impl OktaToolServer {
         q.push(("sortOrder", sort_order.into()));
         let page = self
             .okta()
-            .list(&ApiPath::new(["logs"])?, &q, limit, Some(LOGS_PAGE))
+            .list(
+                &ApiPath::new(["logs"])?,
+                &q,
+                limit,
+                Some(LOGS_PAGE),
+                &EVENT.projection(&ExtraFields::from_arg(&args.fields)?),
+            )
             .await?;
         let mut extra = Map::new();
         extra.insert("since".into(), json!(since));
         extra.insert("until".into(), json!(until));
-        Ok(list_result("events", "events", page, event_line, extra))
+        Ok(list_result(
+            "events", "events", page, &EVENT, event_line, extra,
+        ))
     }
 }
 

@@ -62,8 +62,29 @@ pub fn okta_tool_router() -> ToolRouter<OktaToolServer> {
         + OktaToolServer::time_tools();
     for route in router.map.values_mut() {
         route.attr.input_schema = Arc::new(schema::portable(&route.attr.input_schema));
+        if let Some((key, shape)) = list_shape(&route.attr.name) {
+            route.attr.output_schema = Some(shape.list_schema(key));
+        }
     }
     router
+}
+
+/// The structured result of each list tool: its key and the shape of its items.
+fn list_shape(tool: &str) -> Option<(&'static str, &'static shape::Shape)> {
+    Some(match tool {
+        "list_okta_users" | "list_okta_group_users" => ("users", &users::USER),
+        "list_okta_user_groups" | "list_okta_groups" => ("groups", &groups::GROUP),
+        "list_okta_user_applications" => ("applications", &users::APP_LINK),
+        "list_okta_user_factors" => ("factors", &users::FACTOR),
+        "list_okta_applications" => ("applications", &apps::APP),
+        "list_okta_application_users" => ("users", &apps::APP_USER),
+        "list_okta_application_groups" => ("groups", &apps::APP_GROUP),
+        "get_okta_event_logs" => ("events", &logs::EVENT),
+        "list_okta_policies" => ("policies", &policies::POLICY),
+        "list_okta_policy_rules" => ("rules", &policies::POLICY),
+        "list_okta_network_zones" => ("zones", &zones::ZONE),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
 use serde_json::{Map, Value, json};
 
+use super::shape::{Shape, conform_all};
 use crate::okta::{OktaError, Page};
 
 /// Most `field: value` lines the text of one object gets; the rest is in structured content.
@@ -85,18 +86,20 @@ pub(crate) fn success(structured: Value, text: String) -> CallToolResult {
     result
 }
 
-/// A list result: `{key: [...], "count": n, "after": cursor|null}` (plus `"truncated": true`
-/// when items were cut without a cursor, and the `extra` keys), and a text with a header line
-/// and `line(item)` per item.
+/// A list result: `{key: [...], "count": n, "after": cursor}` (`after` only when more exist,
+/// `"truncated": true` when items were cut without a cursor, and the `extra` keys), and a text
+/// with a header line and `line(item)` per item. The items hold what `shape` declares (and the
+/// caller's `fields`): the Okta client parsed only those (`okta::projection`).
 pub(crate) fn list_result(
     key: &str,
     noun: &str,
     page: Page,
+    shape: &Shape,
     line: impl Fn(&Value) -> String,
     extra: Map<String, Value>,
 ) -> CallToolResult {
-    // Okta's `_links` and `_embedded` were skipped while parsing (`okta::lean`).
-    let items = page.items;
+    let mut items = page.items;
+    conform_all(shape, &mut items);
     let count = items.len();
     let mut text = if count == 0 {
         format!("No {noun} found.")
@@ -120,7 +123,9 @@ pub(crate) fn list_result(
     let mut structured = Map::new();
     structured.insert(key.to_string(), Value::Array(items));
     structured.insert("count".into(), json!(count));
-    structured.insert("after".into(), json!(page.next_after));
+    if let Some(after) = page.next_after {
+        structured.insert("after".into(), json!(after));
+    }
     if page.truncated {
         structured.insert("truncated".into(), json!(true));
     }
@@ -250,6 +255,12 @@ pub(crate) fn join_parts(parts: impl IntoIterator<Item = Option<String>>) -> Str
 mod tests {
     use super::*;
 
+    /// A shape that declares nothing: items pass as they are.
+    const AS_IS: Shape = Shape {
+        what: "test items",
+        fields: &[],
+    };
+
     fn text_of(result: &CallToolResult) -> &str {
         assert_eq!(result.content.len(), 1);
         &result.content[0].as_text().unwrap().text
@@ -290,6 +301,7 @@ mod tests {
             "users",
             "users",
             page,
+            &AS_IS,
             |u| join_parts([field(u, "id"), field(u, "status")]),
             Map::new(),
         );
@@ -312,6 +324,7 @@ mod tests {
             "groups",
             "groups",
             Page::default(),
+            &AS_IS,
             |_| String::new(),
             Map::new(),
         );
@@ -326,6 +339,7 @@ mod tests {
             "factors",
             "factors",
             cut,
+            &AS_IS,
             |f| join_parts([field(f, "id")]),
             Map::new(),
         );

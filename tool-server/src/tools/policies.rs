@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::args::{lenient_limit, limit, one_of, query, required, text};
 use super::output::{ToolResult, field, join_parts, list_result, object_result};
+use super::shape::{ExtraFields, FieldsArg, Kind, Shape};
 use crate::okta::ApiPath;
 use crate::server::OktaToolServer;
 
@@ -52,6 +53,10 @@ pub struct ListPoliciesArgs {
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.
     pub after: Option<String>,
+    /// More Okta properties for the structured result than the output schema declares, as
+    /// dotted names (e.g. `["profile.mobilePhone"]`), or `["*"]` for all of them.
+    #[serde(default)]
+    pub fields: Option<FieldsArg>,
 }
 
 /// Arguments of `list_okta_policy_rules`.
@@ -65,6 +70,10 @@ pub struct ListPolicyRulesArgs {
     #[serde(default, deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
+    /// More Okta properties for the structured result than the output schema declares, as
+    /// dotted names (e.g. `["profile.mobilePhone"]`), or `["*"]` for all of them.
+    #[serde(default)]
+    pub fields: Option<FieldsArg>,
 }
 
 /// Arguments of `get_okta_policy_rule`.
@@ -77,6 +86,22 @@ pub struct PolicyRuleArgs {
     #[schemars(required)]
     pub rule_id: Option<String>,
 }
+
+/// What the policy listings answer per policy or rule.
+pub(crate) const POLICY: Shape = Shape {
+    what: "An Okta policy or policy rule",
+    fields: &[
+        ("id", Kind::Text),
+        ("name", Kind::Text),
+        ("type", Kind::Text),
+        ("status", Kind::Text),
+        ("priority", Kind::Count),
+        ("system", Kind::Flag),
+        ("description", Kind::Text),
+        ("created", Kind::Time),
+        ("lastUpdated", Kind::Time),
+    ],
+};
 
 /// A policy or rule as a list line: id, name, type, status, priority, system flag.
 fn policy_line(policy: &Value) -> String {
@@ -119,7 +144,13 @@ impl OktaToolServer {
         q.extend(query([("status", status), ("after", text(&args.after))]));
         let page = self
             .okta()
-            .list(&ApiPath::new(["policies"])?, &q, limit, Some(POLICIES_PAGE))
+            .list(
+                &ApiPath::new(["policies"])?,
+                &q,
+                limit,
+                Some(POLICIES_PAGE),
+                &POLICY.projection(&ExtraFields::from_arg(&args.fields)?),
+            )
             .await?;
         let mut extra = Map::new();
         extra.insert("type".into(), json!(policy_type));
@@ -127,6 +158,7 @@ impl OktaToolServer {
             "policies",
             "policies",
             page,
+            &POLICY,
             policy_line,
             extra,
         ))
@@ -154,11 +186,19 @@ impl OktaToolServer {
                 &[],
                 limit,
                 None,
+                &POLICY.projection(&ExtraFields::from_arg(&args.fields)?),
             )
             .await?;
         let mut extra = Map::new();
         extra.insert("policy_id".into(), json!(policy_id));
-        Ok(list_result("rules", "rules", page, policy_line, extra))
+        Ok(list_result(
+            "rules",
+            "rules",
+            page,
+            &POLICY,
+            policy_line,
+            extra,
+        ))
     }
 
     #[tool(

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::output::ToolFailure;
 use crate::okta::projection::{Fields, MAX_PATHS};
@@ -30,8 +30,9 @@ pub(crate) enum Kind {
     Flag,
     /// An integer.
     Count,
-    /// An array of strings.
-    Texts,
+    /// Any JSON value, for fields whose shape depends on the object's type (a zone's
+    /// `locations` is a list in a DYNAMIC zone and `{include, exclude}` in a DYNAMIC_V2 one).
+    Any,
 }
 
 impl Kind {
@@ -41,7 +42,7 @@ impl Kind {
             Kind::Time => json!({"type": "string", "format": "date-time"}),
             Kind::Flag => json!({"type": "boolean"}),
             Kind::Count => json!({"type": "integer"}),
-            Kind::Texts => json!({"type": "array", "items": {"type": "string"}}),
+            Kind::Any => json!({"description": "Its shape depends on the object's type"}),
         }
     }
 
@@ -50,9 +51,7 @@ impl Kind {
             Kind::Text | Kind::Time => value.is_string(),
             Kind::Flag => value.is_boolean(),
             Kind::Count => value.is_i64() || value.is_u64(),
-            Kind::Texts => value
-                .as_array()
-                .is_some_and(|items| items.iter().all(Value::is_string)),
+            Kind::Any => true,
         }
     }
 }
@@ -140,15 +139,6 @@ impl Shape {
                     "description": "True when items were cut and the endpoint has no cursor"
                 },
             },
-            "description": ERROR_NOTE,
-        }))
-    }
-
-    /// The output schema of a tool answering `{key: object}`.
-    pub(crate) fn object_schema(&self, key: &str) -> Arc<JsonObject> {
-        object_schema(json!({
-            "type": "object",
-            "properties": { key: self.item_schema() },
             "description": ERROR_NOTE,
         }))
     }
@@ -283,13 +273,6 @@ pub(crate) fn conform_all(shape: &Shape, items: &mut [Value]) {
     for item in items {
         shape.conform(item);
     }
-}
-
-/// A JSON object map from `(key, value)` pairs, for a result's extra keys.
-pub(crate) fn extra_keys(
-    pairs: impl IntoIterator<Item = (&'static str, Value)>,
-) -> Map<String, Value> {
-    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 #[cfg(test)]

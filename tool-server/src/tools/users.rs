@@ -7,10 +7,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::args::{lenient_bool, lenient_limit, limit, one_of, query, required, text};
-use super::groups::group_line;
+use super::groups::{GROUP, group_line};
 use super::output::{
     ToolFailure, ToolResult, field, first_field, join_parts, list_result, object_result, with_note,
 };
+use super::shape::{ExtraFields, FieldsArg, Kind, Shape};
 use crate::okta::{ApiPath, OktaError};
 use crate::server::OktaToolServer;
 
@@ -18,6 +19,61 @@ use crate::server::OktaToolServer;
 const USERS_PAGE: usize = 200;
 /// Most app links read before `show_all` filters them (Okta sends them all at once).
 const APP_LINKS_READ: usize = 5000;
+/// What the user listings answer per user.
+pub(crate) const USER: Shape = Shape {
+    what: "An Okta user",
+    fields: &[
+        ("id", Kind::Text),
+        ("status", Kind::Text),
+        ("created", Kind::Time),
+        ("activated", Kind::Time),
+        ("statusChanged", Kind::Time),
+        ("lastLogin", Kind::Time),
+        ("lastUpdated", Kind::Time),
+        ("passwordChanged", Kind::Time),
+        ("profile.login", Kind::Text),
+        ("profile.email", Kind::Text),
+        ("profile.firstName", Kind::Text),
+        ("profile.lastName", Kind::Text),
+        ("profile.displayName", Kind::Text),
+    ],
+};
+
+/// What `list_okta_user_applications` answers per app link.
+pub(crate) const APP_LINK: Shape = Shape {
+    what: "An app link of the user (an app assigned to them)",
+    fields: &[
+        ("id", Kind::Text),
+        ("appInstanceId", Kind::Text),
+        ("appAssignmentId", Kind::Text),
+        ("label", Kind::Text),
+        ("appName", Kind::Text),
+        ("linkUrl", Kind::Text),
+        ("hidden", Kind::Flag),
+    ],
+};
+
+/// What `list_okta_user_factors` answers per factor.
+pub(crate) const FACTOR: Shape = Shape {
+    what: "An enrolled MFA factor",
+    fields: &[
+        ("id", Kind::Text),
+        ("factorType", Kind::Text),
+        ("provider", Kind::Text),
+        ("vendorName", Kind::Text),
+        ("status", Kind::Text),
+        ("created", Kind::Time),
+        ("lastUpdated", Kind::Time),
+        ("profile.email", Kind::Text),
+        ("profile.phoneNumber", Kind::Text),
+        ("profile.credentialId", Kind::Text),
+        ("profile.name", Kind::Text),
+        ("profile.deviceType", Kind::Text),
+        ("profile.questionText", Kind::Text),
+        ("profile.question", Kind::Text),
+    ],
+};
+
 const USER_ID_HINT: &str =
     "pass an Okta user id (e.g. 00u1a2b3c4D5e6F7g8h9) or a login (e.g. alice@example.com)";
 
@@ -45,6 +101,10 @@ pub struct ListUsersArgs {
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.
     pub after: Option<String>,
+    /// More Okta properties for the structured result than the output schema declares, as
+    /// dotted names (e.g. `["profile.mobilePhone"]`), or `["*"]` for all of them.
+    #[serde(default)]
+    pub fields: Option<FieldsArg>,
 }
 
 /// Arguments naming one user.
@@ -67,6 +127,10 @@ pub struct UserListArgs {
     #[serde(default, deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
+    /// More Okta properties for the structured result than the output schema declares, as
+    /// dotted names (e.g. `["profile.mobilePhone"]`), or `["*"]` for all of them.
+    #[serde(default)]
+    pub fields: Option<FieldsArg>,
 }
 
 /// Arguments of `list_okta_user_applications`.
@@ -84,6 +148,10 @@ pub struct UserApplicationsArgs {
     #[serde(default, deserialize_with = "lenient_limit", alias = "max_results")]
     #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<i64>,
+    /// More Okta properties for the structured result than the output schema declares, as
+    /// dotted names (e.g. `["profile.mobilePhone"]`), or `["*"]` for all of them.
+    #[serde(default)]
+    pub fields: Option<FieldsArg>,
 }
 
 /// One user as a list line: id, login, status, name, email when it differs from the login.
@@ -200,9 +268,15 @@ impl OktaToolServer {
         }
         let page = self
             .okta()
-            .list(&ApiPath::new(["users"])?, &q, limit, Some(USERS_PAGE))
+            .list(
+                &ApiPath::new(["users"])?,
+                &q,
+                limit,
+                Some(USERS_PAGE),
+                &USER.projection(&ExtraFields::from_arg(&args.fields)?),
+            )
             .await?;
-        let result = list_result("users", "users", page, user_line, Map::new());
+        let result = list_result("users", "users", page, &USER, user_line, Map::new());
         Ok(match note {
             Some(note) => with_note(result, note),
             None => result,
@@ -237,16 +311,24 @@ impl OktaToolServer {
     ) -> ToolResult {
         let user_id = required("user_id", &args.user_id, USER_ID_HINT)?;
         let limit = limit(args.limit, 200, 1000)?;
+        let fields = GROUP.projection(&ExtraFields::from_arg(&args.fields)?);
         let id = self.resolve_user_id(user_id).await?;
         // listUserGroups declares no query parameter: no `limit`, no `after`.
         let page = self
             .okta()
-            .list(&ApiPath::new(["users", &id, "groups"])?, &[], limit, None)
+            .list(
+                &ApiPath::new(["users", &id, "groups"])?,
+                &[],
+                limit,
+                None,
+                &fields,
+            )
             .await?;
         Ok(list_result(
             "groups",
             "groups",
             page,
+            &GROUP,
             group_line,
             user_key(&id),
         ))
@@ -265,6 +347,7 @@ impl OktaToolServer {
     ) -> ToolResult {
         let user_id = required("user_id", &args.user_id, USER_ID_HINT)?;
         let limit = limit(args.limit, 200, 1000)?;
+        let fields = APP_LINK.projection(&ExtraFields::from_arg(&args.fields)?);
         let id = self.resolve_user_id(user_id).await?;
         // listAppLinks declares no query parameter (no `showAll`, no paging), so hidden links
         // are left out here.
@@ -275,6 +358,7 @@ impl OktaToolServer {
                 &[],
                 APP_LINKS_READ,
                 None,
+                &fields,
             )
             .await?;
         if !args.show_all.unwrap_or(true) {
@@ -289,6 +373,7 @@ impl OktaToolServer {
             "applications",
             "applications",
             page,
+            &APP_LINK,
             app_link_line,
             user_key(&id),
         ))
@@ -307,16 +392,24 @@ impl OktaToolServer {
     ) -> ToolResult {
         let user_id = required("user_id", &args.user_id, USER_ID_HINT)?;
         let limit = limit(args.limit, 200, 1000)?;
+        let fields = FACTOR.projection(&ExtraFields::from_arg(&args.fields)?);
         let id = self.resolve_user_id(user_id).await?;
         // listFactors declares no query parameter.
         let page = self
             .okta()
-            .list(&ApiPath::new(["users", &id, "factors"])?, &[], limit, None)
+            .list(
+                &ApiPath::new(["users", &id, "factors"])?,
+                &[],
+                limit,
+                None,
+                &fields,
+            )
             .await?;
         Ok(list_result(
             "factors",
             "factors",
             page,
+            &FACTOR,
             factor_line,
             user_key(&id),
         ))

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::args::{lenient_limit, limit, query, text};
 use super::output::{ToolResult, field, join_parts, list_result};
+use super::shape::{ExtraFields, FieldsArg, Kind, Shape};
 use crate::okta::ApiPath;
 use crate::server::OktaToolServer;
 
@@ -29,6 +30,10 @@ pub struct ListZonesArgs {
     pub limit: Option<i64>,
     /// Cursor from a previous call's `after`, to get the next page.
     pub after: Option<String>,
+    /// More Okta properties for the structured result than the output schema declares, as
+    /// dotted names (e.g. `["profile.mobilePhone"]`), or `["*"]` for all of them.
+    #[serde(default)]
+    pub fields: Option<FieldsArg>,
 }
 
 /// `path=a,b,c,+2 more` from the array at the dotted `path` (`gateways`, `locations.include`).
@@ -66,6 +71,27 @@ fn scalar(v: &Value) -> Option<String> {
         _ => None,
     }
 }
+
+/// What `list_okta_network_zones` answers per zone.
+pub(crate) const ZONE: Shape = Shape {
+    what: "An Okta network zone",
+    fields: &[
+        ("id", Kind::Text),
+        ("name", Kind::Text),
+        ("type", Kind::Text),
+        ("usage", Kind::Text),
+        ("status", Kind::Text),
+        ("system", Kind::Flag),
+        ("gateways", Kind::Any),
+        ("proxies", Kind::Any),
+        ("locations", Kind::Any),
+        ("asns", Kind::Any),
+        ("ipServiceCategories", Kind::Any),
+        ("proxyType", Kind::Text),
+        ("created", Kind::Time),
+        ("lastUpdated", Kind::Time),
+    ],
+};
 
 fn zone_line(zone: &Value) -> String {
     let kind = [field(zone, "type"), field(zone, "usage")]
@@ -122,12 +148,19 @@ impl OktaToolServer {
         ]);
         let page = self
             .okta()
-            .list(&ApiPath::new(["zones"])?, &q, limit, Some(ZONES_PAGE))
+            .list(
+                &ApiPath::new(["zones"])?,
+                &q,
+                limit,
+                Some(ZONES_PAGE),
+                &ZONE.projection(&ExtraFields::from_arg(&args.fields)?),
+            )
             .await?;
         Ok(list_result(
             "zones",
             "network zones",
             page,
+            &ZONE,
             zone_line,
             Map::new(),
         ))
