@@ -47,10 +47,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/users/{id}/factors/{factorId}",
             only(get(writes::factor).delete(writes::reset_factor)),
         )
-        .route(
-            "/users/{id}/lifecycle/suspend",
-            only(post(writes::suspend)),
-        )
+        .route("/users/{id}/lifecycle/suspend", only(post(writes::suspend)))
         .route(
             "/users/{id}/lifecycle/unsuspend",
             only(post(writes::unsuspend)),
@@ -59,10 +56,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/users/{id}/lifecycle/expire_password",
             only(post(writes::expire_password)),
         )
-        .route(
-            "/users/{id}/sessions",
-            only(delete(writes::clear_sessions)),
-        )
+        .route("/users/{id}/sessions", only(delete(writes::clear_sessions)))
         .route("/groups", read_only(groups::list))
         .route("/groups/{id}", read_only(groups::get))
         .route("/groups/{id}/users", read_only(groups::members))

@@ -71,7 +71,13 @@ pub async fn expire_password(
     request: ApiRequest,
     ids: PathIds,
 ) -> Result<Response, ApiError> {
-    let user = lifecycle(state.clone(), ids, Lifecycle::ExpirePassword, "expirePassword").await?;
+    let user = lifecycle(
+        state.clone(),
+        ids,
+        Lifecycle::ExpirePassword,
+        "expirePassword",
+    )
+    .await?;
     Ok(object_response(
         state.org().dataset.users[user].to_json(&request.url.base),
     ))
@@ -158,10 +164,7 @@ fn membership_of(state: &AppState, ids: &PathIds) -> Result<(usize, usize), ApiE
 }
 
 /// `PUT /api/v1/groups/{groupId}/users/{userId}`: 204, also when the user already is a member.
-pub async fn add_member(
-    State(state): State<AppState>,
-    ids: PathIds,
-) -> Result<Response, ApiError> {
+pub async fn add_member(State(state): State<AppState>, ids: PathIds) -> Result<Response, ApiError> {
     let (group, user) = membership_of(&state, &ids)?;
     let event = state.change_org(|org| org.add_member(group, user, Utc::now()));
     state.publish(event);
