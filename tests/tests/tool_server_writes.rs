@@ -1057,3 +1057,22 @@ async fn the_fake_org_answers_the_write_endpoints_as_okta_does() {
         assert_eq!(body["errorCode"], "E0000022");
     }
 }
+
+#[tokio::test]
+async fn elicitation_sessions_are_capped_per_subject_and_the_rest_served_statelessly() {
+    let okta = FakeOkta::start(&[]);
+    let server = ToolServer::start(&okta, &[]).await;
+    let mut opened = Vec::new();
+    for _ in 0..okta_mcp_tool_server::http::MAX_SESSIONS_PER_SUBJECT {
+        let mut client = McpClient::new(&server.mcp_url, "viewer", "00ugreedy00000000001");
+        opened.push(client.open_elicitation_session().await);
+    }
+    assert!(opened.iter().all(Option::is_some), "{opened:?}");
+    // One more of the same subject: no session, but served (write tools then use tokens).
+    let mut extra = McpClient::new(&server.mcp_url, "viewer", "00ugreedy00000000001");
+    assert_eq!(extra.open_elicitation_session().await, None);
+    assert_eq!(extra.tool_names().await.len(), 12);
+    // Someone else still gets one.
+    let mut other = McpClient::new(&server.mcp_url, "viewer", "00uother000000000001");
+    assert!(other.open_elicitation_session().await.is_some());
+}
