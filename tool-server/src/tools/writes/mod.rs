@@ -348,7 +348,11 @@ impl OktaToolServer {
             Ok(answer) => answer.action,
             Err(error) => {
                 WriteAudit::set_confirmation("elicitation_failed");
-                tracing::warn!(tool = plan.tool, %error, "could not ask for a confirmation");
+                tracing::warn!(
+                    tool = plan.tool,
+                    error = %okta_mcp_common::logging::escaped(&error.to_string()),
+                    "could not ask for a confirmation"
+                );
                 let mut result = CallToolResult::error(vec![ContentBlock::text(format!(
                     "Nothing was done: the confirmation could not be asked ({error})."
                 ))]);
