@@ -492,6 +492,39 @@ impl McpClient {
         message
     }
 
+    /// The `/mcp` URL this client talks to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `initialize` declaring the `elicitation` capability (form mode), then
+    /// `notifications/initialized`; keeps and returns the session id the server gave.
+    pub async fn open_elicitation_session(&mut self) -> Option<String> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let answer = self
+            .post(&json!({
+                "jsonrpc": "2.0", "id": id, "method": "initialize",
+                "params": {
+                    "protocolVersion": self.protocol_version,
+                    "capabilities": {"elicitation": {"form": {}}},
+                    "clientInfo": {"name": "okta-mcp-e2e", "version": "1"}
+                }
+            }))
+            .await;
+        assert_eq!(answer.status, 200, "initialize: {answer:?}");
+        self.session_id = answer
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let note = self
+            .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        assert_eq!(note.status, 202, "initialized: {note:?}");
+        self.session_id.clone()
+    }
+
     /// Names of the tools `tools/list` shows.
     pub async fn tool_names(&mut self) -> Vec<String> {
         tool_names_of(&self.request("tools/list", json!({})).await)

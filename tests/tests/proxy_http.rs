@@ -570,7 +570,7 @@ async fn a_session_cookie_follows_okta_group_changes_on_the_refresh_schedule() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut promoted = with_cookie();
     assert_eq!(promoted.initialize().await.status, 200);
-    assert_eq!(promoted.tool_names().await.len(), 19);
+    assert_eq!(promoted.tool_names().await.len(), 26);
 
     // Removed from every granting group: the cookie stops working…
     set_okta_groups(&stack, ALICE_ID, json!(["Everyone"])).await;

@@ -20,8 +20,8 @@ async fn each_demo_user_gets_their_roles_tools_through_the_whole_oauth_dance() {
     let stack = Stack::start(&[]).await;
     for (email, expected) in [
         ("alice@example.com", 12),
-        ("bob@example.com", 18),
-        ("carol@example.com", 19),
+        ("bob@example.com", 20),
+        ("carol@example.com", 26),
     ] {
         stack.auto_login(email).await;
         let report = node_client("sdk-flow.mjs", &[&stack.proxy.mcp_url, "basic"]).await;
@@ -136,5 +136,5 @@ async fn a_group_change_at_okta_changes_the_role_at_the_next_refresh() {
     )
     .await;
     assert_eq!(tools(&report, "first"), 12, "{report}");
-    assert_eq!(tools(&report, "afterRefresh"), 19, "{report}");
+    assert_eq!(tools(&report, "afterRefresh"), 26, "{report}");
 }

@@ -6,13 +6,15 @@
 use okta_mcp_tests::harness::{FakeOkta, McpClient, ToolServer, VIEWER_TOOLS as VIEWER};
 use serde_json::{Value, json};
 
-const SECURITY_ADMIN_EXTRA: [&str; 6] = [
+const SECURITY_ADMIN_EXTRA: [&str; 8] = [
+    "clear_okta_user_sessions",
     "get_okta_policy_rule",
     "list_okta_application_groups",
     "list_okta_application_users",
     "list_okta_policies",
     "list_okta_policy_rules",
     "list_okta_user_factors",
+    "unsuspend_okta_user",
 ];
 
 fn sorted(names: impl IntoIterator<Item = &'static str>) -> Vec<String> {
@@ -39,12 +41,22 @@ async fn each_role_sees_exactly_its_tools() {
     security.initialize().await;
     let expected = sorted(VIEWER.into_iter().chain(SECURITY_ADMIN_EXTRA));
     assert_eq!(security.tool_names().await, expected);
-    assert_eq!(expected.len(), 18);
+    assert_eq!(expected.len(), 20);
 
     let mut admin = McpClient::new(&server.mcp_url, "super-admin", "00u-admin");
     admin.initialize().await;
     let mut all = expected.clone();
     all.push("list_okta_network_zones".into());
+    all.extend(
+        [
+            "suspend_okta_user",
+            "reset_okta_user_factor",
+            "add_okta_user_to_group",
+            "remove_okta_user_from_group",
+            "expire_okta_user_password",
+        ]
+        .map(String::from),
+    );
     all.sort();
     assert_eq!(admin.tool_names().await, all);
 

@@ -9,8 +9,8 @@ use okta_mcp_tests::harness::{
 };
 use serde_json::{Value, json};
 
-/// How many tools the super-admin role sees.
-const SUPER_ADMIN_TOOLS: usize = 19;
+/// How many tools the super-admin role sees (19 reads, 7 writes).
+const SUPER_ADMIN_TOOLS: usize = 26;
 
 /// Sends `method` to `client`'s server with identity headers signed for that method (and for
 /// the client's session id, if it has one).

@@ -1,4 +1,5 @@
-//! MCP streamable HTTP at `/mcp`, behind the identity-header check, keeping no MCP session.
+//! MCP streamable HTTP at `/mcp`, behind the identity-header check, keeping no MCP session
+//! unless a client needs one to be asked something (elicitation, below).
 //!
 //! Every request to `/mcp` must carry identity headers signed by the proxy. The verified
 //! [`Identity`] rides in the request's extensions to the MCP handler, which reads the role from
@@ -19,10 +20,25 @@
 //!   grants nothing. The proxy signs its value with the rest, so a changed one gets 401.
 //! - Answers are `application/json`. Were a tool to send a notification before its result,
 //!   rmcp would answer that one request with an SSE stream instead, so nothing is lost.
+//!
+//! The one exception: a client that declares the `elicitation` capability at `initialize`
+//! (protocol revisions up to 2025-11-25) gets an MCP session, because a write tool asks its
+//! user to confirm through a request from the server to the client, whose answer comes back
+//! in a later POST that must reach the same waiting call. rmcp's stateless mode cannot do
+//! that (it knows no client capabilities and refuses JSON-RPC responses). Such a session holds
+//! only the connection to the client: the role still comes with every request's identity
+//! headers. It belongs to the subject that opened it (another subject's requests for it get
+//! 404), ends after [`SESSION_IDLE`] without requests, and the proxy routes its requests to
+//! the replica that owns it. A request naming a session this process does not have (after a
+//! restart, say) is served statelessly as before, so write tools fall back to confirmation
+//! tokens. Past [`MAX_SESSIONS`] (or [`MAX_SESSIONS_PER_SUBJECT`]) new clients are served
+//! statelessly too.
 
 use okta_mcp_common::logging::escaped;
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -30,7 +46,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
+use rmcp::transport::streamable_http_server::session::SessionManager;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -55,6 +73,25 @@ impl Default for HttpSettings {
     }
 }
 
+/// A session that sees no request for this long ends (a person has [`SESSION_IDLE`] to answer
+/// a confirmation; the client's open GET stream keeps it alive meanwhile).
+pub const SESSION_IDLE: Duration = Duration::from_secs(15 * 60);
+/// Most elicitation sessions at once in one process.
+pub const MAX_SESSIONS: usize = 1000;
+/// Most elicitation sessions of one subject at once.
+pub const MAX_SESSIONS_PER_SUBJECT: usize = 8;
+
+/// The two ways `/mcp` is served: statelessly (everyone), and in sessions (clients that can be
+/// asked something), with the subject that owns each session.
+struct McpRoutes<H: rmcp::ServerHandler + Clone + Send + Sync + 'static> {
+    stateless: StreamableHttpService<H, NeverSessionManager>,
+    sessions: StreamableHttpService<H, LocalSessionManager>,
+    session_manager: Arc<LocalSessionManager>,
+    /// Session id → the subject that opened it.
+    owners: Mutex<HashMap<String, String>>,
+    max_body_bytes: usize,
+}
+
 /// Builds the `/mcp` service for `handler` (one clone per request) and the health route.
 pub fn router<H>(
     handler: H,
@@ -66,20 +103,148 @@ where
     H: rmcp::ServerHandler + Clone + Send + Sync + 'static,
 {
     let config = StreamableHttpServerConfig::default()
-        .with_legacy_session_mode(false)
-        .with_json_response(true)
         .with_allowed_hosts(allowed_hosts(&settings.allowed_hosts))
         .with_max_request_body_bytes(settings.max_body_bytes)
         .with_cancellation_token(shutdown);
-    let mcp = StreamableHttpService::new(
-        move || Ok(handler.clone()),
+    let stateless_handler = handler.clone();
+    let stateless = StreamableHttpService::new(
+        move || Ok(stateless_handler.clone()),
         Arc::new(NeverSessionManager::default()),
-        config,
+        config
+            .clone()
+            .with_legacy_session_mode(false)
+            .with_json_response(true),
     );
+    let mut session_manager = LocalSessionManager::default();
+    session_manager.session_config.keep_alive = Some(SESSION_IDLE);
+    let session_manager = Arc::new(session_manager);
+    let sessions = StreamableHttpService::new(
+        move || Ok(handler.clone()),
+        session_manager.clone(),
+        config.with_legacy_session_mode(true),
+    );
+    let routes = Arc::new(McpRoutes {
+        stateless,
+        sessions,
+        session_manager,
+        owners: Mutex::new(HashMap::new()),
+        max_body_bytes: settings.max_body_bytes,
+    });
     Router::new()
-        .route_service("/mcp", mcp)
+        .route("/mcp", any(mcp::<H>).with_state(routes))
         .route_layer(middleware::from_fn_with_state(verifier, guard))
         .route("/health", get(|| async { "ok\n" }))
+}
+
+/// Sends a verified `/mcp` request to its session, or serves it statelessly.
+async fn mcp<H>(State(routes): State<Arc<McpRoutes<H>>>, request: Request) -> Response
+where
+    H: rmcp::ServerHandler + Clone + Send + Sync + 'static,
+{
+    let subject = request
+        .extensions()
+        .get::<Identity>()
+        .map(|identity| identity.subject.clone())
+        .unwrap_or_default();
+    let session = request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(session) = session {
+        let owner = lock(&routes.owners).get(&session).cloned();
+        if let Some(owner) = owner {
+            let live = routes
+                .session_manager
+                .has_session(&Arc::from(session.as_str()))
+                .await
+                .unwrap_or(false);
+            if !live {
+                lock(&routes.owners).remove(&session);
+            } else if owner == subject {
+                return into_axum(routes.sessions.handle(request).await);
+            } else {
+                tracing::warn!(
+                    subject = %escaped(&subject),
+                    "refused a request for another subject's MCP session"
+                );
+                return Refusal::session_not_found().into_response();
+            }
+        }
+        // A session this process does not have (a restart, an older client): served
+        // statelessly, as the session id grants nothing.
+    }
+    if request.method() != Method::POST {
+        return into_axum(routes.stateless.handle(request).await);
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, routes.max_body_bytes).await else {
+        return jsonrpc_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            -32600,
+            "Request body too large or unreadable",
+        );
+    };
+    let opens_session = asks_for_a_session(&bytes) && routes.room_for(&subject).await;
+    let request = Request::from_parts(parts, Body::from(bytes));
+    if !opens_session {
+        return into_axum(routes.stateless.handle(request).await);
+    }
+    let response = into_axum(routes.sessions.handle(request).await);
+    if let Some(id) = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        lock(&routes.owners).insert(id.to_owned(), subject);
+    }
+    response
+}
+
+impl<H: rmcp::ServerHandler + Clone + Send + Sync + 'static> McpRoutes<H> {
+    /// Whether `subject` may open one more session (forgetting ended ones first).
+    async fn room_for(&self, subject: &str) -> bool {
+        let live: std::collections::HashSet<String> = self
+            .session_manager
+            .sessions
+            .read()
+            .await
+            .keys()
+            .map(|id| id.to_string())
+            .collect();
+        let mut owners = lock(&self.owners);
+        owners.retain(|id, _| live.contains(id));
+        owners.len() < MAX_SESSIONS
+            && owners.values().filter(|o| *o == subject).count() < MAX_SESSIONS_PER_SUBJECT
+    }
+}
+
+/// Whether a POST body is an `initialize` of a client that can be asked something (declares
+/// `elicitation`) and speaks a revision with sessions (before 2026-07-28).
+fn asks_for_a_session(body: &[u8]) -> bool {
+    let Ok(message) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let params = &message["params"];
+    message["method"] == "initialize"
+        && params["capabilities"]["elicitation"].is_object()
+        && params["protocolVersion"]
+            .as_str()
+            .is_some_and(|v| v < "2026-07-28")
+}
+
+fn into_axum<B>(response: http::Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    response.map(Body::new)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Verifies the identity headers before the MCP service sees a request, and hands it the identity.

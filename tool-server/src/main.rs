@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use okta_mcp_tool_server::confirm::Confirmations;
 use okta_mcp_tool_server::http::{self, HttpSettings};
 use okta_mcp_tool_server::identity::{Identity, IdentityVerifier};
 use okta_mcp_tool_server::listener::{self, ConnectionLimits};
@@ -266,7 +267,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         IdentityVerifier::new(config::identity_key()?)
             .with_previous(config::previous_identity_keys()?),
     );
-    let handler = OktaToolServer::new(okta_client(&args.okta)?, policy, Caller::FromHeaders);
+    // Write tools' confirmation tokens are keyed from the identity-header key, so that any
+    // replica accepts a token another one issued (see `confirm`).
+    let confirmations =
+        Confirmations::derived_from(config::required_secret("IDENTITY_HEADER_KEY")?.as_bytes());
+    let handler = OktaToolServer::new(okta_client(&args.okta)?, policy, Caller::FromHeaders)
+        .with_confirmations(Arc::new(confirmations));
     if args.session_idle_secs.is_some() {
         tracing::info!(
             "serve keeps no MCP sessions: --session-idle-secs (SESSION_IDLE_SECS) has no effect"
@@ -382,9 +388,18 @@ fn policy(command: PolicyCommand) -> anyhow::Result<()> {
                 return Ok(());
             }
             for (role, rule, tools) in policy.explain(&tools::TOOL_NAMES) {
-                println!("{role} ({} tools): {}", tools.len(), rule.description);
+                let writes = tools.iter().filter(|t| tools::is_write(t)).count();
+                println!(
+                    "{role} ({} tools, {writes} of them writes): {}",
+                    tools.len(),
+                    rule.description
+                );
                 for tool in tools {
-                    println!("  {tool}");
+                    if tools::is_write(tool) {
+                        println!("  {tool}  (write: changes Okta, after a person confirms)");
+                    } else {
+                        println!("  {tool}");
+                    }
                 }
             }
         }

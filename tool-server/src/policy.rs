@@ -2,14 +2,16 @@
 //!
 //! Default deny: a role the file does not name, or a tool a role does not list, gets nothing.
 //! The same [`ToolPolicy::allows`] decides both what `tools/list` shows and what `tools/call`
-//! runs, so the two can never disagree.
+//! runs, so the two can never disagree. Write tools ([`crate::tools::is_write`]) are granted only
+//! by name: `"*"` grants every read tool, so a policy written before they existed, or one that
+//! grants "everything", does not hand out changes to Okta.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Deserialize;
 
-/// The wildcard that grants every tool the server offers.
+/// The wildcard that grants every tool the server offers, except write tools (named only).
 pub const ALL_TOOLS: &str = "*";
 
 /// Why a policy file cannot be used.
@@ -117,7 +119,7 @@ impl ToolPolicy {
     pub fn allows(&self, role: &str, tool: &str) -> bool {
         self.roles
             .get(role)
-            .is_some_and(|r| r.all || r.tools.contains(tool))
+            .is_some_and(|r| r.tools.contains(tool) || (r.all && !crate::tools::is_write(tool)))
     }
 
     /// Fails naming the first role that lists a tool not in `known`.
@@ -164,19 +166,25 @@ impl ToolPolicy {
             .collect()
     }
 
-    /// A Markdown table of `known` tools × roles (fewest tools first), as the README shows it.
+    /// A Markdown table of `known` tools × roles (fewest tools first), with whether each tool
+    /// reads or writes, as the README shows it.
     pub fn markdown_table(&self, known: &[&str]) -> String {
         let mut roles = self.explain(known);
         roles.sort_by(|a, b| a.2.len().cmp(&b.2.len()).then(a.0.cmp(b.0)));
-        let mut out = String::from("| tool |");
+        let mut out = String::from("| tool | reads or writes |");
         for (role, _, tools) in &roles {
             out.push_str(&format!(" {role} ({}) |", tools.len()));
         }
-        out.push_str("\n|---|");
+        out.push_str("\n|---|---|");
         out.push_str(&"---|".repeat(roles.len()));
         out.push('\n');
         for tool in known {
-            out.push_str(&format!("| `{tool}` |"));
+            let kind = if crate::tools::is_write(tool) {
+                "**write**"
+            } else {
+                "read"
+            };
+            out.push_str(&format!("| `{tool}` | {kind} |"));
             for (_, _, tools) in &roles {
                 out.push_str(if tools.contains(tool) { " ✓ |" } else { " |" });
             }
@@ -208,6 +216,25 @@ mod tests {
         assert!(!p.allows("", "get_okta_user"));
         assert!(!p.allows("VIEWER", "get_okta_user"));
         assert!(p.allows("super-admin", "anything"));
+    }
+
+    #[test]
+    fn the_wildcard_grants_no_write_tool_naming_one_does() {
+        let p = ToolPolicy::parse(
+            r#"
+            [roles.all-reads]
+            tools = ["*"]
+            [roles.desk]
+            tools = ["*", "unsuspend_okta_user"]
+            "#,
+            "test",
+        )
+        .unwrap();
+        for write in crate::tools::WRITE_TOOL_NAMES {
+            assert!(!p.allows("all-reads", write), "{write}");
+            assert_eq!(p.allows("desk", write), write == "unsuspend_okta_user");
+        }
+        assert!(p.allows("all-reads", "list_okta_network_zones"));
     }
 
     #[test]
@@ -258,9 +285,19 @@ mod tests {
                 .count()
         };
         assert_eq!(count("viewer"), 12);
-        assert_eq!(count("security-admin"), 18);
-        assert_eq!(count("super-admin"), 19);
+        assert_eq!(count("security-admin"), 20);
+        assert_eq!(count("super-admin"), 26);
         assert!(!p.allows("security-admin", "list_okta_network_zones"));
+        // Writes: every one for super-admin; signing out and unsuspending for security-admin.
+        for write in crate::tools::WRITE_TOOL_NAMES {
+            assert!(p.allows("super-admin", write), "{write}");
+            assert!(!p.allows("viewer", write), "{write}");
+            assert_eq!(
+                p.allows("security-admin", write),
+                matches!(write, "clear_okta_user_sessions" | "unsuspend_okta_user"),
+                "{write}"
+            );
+        }
         for hidden in [
             "list_okta_user_factors",
             "list_okta_application_users",

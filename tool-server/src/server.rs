@@ -4,6 +4,10 @@
 //! `--role` over stdio), never from session state, so a session cannot outlive a role change.
 //! `tools/list` and `tools/call` ask the same [`ToolPolicy::allows`], and a refused call gets
 //! the very answer an unknown tool gets, so a role cannot learn which tools exist.
+//!
+//! Every `tools/call` writes one audit line (target `audit`): who (subject, role, email), what
+//! (tool, and for a write tool its target's Okta ids), the decision, how a write was confirmed,
+//! the outcome, and Okta's last status and request id. Never the arguments.
 
 use okta_mcp_common::logging::escaped;
 use std::sync::Arc;
@@ -19,10 +23,11 @@ use rmcp::model::{
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 
+use crate::confirm::Confirmations;
 use crate::identity::Identity;
 use crate::okta::{CALL_STATS, CallStats, OktaClient};
 use crate::policy::ToolPolicy;
-use crate::tools::okta_tool_router;
+use crate::tools::{WRITE_AUDIT, WriteAudit, is_write, okta_tool_router};
 
 /// Where the caller's identity comes from.
 #[derive(Clone, Debug)]
@@ -42,6 +47,8 @@ pub struct OktaToolServer {
     pub(crate) router: Arc<ToolRouter<OktaToolServer>>,
     policy: Arc<ToolPolicy>,
     caller: Caller,
+    /// Issues and redeems the write tools' confirmation tokens.
+    pub(crate) confirmations: Arc<Confirmations>,
 }
 
 impl OktaToolServer {
@@ -52,7 +59,15 @@ impl OktaToolServer {
             router: Arc::new(okta_tool_router()),
             policy,
             caller,
+            confirmations: Arc::new(Confirmations::random()),
         }
+    }
+
+    /// The same server with `confirmations` (e.g. keyed from the identity-header key, so that
+    /// every replica accepts the others' tokens).
+    pub fn with_confirmations(mut self, confirmations: Arc<Confirmations>) -> Self {
+        self.confirmations = confirmations;
+        self
     }
 
     /// The Okta client the tools call.
@@ -60,7 +75,8 @@ impl OktaToolServer {
         &self.okta
     }
 
-    fn identity(&self, context: &RequestContext<RoleServer>) -> Option<Identity> {
+    /// The caller of a request: its verified identity headers, or the fixed stdio user.
+    pub(crate) fn identity(&self, context: &RequestContext<RoleServer>) -> Option<Identity> {
         match &self.caller {
             Caller::Fixed(identity) => Some(identity.clone()),
             Caller::FromHeaders => context
@@ -91,7 +107,10 @@ impl ServerHandler for OktaToolServer {
             .with_instructions(
                 "Okta administration tools. Lists return an `after` cursor when more pages \
                  exist: pass it back as `after` to continue. Use get_current_time or \
-                 parse_relative_time to build `since`/`until` for get_okta_event_logs."
+                 parse_relative_time to build `since`/`until` for get_okta_event_logs. Write \
+                 tools (suspend, unsuspend, clear sessions, reset a factor, group membership, \
+                 expire a password) change nothing until a person confirms: never pass a \
+                 `confirmation` token the user has not approved."
                     .to_string(),
             )
     }
@@ -127,31 +146,51 @@ impl ServerHandler for OktaToolServer {
         let (subject, role, email) = identity.as_ref().map_or(("", "", ""), |id| {
             (id.subject.as_str(), id.role.as_str(), id.email.as_str())
         });
+        let write = is_write(&tool);
         if !self.visible(identity.as_ref(), &tool) {
             tracing::info!(
                 target: "audit",
                 subject, role, email = %escaped(email), tool = %escaped(&tool), decision = "deny",
-                duration_ms = 0u64, okta_status = 0u16, okta_calls = 0u32,
+                write, duration_ms = 0u64, okta_status = 0u16, okta_calls = 0u32,
                 "tools/call refused"
             );
             return Err(unknown_tool(&tool));
         }
         let stats = Arc::new(CallStats::default());
+        let audit = Arc::new(WriteAudit::default());
         let call = self
             .router
             .call(ToolCallContext::new(self, request, context));
-        let result = CALL_STATS.scope(stats.clone(), call).await;
+        let result = WRITE_AUDIT
+            .scope(audit.clone(), CALL_STATS.scope(stats.clone(), call))
+            .await;
         let outcome = match &result {
+            // A write that stopped for a confirmation (or was declined) did nothing, and says so.
+            Ok(CallToolResponse::Complete(r)) if write && r.is_error != Some(true) => {
+                if r.structured_content.as_ref().and_then(|s| s.get("done"))
+                    == Some(&serde_json::Value::Bool(true))
+                {
+                    "ok"
+                } else {
+                    "not_done"
+                }
+            }
             Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => "tool_error",
             Ok(_) => "ok",
             Err(_) => "protocol_error",
         };
+        let target = audit.target();
+        let confirmation = audit.confirmation().unwrap_or("none");
+        let request_id = stats.request_id();
         tracing::info!(
             target: "audit",
-            subject, role, email = %escaped(email), tool = %escaped(&tool), decision = "allow", outcome,
+            subject, role, email = %escaped(email), tool = %escaped(&tool), decision = "allow",
+            write, target_id = %escaped(target.as_deref().unwrap_or("")),
+            confirmation, outcome,
             duration_ms = started.elapsed().as_millis() as u64,
             okta_status = stats.last_status.load(Ordering::Relaxed),
             okta_calls = stats.calls.load(Ordering::Relaxed),
+            okta_request_id = request_id.as_deref().unwrap_or(""),
             "tools/call"
         );
         result

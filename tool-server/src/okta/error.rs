@@ -49,6 +49,15 @@ pub enum OktaError {
     /// Okta answered 2xx with something that is not the JSON expected.
     #[error("unexpected answer from Okta: {0}")]
     BadResponse(String),
+    /// A write whose outcome is unknown (a 5xx, a timeout, a lost connection): Okta may or may
+    /// not have made the change, and the write is not repeated.
+    #[error("{cause}. Okta may have made the change anyway: {look} before trying again")]
+    Uncertain {
+        /// What went wrong.
+        cause: Box<OktaError>,
+        /// How to find out, e.g. "check the user's status with get_okta_user".
+        look: String,
+    },
     /// The request was refused before it was sent (e.g. an id that is not a path segment).
     #[error("{0}")]
     InvalidRequest(String),
@@ -77,6 +86,7 @@ impl OktaError {
             Self::Timeout { .. } => "timeout",
             Self::Transport(_) => "transport",
             Self::BadResponse(_) => "bad_response",
+            Self::Uncertain { .. } => "outcome_unknown",
             Self::InvalidRequest(_) => "invalid_argument",
             Self::Config(_) => "config",
         }
@@ -87,6 +97,7 @@ impl OktaError {
         match self {
             Self::Api { status, .. } => Some(*status),
             Self::RateLimited { .. } => Some(429),
+            Self::Uncertain { cause, .. } => cause.status(),
             _ => None,
         }
     }
@@ -97,6 +108,7 @@ impl OktaError {
             Self::Api { error_code, .. } | Self::RateLimited { error_code, .. } => {
                 error_code.as_deref()
             }
+            Self::Uncertain { cause, .. } => cause.error_code(),
             _ => None,
         }
     }
@@ -134,6 +146,15 @@ impl OktaError {
                 obj.insert("errorCode".into(), json!(error_code));
                 obj.insert("errorSummary".into(), json!(error_summary));
                 obj.insert("retryAfterSeconds".into(), json!(reset_in.as_secs()));
+            }
+            Self::Uncertain { cause, .. } => {
+                if let Value::Object(inner) = cause.to_json() {
+                    for (key, value) in inner {
+                        obj.entry(key).or_insert(value);
+                    }
+                }
+                obj.insert("cause".into(), json!(cause.kind()));
+                obj.insert("changeMayHaveBeenMade".into(), json!(true));
             }
             _ => {}
         }

@@ -4,7 +4,8 @@
 //! place: the `SSWS` token header, a semaphore that bounds requests in flight
 //! (`OKTA_CONCURRENT_LIMIT`), a timeout per request, retries (429 waits for Okta's reset time,
 //! 5xx and lost connections back off), Link-header pagination that never follows a link off the
-//! org, and per-tool-call counters for the audit line. Results stay `serde_json::Value`, so a
+//! org, and per-tool-call counters for the audit line. Writes ([`OktaClient::write`]) are
+//! retried only when Okta cannot have processed them (`retry::write_may_retry`). Results stay `serde_json::Value`, so a
 //! field or enum value Okta adds tomorrow never breaks a tool.
 
 mod error;
@@ -19,13 +20,13 @@ mod retry;
 mod tests;
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use url::Url;
@@ -48,6 +49,50 @@ pub struct CallStats {
     pub calls: AtomicU32,
     /// Status of the last attempt (0 when it got no HTTP answer).
     pub last_status: AtomicU16,
+    /// Okta's `X-Okta-Request-Id` of the last answer, which Okta support can look up.
+    pub last_request_id: Mutex<Option<String>>,
+}
+
+impl CallStats {
+    /// The request id of the last answer, if it had one.
+    pub fn request_id(&self) -> Option<String> {
+        self.last_request_id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Okta's id of one request, echoed in its answer.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-okta-request-id");
+
+/// An HTTP method that changes something at Okta.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMethod {
+    Post,
+    Put,
+    Delete,
+}
+
+impl WriteMethod {
+    fn method(self) -> Method {
+        match self {
+            Self::Post => Method::POST,
+            Self::Put => Method::PUT,
+            Self::Delete => Method::DELETE,
+        }
+    }
+}
+
+/// Okta's answer to a write that succeeded.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The HTTP status (200 or 204).
+    pub status: u16,
+    /// The JSON body, when there was one (`_links` removed).
+    pub body: Option<Value>,
+    /// Okta's `X-Okta-Request-Id`.
+    pub request_id: Option<String>,
 }
 
 tokio::task_local! {
@@ -187,6 +232,84 @@ impl OktaClient {
         parse_json(&answer.body, &url)
     }
 
+    /// `POST`, `PUT` or `DELETE /api/v1/{path}?{query}` without a body. Sent again only when Okta
+    /// cannot have processed it: after a 429 that says when the limit resets, or when no
+    /// connection could be opened. Never after a 5xx or a timeout, when the change may be made.
+    pub async fn write(
+        &self,
+        method: WriteMethod,
+        path: &ApiPath,
+        query: &[(&str, String)],
+    ) -> Result<Written, OktaError> {
+        let url = self.url(path, query);
+        let mut retries = 0;
+        loop {
+            let started = Instant::now();
+            let attempt = self.attempt(method.method(), &url).await;
+            let status = attempt.as_ref().map_or(0, |(status, _, _)| status.as_u16());
+            record_attempt(status, attempt.as_ref().ok().map(|(_, h, _)| h));
+            tracing::debug!(
+                method = method.method().as_str(),
+                path = url.path(),
+                status,
+                duration_ms = started.elapsed().as_millis() as u64,
+                retry = retries,
+                "okta request"
+            );
+            let exhausted = retries >= self.max_retries;
+            let (status, headers, body) = match attempt {
+                Ok(answer) => answer,
+                Err(err) if err.is_builder() => return Err(OktaError::Transport(describe(&err))),
+                Err(err) if err.is_timeout() => {
+                    return Err(OktaError::Timeout {
+                        after: self.request_timeout,
+                    });
+                }
+                Err(err) => {
+                    if exhausted
+                        || retry::write_may_retry(None, None, err.is_connect())
+                            != retry::WriteRetry::AfterBackoff
+                    {
+                        return Err(OktaError::Transport(describe(&err)));
+                    }
+                    tokio::time::sleep(retry::backoff(retries) + retry::jitter(100)).await;
+                    retries += 1;
+                    continue;
+                }
+            };
+            if status.is_success() {
+                let body = if body.iter().all(u8::is_ascii_whitespace) {
+                    None
+                } else {
+                    Some(parse_json(&body, &url)?)
+                };
+                return Ok(Written {
+                    status: status.as_u16(),
+                    body,
+                    request_id: request_id(&headers),
+                });
+            }
+            let again = retry::write_may_retry(Some(status.as_u16()), Some(&headers), false);
+            if status == StatusCode::TOO_MANY_REQUESTS
+                && (exhausted || again != retry::WriteRetry::AfterReset)
+            {
+                let parsed = error::OktaErrorBody::parse(&body);
+                return Err(OktaError::RateLimited {
+                    error_code: parsed.code,
+                    error_summary: parsed.summary.unwrap_or_else(|| "too many requests".into()),
+                    retries,
+                    reset_in: retry::rate_limit_wait(&headers, Utc::now()),
+                });
+            }
+            if again != retry::WriteRetry::AfterReset {
+                return Err(OktaError::from_response(status.as_u16(), &body));
+            }
+            let wait = retry::rate_limit_wait(&headers, Utc::now()) + retry::jitter(250);
+            tokio::time::sleep(wait).await;
+            retries += 1;
+        }
+    }
+
     /// Lists up to `limit` items of a collection, following `next` links.
     ///
     /// With `page_size` (the endpoint's largest page), each request asks for
@@ -284,9 +407,9 @@ impl OktaClient {
         let mut retries = 0;
         loop {
             let started = Instant::now();
-            let attempt = self.attempt(url).await;
+            let attempt = self.attempt(Method::GET, url).await;
             let status = attempt.as_ref().map_or(0, |(status, _, _)| status.as_u16());
-            record_attempt(status);
+            record_attempt(status, attempt.as_ref().ok().map(|(_, h, _)| h));
             tracing::debug!(
                 method = "GET",
                 path = url.path(),
@@ -337,10 +460,14 @@ impl OktaClient {
         }
     }
 
-    async fn attempt(&self, url: &Url) -> Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error> {
+    async fn attempt(
+        &self,
+        method: Method,
+        url: &Url,
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error> {
         // The semaphore lives as long as the client and is never closed.
         let _permit = self.limiter.acquire().await.ok();
-        let response = self.http.get(url.clone()).send().await?;
+        let response = self.http.request(method, url.clone()).send().await?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await?.to_vec();
@@ -348,11 +475,32 @@ impl OktaClient {
     }
 }
 
-fn record_attempt(status: u16) {
+fn record_attempt(status: u16, headers: Option<&HeaderMap>) {
     let _ = CALL_STATS.try_with(|stats| {
         stats.calls.fetch_add(1, Ordering::Relaxed);
         stats.last_status.store(status, Ordering::Relaxed);
+        *stats
+            .last_request_id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = headers.and_then(request_id);
     });
+}
+
+/// Okta's `X-Okta-Request-Id`, when it is a plausible one (printable, at most 100 bytes): it is
+/// written to the audit log.
+fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 100
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_owned)
 }
 
 /// Okta's answer, without `_links` (and `_embedded`, unless the request asked to `expand`).

@@ -3,6 +3,12 @@
 //! A 429 waits until `X-Rate-Limit-Reset` measured against the response's own `Date`, so the
 //! wait is right by Okta's clock whatever our clock says. Server errors and lost connections
 //! back off exponentially. Both add jitter so that parallel calls do not retry in lockstep.
+//!
+//! Writes are stricter ([`write_may_retry`]): Okta's rate limiter answers 429 before the request
+//! reaches the API, so a 429 that says when the limit resets changed nothing and may be sent
+//! again then; a connection that could not be opened sent nothing. A 5xx or a timeout may come
+//! after Okta made the change, and Okta does not document these writes as idempotent, so they
+//! are never repeated.
 
 use std::time::Duration;
 
@@ -43,6 +49,41 @@ pub(crate) fn rate_limit_wait(headers: &HeaderMap, local_now: DateTime<Utc>) -> 
         .unwrap_or(1);
     let seconds = seconds.clamp(0, MAX_RATE_LIMIT_WAIT.as_secs() as i64);
     Duration::from_secs(seconds as u64)
+}
+
+/// Whether a 429 carries Okta's `X-Rate-Limit-Reset`: the one rate-limit answer after which a
+/// write is sent again (the limiter refused it before anything was processed, and says when).
+pub(crate) fn has_rate_limit_reset(headers: &HeaderMap) -> bool {
+    headers
+        .get(RESET)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().parse::<u64>().is_ok())
+}
+
+/// What a write may do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriteRetry {
+    /// Send it again once the rate limit resets: the 429 came before anything was processed.
+    AfterReset,
+    /// Send it again after a backoff: no connection was made, so nothing was sent.
+    AfterBackoff,
+    /// Never again: Okta may have made the change (a 5xx, a timeout, a broken connection), or
+    /// the answer is final (4xx).
+    Never,
+}
+
+/// The retry rule of writes, from the attempt's HTTP status (`None`: no answer) and whether
+/// the failure was a connection that could not be opened.
+pub(crate) fn write_may_retry(
+    status: Option<u16>,
+    headers: Option<&HeaderMap>,
+    connect_failed: bool,
+) -> WriteRetry {
+    match (status, headers) {
+        (Some(429), Some(headers)) if has_rate_limit_reset(headers) => WriteRetry::AfterReset,
+        (None, _) if connect_failed => WriteRetry::AfterBackoff,
+        _ => WriteRetry::Never,
+    }
 }
 
 /// Backoff before retry number `retry` (0-based): 200 ms, 400 ms, 800 ms, … capped at 5 s.
@@ -123,6 +164,36 @@ mod tests {
             rate_limit_wait(&garbage, Utc::now()),
             Duration::from_secs(1)
         );
+    }
+
+    #[test]
+    fn writes_are_repeated_only_when_nothing_was_processed() {
+        let reset = headers(&[("x-rate-limit-reset", "1704067203")]);
+        assert_eq!(
+            write_may_retry(Some(429), Some(&reset), false),
+            WriteRetry::AfterReset
+        );
+        // A 429 without a reset time, or with garbage, is not trusted to have changed nothing.
+        for bad in [
+            headers(&[]),
+            headers(&[("x-rate-limit-reset", "soon")]),
+            headers(&[("retry-after", "5")]),
+        ] {
+            assert_eq!(
+                write_may_retry(Some(429), Some(&bad), false),
+                WriteRetry::Never
+            );
+        }
+        for status in [500, 502, 503, 504, 400, 404, 403] {
+            assert_eq!(
+                write_may_retry(Some(status), Some(&reset), false),
+                WriteRetry::Never,
+                "{status}"
+            );
+        }
+        assert_eq!(write_may_retry(None, None, true), WriteRetry::AfterBackoff);
+        // A timeout or a connection lost mid-request: Okta may have made the change.
+        assert_eq!(write_may_retry(None, None, false), WriteRetry::Never);
     }
 
     #[test]

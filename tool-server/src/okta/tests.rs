@@ -566,3 +566,157 @@ fn bad_configurations_are_refused_with_a_reason() {
     let creds = Url::parse("https://u:p@x.okta.com").unwrap();
     assert!(err(OktaConfig::new(creds, "t")).contains("credentials"));
 }
+
+/// A write endpoint that answers `answers` in turn (then 204), counting hits.
+fn scripted_write(answers: Vec<(u16, Vec<(&'static str, String)>)>) -> (Router, Arc<Counter>) {
+    let counter = Arc::new(Counter::default());
+    let answers = Arc::new(answers);
+    let router = Router::new()
+        .route(
+            "/api/v1/users/u1/lifecycle/suspend",
+            axum::routing::post(move |State(c): State<Arc<Counter>>| {
+                let answers = answers.clone();
+                async move {
+                    let n = c.hits.fetch_add(1, Ordering::SeqCst);
+                    let Some((status, headers)) = answers.get(n) else {
+                        return (StatusCode::OK, [("x-okta-request-id", "req-ok")], "{}")
+                            .into_response();
+                    };
+                    let mut response = (
+                        StatusCode::from_u16(*status).unwrap(),
+                        r#"{"errorCode":"E0000009","errorSummary":"Internal Server Error"}"#,
+                    )
+                        .into_response();
+                    for (name, value) in headers {
+                        response.headers_mut().insert(*name, value.parse().unwrap());
+                    }
+                    response
+                }
+            }),
+        )
+        .with_state(counter.clone());
+    (router, counter)
+}
+
+#[tokio::test]
+async fn a_write_is_never_repeated_after_a_server_error() {
+    for status in [500, 502, 503, 504] {
+        let (router, counter) = scripted_write(vec![(status, vec![])]);
+        let base = serve(router).await;
+        let okta = client(&base, 15, 4);
+        let err = okta
+            .write(
+                WriteMethod::Post,
+                &path(&["users", "u1", "lifecycle", "suspend"]),
+                &[],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(status), "{err}");
+        assert_eq!(counter.hits.load(Ordering::SeqCst), 1, "{status}");
+    }
+}
+
+#[tokio::test]
+async fn a_write_is_repeated_after_a_rate_limit_with_a_reset_time() {
+    let now = Utc::now();
+    let reset = vec![
+        ("date", httpdate(now)),
+        ("x-rate-limit-reset", (now.timestamp() + 1).to_string()),
+    ];
+    let (router, counter) = scripted_write(vec![(429, reset)]);
+    let base = serve(router).await;
+    let okta = client(&base, 15, 4);
+    let stats = Arc::new(CallStats::default());
+    let written = CALL_STATS
+        .scope(
+            stats.clone(),
+            okta.write(
+                WriteMethod::Post,
+                &path(&["users", "u1", "lifecycle", "suspend"]),
+                &[],
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(written.status, 200);
+    assert_eq!(written.body, Some(json!({})));
+    assert_eq!(written.request_id.as_deref(), Some("req-ok"));
+    assert_eq!(counter.hits.load(Ordering::SeqCst), 2);
+    assert_eq!(stats.request_id().as_deref(), Some("req-ok"));
+    assert_eq!(stats.calls.load(Ordering::Relaxed), 2);
+
+    // Without a reset time the limiter's answer is not trusted: one attempt, Okta's error.
+    let (router, counter) = scripted_write(vec![(429, vec![("retry-after", "1".into())])]);
+    let base = serve(router).await;
+    let err = client(&base, 15, 4)
+        .write(
+            WriteMethod::Post,
+            &path(&["users", "u1", "lifecycle", "suspend"]),
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "rate_limited", "{err}");
+    assert_eq!(counter.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_write_that_times_out_is_not_repeated() {
+    let counter = Arc::new(Counter::default());
+    let router = Router::new()
+        .route(
+            "/api/v1/users/u1/sessions",
+            axum::routing::delete(|State(c): State<Arc<Counter>>| async move {
+                c.hits.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                StatusCode::NO_CONTENT
+            }),
+        )
+        .with_state(counter.clone());
+    let base = serve(router).await;
+    let mut config = OktaConfig::new(base.clone(), "test-token-123");
+    config.request_timeout = Duration::from_millis(300);
+    let okta = OktaClient::new(config).unwrap();
+    let err = okta
+        .write(
+            WriteMethod::Delete,
+            &path(&["users", "u1", "sessions"]),
+            &[("oauthTokens", "true".into())],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "timeout", "{err}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(counter.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_write_with_no_connection_is_retried_then_reported() {
+    // A port nobody listens on: every attempt fails to connect, so nothing was sent.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+    let okta = client(&base, 15, 1);
+    let stats = Arc::new(CallStats::default());
+    let err = CALL_STATS
+        .scope(
+            stats.clone(),
+            okta.write(
+                WriteMethod::Put,
+                &path(&["groups", "g1", "users", "u1"]),
+                &[],
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "transport", "{err}");
+    assert_eq!(stats.calls.load(Ordering::Relaxed), 2);
+}
+
+fn httpdate(at: chrono::DateTime<Utc>) -> String {
+    at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}

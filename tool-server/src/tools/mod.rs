@@ -5,6 +5,7 @@
 //! cursor of the next page. Each result has structured content (`_links`/`_embedded` removed)
 //! and one compact text; Okta failures are `isError` results carrying Okta's `errorCode` and
 //! `errorSummary`. The Okta client, not the tools, knows about paging, rate limits and retries.
+//! The write tools (`writes`) change nothing until a person confirms (see that module).
 
 mod apps;
 mod args;
@@ -16,6 +17,7 @@ mod schema;
 mod shape;
 mod time;
 mod users;
+mod writes;
 mod zones;
 
 use std::sync::Arc;
@@ -26,9 +28,10 @@ use crate::server::OktaToolServer;
 
 pub use schema::portability_problems;
 pub use time::{ACCEPTED_TIME_FORMS, RelativeTimeError, format_utc, parse_relative_time};
+pub use writes::{WRITE_AUDIT, WRITE_TOOL_NAMES, WriteAudit};
 
 /// Every tool this server has, by its MCP name.
-pub const TOOL_NAMES: [&str; 19] = [
+pub const TOOL_NAMES: [&str; 26] = [
     "get_okta_user",
     "list_okta_users",
     "list_okta_user_groups",
@@ -48,7 +51,19 @@ pub const TOOL_NAMES: [&str; 19] = [
     "list_okta_policy_rules",
     "get_okta_policy_rule",
     "list_okta_network_zones",
+    "suspend_okta_user",
+    "unsuspend_okta_user",
+    "clear_okta_user_sessions",
+    "reset_okta_user_factor",
+    "add_okta_user_to_group",
+    "remove_okta_user_from_group",
+    "expire_okta_user_password",
 ];
+
+/// Whether `tool` changes something at Okta (and so needs a person's confirmation).
+pub fn is_write(tool: &str) -> bool {
+    WRITE_TOOL_NAMES.contains(&tool)
+}
 
 /// All the tools, unfiltered, with portable input schemas; the server applies the role policy
 /// around this router.
@@ -59,7 +74,14 @@ pub fn okta_tool_router() -> ToolRouter<OktaToolServer> {
         + OktaToolServer::logs_tools()
         + OktaToolServer::policies_tools()
         + OktaToolServer::zones_tools()
-        + OktaToolServer::time_tools();
+        + OktaToolServer::time_tools()
+        + OktaToolServer::suspend_tool()
+        + OktaToolServer::unsuspend_tool()
+        + OktaToolServer::clear_sessions_tool()
+        + OktaToolServer::reset_factor_tool()
+        + OktaToolServer::add_member_tool()
+        + OktaToolServer::remove_member_tool()
+        + OktaToolServer::expire_password_tool();
     for route in router.map.values_mut() {
         route.attr.input_schema = Arc::new(schema::portable(&route.attr.input_schema));
         if let Some((key, shape)) = list_shape(&route.attr.name) {

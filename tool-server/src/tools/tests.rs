@@ -54,7 +54,12 @@ fn the_router_has_exactly_the_named_tools_with_described_arguments() {
             );
         }
         let read_only = tool.annotations.as_ref().and_then(|a| a.read_only_hint);
-        assert_eq!(read_only, Some(true), "{} is read-only", tool.name);
+        assert_eq!(
+            read_only,
+            Some(!is_write(&tool.name)),
+            "{} is read-only unless it is a write tool",
+            tool.name
+        );
     }
 }
 
