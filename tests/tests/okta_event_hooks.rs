@@ -13,8 +13,8 @@ use okta_mcp_tests::fake_okta::dataset::{
     ALICE_ID, BOB_ID, CAROL_ID, DAVE_ID, HELP_DESK_GROUP_ID, SECURITY_ADMINS_GROUP_ID,
 };
 use okta_mcp_tests::harness::{
-    FakeOkta, Proxy, RedisServer, Stack, TEST_EVENT_HOOK_SECRET, ToolServer, free_port,
-    http_client, node_client, read_response,
+    FakeOkta, Proxy, RedisServer, Stack, TEST_EVENT_HOOK_SECRET, ToolServer, WrapServer,
+    everything_server_command, free_port, http_client, node_client, read_response,
 };
 use okta_mcp_tests::oauth_flow::{Credential, ProxiedMcp, Tokens, log_in, manual_redirect_client};
 use serde_json::{Value, json};
@@ -324,6 +324,79 @@ async fn a_hook_delivered_to_one_replica_is_enforced_by_the_other_within_two_sec
     eprintln!("hook at replica A, refused at replica B after the event: {seen:?}");
     assert!(seen.iter().all(|d| *d <= DEADLINE), "{seen:?}");
     assert!(a.process.logs().contains("Okta event: user cut off"));
+}
+
+#[tokio::test]
+async fn a_response_still_streaming_to_a_user_cut_off_is_closed_at_its_next_message() {
+    // The everything server behind `wrap`: its long-running tool streams progress over SSE.
+    let port = free_port();
+    let public_url = format!("http://127.0.0.1:{port}");
+    let okta = FakeOkta::start_oidc_with_event_hook(
+        &format!("{public_url}/oauth/callback"),
+        &format!("{public_url}/hooks/okta"),
+    );
+    let wrap = WrapServer::start(
+        "policies/everything.toml",
+        &[],
+        &everything_server_command(),
+    )
+    .await;
+    let env = [("OKTA_EVENT_HOOK_SECRET", TEST_EVENT_HOOK_SECRET)];
+    let proxy = Proxy::start(&okta, port, &wrap.mcp_url, &env).await;
+    okta.wait_event_hook_verified().await;
+    let (_, mcp) = connect(&okta, &proxy.public_url, "alice@example.com").await;
+
+    // A 6 s call with progress every 0.5 s, answered as SSE.
+    let mut response = mcp
+        .request_builder(reqwest::Method::POST)
+        .header("accept", "application/json, text/event-stream")
+        .header("content-type", "application/json")
+        .header("mcp-protocol-version", &mcp.protocol_version)
+        .body(
+            json!({
+                "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                "params": {
+                    "name": "trigger-long-running-operation",
+                    "arguments": {"duration": 6, "steps": 12},
+                    "_meta": {"progressToken": 1}
+                }
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut before = String::new();
+    while !before.contains("notifications/progress") {
+        let chunk = tokio::time::timeout(Duration::from_secs(3), response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no progress within 3 s: {before}"))
+            .unwrap()
+            .expect("a chunk");
+        before.push_str(&String::from_utf8_lossy(&chunk));
+    }
+
+    let deactivated = Instant::now();
+    okta.lifecycle(ALICE_ID, "deactivate").await;
+    let mut received = String::new();
+    let ended = loop {
+        match tokio::time::timeout(Duration::from_secs(5), response.chunk()).await {
+            Ok(Ok(Some(chunk))) => received.push_str(&String::from_utf8_lossy(&chunk)),
+            Ok(Ok(None) | Err(_)) => break deactivated.elapsed(),
+            Err(_) => panic!("the stream stayed open after the cut-off: {received}"),
+        }
+    };
+    assert!(
+        !received.contains("Long running operation completed"),
+        "the result reached a user cut off: {received}"
+    );
+    eprintln!("stream closed {ended:?} after the deactivation");
+    assert!(ended < Duration::from_secs(4), "{ended:?}");
+    proxy
+        .process
+        .wait_for_log("closing a response to a user cut off at Okta")
+        .await;
 }
 
 #[tokio::test]
