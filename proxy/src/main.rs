@@ -138,8 +138,9 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
     };
     let hooks = match config::optional_secret("OKTA_EVENT_HOOK_SECRET")? {
         Some(secret) => {
+            let hook = OktaEventHook::new(&secret, auth.clone())?;
             tracing::info!("Okta Event Hooks accepted at {issuer}/hooks/okta");
-            Some(Arc::new(OktaEventHook::new(&secret, auth.clone())?))
+            Some(Arc::new(hook))
         }
         None => None,
     };
