@@ -1,8 +1,8 @@
 //! The proxy's settings: flags with environment variables, secrets from the environment only.
 //!
 //! The variable names of the original Python okta-mcp-server keep working. Secrets
-//! (`OKTA_CLIENT_SECRET`, `SESSION_SECRET_KEY`, `IDENTITY_HEADER_KEY`) come from `NAME` or the
-//! file `NAME_FILE` names, never from flags, and a missing or short one stops start-up with a
+//! (`OKTA_CLIENT_SECRET`, `SESSION_SECRET_KEY`, `IDENTITY_HEADER_KEY`, the optional
+//! `OKTA_EVENT_HOOK_SECRET`) come from `NAME` or the file `NAME_FILE` names, never from flags, and a missing or short one stops start-up with a
 //! message that says what to set — never a random key that changes at every restart.
 
 use std::net::SocketAddr;
@@ -23,6 +23,8 @@ Secrets come from the environment only (or NAME_FILE, a file holding the value):
   IDENTITY_HEADER_KEY   shared with okta-mcp-tool-server, at least 32 bytes
   REDIS_PASSWORD        for STORE_URL when the URL carries none (optional)
   REDIS_SENTINEL_PASSWORD  for the Sentinel nodes of a redis+sentinel:// STORE_URL (optional)
+  OKTA_EVENT_HOOK_SECRET  turns on Okta Event Hooks at <public-url>/hooks/okta: the value Okta
+                        sends in the Authorization header, at least 32 bytes (optional)
 State: kept in STATE_DIR (default ./state, one file proxy.redb) so a restart loses nothing;
   STORE_URL=redis://… (or rediss:// for TLS) instead, to share it between replicas.
 Roles: ROLES_FILE (policies/roles.toml) plus GROUP_TO_ROLE_<ROLE>=\"Group A,Group B\" variables.

@@ -1,7 +1,7 @@
 //! The pingora `ProxyHttp` implementation. It only dispatches: each phase calls into the
 //! module that owns the concern (`oauth` for our endpoints and for authenticating `/mcp`,
 //! `forward` for header hygiene, identity headers and CORS, `deadlines` and `request_body` for
-//! clients that send a request too slowly or break its body).
+//! clients that send a request too slowly or break its body, `hooks` for Okta Event Hooks).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +15,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 
 use crate::deadlines;
 use crate::forward::{self, OriginPolicy};
+use crate::hooks::{self, OktaEventHook};
 use crate::identity::IdentitySigner;
 use crate::oauth::{AuthServer, Principal};
 use crate::okta_login::UpstreamLogin;
@@ -66,6 +67,8 @@ pub struct EdgeParts {
     pub routes: Arc<SessionRoutes>,
     /// This is the peer listener: only `/mcp`, only this replica's own sessions.
     pub peer_listener: bool,
+    /// Okta Event Hooks at `/hooks/okta`, when `OKTA_EVENT_HOOK_SECRET` is set.
+    pub hooks: Option<Arc<OktaEventHook>>,
 }
 
 impl Edge {
@@ -103,6 +106,8 @@ pub struct RequestCtx {
     /// The request body has been read to its end (forwarded requests).
     body_done: bool,
     route: Route,
+    /// The response was cut because its user was cut off at Okta (logged once).
+    cut_off: bool,
 }
 
 /// The public path of the MCP endpoint.
@@ -123,6 +128,7 @@ impl ProxyHttp for Edge {
             body_due: None,
             body_done: false,
             route: Route::Gone,
+            cut_off: false,
         }
     }
 
@@ -156,6 +162,17 @@ impl ProxyHttp for Edge {
             _ if self.parts.peer_listener => not_found(),
             "/health" => WebResponse::new(StatusCode::OK, "text/plain", "ok\n"),
             "/ready" => self.readiness().await,
+            hooks::PATH if self.parts.hooks.is_some() => {
+                match read_request(session, self.parts.max_body_bytes, self.parts.body_deadline)
+                    .await
+                {
+                    Ok(request) => match &self.parts.hooks {
+                        Some(hooks) => hooks.handle(&request).await,
+                        None => not_found(),
+                    },
+                    Err(response) => response,
+                }
+            }
             _ => match read_request(session, self.parts.max_body_bytes, self.parts.body_deadline)
                 .await
             {
@@ -238,6 +255,32 @@ impl ProxyHttp for Edge {
             session.set_read_timeout(Some(left));
         }
         Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        _body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<Duration>> {
+        // A user cut off at Okta (Event Hook) gets nothing more, not even on a stream opened
+        // before: it closes at its next message.
+        if let Some(principal) = &ctx.principal
+            && !self
+                .parts
+                .auth
+                .revocations()
+                .cutoffs(&principal.subject)
+                .role_current(principal.seen_ms)
+        {
+            if !ctx.cut_off {
+                tracing::info!(subject = ?principal.subject, "closing a response to a user cut off at Okta");
+            }
+            ctx.cut_off = true;
+            return Error::e_explain(HTTPStatus(401), "the user was cut off at Okta");
+        }
+        Ok(None)
     }
 
     async fn response_filter(
@@ -328,6 +371,7 @@ impl ProxyHttp for Edge {
         (error.esource() == &ErrorSource::Downstream
             && matches!(error.etype(), ConnectionClosed | ReadError | WriteError))
             || self.body_failure(error, ctx).is_some()
+            || ctx.cut_off
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {

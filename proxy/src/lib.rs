@@ -6,12 +6,14 @@
 //! users in at Okta, `roles` maps their groups to one role, `tokens` and `session_cookie` mint
 //! and check what we hand out, `store` keeps the authorization server's state, and
 //! `revocations` answers "is this revoked?" from memory, kept current through the store;
-//! `replicas` routes an MCP session's requests to the replica that owns it.
+//! `replicas` routes an MCP session's requests to the replica that owns it; `hooks` takes
+//! Okta Event Hooks and cuts users off the moment Okta deactivates or regroups them.
 
 pub mod config;
 pub mod deadlines;
 pub mod edge;
 pub mod forward;
+pub mod hooks;
 pub mod identity;
 pub mod oauth;
 pub mod okta_login;

@@ -10,6 +10,7 @@ use okta_mcp_proxy::config::{self, ProxyArgs};
 use okta_mcp_proxy::deadlines;
 use okta_mcp_proxy::edge::{Edge, EdgeParts, Upstream};
 use okta_mcp_proxy::forward::OriginPolicy;
+use okta_mcp_proxy::hooks::OktaEventHook;
 use okta_mcp_proxy::identity::IdentitySigner;
 use okta_mcp_proxy::oauth::{AuthServer, OAuthSettings};
 use okta_mcp_proxy::okta_login::{OktaLogin, OktaLoginSettings, UpstreamLogin};
@@ -135,6 +136,14 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
         host_header: authority.clone(),
         health_url: format!("http://{authority}/health"),
     };
+    let hooks = match config::optional_secret("OKTA_EVENT_HOOK_SECRET")? {
+        Some(secret) => {
+            let hook = OktaEventHook::new(&secret, auth.clone())?;
+            tracing::info!("Okta Event Hooks accepted at {issuer}/hooks/okta");
+            Some(Arc::new(hook))
+        }
+        None => None,
+    };
     let edge_auth = auth.clone();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -154,6 +163,7 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
             http: http.clone(),
             routes: routes.clone(),
             peer_listener,
+            hooks: hooks.clone(),
         })
         .map_err(anyhow::Error::msg)
     };

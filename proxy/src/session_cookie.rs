@@ -1,11 +1,12 @@
 //! The browser session cookie: who is logged in at this proxy, for same-origin web apps and
 //! for skipping a consent page the user already approved.
 //!
-//! The value is `{sub, email, role, sid, exp, chk}` (base64url JSON) signed with HMAC-SHA256 by
+//! The value is `{sub, email, role, sid, exp, chk, seen}` (base64url JSON) signed with HMAC-SHA256 by
 //! the `cookie` crate's signed jar, so the expiry cannot be stretched and the role cannot be
 //! raised; a cookie that fails the check is simply absent. `sid` lets logout revoke a copied
 //! cookie. `role` is trusted only until `chk`; after that the role is re-read from Okta
-//! (`oauth::session_check`).
+//! (`oauth::session_check`). `seen` (when the login read the user from Okta) is compared with
+//! the subject's cut-offs (`revocations`).
 
 use std::time::Duration;
 
@@ -35,6 +36,10 @@ pub struct Session {
     /// Absent in cookies from before it existed: due at once.
     #[serde(default)]
     pub chk: i64,
+    /// Unix milliseconds at which the login read the user from Okta. Absent in cookies from
+    /// before it existed: the epoch, which any cut-off of the subject refuses.
+    #[serde(default)]
+    pub seen: i64,
 }
 
 /// Issues and reads the signed session cookie.
@@ -97,7 +102,8 @@ impl SessionCookies {
         }
     }
 
-    /// A new session for a user, expiring after the configured lifetime.
+    /// A new session for a user, expiring after the configured lifetime, read from Okta `now`
+    /// (unix seconds; set `seen` for a more exact time).
     pub fn new_session(&self, sub: &str, email: &str, role: &str, now: i64) -> Session {
         Session {
             sub: sub.to_owned(),
@@ -106,6 +112,7 @@ impl SessionCookies {
             sid: random_token(16),
             exp: now.saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)),
             chk: now.saturating_add(i64::try_from(self.role_ttl.as_secs()).unwrap_or(i64::MAX)),
+            seen: now.saturating_mul(1000),
         }
     }
 

@@ -4,7 +4,9 @@
 //! (`typ: at+jwt`, audience = the canonical MCP URL). Nothing else can mint one, so an Okta ID
 //! token (RS256), a token for another audience, or an `alg: none` trick fails [`AccessTokens::verify`].
 //! Each carries the id of its refresh-token family (`fid`): revoking a family (reuse of a rotated
-//! refresh token, a role lost at Okta) also stops its access tokens before they expire.
+//! refresh token, a role lost at Okta) also stops its access tokens before they expire. Each
+//! also carries `seen_ms`, when its subject's status and groups were read from Okta: a token seen
+//! before its subject's cut-off (an Okta Event Hook, `revocations::Cutoff`) is refused.
 //!
 //! Refresh tokens are 32 random bytes; only their SHA-256 hash is ever stored.
 
@@ -92,6 +94,17 @@ pub struct AccessClaims {
     pub jti: String,
     /// The refresh-token family this token belongs to.
     pub fid: String,
+    /// Unix milliseconds at which the subject's status and groups (hence `role`) were read from
+    /// Okta. Absent in tokens from before it existed: `iat` counts then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_ms: Option<i64>,
+}
+
+impl AccessClaims {
+    /// When the facts in this token were read from Okta (unix ms).
+    pub fn seen(&self) -> i64 {
+        self.seen_ms.unwrap_or(self.iat.saturating_mul(1000))
+    }
 }
 
 /// Who an access token is for (everything but the times and ids the minter adds).
@@ -188,8 +201,20 @@ impl AccessTokens {
         }
     }
 
-    /// A new access token for `grant`, valid for `ttl` from `now` (unix seconds).
+    /// A new access token for `grant`, valid for `ttl` from `now` (unix seconds), whose facts
+    /// were read from Okta `now`.
     pub fn mint(&self, grant: &Grant, now: i64, ttl: Duration) -> (String, AccessClaims) {
+        self.mint_seen(grant, now, ttl, now.saturating_mul(1000))
+    }
+
+    /// [`mint`](Self::mint) for facts read from Okta at `seen_ms` (unix ms).
+    pub fn mint_seen(
+        &self,
+        grant: &Grant,
+        now: i64,
+        ttl: Duration,
+        seen_ms: i64,
+    ) -> (String, AccessClaims) {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -202,6 +227,7 @@ impl AccessTokens {
             exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             jti: random_token(16),
             fid: grant.family.clone(),
+            seen_ms: Some(seen_ms),
         };
         let header = Header {
             alg: "HS256".to_owned(),
@@ -271,7 +297,8 @@ impl AccessTokens {
         Ok(claims)
     }
 
-    /// [`decode`](Self::decode) plus revocation: of the token itself or of its family.
+    /// [`decode`](Self::decode) plus revocation: of the token itself, of its family, or of its
+    /// subject's role (a cut-off after the token was seen).
     pub fn verify(
         &self,
         token: &str,
@@ -284,7 +311,7 @@ impl AccessTokens {
                 "the revocation list has not been loaded yet".to_owned(),
             ));
         }
-        if revocations.token_revoked(&claims.jti, &claims.fid) {
+        if revocations.access_revoked(&claims.jti, &claims.fid, &claims.sub, claims.seen()) {
             return Err(TokenError::Revoked);
         }
         Ok(claims)
@@ -309,6 +336,8 @@ struct Verified<T> {
     exp: i64,
     jti: Box<str>,
     fid: Box<str>,
+    sub: Box<str>,
+    seen_ms: i64,
     value: Arc<T>,
 }
 
@@ -388,7 +417,8 @@ impl AccessTokens {
         let hit = cache.read().get(token).map(|entry| {
             if entry.exp <= now {
                 Err(TokenError::Expired)
-            } else if revocations.token_revoked(&entry.jti, &entry.fid) {
+            } else if revocations.access_revoked(&entry.jti, &entry.fid, &entry.sub, entry.seen_ms)
+            {
                 Err(TokenError::Revoked)
             } else {
                 Ok(entry.value.clone())
@@ -398,16 +428,19 @@ impl AccessTokens {
             return answer;
         }
         let claims = self.verify(token, now, revocations)?;
-        let (exp, jti, fid) = (
-            claims.exp,
+        let (exp, seen_ms) = (claims.exp, claims.seen());
+        let (jti, fid, sub): (Box<str>, Box<str>, Box<str>) = (
             claims.jti.as_str().into(),
             claims.fid.as_str().into(),
+            claims.sub.as_str().into(),
         );
         let value = Arc::new(make(claims));
         let entry = Verified {
             exp,
             jti,
             fid,
+            sub,
+            seen_ms,
             value: value.clone(),
         };
         cache.insert(token, entry, now);

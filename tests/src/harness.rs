@@ -1064,3 +1064,103 @@ pub async fn read_response(stream: &mut tokio::net::TcpStream) -> Option<(u16, S
         }
     }
 }
+
+/// The Okta Event Hook secret tests give both the fake org and the proxy.
+pub const TEST_EVENT_HOOK_SECRET: &str = "test-okta-event-hook-secret-0123456789abcdef";
+
+impl FakeOkta {
+    /// Starts `fake-okta` with its OIDC provider (as [`FakeOkta::start_oidc`]) and an Okta
+    /// Event Hook POSTing the org's changes to `hook_url` with [`TEST_EVENT_HOOK_SECRET`].
+    pub fn start_oidc_with_event_hook(redirect_uri: &str, hook_url: &str) -> Self {
+        Self::start(&[
+            "--client-id",
+            TEST_CLIENT_ID,
+            "--client-secret",
+            TEST_CLIENT_SECRET,
+            "--redirect-uri",
+            redirect_uri,
+            "--event-hook-url",
+            hook_url,
+            "--event-hook-secret",
+            TEST_EVENT_HOOK_SECRET,
+        ])
+    }
+
+    /// What the org's Event Hook did so far (`GET /__fake/event-hook`).
+    pub async fn event_hook(&self) -> Value {
+        http_client()
+            .get(format!("{}/__fake/event-hook", self.url))
+            .send()
+            .await
+            .expect("event hook status")
+            .json()
+            .await
+            .expect("event hook status JSON")
+    }
+
+    /// Waits until the org's Event Hook is verified (the service answered the challenge).
+    pub async fn wait_event_hook_verified(&self) {
+        for _ in 0..400 {
+            if self.event_hook().await["verified"] == true {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "the event hook was never verified: {}",
+            self.event_hook().await
+        );
+    }
+
+    /// `POST /__fake/users/{user}/lifecycle/{operation}` (what an admin does at Okta).
+    pub async fn lifecycle(&self, user: &str, operation: &str) {
+        let response = http_client()
+            .post(format!(
+                "{}/__fake/users/{user}/lifecycle/{operation}",
+                self.url
+            ))
+            .send()
+            .await
+            .expect("lifecycle");
+        assert!(
+            response.status().is_success(),
+            "{operation} {user}: {}",
+            response.status()
+        );
+    }
+
+    /// Adds (`true`) or removes `user` to or from `group` (`PUT|DELETE /__fake/groups/…`).
+    pub async fn membership(&self, group: &str, user: &str, member: bool) {
+        let url = format!("{}/__fake/groups/{group}/users/{user}", self.url);
+        let request = if member {
+            http_client().put(url)
+        } else {
+            http_client().delete(url)
+        };
+        let response = request.send().await.expect("membership");
+        assert!(response.status().is_success(), "{}", response.status());
+    }
+}
+
+impl Stack {
+    /// Starts all three with the org's Event Hook pointed at the proxy's `/hooks/okta` and the
+    /// proxy accepting it (`OKTA_EVENT_HOOK_SECRET`); returns once the hook is verified.
+    pub async fn start_with_event_hook(proxy_env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let public_url = format!("http://127.0.0.1:{port}");
+        let okta = FakeOkta::start_oidc_with_event_hook(
+            &format!("{public_url}/oauth/callback"),
+            &format!("{public_url}/hooks/okta"),
+        );
+        let tool_server = ToolServer::start(&okta, &[]).await;
+        let mut env = vec![("OKTA_EVENT_HOOK_SECRET", TEST_EVENT_HOOK_SECRET)];
+        env.extend_from_slice(proxy_env);
+        let proxy = Proxy::start(&okta, port, &tool_server.mcp_url, &env).await;
+        okta.wait_event_hook_verified().await;
+        Self {
+            okta,
+            tool_server,
+            proxy,
+        }
+    }
+}

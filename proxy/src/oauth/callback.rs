@@ -7,6 +7,7 @@ use super::authorize::{PendingAuthorization, consent_key};
 use super::token::used_key;
 use super::{AuthServer, SHORT_LIVED, no_store, now, pages, store_unavailable_page};
 use crate::okta_login::{LoginError, UpstreamIdentity};
+use crate::revocations::now_ms;
 use crate::tokens::{random_token, same_text, sha256_b64};
 use crate::web::{WebRequest, WebResponse};
 
@@ -66,12 +67,23 @@ pub(super) struct AuthorizationCode {
     /// redemption, even one racing the first on another replica, knows what to revoke.
     #[serde(default)]
     pub family: String,
+    /// Unix milliseconds at which the login read the user from Okta (0 in codes from before
+    /// it existed: refused by any cut-off of the subject).
+    #[serde(default)]
+    pub seen: i64,
 }
 
 impl AuthorizationCode {
     pub(super) fn key(code: &str) -> String {
         format!("code:{}", sha256_b64(code))
     }
+}
+
+/// Who logged in at Okta, with the role their groups grant and when Okta said so (unix ms).
+struct Login {
+    identity: UpstreamIdentity,
+    role: String,
+    seen: i64,
 }
 
 impl AuthServer {
@@ -164,6 +176,8 @@ impl AuthServer {
                 "Okta returned neither a code nor an error",
             );
         };
+        // What Okta answers is as of this moment: a cut-off landing while we wait is later.
+        let seen = now_ms();
         let identity = match self
             .login
             .finish(code, &pending.nonce, &pending.pkce_verifier)
@@ -203,9 +217,13 @@ impl AuthServer {
         };
         tracing::info!(subject = ?identity.subject, role = %role, "user logged in at Okta");
 
-        let session = self
-            .sessions
-            .new_session(&identity.subject, &identity.email, &role, now());
+        if let Err(error) = self.note_subject(&identity.subject).await {
+            return store_unavailable_page(error);
+        }
+        let mut session =
+            self.sessions
+                .new_session(&identity.subject, &identity.email, &role, now());
+        session.seen = seen;
         let session_cookie = self.sessions.set_cookie(&session);
         // Only a browser login keeps Okta's refresh token for its session: a client's goes to
         // the client's refresh token (see `session_check`).
@@ -222,7 +240,12 @@ impl AuthServer {
                 authorization,
                 consent,
             } => {
-                self.finish_client_login(authorization, consent, identity, role, &pending.browser)
+                let login = Login {
+                    identity,
+                    role,
+                    seen,
+                };
+                self.finish_client_login(authorization, consent, login, &pending.browser)
                     .await
             }
         };
@@ -235,10 +258,14 @@ impl AuthServer {
         &self,
         authorization: PendingAuthorization,
         consent: ConsentBy,
-        identity: UpstreamIdentity,
-        role: String,
+        login: Login,
         browser: &str,
     ) -> WebResponse {
+        let Login {
+            identity,
+            role,
+            seen,
+        } = login;
         let consent_key = consent_key(&identity.subject, &authorization.client_id);
         if let ConsentBy::Remembered { subject } = &consent
             && *subject != identity.subject
@@ -283,6 +310,7 @@ impl AuthServer {
             role,
             okta_refresh_token: identity.refresh_token,
             family: random_token(16),
+            seen,
         };
         // The reuse marker exists before the code is handed out (see `used_key`).
         let saved = async {

@@ -48,7 +48,7 @@ mod token;
 pub mod fuzzing;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 use std::fmt;
 use std::sync::Arc;
@@ -60,7 +60,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::okta_login::UpstreamLogin;
-use crate::revocations::Revocations;
+use crate::revocations::{Cutoff, Revocations};
 use crate::roles::RoleMap;
 use crate::session_cookie::SessionCookies;
 use crate::store::{Store, StoreError};
@@ -163,6 +163,8 @@ pub struct Principal {
     pub role: String,
     /// The OAuth client, or `None` for a browser session cookie.
     pub client_id: Option<String>,
+    /// When `role` was read from Okta (unix ms), for the subject's cut-offs.
+    pub seen_ms: i64,
 }
 
 /// The OAuth endpoints, pages and `/mcp` authentication.
@@ -247,6 +249,39 @@ impl AuthServer {
         &self.store
     }
 
+    /// How long a credential of a login can live: a cut-off must last that long.
+    fn credential_lifetime(&self) -> Duration {
+        self.settings
+            .refresh_token_ttl
+            .max(self.settings.session_ttl)
+            .max(self.settings.access_token_ttl)
+            .max(SHORT_LIVED)
+    }
+
+    /// Notes that `subject` now holds credentials (see [`Revocations::note_subject`]).
+    async fn note_subject(&self, subject: &str) -> Result<(), StoreError> {
+        self.revocations
+            .note_subject(subject, self.credential_lifetime())
+            .await
+    }
+
+    /// Whether `subject` may hold credentials of this proxy (logged in within their lifetime).
+    pub async fn subject_known(&self, subject: &str) -> Result<bool, StoreError> {
+        self.revocations.subject_known(subject).await
+    }
+
+    /// Cuts `subject` off at `at` (unix ms) on every replica (see [`Cutoff`]).
+    pub async fn cut_off(&self, subject: &str, cutoff: Cutoff, at: u64) -> Result<(), StoreError> {
+        self.revocations
+            .cut_off(subject, cutoff, at, self.credential_lifetime())
+            .await
+    }
+
+    /// Whether the Okta group named `group` grants a role here.
+    pub fn group_grants_role(&self, group: &str) -> bool {
+        self.roles.role_for(&[group.to_owned()]).is_some()
+    }
+
     /// Answers the OAuth and browser endpoints; `None` when the path is not one of ours.
     pub async fn handle(&self, request: &WebRequest) -> Option<WebResponse> {
         let keeps_state = match request.path.as_str() {
@@ -311,6 +346,7 @@ impl AuthServer {
                 now,
                 &self.revocations,
                 |claims| Principal {
+                    seen_ms: claims.seen(),
                     subject: claims.sub,
                     email: claims.email,
                     role: claims.role,
@@ -336,7 +372,13 @@ impl AuthServer {
         if let Some(session) = self.sessions.read(headers, now)
             && !self.revocations.session_revoked(&session.sid)
         {
-            if session.chk <= now {
+            let cutoffs = self.revocations.cutoffs(&session.sub);
+            if !cutoffs.login_alive(session.seen) {
+                let remaining = Self::session_remaining(&session, now);
+                self.end_session(&session, remaining).await;
+                return Err(self.session_ended("your Okta account or session was revoked"));
+            }
+            if session.chk <= now || !cutoffs.role_current(session.seen) {
                 return self.recheck_session(session).await;
             }
             return Ok(Arc::new(Principal {
@@ -344,6 +386,7 @@ impl AuthServer {
                 email: session.email,
                 role: session.role,
                 client_id: None,
+                seen_ms: session.seen,
             }));
         }
         Err(self.unauthorized(None))
@@ -584,6 +627,7 @@ mod tests {
                 email: "alice@example.com".into(),
                 role: "viewer".into(),
                 client_id: Some(client.clone()),
+                seen_ms: principal.seen_ms,
             }
         );
         // 6. refresh, 7. reuse detection

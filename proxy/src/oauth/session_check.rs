@@ -12,6 +12,10 @@
 //!   the session is revoked, on every replica, and the user must log in again;
 //! - Okta unreachable: 503, the record is kept, the next request tries again.
 //!
+//! An Okta Event Hook can make the re-check due before `chk` (a role-granting group was removed:
+//! a role cut-off, `revocations::Cutoff::Role`) or end the session at once (the user was
+//! deactivated, suspended, locked or signed out: `Cutoff::Everything`, checked in `authenticate`).
+//!
 //! Only `/oauth/login` keeps an Okta refresh token for its session: a client's login hands its
 //! Okta refresh token to the client's own refresh token, and with rotation at Okta two holders
 //! of one token would revoke each other. Such a session (and any session when Okta issues no
@@ -26,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AuthServer, Principal, now};
 use crate::okta_login::LoginError;
+use crate::revocations::now_ms;
 use crate::session_cookie::Session;
 use crate::store::StoreError;
 use crate::tokens::sha256_b64;
@@ -46,6 +51,10 @@ pub(super) struct SessionRecord {
     pub okta_refresh_token: Option<String>,
     /// Unix seconds until which `role` is current.
     pub checked_until: i64,
+    /// Unix milliseconds at which `role` was read from Okta (0 in records from before it
+    /// existed: any role cut-off makes those due).
+    #[serde(default)]
+    pub seen: i64,
 }
 
 impl SessionRecord {
@@ -69,7 +78,7 @@ impl AuthServer {
     }
 
     /// Time left on a session cookie, for records and revocations that must outlive it.
-    fn session_remaining(session: &Session, now: i64) -> Duration {
+    pub(super) fn session_remaining(session: &Session, now: i64) -> Duration {
         Duration::from_secs(u64::try_from(session.exp.saturating_sub(now)).unwrap_or(0))
     }
 
@@ -85,6 +94,7 @@ impl AuthServer {
             role: session.role.clone(),
             okta_refresh_token,
             checked_until: session.chk,
+            seen: session.seen,
         };
         let ttl = Self::session_remaining(session, now());
         self.save(&SessionRecord::key(&session.sid), &record, ttl)
@@ -102,6 +112,7 @@ impl AuthServer {
                 email: record.email,
                 role: record.role,
                 client_id: None,
+                seen_ms: record.seen,
             })),
             Err(Refused::LogInAgain(reason)) => Err(self.session_ended(reason)),
             Err(Refused::Unavailable(reason)) => Err(WebResponse::jsonrpc_error(
@@ -112,7 +123,7 @@ impl AuthServer {
         }
     }
 
-    fn session_ended(&self, reason: &str) -> WebResponse {
+    pub(super) fn session_ended(&self, reason: &str) -> WebResponse {
         let mut refused = self.unauthorized(None);
         refused.body = WebResponse::jsonrpc_error(
             StatusCode::UNAUTHORIZED,
@@ -135,8 +146,18 @@ impl AuthServer {
                 return Err(Refused::LogInAgain("this session has ended"));
             }
             let record: Option<SessionRecord> = self.load(&key).await.map_err(unreachable)?;
+            let cutoffs = self.revocations.cutoffs(&session.sub);
+            if !cutoffs.login_alive(session.seen) {
+                return Err(Refused::LogInAgain(
+                    "your Okta account or session was revoked",
+                ));
+            }
             match record {
-                Some(record) if record.checked_until > now() => return Ok(record),
+                Some(record)
+                    if record.checked_until > now() && cutoffs.role_current(record.seen) =>
+                {
+                    return Ok(record);
+                }
                 Some(record) if record.okta_refresh_token.is_none() => {
                     return Err(Refused::LogInAgain(CANNOT_CHECK));
                 }
@@ -162,6 +183,8 @@ impl AuthServer {
         record: SessionRecord,
     ) -> Result<SessionRecord, Refused> {
         let now = now();
+        // What Okta answers is as of this moment: a cut-off landing while we wait is later.
+        let seen = now_ms();
         let key = SessionRecord::key(&session.sid);
         let ttl = Self::session_remaining(session, now);
         let Some(okta_refresh_token) = record.okta_refresh_token.clone() else {
@@ -204,8 +227,13 @@ impl AuthServer {
             role,
             okta_refresh_token: Some(identity.refresh_token.unwrap_or(okta_refresh_token)),
             checked_until: now.saturating_add(self.role_period()),
+            seen,
         };
-        self.save(&key, &renewed, ttl).await.map_err(|error| {
+        let saved = async {
+            self.note_subject(&renewed.subject).await?;
+            self.save(&key, &renewed, ttl).await
+        };
+        saved.await.map_err(|error| {
             tracing::warn!(%error, "cannot keep a session's re-checked role");
             Refused::Unavailable("the authorization state is not reachable; try again")
         })?;

@@ -178,7 +178,7 @@ impl UpstreamLogin for FakeOkta {
 
 /// An [`AuthServer`] plus the browser and Okta around it.
 pub(crate) struct Harness {
-    pub server: AuthServer,
+    pub server: Arc<AuthServer>,
     pub okta: Arc<FakeOkta>,
     pub store: Arc<MemoryStore>,
     /// The browser's cookies (name → value).
@@ -204,7 +204,12 @@ impl Harness {
         let okta = Arc::new(FakeOkta::new());
         let store = Arc::new(store);
         let roles = Arc::new(RoleMap::from_toml_str(ROLES, "test roles").unwrap());
-        let server = AuthServer::new(settings, store.clone(), okta.clone(), roles);
+        let server = Arc::new(AuthServer::new(
+            settings,
+            store.clone(),
+            okta.clone(),
+            roles,
+        ));
         Self {
             server,
             okta,

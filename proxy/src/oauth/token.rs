@@ -1,5 +1,7 @@
 //! `POST /token`: the authorization-code grant (PKCE) and the refresh-token grant (rotation,
-//! reuse detection, role read again from Okta).
+//! reuse detection, role read again from Okta). Both refuse what was read from Okta before the
+//! subject's cut-off (an Okta Event Hook): a code before any cut-off, a refresh token before an
+//! `Everything` one; after a `Role` one, the refresh reads the groups again as always.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,6 +18,7 @@ use super::{
     AuthServer, cors, method_not_allowed, no_store, now, oauth_error, preflight, store_unavailable,
 };
 use crate::okta_login::LoginError;
+use crate::revocations::now_ms;
 use crate::tokens::{Grant, RefreshToken, random_token, same_text, sha256_b64};
 use crate::web::{WebRequest, WebResponse};
 
@@ -32,6 +35,10 @@ pub(super) struct RefreshRecord {
     pub role: String,
     pub scope: String,
     pub okta_refresh_token: String,
+    /// Unix milliseconds at which this login's status and groups were last read from Okta (0
+    /// in records from before it existed: refused by any `Everything` cut-off).
+    #[serde(default)]
+    pub seen: i64,
 }
 
 impl RefreshRecord {
@@ -137,6 +144,18 @@ impl AuthServer {
                 "the code was issued to another client",
             ));
         }
+        let cutoffs = self
+            .revocations
+            .cutoffs_in_store(&record.subject)
+            .await
+            .map_err(store_unavailable)?;
+        if !cutoffs.role_current(record.seen) {
+            tracing::info!(subject = ?record.subject, "code refused: its user was cut off at Okta since the login");
+            return Err(bad_request(
+                "invalid_grant",
+                "your Okta account changed since this sign-in; sign in again",
+            ));
+        }
         match form.get("redirect_uri") {
             Some(uri) if uri != record.redirect_uri => {
                 return Err(bad_request(
@@ -175,7 +194,8 @@ impl AuthServer {
             scope: record.scope,
             family,
         };
-        self.issue(client, grant, record.okta_refresh_token).await
+        self.issue(client, grant, record.okta_refresh_token, record.seen)
+            .await
     }
 
     /// `grant_type=refresh_token`.
@@ -261,6 +281,16 @@ impl AuthServer {
         if family.is_none() && revoked(&record.family).await? {
             return Err(login_revoked());
         }
+        let cutoffs = self
+            .revocations
+            .cutoffs_in_store(&record.subject)
+            .await
+            .map_err(store_unavailable)?;
+        if !cutoffs.login_alive(record.seen) {
+            tracing::info!(subject = ?record.subject, "refresh refused: its user was cut off at Okta; revoking the family");
+            revoke(record.family).await?;
+            return Err(login_revoked());
+        }
         let scope = match form.get("scope") {
             None => record.scope.clone(),
             Some(asked) => {
@@ -279,7 +309,9 @@ impl AuthServer {
             }
         };
 
-        // Ask Okta again: the user's groups, hence the role, may have changed.
+        // Ask Okta again: the user's groups, hence the role, may have changed. What Okta answers
+        // is as of this moment: a cut-off landing while we wait is later, and stops the result.
+        let seen = now_ms();
         let identity = match self.login.refresh(&record.okta_refresh_token).await {
             Ok(identity) => identity,
             Err(error @ (LoginError::NotReady(_) | LoginError::Transport(_))) => {
@@ -331,20 +363,26 @@ impl AuthServer {
             scope,
             family: record.family,
         };
+        self.note_subject(&grant.subject)
+            .await
+            .map_err(store_unavailable)?;
         let okta_refresh_token = identity.refresh_token.unwrap_or(record.okta_refresh_token);
-        self.issue(client, grant, Some(okta_refresh_token)).await
+        self.issue(client, grant, Some(okta_refresh_token), seen)
+            .await
     }
 
     /// The token answer: an access token, and a refresh token when the client registered the
-    /// grant and Okta gave us a refresh token to re-read the role with.
+    /// grant and Okta gave us a refresh token to re-read the role with; both carry `seen`, when
+    /// Okta last told us about the user (unix ms).
     async fn issue(
         &self,
         client: &RegisteredClient,
         grant: Grant,
         okta_refresh_token: Option<String>,
+        seen: i64,
     ) -> Result<WebResponse, WebResponse> {
         let ttl = self.settings.access_token_ttl;
-        let (access_token, _) = self.tokens.mint(&grant, now(), ttl);
+        let (access_token, _) = self.tokens.mint_seen(&grant, now(), ttl, seen);
         let mut answer = json!({
             "access_token": access_token,
             "token_type": "Bearer",
@@ -370,6 +408,7 @@ impl AuthServer {
                     role: grant.role,
                     scope: grant.scope,
                     okta_refresh_token,
+                    seen,
                 };
                 self.save(
                     &RefreshRecord::key(&refresh.token),

@@ -12,11 +12,13 @@
 //! expressions), `pagination`, `traffic` (rate limits, faults, stats) and `error` (Okta's bodies).
 //! The OIDC provider half (`oidc`: discovery, `/oauth2/v1/authorize|token|userinfo|keys` and the
 //! same under `/oauth2/default`) is merged into [`router`] and shares [`state::Shared`].
+//! `event_hooks` sends the org's changes to an Okta Event Hook (`--event-hook-url`).
 
 pub mod changes;
 pub mod control;
 pub mod dataset;
 pub mod error;
+pub mod event_hooks;
 pub mod management;
 pub mod oidc;
 pub mod pagination;
@@ -62,6 +64,9 @@ pub struct Settings {
     /// The OIDC provider (`--client-id`, `--client-secret`, `--redirect-uri`).
     #[command(flatten)]
     pub oidc: oidc::OidcSettings,
+    /// An Event Hook (`--event-hook-url`, `--event-hook-secret`).
+    #[command(flatten)]
+    pub event_hook: event_hooks::EventHookSettings,
 }
 
 /// The shared state for `settings` and an already generated `dataset`.
@@ -96,13 +101,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         anyhow::bail!("--api-token (FAKE_OKTA_API_TOKEN) must not be empty");
     }
     settings.oidc.check().map_err(anyhow::Error::msg)?;
+    settings.event_hook.check().map_err(anyhow::Error::msg)?;
     let started = std::time::Instant::now();
     let dataset = Dataset::generate(settings.seed);
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr().context("no local address")?;
-    let app = router(state(&settings, dataset, address.to_string()));
+    let state = state(&settings, dataset, address.to_string());
+    let hook = event_hooks::start(&settings.event_hook, &state, format!("http://{address}"));
+    let app = router(state).merge(event_hooks::router(hook));
     tracing::info!(
         seed = settings.seed,
         elapsed_ms = started.elapsed().as_millis() as u64,

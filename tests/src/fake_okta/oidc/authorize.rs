@@ -126,7 +126,20 @@ fn authorize(
             None => return error_page(StatusCode::BAD_REQUEST, "Unknown or inactive user."),
         },
         None => match auto_login {
-            Some(user) => user,
+            // Okta signs in active users only, page or not.
+            Some(user)
+                if state
+                    .org()
+                    .dataset
+                    .users
+                    .get(user)
+                    .is_some_and(|u| u.status == UserStatus::Active) =>
+            {
+                user
+            }
+            Some(_) => {
+                return error_page(StatusCode::BAD_REQUEST, "Unknown or inactive user.");
+            }
             None if request.prompt_none => {
                 return Refusal::Redirect {
                     redirect_uri: request.redirect_uri,

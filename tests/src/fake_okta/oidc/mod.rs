@@ -8,8 +8,11 @@
 //! rotate (the old one dies), client authentication is basic or post but not both. Users log in
 //! with a plain HTML button per demo user, or — for tests — without a page (`auto_login`, see
 //! `control`). Group changes (`POST /__fake/users/{id}/groups`) change the `groups` claim of later
-//! tokens and userinfo, not the Management API. Runtime state (codes, tokens, switches) sits
-//! behind one mutex: the fake serves a handful of logins, not a load test.
+//! tokens and userinfo, not the Management API. A user who is no longer active (deactivated,
+//! suspended, locked out: `POST /__fake/users/{id}/lifecycle/…`) cannot log in, and their codes,
+//! refresh tokens and access tokens stop working, as at Okta (`invalid_grant`, `invalid_token`).
+//! Runtime state (codes, tokens, switches) sits behind one mutex: the fake serves a handful of
+//! logins, not a load test.
 
 pub mod authorize;
 pub mod control;
@@ -22,6 +25,7 @@ pub mod userinfo;
 #[cfg(test)]
 mod tests;
 
+use super::dataset::UserStatus;
 use super::state::{AppState, Org};
 use axum::Extension;
 use axum::Router;
@@ -217,6 +221,15 @@ impl Provider {
             })
             .unwrap_or_default()
     }
+}
+
+/// Whether a user in `status` may still use tokens: not a deactivated, suspended, locked-out or
+/// not yet activated one (a user whose password expired keeps them, as at Okta).
+pub fn may_use_tokens(status: UserStatus) -> bool {
+    matches!(
+        status,
+        UserStatus::Active | UserStatus::PasswordExpired | UserStatus::Recovery
+    )
 }
 
 /// The provider's routes (empty when the provider is off), merged into the fake org's router.

@@ -33,6 +33,7 @@ fn app_with(oidc: OidcSettings) -> Router {
         rate_limit_per_minute: 1000,
         rate_limit_reset_secs: 60,
         oidc,
+        event_hook: Default::default(),
     };
     router(state(&settings, dataset().clone(), "127.0.0.1:1".into()))
 }
@@ -789,4 +790,79 @@ fn settings_checks_name_the_flag() {
         ..ok
     };
     assert!(orphan.check().unwrap_err().contains("--client-id"));
+}
+
+#[tokio::test]
+async fn users_who_are_no_longer_active_get_no_tokens_like_at_okta() {
+    let app = app();
+    let code = login(&app, "/oauth2/v1", ALICE_ID, &[]).await;
+    let tokens = exchange(&app, "/oauth2/v1", &code).await.json();
+    let mut refresh_token = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let access = tokens["access_token"].as_str().expect("access").to_owned();
+    let pending = login(&app, "/oauth2/v1", ALICE_ID, &[]).await;
+    let lifecycle = |operation: &str| {
+        let uri = format!("/__fake/users/{ALICE_ID}/lifecycle/{operation}");
+        let app = app.clone();
+        async move { send(&app, "POST", &uri, &[], "").await.status }
+    };
+    // Auto-login is set while she is active; it must not let her in once she is not.
+    let set = control(&app, "/__fake/oidc", json!({"auto_login": ALICE_ID})).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+    for (off, on) in [
+        ("suspend", Some("unsuspend")),
+        ("lock", Some("unlock")),
+        ("deactivate", None),
+    ] {
+        assert_eq!(lifecycle(off).await, StatusCode::OK, "{off}");
+        let refused = refresh(&app, "/oauth2/v1", &refresh_token).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{off}");
+        assert_eq!(refused.json()["error"], "invalid_grant", "{off}");
+        let userinfo = send(
+            &app,
+            "GET",
+            "/oauth2/v1/userinfo",
+            &[("authorization", &format!("Bearer {access}"))],
+            "",
+        )
+        .await;
+        assert_eq!(userinfo.status, StatusCode::UNAUTHORIZED, "{off}");
+        // No new login either: not with the page, not with auto-login.
+        let mut body = authorize_query(&[]);
+        body.push_str(&format!("&user={ALICE_ID}"));
+        let page = send(
+            &app,
+            "POST",
+            "/oauth2/v1/authorize",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            &body,
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{off}");
+        let query = authorize_query(&[]);
+        let auto = send(
+            &app,
+            "GET",
+            &format!("/oauth2/v1/authorize?{query}"),
+            &[],
+            "",
+        )
+        .await;
+        assert_eq!(auto.status, StatusCode::BAD_REQUEST, "{off}");
+        assert!(auto.text.contains("inactive"), "{off}: {}", auto.text);
+        let Some(on) = on else {
+            break;
+        };
+        // Active again: the refresh token refused meanwhile works again (Okta keeps tokens
+        // across a suspension or a lock).
+        assert_eq!(lifecycle(on).await, StatusCode::OK, "{on}");
+        let again = refresh(&app, "/oauth2/v1", &refresh_token).await;
+        assert_eq!(again.status, StatusCode::OK, "{on}: {}", again.text);
+        refresh_token = again.json()["refresh_token"].as_str().unwrap().to_owned();
+    }
+    // A code issued before the deactivation is refused after it.
+    let refused = exchange(&app, "/oauth2/v1", &pending).await;
+    assert_eq!(refused.json()["error"], "invalid_grant");
 }

@@ -3,7 +3,7 @@
 
 use super::grants::{ACCESS_TOKEN_TTL, TokenGrant};
 use super::keys::{at_hash, s256};
-use super::{AuthServer, Provider, base_url, now_epoch, parse_params};
+use super::{AuthServer, Provider, base_url, may_use_tokens, now_epoch, parse_params};
 use crate::fake_okta::error::random_token;
 use crate::fake_okta::state::{AppState, Org};
 use axum::Extension;
@@ -249,7 +249,7 @@ fn code_grant(issuer: &Issuer<'_>, params: &HashMap<String, String>) -> Result<V
         .grants
         .take_code(code)
         .ok_or_else(|| OAuthError::invalid_grant(invalid_code))?;
-    if grant.server != issuer.server {
+    if grant.server != issuer.server || !issuer.user_may_use_tokens(grant.user) {
         return Err(OAuthError::invalid_grant(invalid_code));
     }
     if grant.redirect_uri != redirect_uri {
@@ -306,6 +306,10 @@ fn refresh_grant(
             .refresh_token(presented)
             .filter(|g| g.server == issuer.server)
             .ok_or_else(|| OAuthError::invalid_grant(invalid))?;
+        // Okta: a deactivated, suspended or locked-out user's refresh tokens are refused.
+        if !issuer.user_may_use_tokens(grant.user) {
+            return Err(OAuthError::invalid_grant(invalid));
+        }
         if rotate {
             runtime.grants.take_refresh_token(presented);
         }
@@ -346,6 +350,15 @@ struct Issuer<'a> {
 }
 
 impl Issuer<'_> {
+    /// Whether the user of a grant is still one Okta issues tokens to.
+    fn user_may_use_tokens(&self, user: usize) -> bool {
+        self.org
+            .dataset
+            .users
+            .get(user)
+            .is_some_and(|u| may_use_tokens(u.status))
+    }
+
     fn new_refresh_token(&self, grant: &TokenGrant) -> String {
         let token = random_token("", 43);
         self.provider

@@ -1,7 +1,7 @@
 //! `GET|POST …/v1/userinfo`: the claims of the access token's scopes, `groups` included with the
 //! `groups` scope (even when ID tokens leave them out).
 
-use super::AuthServer;
+use super::{AuthServer, may_use_tokens};
 use crate::fake_okta::state::AppState;
 use axum::Extension;
 use axum::Json;
@@ -65,7 +65,12 @@ pub async fn userinfo(
         );
     }
     let org = state.org();
-    let Some(user) = org.dataset.users.get(grant.user) else {
+    let Some(user) = org
+        .dataset
+        .users
+        .get(grant.user)
+        .filter(|u| may_use_tokens(u.status))
+    else {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "invalid_token",
