@@ -149,6 +149,7 @@ fn fake_org() -> (Router, AppState) {
         rate_limit_per_minute: 1_000_000,
         rate_limit_reset_secs: 60,
         oidc: Default::default(),
+        event_hook: Default::default(),
     };
     let state = fake_okta::state(&settings, dataset().clone(), "fake.test".into());
     (fake_okta::router(state.clone()), state)

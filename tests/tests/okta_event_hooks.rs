@@ -230,9 +230,10 @@ async fn an_sdk_client_stops_working_once_its_user_is_suspended() {
     stack.auto_login("bob@example.com").await;
     let bob = node_client("sdk-flow.mjs", &[&stack.proxy.mcp_url, "basic"]).await;
     assert_eq!(bob["connected"], true, "{bob}");
+    // security-admin: 18 read tools and the 2 write tools the policy grants it.
     assert_eq!(
         bob["first"]["tools"].as_array().map(Vec::len),
-        Some(18),
+        Some(20),
         "{bob}"
     );
 }
@@ -247,7 +248,8 @@ async fn a_group_removal_that_lowers_a_role_takes_effect_at_the_next_request() {
         .membership(HELP_DESK_GROUP_ID, BOB_ID, true)
         .await;
     let (bob, mut bob_mcp) = connect(&stack.okta, &url, "bob@example.com").await;
-    assert_eq!(bob_mcp.tool_names().await.len(), 18);
+    // security-admin: 18 read tools and 2 write tools.
+    assert_eq!(bob_mcp.tool_names().await.len(), 20);
     let (_, alice_mcp) = connect(&stack.okta, &url, "alice@example.com").await;
 
     let removed = Instant::now();

@@ -454,6 +454,221 @@ async fn schemas_are_portable_and_null_means_absent() {
     }
 }
 
+/// The list tools whose structured result is declared by an output schema.
+const LIST_TOOLS: [&str; 13] = [
+    "list_okta_users",
+    "list_okta_user_groups",
+    "list_okta_user_applications",
+    "list_okta_user_factors",
+    "list_okta_groups",
+    "list_okta_group_users",
+    "list_okta_applications",
+    "list_okta_application_users",
+    "list_okta_application_groups",
+    "get_okta_event_logs",
+    "list_okta_policies",
+    "list_okta_policy_rules",
+    "list_okta_network_zones",
+];
+
+/// Every key path of `value` (`profile.login`, `target.alternateId`), arrays looked through.
+fn key_paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                out.insert(path.clone());
+                key_paths(child, &path, out);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| key_paths(i, prefix, out)),
+        _ => {}
+    }
+}
+
+/// Lean results: each list tool's structured items hold what its output schema declares (and
+/// validate against it), its text is the same whatever `fields` asks, and `fields` brings
+/// more: a named property, or everything with `*`.
+#[tokio::test]
+async fn list_tools_answer_their_declared_fields_and_more_on_request() {
+    let (_okta, _server, mut client) = admin(&[], &[]).await;
+    let data = Dataset::generate(DEFAULT_SEED);
+    let zoom = data.app_by_label("Zoom").expect("Zoom app");
+    let policy = data.policies_of_type("ACCESS_POLICY")[0];
+    let args = json!({
+        "user_id": ALICE_ID,
+        "group_id": HELP_DESK_GROUP_ID,
+        "app_id": zoom.id,
+        "policy_id": policy.id,
+        "type": "ACCESS_POLICY",
+        "since": "2000-01-01T00:00:00Z",
+        "until": "2000-01-01T00:00:00Z",
+        "limit": 20,
+    });
+    let listed = client.request("tools/list", json!({})).await;
+    let tools = listed["result"]["tools"].as_array().expect("tools");
+    let with_schema: BTreeSet<&str> = tools
+        .iter()
+        .filter(|t| t.get("outputSchema").is_some())
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(with_schema, LIST_TOOLS.into_iter().collect());
+
+    for tool in tools.iter().filter(|t| t.get("outputSchema").is_some()) {
+        let name = tool["name"].as_str().expect("name");
+        let schema = &tool["outputSchema"];
+        let validator = jsonschema::validator_for(schema)
+            .unwrap_or_else(|e| panic!("{name}: invalid output schema {e}: {schema:#}"));
+        let key = schema["properties"]
+            .as_object()
+            .and_then(|p| {
+                p.keys()
+                    .find(|k| !["count", "after", "truncated"].contains(&k.as_str()))
+            })
+            .expect("the items key")
+            .clone();
+        let declared = {
+            let mut paths = BTreeSet::new();
+            let item = &schema["properties"][&key]["items"];
+            fn walk(schema: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+                let Some(properties) = schema["properties"].as_object() else {
+                    if let Some(items) = schema.get("items") {
+                        walk(items, prefix, out);
+                    }
+                    return;
+                };
+                for (name, child) in properties {
+                    let path = if prefix.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{prefix}.{name}")
+                    };
+                    out.insert(path.clone());
+                    if child.get("type").is_none() {
+                        // A field of any shape (a zone's `locations`): all below it is declared.
+                        out.insert(format!("{path}.*"));
+                    }
+                    walk(child, &path, out);
+                }
+            }
+            walk(item, "", &mut paths);
+            paths
+        };
+        let is_declared = |path: &String| {
+            declared.contains(path)
+                || declared.iter().any(|d| {
+                    d.strip_suffix(".*")
+                        .is_some_and(|open| path.starts_with(&format!("{open}.")))
+                })
+        };
+
+        let mut call_args = args.clone();
+        if name == "get_okta_event_logs" {
+            // A window with events in it.
+            call_args["since"] = json!("30 days ago");
+            call_args["until"] = json!("now");
+        }
+        let lean = client.call(name, call_args.clone()).await;
+        let mut all_args = call_args.clone();
+        all_args["fields"] = json!(["*"]);
+        let full = client.call(name, all_args).await;
+        for answer in [&lean, &full] {
+            assert_ne!(answer["result"]["isError"], true, "{name}: {answer}");
+            let structured = &answer["result"]["structuredContent"];
+            let errors: Vec<String> = validator
+                .iter_errors(structured)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{name}: {errors:#?}");
+        }
+        assert_eq!(
+            lean["result"]["content"], full["result"]["content"],
+            "{name}: the text does not depend on fields"
+        );
+        let items = lean["result"]["structuredContent"][&key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: {lean}"));
+        assert!(
+            !items.is_empty(),
+            "{name} found nothing to check with {call_args}"
+        );
+        let mut seen = BTreeSet::new();
+        for item in items {
+            key_paths(item, "", &mut seen);
+        }
+        let undeclared: Vec<&String> = seen.iter().filter(|p| !is_declared(p)).collect();
+        assert!(
+            undeclared.is_empty(),
+            "{name} answered undeclared {undeclared:?}"
+        );
+        let mut seen_full = BTreeSet::new();
+        for item in full["result"]["structuredContent"][&key]
+            .as_array()
+            .expect("items")
+        {
+            key_paths(item, "", &mut seen_full);
+        }
+        // Users, groups, apps and events have far more than their declared fields; a policy or
+        // a zone of the fake org may have nothing more (its other fields are null).
+        let richer = [
+            "list_okta_users",
+            "list_okta_group_users",
+            "list_okta_groups",
+            "list_okta_user_groups",
+            "list_okta_applications",
+            "get_okta_event_logs",
+        ];
+        let adds = !richer.contains(&name) || seen_full.len() > seen.len();
+        assert!(
+            adds && seen.is_subset(&seen_full),
+            "{name}: fields=[\"*\"] must add to {seen:?}, got {seen_full:?}"
+        );
+        assert!(!contains_links(&full["result"]["structuredContent"]));
+    }
+
+    // One named property comes on top of the declared ones; bad names are clear errors.
+    let users = client
+        .call_ok(
+            "list_okta_users",
+            json!({"limit": 5, "fields": ["profile.department", "credentials.provider"]}),
+        )
+        .await;
+    let first = &users["users"][0];
+    assert!(first["profile"]["department"].is_string(), "{first}");
+    assert!(first["profile"]["login"].is_string(), "{first}");
+    assert!(
+        first["credentials"]["provider"]["type"].is_string(),
+        "{first}"
+    );
+    assert!(first["profile"].get("mobilePhone").is_none(), "{first}");
+    for bad in [
+        json!(["profile..login"]),
+        json!(["a b"]),
+        json!(["x".repeat(300)]),
+        json!((0..51).map(|i| format!("f{i}")).collect::<Vec<_>>()),
+        json!(7),
+        json!([{"nested": true}]),
+    ] {
+        let answer = client
+            .call("list_okta_users", json!({"limit": 1, "fields": bad}))
+            .await;
+        let error_text = answer["result"]["content"][0]["text"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| answer["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        assert!(
+            answer["result"]["isError"] == true || answer.get("error").is_some(),
+            "{bad} was accepted: {answer}"
+        );
+        assert!(error_text.contains("field"), "{bad}: {error_text}");
+    }
+}
+
 #[tokio::test]
 async fn okta_failures_are_retried_or_reported_as_tool_errors() {
     let (okta, _server, mut client) = admin(&[], &[]).await;

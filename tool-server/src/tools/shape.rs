@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
+use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
@@ -237,16 +238,41 @@ pub struct FieldsArg(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for FieldsArg {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Either {
-            One(String),
-            Many(Vec<String>),
+        struct FieldsVisitor;
+        impl<'de> Visitor<'de> for FieldsVisitor {
+            type Value = FieldsArg;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "fields as a list of Okta property names, e.g. [\"profile.mobilePhone\"], \
+                     or [\"*\"]",
+                )
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FieldsArg, E> {
+                Ok(FieldsArg(vec![v.to_owned()]))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FieldsArg, A::Error> {
+                let mut names = Vec::new();
+                while let Some(name) = seq.next_element::<Value>()? {
+                    let Value::String(name) = name else {
+                        return Err(serde::de::Error::custom(
+                            "fields must list Okta property names as strings, e.g. \
+                             [\"profile.mobilePhone\"]",
+                        ));
+                    };
+                    names.push(name);
+                    if names.len() > MAX_PATHS {
+                        // The count is checked with a clear message later; stop reading here.
+                        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                        break;
+                    }
+                }
+                Ok(FieldsArg(names))
+            }
         }
-        Ok(match Either::deserialize(deserializer)? {
-            Either::One(one) => FieldsArg(vec![one]),
-            Either::Many(many) => FieldsArg(many),
-        })
+        deserializer.deserialize_any(FieldsVisitor)
     }
 }
 
