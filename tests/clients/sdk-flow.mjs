@@ -106,11 +106,17 @@ async function useTools(client, label) {
     name: "get_okta_user",
     arguments: { user_id: "alice@example.com" },
   });
+  // The SDK validates structuredContent against the tool's outputSchema (and throws if it does
+  // not match), for a result and for an isError result alike.
+  const users = await client.callTool({ name: "list_okta_users", arguments: { limit: 5 } });
+  const badList = await client.callTool({ name: "list_okta_users", arguments: { limit: 5, fields: ["a b"] } });
   report[label] = {
     tools: names,
     time: time.structuredContent?.time,
     alice: alice.structuredContent?.user?.id ?? null,
     aliceError: alice.isError ?? false,
+    users: users.structuredContent?.users?.map((u) => u.profile?.login) ?? null,
+    badListError: badList.isError ?? false,
   };
 }
 

@@ -30,6 +30,13 @@ async fn each_demo_user_gets_their_roles_tools_through_the_whole_oauth_dance() {
         assert_eq!(tools(&report, "first"), expected, "{email}: {report}");
         // Every tool call went through with the role's identity.
         assert_eq!(report["first"]["alice"], ALICE_ID, "{email}: {report}");
+        // A list tool's answer and its failure both passed the SDK's outputSchema check.
+        assert_eq!(
+            report["first"]["users"].as_array().map(Vec::len),
+            Some(5),
+            "{email}: {report}"
+        );
+        assert_eq!(report["first"]["badListError"], true, "{email}: {report}");
         assert!(
             report["first"]["time"]
                 .as_str()
