@@ -7,7 +7,7 @@
 
 use okta_mcp_tool_server::okta::OktaError;
 use okta_mcp_tool_server::okta::fuzzing::{
-    error_from_response, next_link, parse_link_header, rate_limit_wait,
+    error_from_response, next_link, parse_link_header, parse_projected, rate_limit_wait,
 };
 use okta_mcp_tool_server::policy::ToolPolicy;
 use okta_mcp_tool_server::wrap::fuzzing::{
@@ -403,6 +403,103 @@ proptest! {
         prop_assert_eq!(wait.as_secs() as i64, ahead.clamp(0, 60));
         let wait = rate_limit_wait(junk[0].as_deref(), junk[1].as_deref(), junk[2].as_deref(), date);
         prop_assert!(wait.as_secs() <= 60);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Okta's answers, parsed keeping only the fields a list tool declares
+
+/// What keeping `paths` of `value` means, by definition: an object keeps the named keys (a
+/// name with nothing below it whole, minus `_links`, `_embedded` and nulls below), an array
+/// applies the same to each element, and nulls are left out.
+fn projected_by_definition(value: &Value, paths: &[Vec<&str>]) -> Value {
+    fn whole(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .filter(|(k, v)| *k != "_links" && *k != "_embedded" && !v.is_null())
+                    .map(|(k, v)| (k.clone(), whole(v)))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(whole).collect()),
+            other => other.clone(),
+        }
+    }
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, child) in map {
+                if key == "_links" || child.is_null() {
+                    continue;
+                }
+                let below: Vec<Vec<&str>> = paths
+                    .iter()
+                    .filter(|p| p.first() == Some(&key.as_str()))
+                    .map(|p| p[1..].to_vec())
+                    .collect();
+                if below.is_empty() {
+                    continue;
+                }
+                let kept = if below.iter().any(Vec::is_empty) {
+                    if key == "_embedded" { child.clone() } else { whole(child) }
+                } else {
+                    projected_by_definition(child, &below)
+                };
+                out.insert(key.clone(), kept);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(
+            items.iter().map(|i| projected_by_definition(i, paths)).collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// JSON shaped like Okta's answers: objects whose keys are the names the paths use.
+fn okta_like() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i32>().prop_map(Value::from),
+        "[a-z\"\\é]{0,6}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 40, 5, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::btree_map(
+                prop_oneof![Just("id"), Just("profile"), Just("login"), Just("_links"), Just("_embedded"), Just("a")]
+                    .prop_map(str::to_owned),
+                inner,
+                0..5,
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    /// Parsing with a projection equals parsing everything and then keeping the named paths.
+    #[test]
+    fn a_projection_keeps_exactly_the_named_paths(
+        value in okta_like(),
+        paths in proptest::collection::vec(proptest::collection::vec(prop_oneof![
+            Just("id"), Just("profile"), Just("login"), Just("_links"), Just("a"), Just("")
+        ], 1..4), 0..4),
+    ) {
+        // Names as the tools write them: no empty part, no `_embedded` (named only for expands).
+        let paths: Vec<Vec<&str>> = paths.into_iter().filter(|p| !p.contains(&"")).collect();
+        let dotted: Vec<String> = paths.iter().map(|p| p.join(".")).collect();
+        let dotted: Vec<&str> = dotted.iter().map(String::as_str).collect();
+        let body = serde_json::to_vec(&value).unwrap();
+        let parsed = parse_projected(&body, &dotted).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(parsed, projected_by_definition(&value, &paths));
+    }
+
+    /// Arbitrary bytes are parsed or refused, never a panic.
+    #[test]
+    fn any_okta_body_is_projected_or_refused(body in prop_oneof![bytes(300), json_value().prop_map(|v| serde_json::to_vec(&v).unwrap())]) {
+        let _ = parse_projected(&body, &["id", "profile.login", "target.alternateId"]);
     }
 }
 

@@ -58,3 +58,8 @@ pub fn rate_limit_wait(
     let now = DateTime::from_timestamp(now, 0).unwrap_or_default();
     retry::rate_limit_wait(&headers, now)
 }
+
+/// Okta's answer parsed keeping only `paths` (dotted), as a list tool parses it.
+pub fn parse_projected(body: &[u8], paths: &[&str]) -> serde_json::Result<serde_json::Value> {
+    super::projection::parse(body, &super::projection::Fields::of(paths.iter().copied()))
+}

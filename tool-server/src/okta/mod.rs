@@ -11,7 +11,6 @@
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
-pub(crate) mod lean;
 mod pagination;
 mod path;
 pub(crate) mod projection;
@@ -506,7 +505,7 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
 /// Okta's answer, without `_links` (and `_embedded`, unless the request asked to `expand`).
 fn parse_json(body: &[u8], url: &Url) -> Result<Value, OktaError> {
     let expands = url.query_pairs().any(|(key, _)| key == "expand");
-    lean::parse(body, expands)
+    projection::parse_whole(body, expands)
         .map_err(|e| OktaError::BadResponse(format!("invalid JSON from {}: {e}", url.path())))
 }
 

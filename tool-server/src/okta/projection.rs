@@ -3,8 +3,10 @@
 //! A page of 200 users is about 380 KB, of which a listing shows a tenth. [`parse`] reads the
 //! whole body (every byte is still checked as JSON) but builds values only for the fields named
 //! in a [`Fields`] tree; everything else, `_links` always and `_embedded` unless named, is
-//! skipped without allocating, and so is every `null` (Okta's "not set"). A named field keeps its whole value; a name under an array
-//! applies to each element (`target.alternateId` keeps the `alternateId` of every target).
+//! skipped without allocating, and so is every `null` (Okta's "not set"). A named field keeps
+//! its whole value; a name under an array applies to each element (`target.alternateId` keeps
+//! the `alternateId` of every target). [`parse_whole`] is the same reader for one whole object
+//! (a `get_*` tool's answer): everything but `_links` (and `_embedded` unless asked for).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -126,10 +128,25 @@ impl Fields {
     }
 }
 
-/// Parses `body` (an object, or an array of them) keeping only `fields` of each object.
+/// Parses `body` (an object, or an array of them) keeping only `fields` of each object, and
+/// leaving out `null`s.
 pub fn parse(body: &[u8], fields: &Fields) -> serde_json::Result<Value> {
+    parse_with(body, fields, false)
+}
+
+/// Parses a whole object for the `get_*` tools: everything but `_links`, and `_embedded` only
+/// for a request that asked to `expand`; `null`s kept (one object's answer shows what is unset).
+pub fn parse_whole(body: &[u8], keep_embedded: bool) -> serde_json::Result<Value> {
+    let mut fields = Fields::everything();
+    if keep_embedded {
+        fields.add(EMBEDDED);
+    }
+    parse_with(body, &fields, true)
+}
+
+fn parse_with(body: &[u8], fields: &Fields, keep_nulls: bool) -> serde_json::Result<Value> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value = Projected { fields }.deserialize(&mut deserializer)?;
+    let value = Projected { fields, keep_nulls }.deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(value)
 }
@@ -137,6 +154,7 @@ pub fn parse(body: &[u8], fields: &Fields) -> serde_json::Result<Value> {
 #[derive(Clone, Copy)]
 struct Projected<'f> {
     fields: &'f Fields,
+    keep_nulls: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for Projected<'_> {
@@ -204,9 +222,9 @@ impl<'de> Visitor<'de> for Projected<'_> {
         while let Some(key) = map.next_key::<Key>()? {
             match self.fields.child(key.as_str()) {
                 Some(fields) => {
-                    let value = map.next_value_seed(Projected { fields })?;
+                    let value = map.next_value_seed(Projected { fields, ..self })?;
                     // Okta's `null`s say "not set": an absent field says the same in fewer bytes.
-                    if !value.is_null() {
+                    if self.keep_nulls || !value.is_null() {
                         object.insert(key.into_string(), value);
                     }
                 }
@@ -290,6 +308,57 @@ mod tests {
         parse(&serde_json::to_vec(&page()).unwrap(), fields).unwrap()
     }
 
+    fn stripped(mut value: Value, keep_embedded: bool) -> Value {
+        match &mut value {
+            Value::Object(map) => {
+                map.remove(LINKS);
+                if !keep_embedded {
+                    map.remove(EMBEDDED);
+                }
+                let keys: Vec<String> = map.keys().cloned().collect();
+                for key in keys {
+                    let inner = map.remove(&key).unwrap_or(Value::Null);
+                    map.insert(key, stripped(inner, keep_embedded));
+                }
+            }
+            Value::Array(items) => {
+                let taken = std::mem::take(items);
+                *items = taken
+                    .into_iter()
+                    .map(|v| stripped(v, keep_embedded))
+                    .collect();
+            }
+            _ => {}
+        }
+        value
+    }
+
+    #[test]
+    fn a_whole_object_is_the_same_as_parsing_then_stripping() {
+        let page = json!([
+            {"id": "00u1", "status": "ACTIVE", "created": "2024-01-01T00:00:00.000Z",
+             "profile": {"login": "a@example.com", "email": "a@example.com", "_links": {"x": 1},
+                         "numbers": [1, -2, 3.5, 1e300, 18446744073709551615u64], "none": null,
+                         "flag": false, "nested": [{"_embedded": {"g": 1}, "k": "v"}]},
+             "credentials": {"provider": {"type": "OKTA", "name": "OKTA"}},
+             "_links": {"self": {"href": "https://example.okta.com/api/v1/users/00u1"}},
+             "_embedded": {"group": {"profile": {"name": "Engineering"}}}},
+            "text with \"escapes\" \u{e9} \u{1F600}", 7, null, [], {}
+        ]);
+        let body = serde_json::to_vec(&page).unwrap();
+        for keep in [false, true] {
+            assert_eq!(
+                parse_whole(&body, keep).unwrap(),
+                stripped(page.clone(), keep),
+                "{keep}"
+            );
+        }
+        assert_eq!(
+            parse_whole(&body, true).unwrap()[0]["_embedded"]["group"]["profile"]["name"],
+            "Engineering"
+        );
+    }
+
     #[test]
     fn keeps_only_the_named_fields_of_every_item() {
         let fields = Fields::of(["id", "status", "lastLogin", "profile.login"]);
@@ -313,7 +382,7 @@ mod tests {
     }
 
     #[test]
-    fn everything_is_the_lean_parse_without_nulls() {
+    fn a_listing_of_everything_is_the_whole_parse_without_nulls() {
         fn without_nulls(value: &mut Value) {
             match value {
                 Value::Object(map) => {
@@ -325,10 +394,10 @@ mod tests {
             }
         }
         let body = serde_json::to_vec(&page()).unwrap();
-        let mut lean = super::super::lean::parse(&body, false).unwrap();
-        without_nulls(&mut lean);
-        assert_eq!(parse(&body, &Fields::everything()).unwrap(), lean);
-        assert_eq!(lean[3], Value::Null, "items that are null stay");
+        let mut whole = parse_whole(&body, false).unwrap();
+        without_nulls(&mut whole);
+        assert_eq!(parse(&body, &Fields::everything()).unwrap(), whole);
+        assert_eq!(whole[3], Value::Null, "items that are null stay");
     }
 
     #[test]

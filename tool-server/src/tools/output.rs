@@ -284,7 +284,7 @@ mod tests {
 
     /// `value` as the Okta client hands it over: parsed without `_links`.
     fn as_from_okta(value: Value) -> Value {
-        crate::okta::lean::parse(&serde_json::to_vec(&value).unwrap(), false).unwrap()
+        crate::okta::projection::parse_whole(&serde_json::to_vec(&value).unwrap(), false).unwrap()
     }
 
     #[test]

@@ -3,12 +3,20 @@
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
-use serde_json::json;
 
-use super::{UserWriteArgs, WritePlan, done, user_id_arg, write_failed};
-use crate::okta::{ApiPath, WriteMethod};
+use super::{LifecycleWrite, UserWriteArgs};
 use crate::server::OktaToolServer;
 use crate::tools::output::ToolResult;
+
+const WRITE: LifecycleWrite = LifecycleWrite {
+    tool: "expire_okta_user_password",
+    operation: "expire_password",
+    question: |user| format!("Expire the password of {user}? They must choose a new one at their next sign-in."),
+    done: |login, was| format!(
+        "Expired the password of {login} (was {was}): they must choose a new one at their next \
+         sign-in."
+    ),
+};
 
 #[tool_router(router = expire_password_tool, vis = "pub(crate)")]
 impl OktaToolServer {
@@ -30,41 +38,6 @@ impl OktaToolServer {
         context: RequestContext<RoleServer>,
         Parameters(args): Parameters<UserWriteArgs>,
     ) -> ToolResult {
-        let user_id = user_id_arg(&args.user_id)?;
-        let user = self.write_target_user(user_id).await?;
-        let plan = WritePlan {
-            tool: "expire_okta_user_password",
-            target: user.id.clone(),
-            arguments: json!({"user_id": user_id}),
-            question: format!(
-                "Expire the password of {}? They must choose a new one at their next sign-in.",
-                user.describe()
-            ),
-            details: json!({"action": "expire_password", "user": user.json()}),
-        };
-        if let Some(stop) = self
-            .confirm(&context, &plan, args.confirmation.as_deref())
-            .await?
-        {
-            return Ok(stop);
-        }
-        let written = self
-            .okta()
-            .write(
-                WriteMethod::Post,
-                &ApiPath::new(["users", &user.id, "lifecycle", "expire_password"])?,
-                &[],
-            )
-            .await
-            .map_err(|e| write_failed(e, "check the user's status with get_okta_user"))?;
-        Ok(done(
-            &plan,
-            format!(
-                "Expired the password of {} (was {}): they must choose a new one at their next \
-                 sign-in.",
-                user.login, user.status
-            ),
-            &written,
-        ))
+        self.lifecycle_write(&context, &args, &WRITE).await
     }
 }

@@ -37,7 +37,7 @@ use serde_json::{Value, json};
 use super::args::required;
 use super::output::{ToolFailure, field, success};
 use crate::confirm::{Binding, TOKEN_LIFETIME};
-use crate::okta::{ApiPath, OktaError, Written};
+use crate::okta::{ApiPath, OktaError, WriteMethod, Written};
 use crate::server::OktaToolServer;
 
 /// The write tools, by their MCP names (a subset of [`super::TOOL_NAMES`]).
@@ -380,6 +380,54 @@ impl OktaToolServer {
 }
 
 /// The first call's answer without elicitation: nothing done, what would be, and the token.
+/// One lifecycle operation on one user: `POST /api/v1/users/{id}/lifecycle/{operation}`
+/// (suspend, unsuspend, expire_password share everything but these words).
+pub(crate) struct LifecycleWrite {
+    pub tool: &'static str,
+    /// The path segment, also the `action` of the structured plan.
+    pub operation: &'static str,
+    /// The question a person answers, given the user's description.
+    pub question: fn(&str) -> String,
+    /// What was done, given the user's login and earlier status.
+    pub done: fn(&str, &str) -> String,
+}
+
+impl OktaToolServer {
+    /// Resolves the user, asks for confirmation, then runs `write` once.
+    pub(crate) async fn lifecycle_write(
+        &self,
+        context: &RequestContext<RoleServer>,
+        args: &UserWriteArgs,
+        write: &LifecycleWrite,
+    ) -> ToolResult {
+        let user_id = user_id_arg(&args.user_id)?;
+        let user = self.write_target_user(user_id).await?;
+        let plan = WritePlan {
+            tool: write.tool,
+            target: user.id.clone(),
+            arguments: json!({"user_id": user_id}),
+            question: (write.question)(&user.describe()),
+            details: json!({"action": write.operation, "user": user.json()}),
+        };
+        if let Some(stop) = self
+            .confirm(context, &plan, args.confirmation.as_deref())
+            .await?
+        {
+            return Ok(stop);
+        }
+        let written = self
+            .okta()
+            .write(
+                WriteMethod::Post,
+                &ApiPath::new(["users", &user.id, "lifecycle", write.operation])?,
+                &[],
+            )
+            .await
+            .map_err(|e| write_failed(e, "check the user's status with get_okta_user"))?;
+        Ok(done(&plan, (write.done)(&user.login, &user.status), &written))
+    }
+}
+
 fn needs_confirmation(plan: &WritePlan, token: String) -> CallToolResult {
     let seconds = TOKEN_LIFETIME.as_secs();
     success(

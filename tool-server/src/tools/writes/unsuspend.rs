@@ -3,12 +3,17 @@
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
-use serde_json::json;
 
-use super::{UserWriteArgs, WritePlan, done, user_id_arg, write_failed};
-use crate::okta::{ApiPath, WriteMethod};
+use super::{LifecycleWrite, UserWriteArgs};
 use crate::server::OktaToolServer;
 use crate::tools::output::ToolResult;
+
+const WRITE: LifecycleWrite = LifecycleWrite {
+    tool: "unsuspend_okta_user",
+    operation: "unsuspend",
+    question: |user| format!("Unsuspend {user}? They can sign in again."),
+    done: |login, was| format!("Unsuspended {login} (was {was}): they can sign in again."),
+};
 
 #[tool_router(router = unsuspend_tool, vis = "pub(crate)")]
 impl OktaToolServer {
@@ -30,37 +35,6 @@ impl OktaToolServer {
         context: RequestContext<RoleServer>,
         Parameters(args): Parameters<UserWriteArgs>,
     ) -> ToolResult {
-        let user_id = user_id_arg(&args.user_id)?;
-        let user = self.write_target_user(user_id).await?;
-        let plan = WritePlan {
-            tool: "unsuspend_okta_user",
-            target: user.id.clone(),
-            arguments: json!({"user_id": user_id}),
-            question: format!("Unsuspend {}? They can sign in again.", user.describe()),
-            details: json!({"action": "unsuspend", "user": user.json()}),
-        };
-        if let Some(stop) = self
-            .confirm(&context, &plan, args.confirmation.as_deref())
-            .await?
-        {
-            return Ok(stop);
-        }
-        let written = self
-            .okta()
-            .write(
-                WriteMethod::Post,
-                &ApiPath::new(["users", &user.id, "lifecycle", "unsuspend"])?,
-                &[],
-            )
-            .await
-            .map_err(|e| write_failed(e, "check the user's status with get_okta_user"))?;
-        Ok(done(
-            &plan,
-            format!(
-                "Unsuspended {} (was {}): they can sign in again.",
-                user.login, user.status
-            ),
-            &written,
-        ))
+        self.lifecycle_write(&context, &args, &WRITE).await
     }
 }
