@@ -1,25 +1,34 @@
 //! Okta's own Management API spec (`tests/spec/`, release 2026.06.3) as the judge of
 //! (a) every answer the fake org gives to the calls the tools make: the success bodies of every
-//! list and get (each page, each `expand`), and its error bodies (400, 401, 403, 404, 429); and
-//! (b) every request the real tool server sends while it runs all of its tools: no parameter the
-//! operation does not declare, every value within its declared type, enum and bounds.
+//! list and get (each page, each `expand`) and of every write (the user, or no body at all), and
+//! the error bodies of both (400, 401, 403, 404, 405, 429); and
+//! (b) every request the real tool server sends while it runs all of its tools, the write tools
+//! through their confirmation tokens: only methods and paths the spec has an operation for, no
+//! parameter the operation does not declare, every value within its declared type, enum and
+//! bounds, and no body where the operation declares none.
 //!
 //! Where Okta's spec disagrees with itself or with what Okta does, the exception is written
-//! down here ([`UNDECLARED_ERRORS`], [`corrected_spec`]) with the reason; nothing is skipped
-//! silently. `the_checks_catch_drift` shows that a body or a request that leaves the spec fails.
+//! down here ([`UNDECLARED_ERRORS`], [`EMPTY_OBJECT_ANSWERS`], [`corrected_spec`]) with the
+//! reason; nothing is skipped silently. `the_checks_catch_drift` shows that a body, a status or a
+//! request that leaves the spec fails.
 
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::Request;
+use axum::http::{Request, header};
+use axum::response::Response;
 use okta_mcp_tests::contract::{self, Spec};
-use okta_mcp_tests::fake_okta::dataset::{ALICE_ID, BIG_GROUP_ID, DEFAULT_SEED, ZOE_LOGIN};
+use okta_mcp_tests::fake_okta::dataset::{
+    ALICE_ID, BIG_GROUP_ID, DEFAULT_SEED, EVERYONE_GROUP_ID, GroupType, UserStatus, ZOE_LOGIN,
+};
 use okta_mcp_tests::fake_okta::error::ApiError;
 use okta_mcp_tests::fake_okta::traffic::FaultsUpdate;
 use okta_mcp_tests::fake_okta::{self, Dataset, Settings, state::AppState};
-use okta_mcp_tests::harness::{FakeOkta, McpClient, TEST_API_TOKEN, ToolServer};
+use okta_mcp_tests::harness::{
+    FakeOkta, McpClient, TEST_API_TOKEN, ToolServer, http_client, serve_hook,
+};
 use okta_mcp_tool_server::tools::TOOL_NAMES;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -30,12 +39,27 @@ const UNDECLARED_ERRORS: &[(u16, &str)] = &[
     // Okta answers E0000011 to any request without a valid token, but the spec declares 401
     // for none of the operations the tools use.
     (401, "no operation declares it"),
-    // Okta answers E0000001 (a bad `limit`, `after`, `type`) and E0000031 (a bad `filter` or
-    // `search`) on operations that declare no 400: only listLogEvents does. Even
-    // listApplicationGroupAssignments, whose `limit` has a declared minimum, declares no 400
-    // for a limit below it.
-    (400, "only listLogEvents declares it"),
+    // Okta answers E0000001 (a bad `limit`, `after`, `type`, `oauthTokens`) and E0000031 (a bad
+    // `filter` or `search`) on operations that declare no 400: of those the tools call, only
+    // listLogEvents, suspendUser and unsuspendUser do. Even listApplicationGroupAssignments,
+    // whose `limit` has a declared minimum, declares no 400 for a limit below it. A lifecycle
+    // transition the user's status does not allow is E0000001 too, as Okta's Users API
+    // reference documents for suspend and unsuspend; expirePassword declares no 400, and Okta
+    // documents no other answer for it.
+    (400, "few operations declare it"),
+    // Okta answers E0000022 to a method that a path has no operation for: no operation can
+    // declare it.
+    (405, "no operation has the method"),
 ];
+
+/// Answers with a body where the operation's status declares none: the body must be exactly
+/// `{}`. "Returns an empty object", says Okta's Users API reference of Suspend User and
+/// Unsuspend User, while the spec's 200 has no `content` (and the page generated from it says
+/// "No content"); clients must take both, and the tool server does.
+const EMPTY_OBJECT_ANSWERS: &[(&str, u16)] = &[("suspendUser", 200), ("unsuspendUser", 200)];
+
+/// The methods a 405 is checked against: the spec must have none of them for the path.
+const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
 
 /// Okta's spec with the corrections the fake org (and Okta) need; each says why.
 fn corrected_spec() -> Spec {
@@ -158,13 +182,19 @@ fn fake_org() -> (Router, AppState) {
 /// One answer of the fake org.
 struct Answer {
     status: u16,
+    /// The JSON body (`null` when there is none, or it is not JSON).
     body: Value,
+    /// No body at all (a 204, or a 200 of an operation that declares no body).
+    empty: bool,
     /// Path and query of the `next` link.
     next: Option<String>,
 }
 
-async fn send(app: &Router, uri: &str, token: Option<&str>) -> Answer {
-    let mut request = Request::builder().uri(uri).header("host", "fake.test");
+async fn send(app: &Router, method: &str, uri: &str, token: Option<&str>) -> Answer {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", "fake.test");
     if let Some(token) = token {
         request = request.header("authorization", format!("SSWS {token}"));
     }
@@ -186,7 +216,13 @@ async fn send(app: &Router, uri: &str, token: Option<&str>) -> Answer {
         .await
         .expect("body");
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Answer { status, body, next }
+    let empty = bytes.iter().all(u8::is_ascii_whitespace);
+    Answer {
+        status,
+        body,
+        empty,
+        next,
+    }
 }
 
 /// Splits `/path?a=1&b=2` into the path and decoded query pairs.
@@ -204,53 +240,98 @@ struct Judge {
     problems: Vec<String>,
     answers: usize,
     operations: BTreeSet<(String, u16)>,
+    /// 405s to methods the spec has no operation for.
+    not_allowed: usize,
 }
 
 impl Judge {
-    /// Checks the body of `answer` to `GET uri`.
-    fn answer(&mut self, uri: &str, answer: &Answer) {
+    /// Checks `answer` to `method uri`: its body against what the operation declares for its
+    /// status (a body's schema, or no body), or against `Error` for a status no operation
+    /// declares ([`UNDECLARED_ERRORS`]).
+    fn answer(&mut self, method: &str, uri: &str, answer: &Answer) {
         let (path, _) = split(uri);
         self.answers += 1;
         let spec = spec();
-        let Some(operation) = spec.operation("GET", path) else {
-            self.problems
-                .push(format!("GET {uri}: no operation in the spec"));
+        let Some(operation) = spec.operation(method, path) else {
+            self.not_allowed(method, uri, answer);
             return;
         };
-        self.operations
-            .insert((operation.id.clone(), answer.status));
-        let result = if spec.response_schema(&operation, answer.status).is_none()
-            && UNDECLARED_ERRORS.iter().any(|(s, _)| *s == answer.status)
+        let status = answer.status;
+        self.operations.insert((operation.id.clone(), status));
+        let result = if status == 405 {
+            Err(format!(
+                "a 405, but {} is this method's operation",
+                operation.id
+            ))
+        } else if answer.empty {
+            spec.check_empty_response(method, path, status)
+        } else if EMPTY_OBJECT_ANSWERS.contains(&(operation.id.as_str(), status)) {
+            if answer.body == json!({}) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} {status}: only an empty object is excepted, not {}",
+                    operation.id, answer.body
+                ))
+            }
+        } else if !spec.declares(&operation, status)
+            && UNDECLARED_ERRORS.iter().any(|(s, _)| *s == status)
         {
             spec.check_named("Error", &answer.body)
         } else {
-            spec.check_response("GET", path, answer.status, &answer.body)
+            spec.check_response(method, path, status, &answer.body)
         };
         if let Err(problem) = result {
             self.problems
-                .push(format!("GET {uri} → {}: {problem}", answer.status));
+                .push(format!("{method} {uri} → {status}: {problem}"));
         }
         // The fake's own next links must be requests the spec allows, too.
         if let Some(next) = &answer.next {
             let (next_path, query) = split(next);
             for problem in spec.check_request("GET", next_path, &query) {
                 self.problems
-                    .push(format!("next link of GET {uri}: {problem}"));
+                    .push(format!("next link of {method} {uri}: {problem}"));
             }
         }
     }
 
-    /// `GET uri` with the token, checked, expecting `status`; returns the answer.
-    async fn get(&mut self, app: &Router, uri: &str, status: u16) -> Answer {
-        let answer = send(app, uri, Some(TEST_API_TOKEN)).await;
+    /// An answer to a method the spec has no operation for: right only as a 405 with Okta's
+    /// error body, on a path the spec has other methods for.
+    fn not_allowed(&mut self, method: &str, uri: &str, answer: &Answer) {
+        let (path, _) = split(uri);
+        let spec = spec();
+        if answer.status != 405 {
+            self.problems.push(format!(
+                "{method} {uri} → {}: no operation in the spec",
+                answer.status
+            ));
+        } else if !METHODS.iter().any(|m| spec.operation(m, path).is_some()) {
+            self.problems
+                .push(format!("{method} {uri} → 405: no operation has the path"));
+        } else if let Err(problem) = spec.check_named("Error", &answer.body) {
+            self.problems
+                .push(format!("{method} {uri} → 405: {problem}"));
+        } else {
+            self.not_allowed += 1;
+        }
+    }
+
+    /// `method uri` with the token, checked, expecting `status`; returns the answer.
+    async fn call(&mut self, app: &Router, method: &str, uri: &str, status: u16) -> Answer {
+        let answer = send(app, method, uri, Some(TEST_API_TOKEN)).await;
         if answer.status != status {
             self.problems.push(format!(
-                "GET {uri}: expected {status}, got {}: {}",
+                "{method} {uri}: expected {status}, got {}: {}",
                 answer.status, answer.body
             ));
         }
-        self.answer(uri, &answer);
+        self.answer(method, uri, &answer);
         answer
+    }
+
+    /// `GET uri` with the token, checked, expecting `status`; returns the answer.
+    async fn get(&mut self, app: &Router, uri: &str, status: u16) -> Answer {
+        self.call(app, "GET", uri, status).await
     }
 
     /// Every page of `uri`, following `next` links.
@@ -500,9 +581,9 @@ async fn the_fake_orgs_answers_match_oktas_spec() {
     ];
     for uri in &every_operation {
         for token in [None, Some("wrong-token")] {
-            let answer = send(&app, uri, token).await;
+            let answer = send(&app, "GET", uri, token).await;
             assert_eq!(answer.status, 401, "{uri}");
-            judge.answer(uri, &answer);
+            judge.answer("GET", uri, &answer);
         }
         state.traffic.update(&FaultsUpdate {
             inject_429: Some(1),
@@ -533,12 +614,337 @@ async fn the_fake_orgs_answers_match_oktas_spec() {
     );
 }
 
+/// (a) Every kind of answer the fake org gives to the operations of the write tools (and to
+/// getFactor, which reset_okta_user_factor reads first): each success, a transition the user's
+/// status does not allow, unknown ids, groups the API cannot change, methods the spec has no
+/// operation for, and 401, 403, 429.
+#[tokio::test]
+async fn the_fake_orgs_write_answers_match_oktas_spec() {
+    let (app, state) = fake_org();
+    let d = dataset();
+    let mut judge = Judge::default();
+    let active_ids: BTreeSet<&str> = d
+        .users
+        .iter()
+        .filter(|u| u.status == UserStatus::Active)
+        .map(|u| u.id.as_str())
+        .collect();
+    let factor_of = |user: &str| {
+        d.factors
+            .iter()
+            .find(|f| f.user_id == user)
+            .map(|f| f.id.clone())
+    };
+    // Not alice: her paths stay untouched for the 405, 401 and 429 checks below.
+    let mut with_factors = d.users.iter().filter(|u| {
+        u.status == UserStatus::Active && u.id != ALICE_ID && factor_of(&u.id).is_some()
+    });
+    let user = with_factors.next().expect("an active user with a factor");
+    let other = with_factors.next().expect("a second one");
+    let suspended = d
+        .users
+        .iter()
+        .find(|u| u.status == UserStatus::Suspended)
+        .expect("a suspended user");
+    let group = d
+        .groups
+        .iter()
+        .find(|g| g.group_type == GroupType::OktaGroup && !g.member_ids.contains(&user.id))
+        .expect("an OKTA_GROUP without the user");
+    let app_group = d
+        .groups
+        .iter()
+        .find(|g| g.group_type == GroupType::AppGroup)
+        .expect("an APP_GROUP");
+    let lifecycle = |id: &str, operation: &str| format!("/api/v1/users/{id}/lifecycle/{operation}");
+    let sessions = |id: &str| format!("/api/v1/users/{id}/sessions");
+    let factor_path = |id: &str, factor: &str| format!("/api/v1/users/{id}/factors/{factor}");
+    let membership = |group: &str, user: &str| format!("/api/v1/groups/{group}/users/{user}");
+
+    // Lifecycle: 200 (by login or id) until the status no longer allows it: 400 E0000001.
+    judge
+        .call(
+            &app,
+            "POST",
+            &lifecycle(&user.profile.login, "suspend"),
+            200,
+        )
+        .await;
+    judge
+        .call(&app, "POST", &lifecycle(&user.id, "suspend"), 400)
+        .await;
+    judge
+        .call(&app, "POST", &lifecycle(&user.id, "unsuspend"), 200)
+        .await;
+    judge
+        .call(&app, "POST", &lifecycle(&user.id, "unsuspend"), 400)
+        .await;
+    // Expiring a password answers the user, also when it already expired.
+    for _ in 0..2 {
+        let expired = judge
+            .call(&app, "POST", &lifecycle(&user.id, "expire_password"), 200)
+            .await;
+        assert_eq!(expired.body["status"], "PASSWORD_EXPIRED");
+    }
+    judge
+        .call(
+            &app,
+            "POST",
+            &lifecycle(&suspended.id, "expire_password"),
+            400,
+        )
+        .await;
+
+    // Sessions: 204 without a body, with or without the declared booleans; a bad boolean 400.
+    for query in [
+        "",
+        "?oauthTokens=true",
+        "?oauthTokens=false&forgetDevices=true",
+    ] {
+        judge
+            .call(
+                &app,
+                "DELETE",
+                &format!("{}{query}", sessions(&user.id)),
+                204,
+            )
+            .await;
+    }
+    judge
+        .call(
+            &app,
+            "DELETE",
+            &format!("{}?oauthTokens=maybe", sessions(&user.id)),
+            400,
+        )
+        .await;
+
+    // Factors: one of each type, then one unenrolled (204) and gone (404).
+    let mut types = BTreeSet::new();
+    for factor in &d.factors {
+        if active_ids.contains(factor.user_id.as_str()) && types.insert(&factor.factor_type) {
+            judge
+                .get(&app, &factor_path(&factor.user_id, &factor.id), 200)
+                .await;
+        }
+    }
+    let factor = factor_of(&user.id).expect("a factor");
+    let path = factor_path(&user.id, &factor);
+    judge.call(&app, "DELETE", &path, 204).await;
+    judge.call(&app, "DELETE", &path, 404).await;
+    judge.get(&app, &path, 404).await;
+    // A deactivated user's factors are not found, as Okta answers for a DEPROVISIONED user.
+    let deactivated = send(
+        &app,
+        "POST",
+        &format!("/__fake/users/{}/lifecycle/deactivate", other.id),
+        None,
+    )
+    .await;
+    assert_eq!(deactivated.body["status"], "DEPROVISIONED");
+    let path = factor_path(&other.id, &factor_of(&other.id).expect("a factor"));
+    judge.call(&app, "DELETE", &path, 404).await;
+    judge.get(&app, &path, 404).await;
+
+    // Memberships: 204 whether or not anything changes; 403 for an APP_GROUP and Everyone.
+    for method in ["PUT", "PUT", "DELETE", "DELETE"] {
+        judge
+            .call(&app, method, &membership(&group.id, &user.id), 204)
+            .await;
+    }
+    for refused in [app_group.id.as_str(), EVERYONE_GROUP_ID] {
+        for method in ["PUT", "DELETE"] {
+            judge
+                .call(&app, method, &membership(refused, &user.id), 403)
+                .await;
+        }
+    }
+
+    // Unknown users, groups and factors: 404 E0000007.
+    let nobody = "00unosuchuser0000000";
+    let unknown = [
+        ("POST", lifecycle(nobody, "suspend")),
+        ("POST", lifecycle(nobody, "unsuspend")),
+        ("POST", lifecycle(nobody, "expire_password")),
+        ("DELETE", sessions(nobody)),
+        ("GET", factor_path(nobody, &factor)),
+        ("DELETE", factor_path(nobody, &factor)),
+        ("GET", factor_path(&user.id, "mfanosuchfactor00000")),
+        ("DELETE", factor_path(&user.id, "mfanosuchfactor00000")),
+        ("PUT", membership("00gnosuchgroup000000", &user.id)),
+        ("DELETE", membership("00gnosuchgroup000000", &user.id)),
+        ("PUT", membership(&group.id, nobody)),
+        ("DELETE", membership(&group.id, nobody)),
+    ];
+    for (method, uri) in &unknown {
+        judge.call(&app, method, uri, 404).await;
+    }
+
+    // Methods the spec has no operation for on these paths: 405 E0000022.
+    let third = factor_of(ALICE_ID).expect("alice has factors");
+    let every_operation = [
+        ("POST", lifecycle(ALICE_ID, "suspend")),
+        ("POST", lifecycle(ALICE_ID, "unsuspend")),
+        ("POST", lifecycle(ALICE_ID, "expire_password")),
+        ("DELETE", sessions(ALICE_ID)),
+        ("GET", factor_path(ALICE_ID, &third)),
+        ("DELETE", factor_path(ALICE_ID, &third)),
+        ("PUT", membership(&group.id, ALICE_ID)),
+        ("DELETE", membership(&group.id, ALICE_ID)),
+    ];
+    let paths: BTreeSet<&str> = every_operation.iter().map(|(_, p)| p.as_str()).collect();
+    for path in paths {
+        for method in METHODS {
+            if spec().operation(method, path).is_none() {
+                judge.call(&app, method, path, 405).await;
+            }
+        }
+    }
+
+    // 401 and 429 from every operation; the 403 body as Okta sends it when the token may not.
+    for (method, uri) in &every_operation {
+        for token in [None, Some("wrong-token")] {
+            let answer = send(&app, method, uri, token).await;
+            assert_eq!(answer.status, 401, "{method} {uri}");
+            judge.answer(method, uri, &answer);
+        }
+        state.traffic.update(&FaultsUpdate {
+            inject_429: Some(1),
+            ..FaultsUpdate::default()
+        });
+        judge.call(&app, method, uri, 429).await;
+        let forbidden = spec().check_response(method, uri, 403, &ApiError::Forbidden.body());
+        if let Err(problem) = forbidden {
+            judge
+                .problems
+                .push(format!("403 of {method} {uri}: {problem}"));
+        }
+    }
+
+    assert!(
+        judge.problems.is_empty(),
+        "{} answers leave Okta's spec:\n{}",
+        judge.problems.len(),
+        judge.problems.join("\n")
+    );
+    let statuses = |id: &str| -> Vec<u16> {
+        judge
+            .operations
+            .iter()
+            .filter(|(operation, _)| operation == id)
+            .map(|(_, status)| *status)
+            .collect()
+    };
+    for (id, expected) in [
+        ("suspendUser", &[200, 400, 401, 404, 429][..]),
+        ("unsuspendUser", &[200, 400, 401, 404, 429]),
+        ("expirePassword", &[200, 400, 401, 404, 429]),
+        ("revokeUserSessions", &[204, 400, 401, 404, 429]),
+        ("getFactor", &[200, 401, 404, 429]),
+        ("unenrollFactor", &[204, 401, 404, 429]),
+        ("assignUserToGroup", &[204, 401, 403, 404, 429]),
+        ("unassignUserFromGroup", &[204, 401, 403, 404, 429]),
+    ] {
+        assert_eq!(statuses(id), expected, "statuses of {id} answered");
+    }
+    let operations: BTreeSet<&str> = judge.operations.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(operations.len(), 8, "operations answered: {operations:?}");
+    assert_eq!(
+        judge.not_allowed, 22,
+        "405s to methods without an operation"
+    );
+    eprintln!(
+        "{} answers of {} write operations (and {} 405s) checked against Okta's spec {}",
+        judge.answers,
+        operations.len(),
+        judge.not_allowed,
+        spec().version()
+    );
+}
+
+/// One API request as the tool server sent it, body included.
+#[derive(Debug, Clone)]
+struct Sent {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// Requests the relay kept.
+type SentRequests = Arc<Mutex<Vec<Sent>>>;
+
+/// A relay between the tool server and the fake org that keeps every API request with its body
+/// (`/__fake/stats` keeps none). Returns its URL, for the tool server's `OKTA_ORG_URL`.
+async fn relay(okta_url: &str) -> (String, SentRequests) {
+    let sent = SentRequests::default();
+    let kept = Arc::clone(&sent);
+    let okta = okta_url.to_owned();
+    let http = http_client();
+    let app = Router::new().fallback(move |request: Request<Body>| {
+        let (okta, http, kept) = (okta.clone(), http.clone(), Arc::clone(&kept));
+        async move { pass_on(request, &okta, &http, &kept).await }
+    });
+    (serve_hook(app).await, sent)
+}
+
+/// Keeps `request` (when it is an API request) and answers what the fake org answers to it.
+async fn pass_on(
+    request: Request<Body>,
+    okta: &str,
+    http: &reqwest::Client,
+    kept: &Mutex<Vec<Sent>>,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .expect("the request's body");
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let (path, query) = split(target);
+    if path.starts_with("/api/") {
+        kept.lock().expect("not poisoned").push(Sent {
+            method: parts.method.to_string(),
+            path: path.to_owned(),
+            query,
+            body: body.to_vec(),
+        });
+    }
+    let hop_by_hop = [
+        header::CONTENT_LENGTH,
+        header::TRANSFER_ENCODING,
+        header::CONNECTION,
+    ];
+    // `Host` goes along: the fake's `next` links then lead back through the relay.
+    let mut forward = http
+        .request(parts.method.clone(), format!("{okta}{target}"))
+        .body(body.to_vec());
+    for (name, value) in parts
+        .headers
+        .iter()
+        .filter(|(n, _)| !hop_by_hop.contains(n))
+    {
+        forward = forward.header(name, value);
+    }
+    let answer = forward.send().await.expect("the fake org answers");
+    let mut response = Response::builder().status(answer.status());
+    for (name, value) in answer
+        .headers()
+        .iter()
+        .filter(|(n, _)| !hop_by_hop.contains(n))
+    {
+        response = response.header(name, value);
+    }
+    let bytes = answer.bytes().await.expect("the fake org's body");
+    response.body(Body::from(bytes)).expect("a response")
+}
+
 /// (b) Every request the real tool server sends while each of its tools runs: paging, cursors,
-/// filters, the smallest and largest limits.
+/// filters, the smallest and largest limits, and each write tool confirmed with its token.
 #[tokio::test]
 async fn the_tool_servers_requests_match_oktas_spec() {
     let okta = FakeOkta::start(&[]);
-    let server = ToolServer::start(&okta, &[]).await;
+    let (relay_url, sent) = relay(&okta.url).await;
+    let server = ToolServer::start(&okta, &[("OKTA_ORG_URL", &relay_url)]).await;
     let mut client = McpClient::new(&server.mcp_url, "super-admin", "00u-contract");
     client.initialize().await;
     let d = dataset();
@@ -657,6 +1063,57 @@ async fn the_tool_servers_requests_match_oktas_spec() {
             client.call_ok(tool, args).await;
         }
     }
+    // The write tools: the first call only asks and returns a token, the second (with it) writes.
+    let has_factor = |id: &str| d.factors.iter().any(|f| f.user_id == id);
+    let user = d
+        .users
+        .iter()
+        .find(|u| u.status == UserStatus::Active && u.id != ALICE_ID && has_factor(&u.id))
+        .expect("an active user with a factor");
+    let (id, login) = (user.id.as_str(), user.profile.login.as_str());
+    let factor = &d
+        .factors
+        .iter()
+        .find(|f| f.user_id == id)
+        .expect("a factor")
+        .id;
+    let group = &d
+        .groups
+        .iter()
+        .find(|g| g.group_type == GroupType::OktaGroup && !g.member_ids.contains(&user.id))
+        .expect("an OKTA_GROUP without the user")
+        .id;
+    for (tool, mut args) in [
+        ("suspend_okta_user", json!({"user_id": login})),
+        ("unsuspend_okta_user", json!({"user_id": id})),
+        ("expire_okta_user_password", json!({"user_id": id})),
+        ("clear_okta_user_sessions", json!({"user_id": id})),
+        (
+            "clear_okta_user_sessions",
+            json!({"user_id": login, "oauth_tokens": true}),
+        ),
+        (
+            "reset_okta_user_factor",
+            json!({"user_id": id, "factor_id": factor}),
+        ),
+        (
+            "add_okta_user_to_group",
+            json!({"group_id": group, "user_id": login}),
+        ),
+        (
+            "remove_okta_user_from_group",
+            json!({"group_id": group, "user_id": id}),
+        ),
+    ] {
+        let asked = client.call_ok(tool, args.clone()).await;
+        let token = asked["confirmation"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{tool}({args}) returned no token: {asked}"));
+        args["confirmation"] = json!(token);
+        let done = client.call_ok(tool, args.clone()).await;
+        assert_eq!(done["done"], true, "{tool}({args}): {done}");
+        called.insert(tool);
+    }
     let every_tool: BTreeSet<&str> = TOOL_NAMES.into_iter().collect();
     assert_eq!(called, every_tool, "every tool runs");
 
@@ -667,22 +1124,52 @@ async fn the_tool_servers_requests_match_oktas_spec() {
         seen.len() < 1000,
         "the fake keeps the last 1000 requests only"
     );
+    let sent = sent.lock().expect("not poisoned").clone();
+    // The fake org saw what the relay passed on, no more and no less.
+    let line =
+        |method: &str, path: &str, query: &[(String, String)]| format!("{method} {path} {query:?}");
+    let mut received: Vec<String> = seen
+        .iter()
+        .map(|request| {
+            let text = |key: &str| request[key].as_str().unwrap_or_default().to_owned();
+            let query: Vec<(String, String)> =
+                serde_json::from_value(request["query"].clone()).expect("query pairs");
+            line(&text("method"), &text("path"), &query)
+        })
+        .collect();
+    let mut relayed: Vec<String> = sent
+        .iter()
+        .map(|r| line(&r.method, &r.path, &r.query))
+        .collect();
+    received.sort();
+    relayed.sort();
+    assert_eq!(relayed, received, "the relay and the fake org disagree");
     let mut problems = Vec::new();
     let mut operations = BTreeSet::new();
-    for request in seen {
-        let method = request["method"].as_str().unwrap_or_default();
-        let path = request["path"].as_str().unwrap_or_default();
-        let query: Vec<(String, String)> =
-            serde_json::from_value(request["query"].clone()).expect("query pairs");
+    for request in &sent {
+        let (method, path) = (request.method.as_str(), request.path.as_str());
         if let Some(operation) = spec().operation(method, path) {
             operations.insert(operation.id);
         }
-        problems.extend(spec().check_request(method, path, &query));
+        problems.extend(spec().check_request(method, path, &request.query));
+        problems.extend(spec().check_request_body(method, path, &request.body));
     }
-    assert_eq!(operations.len(), 17, "operations called: {operations:?}");
+    for write in [
+        "suspendUser",
+        "unsuspendUser",
+        "expirePassword",
+        "revokeUserSessions",
+        "getFactor",
+        "unenrollFactor",
+        "assignUserToGroup",
+        "unassignUserFromGroup",
+    ] {
+        assert!(operations.contains(write), "{write} called: {operations:?}");
+    }
+    assert_eq!(operations.len(), 25, "operations called: {operations:?}");
     eprintln!(
         "{} requests of the tool server to {} operations checked against Okta's spec",
-        seen.len(),
+        sent.len(),
         operations.len()
     );
     assert!(
@@ -693,7 +1180,8 @@ async fn the_tool_servers_requests_match_oktas_spec() {
     );
 }
 
-/// The checks fail on what drifted from the spec before: a body or a request that leaves it.
+/// The checks fail on what drifted from the spec before, or could: a body, a status or a request
+/// that leaves it, reads and writes alike.
 #[test]
 fn the_checks_catch_drift() {
     let spec = spec();
@@ -795,4 +1283,114 @@ fn the_checks_catch_drift() {
             "{path} {query:?}: {problems:?}"
         );
     }
+
+    // Writes: a wrong status, a body where none is declared, a body missing where one is.
+    let sessions = "/api/v1/users/00u1/sessions";
+    let err = spec
+        .check_empty_response("DELETE", sessions, 200)
+        .unwrap_err();
+    assert!(err.contains("declares no 200"), "{err}");
+    let membership = "/api/v1/groups/00g1/users/00u1";
+    let err = spec
+        .check_response("PUT", membership, 204, &json!({}))
+        .unwrap_err();
+    assert!(err.contains("declares its 204 without a body"), "{err}");
+    let err = spec
+        .check_empty_response("POST", "/api/v1/users/00u1/lifecycle/expire_password", 200)
+        .unwrap_err();
+    assert!(err.contains("declares a body for 200"), "{err}");
+    // The judge: a 200 `{}` is excepted for suspendUser only, and a 405 only where the spec has
+    // no operation for the method.
+    let answer = |status: u16, body: Value| Answer {
+        status,
+        empty: body.is_null(),
+        body,
+        next: None,
+    };
+    let mut judge = Judge::default();
+    judge.answer(
+        "POST",
+        "/api/v1/users/00u1/lifecycle/suspend",
+        &answer(200, json!({})),
+    );
+    assert_eq!(judge.problems, Vec::<String>::new());
+    for (method, uri, status, body, needle) in [
+        (
+            "POST",
+            "/api/v1/users/00u1/lifecycle/suspend",
+            200,
+            json!({"status": "SUSPENDED"}),
+            "only an empty object",
+        ),
+        (
+            "POST",
+            "/api/v1/users/00u1/lifecycle/unsuspend",
+            204,
+            Value::Null,
+            "declares no 204",
+        ),
+        (
+            "DELETE",
+            sessions,
+            405,
+            json!({"errorCode": "E0000022"}),
+            "a 405, but revokeUserSessions",
+        ),
+        ("GET", sessions, 200, json!([]), "no operation in the spec"),
+        (
+            "POST",
+            "/api/v1/users/00u1/lifecycle/nap",
+            405,
+            json!({"errorCode": "E0000022"}),
+            "no operation has the path",
+        ),
+    ] {
+        let mut judge = Judge::default();
+        judge.answer(method, uri, &answer(status, body));
+        assert!(
+            judge.problems.iter().any(|p| p.contains(needle)),
+            "{method} {uri} → {status}: {:?}",
+            judge.problems
+        );
+    }
+    // What a write tool could send: a parameter the operation does not declare, a value that is
+    // not its declared boolean, a method the path has no operation for, a body.
+    let suspend = "/api/v1/users/00u1/lifecycle/suspend";
+    for (method, path, query, needle) in [
+        (
+            "DELETE",
+            sessions,
+            q(&[("revokeTokens", "true")]),
+            "not a declared",
+        ),
+        (
+            "DELETE",
+            sessions,
+            q(&[("oauthTokens", "yes")]),
+            "not true or false",
+        ),
+        (
+            "POST",
+            suspend,
+            q(&[("sendEmail", "false")]),
+            "not a declared",
+        ),
+        ("POST", sessions, q(&[]), "no such operation"),
+        ("PATCH", membership, q(&[]), "no such operation"),
+    ] {
+        let problems = spec.check_request(method, path, &query);
+        assert!(
+            problems.iter().any(|p| p.contains(needle)),
+            "{method} {path} {query:?}: {problems:?}"
+        );
+    }
+    let problems = spec.check_request_body("POST", suspend, b"{}");
+    assert!(
+        problems.iter().any(|p| p.contains("declares none")),
+        "{problems:?}"
+    );
+    assert_eq!(
+        spec.check_request_body("DELETE", sessions, b""),
+        Vec::<String>::new()
+    );
 }

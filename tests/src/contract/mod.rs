@@ -8,7 +8,8 @@
 //! response, `exclusiveMinimum` is a boolean, `$ref` siblings are ignored, and `x-…` keys are
 //! vendor notes. [`schema`] rewrites them into JSON Schema 2020-12 that the `jsonschema` crate
 //! checks; [`Spec::check_request`] holds a request's path and query against the parameters an
-//! operation declares.
+//! operation declares, and [`Spec::check_request_body`] its body against the body it declares
+//! (none, for the operations the tools call).
 
 mod schema;
 #[cfg(test)]
@@ -186,6 +187,13 @@ impl Spec {
         response["content"]["application/json"].get("schema")
     }
 
+    /// Whether `operation` declares a `status` answer, with or without a body.
+    pub fn declares(&self, operation: &Operation, status: u16) -> bool {
+        self.document["paths"][&operation.template][&operation.method]["responses"]
+            .get(status.to_string())
+            .is_some()
+    }
+
     /// Checks `body` against component schema `name` (e.g. `Error`).
     pub fn check_named(&self, name: &str, body: &Value) -> Result<(), String> {
         let schema = json!({ "$ref": format!("#/components/schemas/{name}") });
@@ -205,12 +213,42 @@ impl Spec {
             .operation(method, path)
             .ok_or_else(|| format!("{method} {path}: no such operation in Okta's spec"))?;
         let schema = self.response_schema(&operation, status).ok_or_else(|| {
-            format!(
-                "{} ({}) declares no {status} response",
-                operation.id, operation.template
-            )
+            if self.declares(&operation, status) {
+                format!(
+                    "{} ({}) declares its {status} without a body",
+                    operation.id, operation.template
+                )
+            } else {
+                format!(
+                    "{} ({}) declares no {status} response",
+                    operation.id, operation.template
+                )
+            }
         })?;
         self.check(&format!("{} {status}", operation.id), schema, body)
+    }
+
+    /// Checks an answer without a body (a 204, or a 200 of a lifecycle operation): the operation
+    /// must declare `status` and no body for it.
+    pub fn check_empty_response(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+    ) -> Result<(), String> {
+        let operation = self
+            .operation(method, path)
+            .ok_or_else(|| format!("{method} {path}: no such operation in Okta's spec"))?;
+        let what = format!("{} ({})", operation.id, operation.template);
+        if !self.declares(&operation, status) {
+            return Err(format!("{what} declares no {status} response"));
+        }
+        if self.response_schema(&operation, status).is_some() {
+            return Err(format!(
+                "{what} declares a body for {status}, the answer has none"
+            ));
+        }
+        Ok(())
     }
 
     /// Validates `body` against an OpenAPI `schema` (compiled once per `key`).
@@ -248,6 +286,35 @@ impl Spec {
         let validator = Arc::new(validator);
         cache.insert(key.to_owned(), Arc::clone(&validator));
         Ok(validator)
+    }
+
+    /// What is wrong with a request's body: one sent to an operation that declares none, or
+    /// none where one is required. A body an operation declares is reported too: the tool server
+    /// sends none yet, and this check does not hold one to its schema, so a tool that starts to
+    /// send one must come with that check.
+    pub fn check_request_body(&self, method: &str, path: &str, body: &[u8]) -> Vec<String> {
+        let Some(operation) = self.operation(method, path) else {
+            return vec![format!("{method} {path}: no such operation in Okta's spec")];
+        };
+        let what = format!("{} ({})", operation.id, operation.template);
+        let declared = self.document["paths"][&operation.template][&operation.method]
+            .get("requestBody")
+            .map(|body| self.resolve(body));
+        let sent = !body.iter().all(u8::is_ascii_whitespace);
+        match (declared, sent) {
+            (None, false) => Vec::new(),
+            (None, true) => vec![format!(
+                "{what}: a body of {} bytes, where the operation declares none",
+                body.len()
+            )],
+            (Some(declared), false) if declared["required"] == true => {
+                vec![format!("{what}: its required body is missing")]
+            }
+            (Some(_), false) => Vec::new(),
+            (Some(_), true) => vec![format!(
+                "{what}: a body, which this check does not hold to the declared schema yet"
+            )],
+        }
     }
 
     /// What is wrong with a request: a path no operation has, a query parameter the operation

@@ -231,6 +231,77 @@ fn requests_are_held_to_the_declared_parameters() {
     assert!(spec.check_request("GET", "/api/v1/other", &[])[0].contains("no such operation"));
 }
 
+/// A spec with writes: a lifecycle POST whose 200 has no body, a DELETE answering 204, a PUT
+/// whose body is required.
+fn writes() -> Spec {
+    Spec::from_document(json!({
+        "openapi": "3.0.3",
+        "info": {"version": "test"},
+        "paths": {
+            "/api/v1/users/{id}/lifecycle/suspend": {"post": {
+                "operationId": "suspendUser",
+                "responses": {
+                    "200": {"description": "OK", "content": {}},
+                    "404": {"content": {"application/json": {"schema": {"type": "object"}}}}
+                }
+            }},
+            "/api/v1/users/{userId}/sessions": {"delete": {
+                "operationId": "revokeUserSessions",
+                "responses": {"204": {"description": "No Content"}}
+            }},
+            "/api/v1/users/{id}": {"put": {
+                "operationId": "replaceUser",
+                "requestBody": {"$ref": "#/components/requestBodies/User"},
+                "responses": {"200": {"content": {"application/json": {"schema": {
+                    "type": "object"}}}}}
+            }}
+        },
+        "components": {"requestBodies": {"User": {"required": true, "content": {
+            "application/json": {"schema": {"type": "object"}}}}}}
+    }))
+    .expect("a valid spec")
+}
+
+#[test]
+fn answers_without_a_body_are_held_to_what_the_status_declares() {
+    let spec = writes();
+    let suspend = "/api/v1/users/00u1/lifecycle/suspend";
+    let sessions = "/api/v1/users/00u1/sessions";
+    assert_eq!(spec.check_empty_response("POST", suspend, 200), Ok(()));
+    assert_eq!(spec.check_empty_response("DELETE", sessions, 204), Ok(()));
+    let err = spec
+        .check_empty_response("DELETE", sessions, 200)
+        .unwrap_err();
+    assert!(err.contains("declares no 200"), "{err}");
+    let err = spec.check_empty_response("POST", suspend, 404).unwrap_err();
+    assert!(err.contains("declares a body for 404"), "{err}");
+    let err = spec
+        .check_response("POST", suspend, 200, &json!({}))
+        .unwrap_err();
+    assert!(err.contains("declares its 200 without a body"), "{err}");
+    let operation = spec.operation("DELETE", sessions).expect("an operation");
+    assert!(spec.declares(&operation, 204));
+    assert!(!spec.declares(&operation, 200));
+}
+
+#[test]
+fn request_bodies_are_held_to_what_the_operation_declares() {
+    let spec = writes();
+    let suspend = "/api/v1/users/00u1/lifecycle/suspend";
+    assert!(spec.check_request_body("POST", suspend, b"").is_empty());
+    assert!(spec.check_request_body("POST", suspend, b" \n").is_empty());
+    let found = spec.check_request_body("POST", suspend, b"{}");
+    assert!(found[0].contains("declares none"), "{found:?}");
+    // A required body (through a `$ref`) must be there; one that is is not checked yet, and
+    // says so.
+    let found = spec.check_request_body("PUT", "/api/v1/users/00u1", b"");
+    assert!(found[0].contains("required body is missing"), "{found:?}");
+    let found = spec.check_request_body("PUT", "/api/v1/users/00u1", b"{}");
+    assert!(found[0].contains("does not hold"), "{found:?}");
+    let found = spec.check_request_body("PATCH", suspend, b"");
+    assert!(found[0].contains("no such operation"), "{found:?}");
+}
+
 #[test]
 fn what_is_not_openapi_3_0_is_refused() {
     assert!(Spec::from_document(json!({"swagger": "2.0"})).is_err());

@@ -75,7 +75,9 @@ impl Lifecycle {
     fn next(self, from: UserStatus) -> Result<UserStatus, String> {
         use UserStatus as S;
         match (self, from) {
-            (Lifecycle::Activate, S::Staged | S::Provisioned) => Ok(S::Active),
+            // Okta activates STAGED and DEPROVISIONED users ("Activate a user"); the fake's
+            // users all have a password, so activation completes at once (no welcome flow).
+            (Lifecycle::Activate, S::Staged | S::Provisioned | S::Deprovisioned) => Ok(S::Active),
             (Lifecycle::Activate, _) => {
                 Err("Activation failed because the user is already active".to_owned())
             }

@@ -1106,3 +1106,61 @@ async fn stats_record_the_requests_made() {
     let stats = send(&app, "GET", "/__fake/stats", None).await;
     assert_eq!(stats.body["requests_seen"], serde_json::json!([]));
 }
+
+/// Okta activates DEPROVISIONED users as well as STAGED ones ("Activate a user"): a deactivated
+/// user comes back ACTIVE, and can be deactivated again; an ACTIVE one cannot be activated.
+#[tokio::test]
+async fn a_deactivated_user_can_be_activated_again() {
+    let (app, state) = isolated(1_000_000);
+    let mut events = state.events.subscribe();
+    let d = dataset();
+    let deprovisioned = d
+        .users
+        .iter()
+        .find(|u| u.status == UserStatus::Deprovisioned)
+        .expect("a DEPROVISIONED user in the dataset");
+    let active = d
+        .users
+        .iter()
+        .find(|u| u.status == UserStatus::Active)
+        .expect("an ACTIVE user");
+    let lifecycle = |id: &str, operation: &str| format!("/__fake/users/{id}/lifecycle/{operation}");
+
+    let deactivated = send(&app, "POST", &lifecycle(&active.id, "deactivate"), None).await;
+    assert_eq!(deactivated.body["status"], "DEPROVISIONED");
+    for user in [deprovisioned, active] {
+        let activated = send(&app, "POST", &lifecycle(&user.id, "activate"), None).await;
+        assert_eq!(activated.status, StatusCode::OK, "{}", activated.body);
+        assert_eq!(activated.body["status"], "ACTIVE");
+        let fetched = get(&app, &format!("/api/v1/users/{}", user.id)).await;
+        assert_eq!(fetched.body["status"], "ACTIVE");
+        let before = serde_json::json!(user.activated.map(timestamp));
+        assert_ne!(
+            fetched.body["activated"], before,
+            "activated again just now"
+        );
+    }
+    let types: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
+        .map(|e| e.event_type().to_owned())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "user.lifecycle.deactivate",
+            "user.lifecycle.activate",
+            "user.lifecycle.activate"
+        ]
+    );
+    let again = send(&app, "POST", &lifecycle(&active.id, "activate"), None).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(
+        again.body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already active"),
+        "{}",
+        again.body
+    );
+    let redeactivated = send(&app, "POST", &lifecycle(&active.id, "deactivate"), None).await;
+    assert_eq!(redeactivated.body["status"], "DEPROVISIONED");
+}
