@@ -754,10 +754,11 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
                     &[&proxy.proc, &tool.proc, &okta.proc],
                 )
                 .await?;
-                if latency == 0 && row.errors == 0 {
-                    if let Some(cpu) = row.cpu_us_per_request.get("tool-server") {
-                        listing_cpu.entry(c).or_default().push(*cpu);
-                    }
+                if latency == 0
+                    && row.errors == 0
+                    && let Some(cpu) = row.cpu_us_per_request.get("tool-server")
+                {
+                    listing_cpu.entry(c).or_default().push(*cpu);
                 }
                 rows.push(row);
             }

@@ -8,7 +8,6 @@
 //! the `alternateId` of every target). [`parse_whole`] is the same reader for one whole object
 //! (a `get_*` tool's answer): everything but `_links` (and `_embedded` unless asked for).
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserializer;
@@ -25,9 +24,13 @@ pub const MAX_PATH_CHARS: usize = 200;
 pub const MAX_PATHS: usize = 50;
 
 /// Which fields to keep: a tree of names; a node with no children keeps its whole value.
+///
+/// Children are a short list, not a map: every key of every object Okta sends is looked up
+/// here, and a scan that compares lengths first beats a tree of string comparisons (which
+/// was 15% of a listing's CPU).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fields {
-    children: BTreeMap<String, Fields>,
+    children: Vec<(Box<str>, Fields)>,
     whole: bool,
 }
 
@@ -35,7 +38,7 @@ impl Fields {
     /// Keeps everything (but `_links`, and `_embedded` unless named).
     pub fn everything() -> Self {
         Self {
-            children: BTreeMap::new(),
+            children: Vec::new(),
             whole: true,
         }
     }
@@ -58,10 +61,17 @@ impl Fields {
             if node.whole && part != EMBEDDED {
                 return;
             }
-            node = node.children.entry(part.to_owned()).or_default();
+            let at = match node.children.iter().position(|(name, _)| &**name == part) {
+                Some(at) => at,
+                None => {
+                    node.children.push((part.into(), Fields::default()));
+                    node.children.len() - 1
+                }
+            };
+            node = &mut node.children[at].1;
         }
         node.whole = true;
-        node.children.retain(|key, _| key == EMBEDDED);
+        node.children.retain(|(key, _)| &**key == EMBEDDED);
     }
 
     /// Whether everything is kept.
@@ -76,7 +86,7 @@ impl Fields {
             if node.whole {
                 return true;
             }
-            match node.children.get(part) {
+            match node.get(part) {
                 Some(child) => node = child,
                 None => return false,
             }
@@ -115,15 +125,22 @@ impl Fields {
         Ok(())
     }
 
+    fn get(&self, key: &str) -> Option<&Fields> {
+        self.children
+            .iter()
+            .find(|(name, _)| name.len() == key.len() && &**name == key)
+            .map(|(_, fields)| fields)
+    }
+
     fn child(&self, key: &str) -> Option<&Fields> {
         if key == LINKS {
             None
         } else if key == EMBEDDED {
-            self.children.get(key)
+            self.get(key)
         } else if self.whole {
             Some(self)
         } else {
-            self.children.get(key)
+            self.get(key)
         }
     }
 }

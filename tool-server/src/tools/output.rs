@@ -215,6 +215,10 @@ fn scalar(value: &Value) -> Option<String> {
 }
 
 fn clip(text: &str) -> String {
+    // Most values are short single lines: no second copy for them.
+    if text.len() <= MAX_VALUE_CHARS && !text.bytes().any(|b| b == b'\n' || b == b'\r') {
+        return text.to_owned();
+    }
     let single_line = text.replace(['\n', '\r'], " ");
     if single_line.chars().count() <= MAX_VALUE_CHARS {
         single_line
@@ -233,7 +237,11 @@ pub(crate) fn field(value: &Value, path: &str) -> Option<String> {
             other => other.get(part)?,
         };
     }
-    scalar(current).map(|s| clip(&s))
+    match current {
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) => Some(clip(s)),
+        other => scalar(other).map(|s| clip(&s)),
+    }
 }
 
 /// The first of `paths` that has a value.

@@ -88,8 +88,7 @@ impl Shape {
     /// and objects left empty by that.
     pub(crate) fn conform(&self, item: &mut Value) {
         for (path, kind) in self.fields {
-            let parts: Vec<&str> = path.split('.').collect();
-            conform_at(item, &parts, *kind);
+            conform_at(item, path, *kind);
         }
     }
 
@@ -156,13 +155,16 @@ fn object_schema(value: Value) -> Arc<JsonObject> {
     }
 }
 
-fn conform_at(value: &mut Value, parts: &[&str], kind: Kind) {
-    let Some((first, rest)) = parts.split_first() else {
-        return;
+/// Checks the value at the dotted `path` of `value` (no allocation: it runs for every field of
+/// every item).
+fn conform_at(value: &mut Value, path: &str, kind: Kind) {
+    let (first, rest) = match path.as_bytes().iter().position(|&b| b == b'.') {
+        Some(dot) => (&path[..dot], &path[dot + 1..]),
+        None => (path, ""),
     };
     let (name, array) = match first.strip_suffix("[]") {
         Some(name) => (name, true),
-        None => (*first, false),
+        None => (first, false),
     };
     let Value::Object(map) = value else {
         return;

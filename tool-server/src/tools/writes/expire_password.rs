@@ -11,11 +11,15 @@ use crate::tools::output::ToolResult;
 const WRITE: LifecycleWrite = LifecycleWrite {
     tool: "expire_okta_user_password",
     operation: "expire_password",
-    question: |user| format!("Expire the password of {user}? They must choose a new one at their next sign-in."),
-    done: |login, was| format!(
-        "Expired the password of {login} (was {was}): they must choose a new one at their next \
+    question: |user| {
+        format!("Expire the password of {user}? They must choose a new one at their next sign-in.")
+    },
+    done: |login, was| {
+        format!(
+            "Expired the password of {login} (was {was}): they must choose a new one at their next \
          sign-in."
-    ),
+        )
+    },
 };
 
 #[tool_router(router = expire_password_tool, vis = "pub(crate)")]

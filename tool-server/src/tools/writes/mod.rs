@@ -35,7 +35,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::args::required;
-use super::output::{ToolFailure, field, success};
+use super::output::{ToolFailure, ToolResult, field, success};
 use crate::confirm::{Binding, TOKEN_LIFETIME};
 use crate::okta::{ApiPath, OktaError, WriteMethod, Written};
 use crate::server::OktaToolServer;
@@ -424,7 +424,11 @@ impl OktaToolServer {
             )
             .await
             .map_err(|e| write_failed(e, "check the user's status with get_okta_user"))?;
-        Ok(done(&plan, (write.done)(&user.login, &user.status), &written))
+        Ok(done(
+            &plan,
+            (write.done)(&user.login, &user.status),
+            &written,
+        ))
     }
 }
 

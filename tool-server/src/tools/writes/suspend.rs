@@ -11,7 +11,9 @@ use crate::tools::output::ToolResult;
 const WRITE: LifecycleWrite = LifecycleWrite {
     tool: "suspend_okta_user",
     operation: "suspend",
-    question: |user| format!("Suspend {user}? They can no longer sign in until they are unsuspended."),
+    question: |user| {
+        format!("Suspend {user}? They can no longer sign in until they are unsuspended.")
+    },
     done: |login, was| format!("Suspended {login} (was {was})."),
 };
 
