@@ -3,12 +3,23 @@
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
-use serde_json::json;
 
-use super::{MembershipArgs, WritePlan, done, write_failed};
-use crate::okta::{ApiPath, WriteMethod};
+use super::{MembershipArgs, MembershipWrite};
+use crate::okta::WriteMethod;
 use crate::server::OktaToolServer;
 use crate::tools::output::ToolResult;
+
+const WRITE: MembershipWrite = MembershipWrite {
+    tool: "add_okta_user_to_group",
+    method: WriteMethod::Put,
+    action: "add_member",
+    question: |user, group| {
+        format!(
+            "Add {user} to the group {group}? They get the apps and policies that come with it."
+        )
+    },
+    done: |login, group| format!("{login} is a member of {group}."),
+};
 
 #[tool_router(router = add_member_tool, vis = "pub(crate)")]
 impl OktaToolServer {
@@ -30,37 +41,6 @@ impl OktaToolServer {
         context: RequestContext<RoleServer>,
         Parameters(args): Parameters<MembershipArgs>,
     ) -> ToolResult {
-        let (arguments, group, user) = self.membership_targets(&args).await?;
-        let plan = WritePlan {
-            tool: "add_okta_user_to_group",
-            target: format!("{}/{}", group.id, user.id),
-            arguments,
-            question: format!(
-                "Add {} to the group {}? They get the apps and policies that come with it.",
-                user.describe(),
-                group.describe()
-            ),
-            details: json!({"action": "add_member", "group": group.json(), "user": user.json()}),
-        };
-        if let Some(stop) = self
-            .confirm(&context, &plan, args.confirmation.as_deref())
-            .await?
-        {
-            return Ok(stop);
-        }
-        let written = self
-            .okta()
-            .write(
-                WriteMethod::Put,
-                &ApiPath::new(["groups", &group.id, "users", &user.id])?,
-                &[],
-            )
-            .await
-            .map_err(|e| write_failed(e, "list the user's groups with list_okta_user_groups"))?;
-        Ok(done(
-            &plan,
-            format!("{} is a member of {}.", user.login, group.describe()),
-            &written,
-        ))
+        self.membership_write(&context, &args, &WRITE).await
     }
 }

@@ -432,6 +432,58 @@ impl OktaToolServer {
     }
 }
 
+/// One group membership change: `PUT` (add) or `DELETE` (remove)
+/// `/api/v1/groups/{groupId}/users/{userId}`.
+pub(crate) struct MembershipWrite {
+    pub tool: &'static str,
+    pub method: WriteMethod,
+    /// The `action` of the structured plan.
+    pub action: &'static str,
+    /// The question a person answers, given the user's and the group's descriptions.
+    pub question: fn(&str, &str) -> String,
+    /// What was done, given the user's login and the group's description.
+    pub done: fn(&str, &str) -> String,
+}
+
+impl OktaToolServer {
+    /// Resolves the user and the group, asks for confirmation, then runs `write` once.
+    pub(crate) async fn membership_write(
+        &self,
+        context: &RequestContext<RoleServer>,
+        args: &MembershipArgs,
+        write: &MembershipWrite,
+    ) -> ToolResult {
+        let (arguments, group, user) = self.membership_targets(args).await?;
+        let plan = WritePlan {
+            tool: write.tool,
+            target: format!("{}/{}", group.id, user.id),
+            arguments,
+            question: (write.question)(&user.describe(), &group.describe()),
+            details: json!({"action": write.action, "group": group.json(), "user": user.json()}),
+        };
+        if let Some(stop) = self
+            .confirm(context, &plan, args.confirmation.as_deref())
+            .await?
+        {
+            return Ok(stop);
+        }
+        let written = self
+            .okta()
+            .write(
+                write.method,
+                &ApiPath::new(["groups", &group.id, "users", &user.id])?,
+                &[],
+            )
+            .await
+            .map_err(|e| write_failed(e, "list the user's groups with list_okta_user_groups"))?;
+        Ok(done(
+            &plan,
+            (write.done)(&user.login, &group.describe()),
+            &written,
+        ))
+    }
+}
+
 fn needs_confirmation(plan: &WritePlan, token: String) -> CallToolResult {
     let seconds = TOKEN_LIFETIME.as_secs();
     success(

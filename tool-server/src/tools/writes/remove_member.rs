@@ -3,12 +3,24 @@
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
-use serde_json::json;
 
-use super::{MembershipArgs, WritePlan, done, write_failed};
-use crate::okta::{ApiPath, WriteMethod};
+use super::{MembershipArgs, MembershipWrite};
+use crate::okta::WriteMethod;
 use crate::server::OktaToolServer;
 use crate::tools::output::ToolResult;
+
+const WRITE: MembershipWrite = MembershipWrite {
+    tool: "remove_okta_user_from_group",
+    method: WriteMethod::Delete,
+    action: "remove_member",
+    question: |user, group| {
+        format!(
+            "Remove {user} from the group {group}? They lose the apps and policies that came with \
+         it."
+        )
+    },
+    done: |login, group| format!("{login} is not a member of {group}."),
+};
 
 #[tool_router(router = remove_member_tool, vis = "pub(crate)")]
 impl OktaToolServer {
@@ -30,39 +42,6 @@ impl OktaToolServer {
         context: RequestContext<RoleServer>,
         Parameters(args): Parameters<MembershipArgs>,
     ) -> ToolResult {
-        let (arguments, group, user) = self.membership_targets(&args).await?;
-        let plan = WritePlan {
-            tool: "remove_okta_user_from_group",
-            target: format!("{}/{}", group.id, user.id),
-            arguments,
-            question: format!(
-                "Remove {} from the group {}? They lose the apps and policies that came with it.",
-                user.describe(),
-                group.describe()
-            ),
-            details: json!({
-                "action": "remove_member", "group": group.json(), "user": user.json(),
-            }),
-        };
-        if let Some(stop) = self
-            .confirm(&context, &plan, args.confirmation.as_deref())
-            .await?
-        {
-            return Ok(stop);
-        }
-        let written = self
-            .okta()
-            .write(
-                WriteMethod::Delete,
-                &ApiPath::new(["groups", &group.id, "users", &user.id])?,
-                &[],
-            )
-            .await
-            .map_err(|e| write_failed(e, "list the user's groups with list_okta_user_groups"))?;
-        Ok(done(
-            &plan,
-            format!("{} is not a member of {}.", user.login, group.describe()),
-            &written,
-        ))
+        self.membership_write(&context, &args, &WRITE).await
     }
 }
