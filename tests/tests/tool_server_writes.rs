@@ -277,6 +277,32 @@ async fn each_write_happens_once_after_its_token_and_not_before() {
     .await;
     assert_eq!(done["result"]["oauth_tokens"], true);
     assert_eq!(events(org, "user.session.clear", user).await, 1);
+    // Okta's `forgetDevices` is sent explicitly (true unless asked otherwise), so a Classic
+    // Engine org, whose default is false, does the same as an Identity Engine one.
+    write(
+        &mut admin,
+        "clear_okta_user_sessions",
+        json!({"user_id": user, "forget_devices": false}),
+    )
+    .await;
+    let stats = okta.stats().await;
+    let clears: Vec<String> = stats["requests_seen"]
+        .as_array()
+        .expect("requests_seen")
+        .iter()
+        .filter(|r| {
+            r["method"] == "DELETE" && r["path"].as_str().is_some_and(|p| p.ends_with("/sessions"))
+        })
+        .map(|r| r["query"].to_string())
+        .collect();
+    assert_eq!(
+        clears,
+        [
+            r#"[["oauthTokens","true"],["forgetDevices","true"]]"#,
+            r#"[["oauthTokens","false"],["forgetDevices","false"]]"#,
+        ],
+        "{stats}"
+    );
 
     let factor = t.first_factor(user);
     assert!(factors_of(org, user).await.contains(&factor));
@@ -305,7 +331,8 @@ async fn each_write_happens_once_after_its_token_and_not_before() {
     .await;
     assert!(!groups_of(org, user).await.contains(&t.group));
     assert_eq!(events(org, "group.user_membership.remove", user).await, 1);
-    assert_eq!(changes(org, user).await, 7);
+    // Seven writes, and the second clear of the sessions (forget_devices=false).
+    assert_eq!(changes(org, user).await, 8);
 
     // One audit line per call, with the target and how it was confirmed; no arguments.
     let logs = server
@@ -316,7 +343,8 @@ async fn each_write_happens_once_after_its_token_and_not_before() {
         .lines()
         .filter(|l| l.contains(" audit: ") && l.contains("write=true"))
         .collect();
-    assert_eq!(audit.len(), 2 * 7 + 1, "{logs}");
+    // Two lines for each of the 8 writes (asked, then done), and the refused replay.
+    assert_eq!(audit.len(), 2 * 8 + 1, "{logs}");
     let issued = audit
         .iter()
         .find(|l| l.contains("tool=suspend_okta_user") && l.contains("token_issued"))
@@ -442,7 +470,8 @@ async fn a_token_confirms_only_its_own_call() {
             subject: "00uadmin000000000001",
             tool: "clear_okta_user_sessions",
             target: user,
-            arguments: &json!({"user_id": user, "oauth_tokens": false}).to_string(),
+            arguments: &json!({"user_id": user, "oauth_tokens": false, "forget_devices": true})
+                .to_string(),
         },
         now - TOKEN_LIFETIME.as_millis() as i64 - 60_000,
     );

@@ -23,6 +23,11 @@ pub struct ClearSessionsArgs {
     /// user (Okta `oauthTokens`). Default false.
     #[serde(default, deserialize_with = "lenient_bool")]
     pub oauth_tokens: Option<bool>,
+    /// Also make every device of the user forget its remembered factors, so the next sign-in
+    /// asks for MFA again (Okta `forgetDevices`). Default true, as Okta's own default on
+    /// Identity Engine orgs; sent explicitly, so Classic Engine orgs get the same.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub forget_devices: Option<bool>,
     /// Leave out at first: the call then changes nothing and returns a token once a person
     /// must confirm. Pass that token here, with the same other arguments, to do it.
     pub confirmation: Option<String>,
@@ -33,8 +38,9 @@ impl OktaToolServer {
     #[tool(
         name = "clear_okta_user_sessions",
         description = "Sign an Okta user out everywhere (by id or login): clears all their Okta \
-                       sessions, and with oauth_tokens=true also revokes the OAuth/OIDC tokens \
-                       Okta issued to them. A person must confirm first: without elicitation \
+                       sessions and, unless forget_devices=false, the factors their devices \
+                       remember; with oauth_tokens=true also revokes the OAuth/OIDC tokens Okta \
+                       issued to them. A person must confirm first: without elicitation \
                        the first call only returns a confirmation token to pass back as \
                        `confirmation`.",
         annotations(
@@ -51,22 +57,31 @@ impl OktaToolServer {
     ) -> ToolResult {
         let user_id = user_id_arg(&args.user_id)?;
         let oauth_tokens = args.oauth_tokens.unwrap_or(false);
+        let forget_devices = args.forget_devices.unwrap_or(true);
         let user = self.write_target_user(user_id).await?;
         let tokens = if oauth_tokens {
             " and revokes the OAuth and OpenID Connect tokens Okta issued to them"
         } else {
             ""
         };
+        let devices = if forget_devices {
+            "; their devices forget remembered factors, so their next sign-in asks for MFA"
+        } else {
+            "; their devices keep remembered factors"
+        };
         let plan = WritePlan {
             tool: "clear_okta_user_sessions",
             target: user.id.clone(),
-            arguments: json!({"user_id": user_id, "oauth_tokens": oauth_tokens}),
+            arguments: json!({
+                "user_id": user_id, "oauth_tokens": oauth_tokens, "forget_devices": forget_devices,
+            }),
             question: format!(
-                "Clear all sessions of {}? This signs them out everywhere{tokens}.",
+                "Clear all sessions of {}? This signs them out everywhere{tokens}{devices}.",
                 user.describe()
             ),
             details: json!({
                 "action": "clear_sessions", "user": user.json(), "oauth_tokens": oauth_tokens,
+                "forget_devices": forget_devices,
             }),
         };
         if let Some(stop) = self
@@ -80,7 +95,10 @@ impl OktaToolServer {
             .write(
                 WriteMethod::Delete,
                 &ApiPath::new(["users", &user.id, "sessions"])?,
-                &[("oauthTokens", oauth_tokens.to_string())],
+                &[
+                    ("oauthTokens", oauth_tokens.to_string()),
+                    ("forgetDevices", forget_devices.to_string()),
+                ],
             )
             .await
             .map_err(|e| {
