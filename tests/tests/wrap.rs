@@ -404,6 +404,9 @@ async fn sessions_belong_to_their_subject_and_delete_ends_the_child() {
         .post(&json!({"jsonrpc": "2.0", "id": 10, "method": "tools/list"}))
         .await;
     assert_eq!(after.status, 404);
+    let refused = after.message.expect("a JSON-RPC error body");
+    assert_eq!(refused["id"], 10, "answered by the request's id: {refused}");
+    assert_eq!(refused["error"]["code"], -32001, "{refused}");
 }
 
 #[tokio::test]
@@ -611,6 +614,10 @@ async fn requests_without_a_session_get_the_answer_that_makes_stateless_clients_
     assert_eq!(discover.status, 400, "{discover:?}");
     let body: Value = serde_json::from_str(&discover.body).expect("JSON body");
     assert_eq!(body["error"]["code"], -32000, "{body}");
+    assert_eq!(
+        body["id"], 1,
+        "the refusal answers the request by its id: {body}"
+    );
     assert!(
         body["error"]["message"]
             .as_str()

@@ -282,6 +282,8 @@ pub struct Refusal {
     pub status: StatusCode,
     pub code: i64,
     pub message: String,
+    /// The JSON-RPC `id` of the request refused, when it is known (`null` otherwise).
+    pub id: serde_json::Value,
 }
 
 impl Refusal {
@@ -291,7 +293,14 @@ impl Refusal {
             status,
             code,
             message: message.into(),
+            id: serde_json::Value::Null,
         }
+    }
+
+    /// The same refusal, answering the request with JSON-RPC `id`.
+    pub fn with_id(mut self, id: serde_json::Value) -> Self {
+        self.id = id;
+        self
     }
 
     /// The one answer for a `wrap` session that does not exist or belongs to another subject.
@@ -302,7 +311,7 @@ impl Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        jsonrpc_error(self.status, self.code, &self.message)
+        jsonrpc_error_to(self.status, &self.id, self.code, &self.message)
     }
 }
 
@@ -336,9 +345,19 @@ pub fn verify_identity(
 
 /// A JSON-RPC error body with an HTTP status, for answers given before the MCP layer.
 pub fn jsonrpc_error(status: StatusCode, code: i64, message: &str) -> Response {
+    jsonrpc_error_to(status, &serde_json::Value::Null, code, message)
+}
+
+/// The same, answering the request with JSON-RPC `id`.
+pub fn jsonrpc_error_to(
+    status: StatusCode,
+    id: &serde_json::Value,
+    code: i64,
+    message: &str,
+) -> Response {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
-        "id": null,
+        "id": id,
         "error": { "code": code, "message": message },
     });
     let mut response = (status, Body::from(body.to_string())).into_response();

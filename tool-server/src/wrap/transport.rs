@@ -125,6 +125,25 @@ async fn post(
             )
         })?;
     let messages = parse_body(&body)?;
+    // A refusal of one request answers it by its id, so the client can match it (a batch's
+    // refusal is for all of it, so `null`).
+    let id = match messages.as_slice() {
+        [message] if matches!(kind(message), Kind::Request { .. }) => message["id"].clone(),
+        _ => Value::Null,
+    };
+    post_messages(t, headers, identity, session_id, messages)
+        .await
+        .map_err(|refusal| refusal.with_id(id))
+}
+
+/// The rest of a POST, once its body is read: sessions, and the messages to the child.
+async fn post_messages(
+    t: &Transport,
+    headers: &HeaderMap,
+    identity: Identity,
+    session_id: Option<String>,
+    messages: Vec<Value>,
+) -> Result<Response, Refusal> {
     let has_requests = messages
         .iter()
         .any(|m| matches!(kind(m), Kind::Request { .. }));
