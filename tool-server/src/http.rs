@@ -284,6 +284,8 @@ pub struct Refusal {
     pub message: String,
     /// The JSON-RPC `id` of the request refused, when it is known (`null` otherwise).
     pub id: serde_json::Value,
+    /// Seconds for a `Retry-After` header (a refusal for now, not for good).
+    pub retry_after_secs: Option<u32>,
 }
 
 impl Refusal {
@@ -294,7 +296,14 @@ impl Refusal {
             code,
             message: message.into(),
             id: serde_json::Value::Null,
+            retry_after_secs: None,
         }
+    }
+
+    /// The same refusal, telling the client to try again after `secs` seconds.
+    pub fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
     }
 
     /// The same refusal, answering the request with JSON-RPC `id`.
@@ -311,7 +320,13 @@ impl Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        jsonrpc_error_to(self.status, &self.id, self.code, &self.message)
+        let mut response = jsonrpc_error_to(self.status, &self.id, self.code, &self.message);
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }
 

@@ -212,16 +212,12 @@ async fn start_session(
             @ (CreateError::Full(_) | CreateError::SubjectFull(_) | CreateError::ShuttingDown),
         ) => {
             tracing::warn!(subject = %escaped(&identity.subject), %error, "session refused");
-            let mut response = Refusal::new(
+            return Err(Refusal::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 INTERNAL_ERROR,
                 format!("Service Unavailable: {error}"),
             )
-            .into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            return Ok(response);
+            .retry_after(5));
         }
         Err(error) => {
             tracing::error!(subject = %escaped(&identity.subject), %error, "session not started");
