@@ -244,6 +244,16 @@ pub(crate) fn field(value: &Value, path: &str) -> Option<String> {
     }
 }
 
+/// The `id` of an object Okta answered (`what` names it in the error, e.g. "the user x").
+pub(crate) fn okta_id(object: &Value, what: &str) -> Result<String, OktaError> {
+    object
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| OktaError::BadResponse(format!("{what} came back without an id")))
+}
+
 /// The first of `paths` that has a value.
 pub(crate) fn first_field(value: &Value, paths: &[&str]) -> Option<String> {
     paths.iter().find_map(|p| field(value, p))

@@ -9,10 +9,11 @@ use serde_json::{Map, Value, json};
 use super::args::{lenient_bool, lenient_limit, limit, one_of, query, required, text};
 use super::groups::{GROUP, group_line};
 use super::output::{
-    ToolFailure, ToolResult, field, first_field, join_parts, list_result, object_result, with_note,
+    ToolFailure, ToolResult, field, first_field, join_parts, list_result, object_result, okta_id,
+    with_note,
 };
 use super::shape::{ExtraFields, FieldsArg, Kind, Shape};
-use crate::okta::{ApiPath, OktaError};
+use crate::okta::ApiPath;
 use crate::server::OktaToolServer;
 
 /// Largest page of `/users` Okta serves.
@@ -221,12 +222,7 @@ impl OktaToolServer {
             .okta()
             .get(&ApiPath::new(["users", user_id])?, &[])
             .await?;
-        user.get("id")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| {
-                OktaError::BadResponse(format!("the user {user_id} came back without an id")).into()
-            })
+        Ok(okta_id(&user, &format!("the user {user_id}"))?)
     }
 }
 

@@ -35,7 +35,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::args::required;
-use super::output::{ToolFailure, ToolResult, field, success};
+use super::output::{ToolFailure, ToolResult, field, okta_id, success};
 use crate::confirm::{Binding, TOKEN_LIFETIME};
 use crate::okta::{ApiPath, OktaError, WriteMethod, Written};
 use crate::server::OktaToolServer;
@@ -219,13 +219,8 @@ impl OktaToolServer {
             .okta()
             .get(&ApiPath::new(["users", user_id])?, &[])
             .await?;
-        let id = user
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| OktaError::BadResponse("the user came back without an id".to_owned()))?;
         Ok(TargetUser {
-            id: id.to_owned(),
+            id: okta_id(&user, "the user")?,
             login: text_field(&user, "profile.login"),
             status: text_field(&user, "status"),
         })
@@ -240,15 +235,8 @@ impl OktaToolServer {
             .okta()
             .get(&ApiPath::new(["groups", group_id])?, &[])
             .await?;
-        let id = group
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| {
-                OktaError::BadResponse("the group came back without an id".to_owned())
-            })?;
         Ok(TargetGroup {
-            id: id.to_owned(),
+            id: okta_id(&group, "the group")?,
             name: text_field(&group, "profile.name"),
             group_type: text_field(&group, "type"),
         })
