@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{WritePlan, done, user_id_arg, write_failed};
+use super::{OktaWrite, WritePlan, user_id_arg};
 use crate::okta::{ApiPath, WriteMethod};
 use crate::server::OktaToolServer;
 use crate::tools::args::lenient_bool;
@@ -84,41 +84,25 @@ impl OktaToolServer {
                 "forget_devices": forget_devices,
             }),
         };
-        if let Some(stop) = self
-            .confirm(&context, &plan, args.confirmation.as_deref())
-            .await?
-        {
-            return Ok(stop);
-        }
-        let written = self
-            .okta()
-            .write(
-                WriteMethod::Delete,
-                &ApiPath::new(["users", &user.id, "sessions"])?,
-                &[
-                    ("oauthTokens", oauth_tokens.to_string()),
-                    ("forgetDevices", forget_devices.to_string()),
-                ],
-            )
-            .await
-            .map_err(|e| {
-                write_failed(
-                    e,
-                    "look at the user's user.session.clear events with get_okta_event_logs",
-                )
-            })?;
         let revoked = if oauth_tokens {
             " and revoked the OAuth and OpenID Connect tokens Okta issued to them"
         } else {
             ""
         };
-        Ok(done(
-            &plan,
-            format!(
+        let call = OktaWrite {
+            method: WriteMethod::Delete,
+            path: ApiPath::new(["users", &user.id, "sessions"])?,
+            query: &[
+                ("oauthTokens", oauth_tokens.to_string()),
+                ("forgetDevices", forget_devices.to_string()),
+            ],
+            look: "look at the user's user.session.clear events with get_okta_event_logs",
+            done: format!(
                 "Cleared all sessions of {}{revoked}: they must sign in again.",
                 user.login
             ),
-            &written,
-        ))
+        };
+        self.confirm_then_write(&context, &plan, args.confirmation.as_deref(), call)
+            .await
     }
 }

@@ -368,6 +368,39 @@ impl OktaToolServer {
 }
 
 /// The first call's answer without elicitation: nothing done, what would be, and the token.
+/// The one Okta call a confirmed write makes, and what to say about it.
+pub(crate) struct OktaWrite<'a> {
+    pub method: WriteMethod,
+    pub path: ApiPath,
+    pub query: &'a [(&'a str, String)],
+    /// Where to look when the outcome is unknown (a 5xx, a timeout).
+    pub look: &'a str,
+    /// The result's text once Okta made the change.
+    pub done: String,
+}
+
+impl OktaToolServer {
+    /// Asks for a person's confirmation of `plan` (or checks the one given), then makes the
+    /// write once: the tail every write tool shares.
+    pub(crate) async fn confirm_then_write(
+        &self,
+        context: &RequestContext<RoleServer>,
+        plan: &WritePlan,
+        confirmation: Option<&str>,
+        write: OktaWrite<'_>,
+    ) -> ToolResult {
+        if let Some(stop) = self.confirm(context, plan, confirmation).await? {
+            return Ok(stop);
+        }
+        let written = self
+            .okta()
+            .write(write.method, &write.path, write.query)
+            .await
+            .map_err(|e| write_failed(e, write.look))?;
+        Ok(done(plan, write.done, &written))
+    }
+}
+
 /// One lifecycle operation on one user: `POST /api/v1/users/{id}/lifecycle/{operation}`
 /// (suspend, unsuspend, expire_password share everything but these words).
 pub(crate) struct LifecycleWrite {
@@ -397,26 +430,15 @@ impl OktaToolServer {
             question: (write.question)(&user.describe()),
             details: json!({"action": write.operation, "user": user.json()}),
         };
-        if let Some(stop) = self
-            .confirm(context, &plan, args.confirmation.as_deref())
-            .await?
-        {
-            return Ok(stop);
-        }
-        let written = self
-            .okta()
-            .write(
-                WriteMethod::Post,
-                &ApiPath::new(["users", &user.id, "lifecycle", write.operation])?,
-                &[],
-            )
+        let call = OktaWrite {
+            method: WriteMethod::Post,
+            path: ApiPath::new(["users", &user.id, "lifecycle", write.operation])?,
+            query: &[],
+            look: "check the user's status with get_okta_user",
+            done: (write.done)(&user.login, &user.status),
+        };
+        self.confirm_then_write(context, &plan, args.confirmation.as_deref(), call)
             .await
-            .map_err(|e| write_failed(e, "check the user's status with get_okta_user"))?;
-        Ok(done(
-            &plan,
-            (write.done)(&user.login, &user.status),
-            &written,
-        ))
     }
 }
 
@@ -449,26 +471,15 @@ impl OktaToolServer {
             question: (write.question)(&user.describe(), &group.describe()),
             details: json!({"action": write.action, "group": group.json(), "user": user.json()}),
         };
-        if let Some(stop) = self
-            .confirm(context, &plan, args.confirmation.as_deref())
-            .await?
-        {
-            return Ok(stop);
-        }
-        let written = self
-            .okta()
-            .write(
-                write.method,
-                &ApiPath::new(["groups", &group.id, "users", &user.id])?,
-                &[],
-            )
+        let call = OktaWrite {
+            method: write.method,
+            path: ApiPath::new(["groups", &group.id, "users", &user.id])?,
+            query: &[],
+            look: "list the user's groups with list_okta_user_groups",
+            done: (write.done)(&user.login, &group.describe()),
+        };
+        self.confirm_then_write(context, &plan, args.confirmation.as_deref(), call)
             .await
-            .map_err(|e| write_failed(e, "list the user's groups with list_okta_user_groups"))?;
-        Ok(done(
-            &plan,
-            (write.done)(&user.login, &group.describe()),
-            &written,
-        ))
     }
 }
 

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{WritePlan, done, factor_id_arg, text_field, user_id_arg, write_failed};
+use super::{OktaWrite, WritePlan, factor_id_arg, text_field, user_id_arg};
 use crate::okta::{ApiPath, WriteMethod};
 use crate::server::OktaToolServer;
 use crate::tools::output::ToolResult;
@@ -75,28 +75,17 @@ impl OktaToolServer {
                            "status": factor_status},
             }),
         };
-        if let Some(stop) = self
-            .confirm(&context, &plan, args.confirmation.as_deref())
-            .await?
-        {
-            return Ok(stop);
-        }
-        let written = self
-            .okta()
-            .write(
-                WriteMethod::Delete,
-                &ApiPath::new(["users", &user.id, "factors", factor_id])?,
-                &[],
-            )
-            .await
-            .map_err(|e| write_failed(e, "list the user's factors with list_okta_user_factors"))?;
-        Ok(done(
-            &plan,
-            format!(
+        let call = OktaWrite {
+            method: WriteMethod::Delete,
+            path: ApiPath::new(["users", &user.id, "factors", factor_id])?,
+            query: &[],
+            look: "list the user's factors with list_okta_user_factors",
+            done: format!(
                 "Reset the {factor_type} factor {factor_id} of {}: they must enroll it again.",
                 user.login
             ),
-            &written,
-        ))
+        };
+        self.confirm_then_write(&context, &plan, args.confirmation.as_deref(), call)
+            .await
     }
 }
