@@ -17,7 +17,9 @@
 //! the child answers a tool that does not exist ([`gate`]).
 //!
 //! Stdio carries no link between a server's message and the HTTP request it belongs to, so
-//! [`routes`] decides which SSE stream each message of the child goes to. A child that exits
+//! [`routes`] decides which SSE stream each message of the child goes to, and [`replay`] gives
+//! each message an event id and keeps it, so a client whose stream drops resumes it with
+//! `Last-Event-ID` instead of losing an answer. A child that exits
 //! ends its session: requests still waiting get an error, and the next request gets 404, so
 //! the client starts a new session. Everything is bounded: message size, queued messages,
 //! requests in flight, and the number of children, in all and per subject.
@@ -28,6 +30,7 @@ mod gate;
 mod jsonrpc;
 mod lines;
 mod registry;
+mod replay;
 mod routes;
 mod session;
 mod transport;
@@ -101,6 +104,8 @@ pub fn router(
                 backlog: 256,
                 backlog_bytes: settings.max_message_bytes.max(1024 * 1024) * 2,
                 in_flight: 256,
+                replay: 1024,
+                replay_bytes: settings.max_message_bytes.max(1024 * 1024) * 2,
                 max_call: settings.max_call.max(Duration::from_secs(1)),
             },
         },

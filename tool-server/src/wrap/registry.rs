@@ -260,6 +260,8 @@ mod tests {
                     backlog: 8,
                     backlog_bytes: 1024,
                     in_flight: 8,
+                    replay: 8,
+                    replay_bytes: 1024,
                     max_call: Duration::from_secs(1),
                 },
             },
@@ -315,7 +317,8 @@ mod tests {
         let error = tokio::time::timeout(Duration::from_secs(5), rest.recv())
             .await
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .message;
         assert!(started.elapsed() >= Duration::from_secs(1));
         assert_eq!(error["id"], "slow");
         assert_eq!(error["error"]["code"], -32001, "{error}");
