@@ -33,6 +33,7 @@ mod registry;
 mod replay;
 mod routes;
 mod session;
+mod stateless;
 mod transport;
 
 #[doc(hidden)]

@@ -189,6 +189,13 @@ impl ReplayLog {
         Ok((events, log.done))
     }
 
+    /// Drops every kept message (the session ended).
+    pub(crate) fn clear(&mut self) {
+        self.events.clear();
+        self.bytes = 0;
+        self.streams.clear();
+    }
+
     /// Whether `stream` was given by this log and is not over.
     pub(crate) fn is_live(&self, stream: u64) -> bool {
         self.streams.get(&stream).is_some_and(|log| !log.done)

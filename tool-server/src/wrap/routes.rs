@@ -402,6 +402,7 @@ impl Routes {
         self.backlog_bytes = 0;
         self.progress.clear();
         self.internal.clear();
+        self.log.clear();
         unanswered
     }
 

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::child::{ChildGone, ChildOutput, ChildProcess};
 use super::gate::{ToolGate, UnknownToolAnswer, called_tool};
 use super::jsonrpc::{
-    INTERNAL_ERROR, INVALID_REQUEST, Kind, REQUEST_TIMEOUT, error_response, kind,
+    INTERNAL_ERROR, INVALID_REQUEST, Kind, METHOD_NOT_FOUND, REQUEST_TIMEOUT, error_response, kind,
 };
 use super::registry::Sessions;
 use super::replay::{Outgoing, ResumeError};
@@ -100,6 +100,10 @@ pub(crate) struct Session {
     unknown_tool: OnceCell<UnknownToolAnswer>,
     /// Wakes [`Session::expire_overdue`] when a request is registered.
     registered: Notify,
+    /// Serves stateless clients: no stream to ask them anything or tell them anything unasked.
+    stateless: bool,
+    /// The child's answer to the wrapper's own `initialize` (stateless sessions).
+    pub(crate) handshake: std::sync::OnceLock<Value>,
 }
 
 /// One message of a POST and what to do with it.
@@ -118,6 +122,7 @@ impl Session {
         child: ChildProcess,
         gate: Arc<ToolGate>,
         limits: SessionLimits,
+        stateless: bool,
     ) -> Self {
         Self {
             id,
@@ -136,6 +141,8 @@ impl Session {
             ended: CancellationToken::new(),
             unknown_tool: OnceCell::new(),
             registered: Notify::new(),
+            stateless,
+            handshake: std::sync::OnceLock::new(),
         }
     }
 
@@ -427,6 +434,34 @@ impl Session {
     }
 
     async fn route_from_child(&self, message: Value) {
+        if self.stateless {
+            match kind(&message) {
+                Kind::Request { id, method } => {
+                    // A stateless client has no stream to be asked on: the child hears no
+                    // rather than waiting for ever.
+                    tracing::info!(
+                        session = %self.id, method = %escaped(method),
+                        "the wrapped server asked a stateless client something; refused"
+                    );
+                    let refusal = error_response(
+                        id,
+                        METHOD_NOT_FOUND,
+                        "Method not available: the client is a stateless (MCP 2026-07-28) \
+                         client, which the server cannot send requests to",
+                    );
+                    let _ = self.child.send(&refusal).await;
+                    return;
+                }
+                Kind::Notification { method } if method != "notifications/progress" => {
+                    tracing::debug!(
+                        session = %self.id, method = %escaped(method),
+                        "notification for stateless clients dropped: they have no stream for it"
+                    );
+                    return;
+                }
+                _ => {}
+            }
+        }
         let destination = self.routes().route(message);
         match destination {
             Destination::Stream(target, outgoing) => self.deliver(target, outgoing).await,

@@ -2,8 +2,9 @@
 //!
 //! Each request passes the same checks as `serve`: an accepted `Host`, the proxy's identity
 //! headers, and a session owned by the caller's subject (else 404, like a session that does
-//! not exist). Requests without a session other than `initialize` get the 400 a pre-2026 server
-//! gives, which is how 2026-07-28 (stateless) clients learn to fall back to `initialize`.
+//! not exist). Requests without a session from 2026-07-28 (stateless) clients go to the
+//! subject's warm child ([`super::stateless`]); other requests without a session but
+//! `initialize` get the 400 a pre-2026 server gives.
 
 use okta_mcp_common::logging::escaped;
 use std::convert::Infallible;
@@ -175,6 +176,9 @@ async fn post_messages(
         if initialize {
             return start_session(t, messages, &identity).await;
         }
+        if super::stateless::is_stateless(headers) {
+            return super::stateless::serve(t, &identity, messages).await;
+        }
         let version = headers
             .get("mcp-protocol-version")
             .and_then(|v| v.to_str().ok())
@@ -213,7 +217,7 @@ async fn start_session(
     messages: Vec<Value>,
     identity: &Identity,
 ) -> Result<Response, Refusal> {
-    let session = match t.sessions.create(&identity.subject) {
+    let session = match t.sessions.create(&identity.subject, false) {
         Ok(session) => session,
         Err(
             error
@@ -308,6 +312,15 @@ async fn handle_get(
 ) -> Response {
     let open = || {
         let (identity, session_id) = admit(&t, &method, &uri, &headers)?;
+        if session_id.is_none() && super::stateless::is_stateless(&headers) {
+            // A stateless client has no stream for messages the server sends unasked.
+            return Ok((
+                StatusCode::METHOD_NOT_ALLOWED,
+                [(header::ALLOW, "POST")],
+                "Method Not Allowed: a stateless (2026-07-28) client has no GET stream\n",
+            )
+                .into_response());
+        }
         let id = session_id.ok_or_else(session_required)?;
         if !accepts_event_stream(&headers) {
             return Err(Refusal::new(
