@@ -365,4 +365,41 @@ mod tests {
         sessions.shutdown().await;
         let _ = std::fs::remove_file(file);
     }
+
+    #[tokio::test]
+    async fn a_stateless_sessions_child_asking_the_client_hears_no_at_once() {
+        // A child that asks its client to sample as soon as it starts, and keeps what it reads.
+        let file = std::env::temp_dir().join(format!(
+            "okta-mcp-wrap-ask-{}-{:x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        let ask = r#"{"jsonrpc":"2.0","id":"ask-1","method":"sampling/createMessage","params":{}}"#;
+        let script = format!("echo '{ask}'; cat > '{}'", file.display());
+        let sessions = sessions_of(&["sh", "-c", &script], 2, 2);
+        let session = sessions.create("alice", true).ok().unwrap();
+        let mut seen = String::new();
+        for _ in 0..100 {
+            seen = std::fs::read_to_string(&file).unwrap_or_default();
+            if seen.contains("ask-1") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let answer: serde_json::Value = seen
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .find(|m: &serde_json::Value| m["id"] == "ask-1")
+            .unwrap_or_else(|| panic!("no answer to the child's request in {seen:?}"));
+        assert_eq!(answer["error"]["code"], -32601, "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("stateless")),
+            "{answer}"
+        );
+        assert!(!session.has_ended());
+        sessions.shutdown().await;
+        let _ = std::fs::remove_file(file);
+    }
 }
