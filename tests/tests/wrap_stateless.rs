@@ -1,11 +1,15 @@
 //! End to end: 2026-07-28 (stateless) clients through `okta-mcp-tool-server wrap`, with raw
 //! HTTP and signed identity headers, fronting server-everything. No session, no
 //! `initialize`: each request carries its protocol version (header and `_meta`); the wrapper
-//! forwards it to one warm child per subject, with the role policy as for sessions.
+//! forwards it to one warm child per subject, with the role policy as for sessions. And the
+//! official Python SDK client (`mcp` 2.x, `tests/clients/python/wrap_flow.py`) through the
+//! proxy, which goes stateless once the wrapper answers its `server/discover` probe.
 
 use std::time::{Duration, Instant};
 
-use okta_mcp_tests::harness::{Answer, McpClient, WrapServer, everything_server_command};
+use okta_mcp_tests::harness::{
+    Answer, McpClient, WrapServer, WrapStack, everything_server_command, workspace_root,
+};
 use serde_json::{Value, json};
 
 const POLICY: &str = "policies/everything.toml";
@@ -98,6 +102,10 @@ async fn stateless_clients_discover_list_and_call_tools_with_the_role_policy() {
 
     let list = result(&alice, 2, "tools/list", json!({})).await;
     assert_eq!(names(&list), VIEWER, "{list}");
+    // What a 2026-07-28 list result has and the child's does not.
+    assert_eq!(list["result"]["resultType"], "complete", "{list}");
+    assert_eq!(list["result"]["ttlMs"], 0, "{list}");
+    assert_eq!(list["result"]["cacheScope"], "private", "{list}");
     let echo = result(
         &alice,
         3,
@@ -228,5 +236,63 @@ async fn the_warm_child_counts_against_the_limits_and_idles_out() {
     assert_eq!(
         again.status, 503,
         "the slot is the session's now: {again:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_python_sdk_client_goes_stateless_through_the_proxy() {
+    let dir = workspace_root().join("tests/clients/python");
+    let python = dir.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: tests/run creates the venv",
+        python.display()
+    );
+    let stack = WrapStack::start(POLICY, &[], &everything_server_command()).await;
+    stack.okta.auto_login("alice@example.com").await;
+    let run = tokio::process::Command::new(&python)
+        .current_dir(&dir)
+        .arg("wrap_flow.py")
+        .arg(&stack.proxy.mcp_url)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(90), run)
+        .await
+        .expect("wrap_flow.py did not finish within 90 s")
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| {
+            panic!(
+                "wrap_flow.py: {e}; stdout: {stdout}; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    assert!(report.get("error").is_none(), "{report}");
+    assert_eq!(report["protocol"], MODERN, "{report}");
+    let tools: Vec<&str> = report["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{report}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(tools, VIEWER, "{report}");
+    assert_eq!(report["echo"], "Echo: from python", "{report}");
+    assert_eq!(report["refused_is_error"], true, "{report}");
+    assert!(
+        report["refused"]
+            .as_str()
+            .is_some_and(|t| t.contains("Tool get-env not found")),
+        "{report}"
+    );
+    // No initialize and no session: every MCP request is a stateless one.
+    let exchanges = report["exchanges"].as_array().cloned().unwrap_or_default();
+    let rpcs: Vec<&Value> = exchanges.iter().filter(|e| e["rpc"].is_string()).collect();
+    assert!(rpcs.iter().all(|e| e["rpc"] != "initialize"), "{report}");
+    assert!(rpcs.iter().all(|e| e["session"].is_null()), "{report}");
+    assert!(
+        rpcs.iter()
+            .any(|e| e["rpc"] == "tools/call" && e["status"] == 200),
+        "{report}"
     );
 }

@@ -105,11 +105,8 @@ pub(crate) async fn serve(
         let m = &mut outgoing.message;
         if is_response(m) && m["id"] == ours {
             m["id"] = client_id.clone();
-            // Every result of this revision says it is complete (the child's never do).
-            if let Some(result) = m.get_mut("result").and_then(Value::as_object_mut) {
-                result
-                    .entry("resultType")
-                    .or_insert_with(|| json!("complete"));
+            if let Some(result) = m.get_mut("result") {
+                complete_result(&method, result);
             }
         }
         if let Some((fresh, theirs)) = &token
@@ -138,6 +135,32 @@ pub(crate) async fn serve(
         rest,
     };
     Ok(sse(answer, None, false))
+}
+
+/// Adds what a 2026-07-28 result has and a child's (older) result lacks: every result says
+/// it is complete, and the cacheable ones (lists, resource reads) how long they may be cached:
+/// not at all, and privately, since what the child offers may change and tools depend on the
+/// caller's role.
+fn complete_result(method: &str, result: &mut Value) {
+    let Some(result) = result.as_object_mut() else {
+        return;
+    };
+    result
+        .entry("resultType")
+        .or_insert_with(|| json!("complete"));
+    if matches!(
+        method,
+        "tools/list"
+            | "prompts/list"
+            | "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+    ) {
+        result.entry("ttlMs").or_insert_with(|| json!(0));
+        result
+            .entry("cacheScope")
+            .or_insert_with(|| json!("private"));
+    }
 }
 
 /// The `server/discover` result, from the child's answer to the wrapper's `initialize`.
@@ -290,6 +313,19 @@ mod tests {
         );
         assert_eq!(found["instructions"], "be nice");
         assert_eq!(found["resultType"], "complete");
+    }
+
+    #[test]
+    fn results_get_what_the_revision_requires() {
+        let mut list = json!({"tools": []});
+        complete_result("tools/list", &mut list);
+        assert_eq!(
+            list,
+            json!({"tools": [], "resultType": "complete", "ttlMs": 0, "cacheScope": "private"})
+        );
+        let mut call = json!({"content": [], "resultType": "task"});
+        complete_result("tools/call", &mut call);
+        assert_eq!(call, json!({"content": [], "resultType": "task"}));
     }
 
     #[test]
