@@ -2,11 +2,14 @@
 //! "Resumability and Redelivery"), with raw HTTP and signed identity headers, fronting
 //! server-everything. A call whose POST stream drops is resumed by a GET with `Last-Event-ID`
 //! and its result arrives once; a replay never crosses streams, sessions or subjects; a bad
-//! `Last-Event-ID` gets a clear 4xx.
+//! `Last-Event-ID` gets a clear 4xx. And the official TypeScript SDK client, through the proxy,
+//! resumes a call stream cut under it (`tests/clients/wrap-resume.mjs`).
 
 use std::time::Duration;
 
-use okta_mcp_tests::harness::{McpClient, WrapServer, everything_server_command, http_client};
+use okta_mcp_tests::harness::{
+    McpClient, NodeScript, WrapServer, WrapStack, everything_server_command, http_client,
+};
 use serde_json::{Value, json};
 
 const POLICY: &str = "policies/everything.toml";
@@ -276,4 +279,37 @@ async fn a_replay_never_crosses_streams_sessions_or_subjects_and_bad_ids_get_4xx
     // The session is unharmed.
     let echo = alice.call("echo", json!({"message": "still here"})).await;
     assert_eq!(echo["result"]["content"][0]["text"], "Echo: still here");
+}
+
+#[tokio::test]
+async fn the_typescript_sdk_client_resumes_a_dropped_call_stream_through_the_proxy() {
+    let stack = WrapStack::start(POLICY, &[], &everything_server_command()).await;
+    stack.okta.auto_login("alice@example.com").await;
+    let report = NodeScript::start("wrap-resume.mjs", &[&stack.proxy.mcp_url])
+        .report(Duration::from_secs(90))
+        .await;
+    assert!(report.get("error").is_none(), "{report}");
+    assert_eq!(report["cut"], true, "the stream was cut: {report}");
+    // The SDK reconnected by itself with the last event id it saw, and got the rest once.
+    let resumes = report["resumes"].as_array().cloned().unwrap_or_default();
+    assert!(
+        resumes.first().is_some_and(|r| r["status"] == 200),
+        "{report}"
+    );
+    assert_eq!(report["progress"], json!([1, 2, 3]), "{report}");
+    assert!(
+        report["result"]
+            .as_str()
+            .is_some_and(|t| t.contains("Long running operation completed")),
+        "{report}"
+    );
+    assert_eq!(report["after"], "Echo: after resume", "{report}");
+    assert!(
+        stack
+            .wrap
+            .process
+            .logs()
+            .contains("stream resumed from Last-Event-ID"),
+        "the wrapper replayed it"
+    );
 }
