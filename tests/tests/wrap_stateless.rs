@@ -190,6 +190,29 @@ async fn stateless_clients_discover_list_and_call_tools_with_the_role_policy() {
     assert_eq!(more, all);
     assert_eq!(server.children().len(), 2, "still alice's one child");
 
+    // A revision newer than the wrapper knows gets the error that names the ones it speaks.
+    let mut future = client(&server.mcp_url, "viewer", "00u-alice");
+    future.protocol_version = "2099-01-01".into();
+    let unsupported = send(&future, 6, "tools/list", json!({})).await;
+    assert_eq!(unsupported.status, 400, "{unsupported:?}");
+    let body: Value = serde_json::from_str(&unsupported.body).expect("JSON-RPC error");
+    assert_eq!(body["error"]["code"], -32022, "{body}");
+    assert!(
+        body["error"]["data"]["supported"]
+            .as_array()
+            .is_some_and(|v| v.contains(&json!(MODERN))),
+        "{body}"
+    );
+    // No GET stream for a stateless client.
+    let mut get = okta_mcp_tests::harness::http_client()
+        .get(&server.mcp_url)
+        .header("accept", "text/event-stream")
+        .header("mcp-protocol-version", MODERN);
+    for (name, value) in alice.identity_headers("GET") {
+        get = get.header(name, value);
+    }
+    assert_eq!(get.send().await.expect("GET").status(), 405);
+
     // Without identity headers: 401.
     let anonymous = alice
         .post_raw(

@@ -56,9 +56,13 @@ pub(crate) fn is_stateless(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v >= STATELESS_SINCE)
 }
 
+/// JSON-RPC error of a protocol version the server does not speak (2026-07-28).
+const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+
 /// Serves the messages of one stateless POST.
 pub(crate) async fn serve(
     t: &Transport,
+    headers: &HeaderMap,
     identity: &Identity,
     mut messages: Vec<Value>,
 ) -> Result<Response, Refusal> {
@@ -70,6 +74,20 @@ pub(crate) async fn serve(
         ));
     }
     let mut message = messages.remove(0);
+    let version = headers
+        .get("mcp-protocol-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if version != STATELESS_SINCE {
+        // A newer revision than this server knows: say which it speaks, so the client can
+        // pick one.
+        let id = message.get("id").cloned().unwrap_or(Value::Null);
+        let refusal = json!({"jsonrpc": "2.0", "id": id, "error": {
+            "code": UNSUPPORTED_PROTOCOL_VERSION, "message": "Unsupported protocol version",
+            "data": {"requested": version, "supported": SUPPORTED},
+        }});
+        return Ok((StatusCode::BAD_REQUEST, axum::Json(refusal)).into_response());
+    }
     let (client_id, method) = match kind(&message) {
         Kind::Request { id, method } => (id.clone(), method.to_owned()),
         // Nothing to answer; a cancellation is a closed connection in this revision.

@@ -177,7 +177,7 @@ async fn post_messages(
             return start_session(t, messages, &identity).await;
         }
         if super::stateless::is_stateless(headers) {
-            return super::stateless::serve(t, &identity, messages).await;
+            return super::stateless::serve(t, headers, &identity, messages).await;
         }
         let version = headers
             .get("mcp-protocol-version")
