@@ -313,3 +313,52 @@ async fn the_typescript_sdk_client_resumes_a_dropped_call_stream_through_the_pro
         "the wrapper replayed it"
     );
 }
+
+#[tokio::test]
+async fn an_older_client_gets_no_priming_event_and_a_dropped_calls_progress_on_its_get_stream() {
+    let server = server().await;
+    let url = server.mcp_url.as_str();
+    let mut old = McpClient::new(url, "viewer", "00u-old");
+    old.protocol_version = "2025-06-18".into();
+    let init = old
+        .post(
+            &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "okta-mcp-e2e-old", "version": "1"}
+            }}),
+        )
+        .await;
+    assert_eq!(init.status, 200, "{init:?}");
+    assert!(
+        !init.body.contains("retry:"),
+        "no priming event: {}",
+        init.body
+    );
+    old.session_id = init
+        .headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    old.post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
+
+    let mut get = Events::new(open(url, &old, None, None).await);
+    let mut call = Events::new(open(url, &old, Some(&long_call(3, "old")), None).await);
+    let first = call.next(Duration::from_secs(10)).await.expect("an event");
+    assert_eq!(
+        progress_of(std::slice::from_ref(&first), "old"),
+        [1],
+        "the first event is the progress, not a priming event: {first:?}"
+    );
+    drop(call);
+    // Such a client does not resume, so the progress still to come goes to its GET stream
+    // (one already handed to the dropped connection may be lost with it); the result
+    // belongs to its request alone.
+    let on_get = get.rest(Duration::from_secs(5)).await;
+    let progress = progress_of(&on_get, "old");
+    assert!(
+        progress.contains(&3) && !progress.contains(&1),
+        "{on_get:?}"
+    );
+    assert!(answers_to(&on_get, 3).is_empty(), "{on_get:?}");
+}

@@ -369,9 +369,22 @@ impl Routes {
         }
     }
 
-    /// A GET-stream message that could not be sent: the backlog, for the next GET stream.
-    pub(crate) fn requeue(&mut self, message: Value, from: u64) {
-        self.queue(message, Some(from));
+    /// A message that could not be sent: the open GET stream, else the backlog for the next
+    /// one; `from` is the GET stream it failed on, if it did.
+    pub(crate) fn requeue(&mut self, message: Value, from: Option<u64>) {
+        match self.open_standalone_target() {
+            Some(target) if from != Some(target.stream) => {
+                let outgoing = self.log.record(target.stream, message);
+                if let Err(
+                    mpsc::error::TrySendError::Full(outgoing)
+                    | mpsc::error::TrySendError::Closed(outgoing),
+                ) = target.tx.try_send(outgoing)
+                {
+                    self.queue(outgoing.message, None);
+                }
+            }
+            _ => self.queue(message, from),
+        }
     }
 
     /// Whether a request is in flight whose client still listens for the answer.
@@ -765,7 +778,7 @@ mod tests {
         };
         drop(get_rx2);
         assert!(target.tx.try_send(outgoing.clone()).is_err());
-        routes.requeue(outgoing.message, target.stream);
+        routes.requeue(outgoing.message, Some(target.stream));
         let (tx, _rx) = mpsc::channel(8);
         let resumed = routes.resume(&get_primed, tx).ok().unwrap();
         assert_eq!(resumed.replay.len(), 1, "not twice: {:?}", resumed.replay);

@@ -104,6 +104,8 @@ pub(crate) struct Session {
     stateless: bool,
     /// The child's answer to the wrapper's own `initialize` (stateless sessions).
     pub(crate) handshake: std::sync::OnceLock<Value>,
+    /// The client initialized with a revision that resumes dropped streams (2025-11-25 on).
+    resumes: std::sync::atomic::AtomicBool,
 }
 
 /// One message of a POST and what to do with it.
@@ -143,6 +145,7 @@ impl Session {
             registered: Notify::new(),
             stateless,
             handshake: std::sync::OnceLock::new(),
+            resumes: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -187,6 +190,16 @@ impl Session {
             return Err(SessionGone);
         }
         self.touch();
+        if let Some(version) = messages
+            .iter()
+            .find(|m| m["method"] == "initialize")
+            .and_then(|m| m.pointer("/params/protocolVersion"))
+            .and_then(Value::as_str)
+        {
+            let resumes = version >= super::transport::PRIMING_SINCE;
+            self.resumes
+                .store(resumes, std::sync::atomic::Ordering::Relaxed);
+        }
         let mut steps = Vec::with_capacity(messages.len());
         for message in messages {
             steps.push(self.plan(message, identity).await);
@@ -518,13 +531,21 @@ impl Session {
             sent = target.tx.send(outgoing) => sent,
             () = self.ended.cancelled() => return,
         };
-        if let Err(mpsc::error::SendError(outgoing)) = sent
-            && target.standalone
-        {
+        let Err(mpsc::error::SendError(outgoing)) = sent else {
+            return;
+        };
+        if target.standalone {
             // That GET stream went away: the message is in the replay log for a client that
-            // resumes it, and waits for the next GET stream of one that does not. A POST
-            // stream's messages stay with it, for a client that resumes it.
-            self.routes().requeue(outgoing.message, target.stream);
+            // resumes it, and waits for the next GET stream of one that does not.
+            self.routes().requeue(outgoing.message, Some(target.stream));
+        } else if !self.resumes.load(std::sync::atomic::Ordering::Relaxed)
+            && !self.stateless
+            && !super::jsonrpc::is_response(&outgoing.message)
+        {
+            // A POST stream's messages stay with it for a client that resumes it; one of an
+            // older revision does not, so its progress and server requests go to its GET
+            // stream instead (its answers belong to their request alone).
+            self.routes().requeue(outgoing.message, None);
         }
     }
 

@@ -37,7 +37,7 @@ const RETRY: Duration = Duration::from_secs(1);
 
 /// The first revision whose clients expect a priming event (an id with empty data); older
 /// clients may take its empty data for a broken message.
-const PRIMING_SINCE: &str = "2025-11-25";
+pub(crate) const PRIMING_SINCE: &str = "2025-11-25";
 
 #[derive(Clone)]
 pub(crate) struct Transport {
