@@ -260,6 +260,7 @@ fn compare(target: &str, runs: &[&str], results: &Results, expected: &[ExpectedF
         .collect();
     let mut new_failures = Vec::new();
     let mut unexpected_passes = Vec::new();
+    let mut warnings = Vec::new();
     let mut summary = BTreeMap::<&str, [usize; 3]>::new();
     for ((run, scenario, check), outcome) in results {
         let key = (run.clone(), format!("{scenario}:{check}"));
@@ -270,7 +271,10 @@ fn compare(target: &str, runs: &[&str], results: &Results, expected: &[ExpectedF
                 new_failures.push(format!("  {run} {}: {}", key.1, outcome.message));
             }
             (Status::Success, None) => counts[0] += 1,
-            (Status::Warning, None) => counts[2] += 1,
+            (Status::Warning, None) => {
+                counts[2] += 1;
+                warnings.push(format!("  {run} {}: {}", key.1, outcome.message));
+            }
             (status, Some(reason)) => unexpected_passes.push(format!(
                 "  {run} {}: {status:?} (baselined: {reason})",
                 key.1
@@ -302,6 +306,9 @@ fn compare(target: &str, runs: &[&str], results: &Results, expected: &[ExpectedF
             "conformance {target} {run}: {passed} passed, {expected} failed as expected \
              ({BASELINE}), {warnings} warnings"
         );
+    }
+    if !warnings.is_empty() {
+        println!("conformance {target} warnings:\n{}", warnings.join("\n"));
     }
     let mut problems = String::new();
     if !new_failures.is_empty() {
