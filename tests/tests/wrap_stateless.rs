@@ -230,6 +230,82 @@ async fn stateless_clients_discover_list_and_call_tools_with_the_role_policy() {
     assert_eq!(refused.status, 400, "{refused:?}");
 }
 
+/// One stateless request with `meta` as its `_meta` (none when `None`), signed, with its
+/// `Mcp-Method` header.
+async fn send_with_meta(client: &McpClient, id: u64, method: &str, meta: Option<Value>) -> Value {
+    let mut params = json!({});
+    if let Some(meta) = meta {
+        params["_meta"] = meta;
+    }
+    let mut headers = client.identity_headers("POST");
+    headers.push(("mcp-method", method.into()));
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    let answer = client.post_raw(&body, &headers).await;
+    assert_eq!(answer.status, 400, "{method}: {answer:?}");
+    let refusal: Value = serde_json::from_str(&answer.body).expect("a JSON-RPC error");
+    assert_eq!(refusal["id"], id, "{refusal}");
+    refusal
+}
+
+#[tokio::test]
+async fn stateless_requests_without_a_valid_meta_envelope_are_refused() {
+    let server = WrapServer::start(POLICY, &[], &everything_server_command()).await;
+    let alice = client(&server.mcp_url, "viewer", "00u-alice");
+    // The envelope is required (protocol version and client capabilities): -32602, HTTP 400.
+    let missing = send_with_meta(&alice, 1, "server/discover", None).await;
+    assert_eq!(missing["error"]["code"], -32602, "{missing}");
+    let mut no_capabilities = meta();
+    no_capabilities
+        .as_object_mut()
+        .map(|m| m.remove("io.modelcontextprotocol/clientCapabilities"));
+    let refused = send_with_meta(&alice, 2, "tools/list", Some(no_capabilities)).await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    let mut no_version = meta();
+    no_version
+        .as_object_mut()
+        .map(|m| m.remove("io.modelcontextprotocol/protocolVersion"));
+    let refused = send_with_meta(&alice, 3, "server/discover", Some(no_version)).await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    // Its protocol version must be the header's: -32020 (HeaderMismatch), HTTP 400.
+    let mut other = meta();
+    other["io.modelcontextprotocol/protocolVersion"] = json!("v999.0.0");
+    let mismatch = send_with_meta(&alice, 4, "server/discover", Some(other)).await;
+    assert_eq!(mismatch["error"]["code"], -32020, "{mismatch}");
+    // clientInfo is optional.
+    let mut anonymous = meta();
+    anonymous
+        .as_object_mut()
+        .map(|m| m.remove("io.modelcontextprotocol/clientInfo"));
+    let mut headers = alice.identity_headers("POST");
+    headers.push(("mcp-method", "tools/list".into()));
+    let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/list",
+                      "params": {"_meta": anonymous}});
+    let listed = alice.post_raw(&body, &headers).await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    assert_eq!(names(&listed.message.expect("an answer")), VIEWER);
+}
+
+#[tokio::test]
+async fn discover_promises_no_list_changes_a_stateless_client_cannot_get() {
+    let server = WrapServer::start(POLICY, &[], &everything_server_command()).await;
+    let alice = client(&server.mcp_url, "viewer", "00u-alice");
+    let discover = result(&alice, 1, "server/discover", json!({})).await;
+    let capabilities = &discover["result"]["capabilities"];
+    // server-everything offers all three, with list changes and resource subscriptions; the
+    // wrapper drops the child's unasked notifications and has no subscriptions/listen stream.
+    for offered in ["tools", "prompts", "resources"] {
+        assert!(capabilities[offered].is_object(), "{discover}");
+        assert!(
+            capabilities[offered].get("listChanged").is_none(),
+            "{offered}: {discover}"
+        );
+    }
+    assert!(
+        capabilities["resources"].get("subscribe").is_none(),
+        "{discover}"
+    );
+}
+
 #[tokio::test]
 async fn the_warm_child_counts_against_the_limits_and_idles_out() {
     let server = WrapServer::start(

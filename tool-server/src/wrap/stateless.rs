@@ -11,7 +11,10 @@
 //! - requests of different clients of one subject may use the same JSON-RPC id (or progress
 //!   token), so each request gets a fresh id (and token) toward the child, and its answer
 //!   and progress get the client's back;
-//! - `server/discover` is answered from the child's `initialize` result;
+//! - each request must carry the revision's `_meta` envelope (protocol version, the header's,
+//!   and client capabilities), checked here since the child never sees a 2026-07-28 request;
+//! - `server/discover` is answered from the child's `initialize` result, without the list
+//!   changes and resource subscriptions a stateless client cannot get;
 //! - the policy is the one of sessions: the role comes with each request;
 //! - the warm child is a session like any other for the limits (`--max-children`,
 //!   `--max-children-per-subject`), `--max-call-secs` and idle reaping; once reaped, the
@@ -27,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use okta_mcp_common::logging::escaped;
 use serde_json::{Value, json};
 
-use super::jsonrpc::{INTERNAL_ERROR, INVALID_REQUEST, Kind, is_response, kind};
+use super::jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, Kind, is_response, kind};
 use super::registry::CreateError;
 use super::replay::Outgoing;
 use super::session::{EndReason, PostAnswer, Session};
@@ -58,6 +61,13 @@ pub(crate) fn is_stateless(headers: &HeaderMap) -> bool {
 
 /// JSON-RPC error of a protocol version the server does not speak (2026-07-28).
 const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+
+/// JSON-RPC error of a request whose headers disagree with its body (2026-07-28).
+const HEADER_MISMATCH: i64 = -32020;
+
+/// The `_meta` keys every 2026-07-28 request carries (`clientInfo` is optional).
+const PROTOCOL_VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
+const CLIENT_CAPABILITIES_KEY: &str = "io.modelcontextprotocol/clientCapabilities";
 
 /// Serves the messages of one stateless POST.
 pub(crate) async fn serve(
@@ -93,6 +103,7 @@ pub(crate) async fn serve(
         // Nothing to answer; a cancellation is a closed connection in this revision.
         _ => return Ok(StatusCode::ACCEPTED.into_response()),
     };
+    check_envelope(&message, version).map_err(|refusal| refusal.with_id(client_id.clone()))?;
     let session = warm_child(t, identity).await?;
     if method == "server/discover" {
         let handshake = session.handshake.get().cloned().unwrap_or(Value::Null);
@@ -155,6 +166,38 @@ pub(crate) async fn serve(
     Ok(sse(answer, None, false))
 }
 
+/// Checks the `_meta` envelope of a request: present, with the client's capabilities and a
+/// protocol version that is the header's (`400`, as the revision says for both).
+fn check_envelope(message: &Value, version: &str) -> Result<(), Refusal> {
+    let meta = message
+        .pointer("/params/_meta")
+        .and_then(Value::as_object)
+        .filter(|m| {
+            m.contains_key(PROTOCOL_VERSION_KEY) && m.contains_key(CLIENT_CAPABILITIES_KEY)
+        });
+    let Some(meta) = meta else {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            INVALID_PARAMS,
+            format!(
+                "Invalid params: a 2026-07-28 request carries params._meta with \
+                 {PROTOCOL_VERSION_KEY} and {CLIENT_CAPABILITIES_KEY}"
+            ),
+        ));
+    };
+    if meta[PROTOCOL_VERSION_KEY] != version {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            HEADER_MISMATCH,
+            format!(
+                "Header mismatch: the MCP-Protocol-Version header is not the request's \
+                 {PROTOCOL_VERSION_KEY}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Adds what a 2026-07-28 result has and a child's (older) result lacks: every result says
 /// it is complete, and the cacheable ones (lists, resource reads) how long they may be cached:
 /// not at all, and privately, since what the child offers may change and tools depend on the
@@ -184,10 +227,22 @@ fn complete_result(method: &str, result: &mut Value) {
 /// The `server/discover` result, from the child's answer to the wrapper's `initialize`.
 fn discover(handshake: &Value) -> Value {
     let result = &handshake["result"];
+    let mut capabilities = result
+        .get("capabilities")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    // A stateless client gets no list changes or resource updates: the child's unasked
+    // notifications are dropped, and there is no `subscriptions/listen` stream to send them on.
+    for offer in ["tools", "prompts", "resources"] {
+        if let Some(offer) = capabilities.get_mut(offer).and_then(Value::as_object_mut) {
+            offer.remove("listChanged");
+            offer.remove("subscribe");
+        }
+    }
     let mut discovered = json!({
         "resultType": "complete",
         "supportedVersions": SUPPORTED,
-        "capabilities": result.get("capabilities").cloned().unwrap_or_else(|| json!({})),
+        "capabilities": capabilities,
         "ttlMs": 0,
         // What the child offers may depend on who asks (the policy filters tools by role).
         "cacheScope": "private",
@@ -318,13 +373,17 @@ mod tests {
     fn discover_is_built_from_the_childs_initialize() {
         let handshake = json!({"jsonrpc": "2.0", "id": 1, "result": {
             "protocolVersion": "2025-06-18",
-            "capabilities": {"tools": {"listChanged": true}},
+            "capabilities": {"tools": {"listChanged": true}, "resources": {"subscribe": true}},
             "serverInfo": {"name": "everything", "version": "9"},
             "instructions": "be nice"
         }});
         let found = discover(&handshake);
         assert_eq!(found["supportedVersions"][0], "2026-07-28");
-        assert_eq!(found["capabilities"]["tools"]["listChanged"], true);
+        assert_eq!(
+            found["capabilities"],
+            json!({"tools": {}, "resources": {}}),
+            "no list changes or subscriptions without a stream back"
+        );
         assert_eq!(
             found["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
             "everything"
