@@ -28,7 +28,8 @@ impl Event {
     }
 }
 
-/// Reads an SSE response event by event.
+/// Reads an SSE response event by event, as a browser or `eventsource-parser` (the TypeScript
+/// SDK's) does: a block without a `data` line is no event, so its id never reaches the client.
 struct Events {
     response: reqwest::Response,
     buffer: String,
@@ -48,22 +49,24 @@ impl Events {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
                 let mut event = Event::default();
-                let mut fields = false;
+                let mut data = false;
                 for line in block.lines() {
                     let (field, value) = line.split_once(':').unwrap_or((line, ""));
                     let value = value.strip_prefix(' ').unwrap_or(value);
                     match field {
                         "id" => event.id = Some(value.to_owned()),
                         "retry" => event.retry = Some(value.to_owned()),
-                        "data" => event.data.push_str(value),
-                        _ => continue,
+                        "data" => {
+                            event.data.push_str(value);
+                            data = true;
+                        }
+                        _ => {}
                     }
-                    fields = true;
                 }
-                if fields {
+                if data {
                     return Some(event);
                 }
-                continue; // a keep-alive comment
+                continue; // a keep-alive comment, or a block no client would dispatch
             }
             let chunk = tokio::time::timeout(wait, self.response.chunk())
                 .await

@@ -502,10 +502,7 @@ fn host_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 /// An SSE response: the priming event if `prime`, `first`, then whatever arrives on `rest`
 /// until it closes; every message with its event id.
 pub(super) fn sse(answer: PostAnswer, session_id: Option<&str>, prime: bool) -> Response {
-    let priming = answer
-        .prime
-        .filter(|_| prime)
-        .map(|id| Event::default().id(id).retry(RETRY).data(""));
+    let priming = answer.prime.filter(|_| prime).map(|id| priming_event(&id));
     let first = futures::stream::iter(answer.first);
     let rest = match answer.rest {
         Some(rx) => receiver_stream(rx).left_stream(),
@@ -516,12 +513,16 @@ pub(super) fn sse(answer: PostAnswer, session_id: Option<&str>, prime: bool) -> 
             .id(outgoing.id)
             .data(outgoing.message.to_string())
     });
-    let events = futures::stream::iter(priming)
-        .chain(messages)
-        .map(Ok::<_, Infallible>);
+    let events = messages.map(Ok::<_, Infallible>);
     let mut response = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response();
+    if let Some(priming) = priming {
+        let (parts, body) = response.into_parts();
+        let first = futures::stream::once(async { Ok::<_, axum::Error>(priming) });
+        let body = Body::from_stream(first.chain(body.into_data_stream()));
+        response = Response::from_parts(parts, body);
+    }
     if let Some(id) = session_id
         && let Ok(value) = HeaderValue::from_str(id)
     {
@@ -531,6 +532,13 @@ pub(super) fn sse(answer: PostAnswer, session_id: Option<&str>, prime: bool) -> 
         .headers_mut()
         .insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
+}
+
+/// The priming event: its id, `retry`, and an empty `data` line. Written by hand, since axum
+/// writes no `data` line for empty data, and a block without one is no event to a client
+/// (browsers, `eventsource-parser` in the TypeScript SDK): it would never learn the id.
+fn priming_event(id: &str) -> Bytes {
+    Bytes::from(format!("id: {id}\nretry: {}\ndata:\n\n", RETRY.as_millis()))
 }
 
 fn receiver_stream(rx: mpsc::Receiver<Outgoing>) -> impl Stream<Item = Outgoing> {
