@@ -133,6 +133,15 @@ pub struct ProxyArgs {
     /// IP and the --peer-listen port), published through the store.
     #[arg(long, env = "PEER_ADDRESS", requires = "peer_listen")]
     pub peer_address: Option<String>,
+    /// Listen address for Prometheus metrics (`GET /metrics` only): request counts, /mcp
+    /// latency, logins, refreshes, store latency and errors (README, Metrics). Off unless set;
+    /// refused when it is a public listener; loopback unless --metrics-allow-non-loopback.
+    #[arg(long, env = "METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Allow a non-loopback --metrics-listen address (a scraper in another pod; keep clients
+    /// out with a network policy).
+    #[arg(long, env = "METRICS_ALLOW_NON_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub metrics_allow_non_loopback: bool,
     /// Put before every Redis key, so two deployments can share one Redis.
     #[arg(long, env = "STORE_KEY_PREFIX", default_value = "okta-mcp:")]
     pub store_key_prefix: String,

@@ -1,7 +1,7 @@
 //! The pingora `ProxyHttp` implementation. It only dispatches: each phase calls into the
 //! module that owns the concern (`oauth` for our endpoints and for authenticating `/mcp`,
 //! `forward` for header hygiene, identity headers and CORS, `deadlines` and `request_body` for
-//! clients that send a request too slowly or break its body, `hooks` for Okta Event Hooks).
+//! clients that send a request too slowly or break its body, `hooks` for Okta Event Hooks, `metrics` to count each answered request).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use crate::deadlines;
 use crate::forward::{self, OriginPolicy};
 use crate::hooks::{self, OktaEventHook};
 use crate::identity::IdentitySigner;
+use crate::metrics::{Endpoint, METRICS};
 use crate::oauth::{AuthServer, Principal};
 use crate::okta_login::UpstreamLogin;
 use crate::replicas::{Route, SessionRoutes};
@@ -378,6 +379,13 @@ impl ProxyHttp for Edge {
         deadlines::request_done(session);
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let request = session.req_header();
+        let endpoint = Endpoint::of(request.uri.path());
+        METRICS.request_done(
+            endpoint,
+            status,
+            ctx.started.elapsed(),
+            endpoint == Endpoint::Mcp && request.method == Method::POST,
+        );
         tracing::info!(
             target: "access",
             method = %request.method,

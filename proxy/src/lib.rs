@@ -15,6 +15,7 @@ pub mod edge;
 pub mod forward;
 pub mod hooks;
 pub mod identity;
+pub mod metrics;
 pub mod oauth;
 pub mod okta_login;
 pub mod replicas;
