@@ -12,6 +12,7 @@ pub mod confirm;
 pub mod http;
 pub use okta_mcp_common::identity;
 pub mod listener;
+pub mod metrics;
 pub mod okta;
 pub mod policy;
 pub mod server;

@@ -25,6 +25,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 use crate::confirm::Confirmations;
 use crate::identity::Identity;
+use crate::metrics::METRICS;
 use crate::okta::{CALL_STATS, CallStats, OktaClient};
 use crate::policy::ToolPolicy;
 use crate::tools::{WRITE_AUDIT, WriteAudit, is_write, okta_tool_router};
@@ -154,6 +155,7 @@ impl ServerHandler for OktaToolServer {
                 write, duration_ms = 0u64, okta_status = 0u16, okta_calls = 0u32,
                 "tools/call refused"
             );
+            METRICS.denied(&tool, self.policy.role_label(role));
             return Err(unknown_tool(&tool));
         }
         let stats = Arc::new(CallStats::default());
@@ -179,6 +181,7 @@ impl ServerHandler for OktaToolServer {
             Ok(_) => "ok",
             Err(_) => "protocol_error",
         };
+        METRICS.tool_call(&tool, self.policy.role_label(role), outcome);
         let target = audit.target();
         let confirmation = audit.confirmation().unwrap_or("none");
         let request_id = stats.request_id();

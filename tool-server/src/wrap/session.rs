@@ -16,6 +16,7 @@ use super::jsonrpc::{
 use super::registry::Sessions;
 use super::routes::{Destination, Pending, Purpose, Refusal, Routes};
 use crate::identity::Identity;
+use crate::metrics::METRICS;
 
 /// How long the wrapper waits for the child's answer to its unknown-tool probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +47,17 @@ pub(crate) enum EndReason {
 }
 
 impl EndReason {
+    /// The `reason` label of `okta_mcp_tool_server_wrap_children_ended_total`.
+    fn label(self) -> &'static str {
+        match self {
+            Self::ChildExited => "child_exited",
+            Self::InitFailed => "init_failed",
+            Self::Deleted => "deleted",
+            Self::Idle => "idle",
+            Self::Shutdown => "shutdown",
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Self::ChildExited => "the wrapped server exited",
@@ -105,6 +117,8 @@ impl Session {
         gate: Arc<ToolGate>,
         limits: SessionLimits,
     ) -> Self {
+        // Counted down by `end`, which every session reaches once.
+        METRICS.wrap_child_started();
         Self {
             id,
             subject,
@@ -236,6 +250,7 @@ impl Session {
     }
 
     async fn refuse_call(&self, id: &Value, tool: &str, identity: &Identity) -> Value {
+        METRICS.denied(tool, self.gate.role_label(&identity.role));
         tracing::info!(
             target: "audit",
             subject = %escaped(&identity.subject), role = %escaped(&identity.role), tool = %escaped(tool), decision = "deny",
@@ -356,6 +371,7 @@ impl Session {
                     duration_ms = pending.started.elapsed().as_millis() as u64,
                     "tools/call"
                 );
+                METRICS.tool_call(tool, self.gate.role_label(role), "timeout");
                 tool.as_str()
             }
             _ => "",
@@ -420,6 +436,7 @@ impl Session {
                 } else {
                     "ok"
                 };
+                METRICS.tool_call(tool, self.gate.role_label(role), outcome);
                 tracing::info!(
                     target: "audit",
                     subject = %escaped(&self.subject), role = %escaped(role), tool = %escaped(tool), decision = "allow",
@@ -465,6 +482,7 @@ impl Session {
             let _ = tx.try_send(error_response(&id, INTERNAL_ERROR, &message));
         }
         self.child.stop();
+        METRICS.wrap_child_ended(reason.label());
         if reason == EndReason::ChildExited {
             tracing::warn!(
                 session = %self.id, subject = %escaped(&self.subject), reason = reason.as_str(),
