@@ -6,19 +6,19 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use clap::Parser;
+use okta_mcp_common::metrics;
 use okta_mcp_proxy::config::{self, ProxyArgs};
 use okta_mcp_proxy::deadlines;
 use okta_mcp_proxy::edge::{Edge, EdgeParts, Upstream};
 use okta_mcp_proxy::forward::OriginPolicy;
 use okta_mcp_proxy::hooks::OktaEventHook;
 use okta_mcp_proxy::identity::IdentitySigner;
+use okta_mcp_proxy::metrics::MetricsEndpoint;
 use okta_mcp_proxy::oauth::{AuthServer, OAuthSettings};
 use okta_mcp_proxy::okta_login::{OktaLogin, OktaLoginSettings, UpstreamLogin};
 use okta_mcp_proxy::replicas::SessionRoutes;
 use okta_mcp_proxy::revocations::Revocations;
 use okta_mcp_proxy::roles::RoleMap;
-use okta_mcp_common::metrics;
-use okta_mcp_proxy::metrics::MetricsEndpoint;
 use okta_mcp_proxy::store::{
     EmbeddedStore, MemoryStore, MeteredStore, RedisSettings, RedisStore, Store,
 };
@@ -224,10 +224,14 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
         ));
     }
     if let Some(addr) = args.metrics_listen {
-        let public: Vec<_> = [args.listen.filter(|_| !args.no_plain), args.tls_listen, args.peer_listen]
-            .into_iter()
-            .flatten()
-            .collect();
+        let public: Vec<_> = [
+            args.listen.filter(|_| !args.no_plain),
+            args.tls_listen,
+            args.peer_listen,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         metrics::check_listen(addr, &public, args.metrics_allow_non_loopback)
             .map_err(anyhow::Error::msg)?;
         let mut service = Service::new("okta-mcp-proxy metrics".to_owned(), MetricsEndpoint);

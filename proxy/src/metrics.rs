@@ -134,14 +134,18 @@ pub struct ProxyMetrics {
 /// The proxy's metrics; they count whether or not `--metrics-listen` serves them.
 pub static METRICS: LazyLock<ProxyMetrics> = LazyLock::new(ProxyMetrics::new);
 
-/// Every metric name the proxy exports (`deploy/check.sh` checks the alerts against it).
-pub const NAMES: &[&str] = &[
-    "okta_mcp_proxy_requests_total",
-    "okta_mcp_proxy_mcp_request_duration_seconds",
-    "okta_mcp_proxy_logins_total",
-    "okta_mcp_proxy_refreshes_total",
-    "okta_mcp_proxy_store_operation_duration_seconds",
-    "okta_mcp_proxy_store_errors_total",
+/// Every metric the proxy exports, with its labels (`deploy/check.sh` checks the dashboard
+/// and the alerts against this list; a test keeps it equal to what the registry serves).
+pub const EXPORTED: &[(&str, &[&str])] = &[
+    ("okta_mcp_proxy_requests_total", &["endpoint", "status"]),
+    ("okta_mcp_proxy_mcp_request_duration_seconds", &[]),
+    ("okta_mcp_proxy_logins_total", &["outcome"]),
+    ("okta_mcp_proxy_refreshes_total", &["outcome"]),
+    (
+        "okta_mcp_proxy_store_operation_duration_seconds",
+        &["operation"],
+    ),
+    ("okta_mcp_proxy_store_errors_total", &["operation"]),
 ];
 
 impl ProxyMetrics {
@@ -292,5 +296,51 @@ impl ServeHttp for MetricsEndpoint {
         response
             .body(answer.body)
             .unwrap_or_else(|_| http::Response::new(Vec::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registry_serves_exactly_the_exported_metrics() {
+        let metrics = ProxyMetrics::new();
+        let served: Vec<(String, Vec<String>)> = metrics
+            .registry()
+            .gather()
+            .iter()
+            .map(|family| {
+                let labels = family.get_metric()[0]
+                    .get_label()
+                    .iter()
+                    .map(|l| l.name().to_owned())
+                    .collect();
+                (family.name().to_owned(), labels)
+            })
+            .collect();
+        let mut exported: Vec<(String, Vec<String>)> = EXPORTED
+            .iter()
+            .map(|(name, labels)| {
+                let mut labels: Vec<String> = labels.iter().map(|l| (*l).to_owned()).collect();
+                labels.sort();
+                ((*name).to_owned(), labels)
+            })
+            .collect();
+        exported.sort();
+        assert_eq!(served, exported);
+    }
+
+    #[test]
+    fn endpoints_come_from_a_fixed_set() {
+        assert_eq!(Endpoint::of("/mcp"), Endpoint::Mcp);
+        assert_eq!(
+            Endpoint::of("/.well-known/oauth-authorization-server"),
+            Endpoint::WellKnown
+        );
+        assert_eq!(Endpoint::of("/users/alice@example.com"), Endpoint::Other);
+        for (index, endpoint) in Endpoint::ALL.iter().enumerate() {
+            assert_eq!(*endpoint as usize, index);
+        }
     }
 }

@@ -24,19 +24,41 @@ use prometheus::{
 /// Most distinct tool label values; tools learnt past it are counted as `other`.
 pub const MAX_TOOL_LABELS: usize = 64;
 
-/// Every metric name the tool server exports (`deploy/check.sh` checks the alerts against it).
-pub const NAMES: &[&str] = &[
-    "okta_mcp_tool_server_requests_total",
-    "okta_mcp_tool_server_tool_calls_total",
-    "okta_mcp_tool_server_policy_denials_total",
-    "okta_mcp_tool_server_okta_requests_total",
-    "okta_mcp_tool_server_okta_request_duration_seconds",
-    "okta_mcp_tool_server_okta_rate_limit_waits_total",
-    "okta_mcp_tool_server_okta_rate_limit_wait_seconds_total",
-    "okta_mcp_tool_server_wrap_children",
-    "okta_mcp_tool_server_wrap_children_max",
-    "okta_mcp_tool_server_wrap_children_ended_total",
-    "okta_mcp_tool_server_wrap_children_refused_total",
+/// Every metric the tool server exports, with its labels (`deploy/check.sh` checks the
+/// dashboard and the alerts against this list; a test keeps it equal to what the registry serves).
+pub const EXPORTED: &[(&str, &[&str])] = &[
+    ("okta_mcp_tool_server_requests_total", &["route", "status"]),
+    (
+        "okta_mcp_tool_server_tool_calls_total",
+        &["tool", "role", "outcome"],
+    ),
+    (
+        "okta_mcp_tool_server_policy_denials_total",
+        &["tool", "role"],
+    ),
+    (
+        "okta_mcp_tool_server_okta_requests_total",
+        &["endpoint", "method", "status"],
+    ),
+    (
+        "okta_mcp_tool_server_okta_request_duration_seconds",
+        &["endpoint"],
+    ),
+    ("okta_mcp_tool_server_okta_rate_limit_waits_total", &[]),
+    (
+        "okta_mcp_tool_server_okta_rate_limit_wait_seconds_total",
+        &[],
+    ),
+    ("okta_mcp_tool_server_wrap_children", &[]),
+    ("okta_mcp_tool_server_wrap_children_max", &[]),
+    (
+        "okta_mcp_tool_server_wrap_children_ended_total",
+        &["reason"],
+    ),
+    (
+        "okta_mcp_tool_server_wrap_children_refused_total",
+        &["reason"],
+    ),
 ];
 
 /// The routes of the tool server, as the `route` label says them.
@@ -147,9 +169,8 @@ impl ToolServerMetrics {
         ] {
             registry.register(metric).expect("unique metric");
         }
-        let requests = ROUTES.map(|route| {
-            STATUS_CLASSES.map(|class| requests.with_label_values(&[route, class]))
-        });
+        let requests = ROUTES
+            .map(|route| STATUS_CLASSES.map(|class| requests.with_label_values(&[route, class])));
         Self {
             registry,
             requests,
@@ -366,6 +387,40 @@ mod tests {
             "/api/v1/users/{id}"
         );
         assert_eq!(okta_endpoint("/a/b/c/d/e/f/g/h/i"), OTHER);
+    }
+
+    #[test]
+    fn the_registry_serves_exactly_the_exported_metrics() {
+        let metrics = ToolServerMetrics::new();
+        metrics.tool_call("t", "r", "ok");
+        metrics.denied("t", "r");
+        metrics.okta_request("GET", "/api/v1/users", 200, Duration::ZERO);
+        metrics.wrap_child_started();
+        metrics.wrap_child_ended("idle");
+        metrics.wrap_child_refused("full");
+        let served: Vec<(String, Vec<String>)> = metrics
+            .registry()
+            .gather()
+            .iter()
+            .map(|family| {
+                let labels = family.get_metric()[0]
+                    .get_label()
+                    .iter()
+                    .map(|l| l.name().to_owned())
+                    .collect();
+                (family.name().to_owned(), labels)
+            })
+            .collect();
+        let mut exported: Vec<(String, Vec<String>)> = EXPORTED
+            .iter()
+            .map(|(name, labels)| {
+                let mut labels: Vec<String> = labels.iter().map(|l| (*l).to_owned()).collect();
+                labels.sort();
+                ((*name).to_owned(), labels)
+            })
+            .collect();
+        exported.sort();
+        assert_eq!(served, exported);
     }
 
     #[test]

@@ -35,7 +35,12 @@ async fn measured<T>(
 
 #[async_trait]
 impl Store for MeteredStore {
-    async fn put(&self, key: &str, value: &str, ttl: std::time::Duration) -> Result<(), StoreError> {
+    async fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: std::time::Duration,
+    ) -> Result<(), StoreError> {
         measured("put", self.inner.put(key, value, ttl)).await
     }
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
