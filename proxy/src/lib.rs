@@ -25,4 +25,5 @@ pub mod roles;
 pub mod session_cookie;
 pub mod store;
 pub mod tokens;
+pub mod traces;
 pub mod web;

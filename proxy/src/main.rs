@@ -33,8 +33,9 @@ use pingora::services::listening::Service;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let logs = okta_mcp_common::logging::init();
+    // Before logging: the trace exporter's HTTP client needs the crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let logs = okta_mcp_common::logging::init_for("okta-mcp-proxy");
     match build(ProxyArgs::parse()) {
         Ok(server) => {
             // Returns after a graceful shutdown (SIGTERM, SIGINT); then the last lines go out.

@@ -17,4 +17,5 @@ pub mod okta;
 pub mod policy;
 pub mod server;
 pub mod tools;
+pub mod traces;
 pub mod wrap;

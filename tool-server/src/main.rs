@@ -18,7 +18,7 @@ use okta_mcp_tool_server::okta::OktaClient;
 use okta_mcp_tool_server::policy::ToolPolicy;
 use okta_mcp_tool_server::server::{Caller, OktaToolServer};
 use okta_mcp_tool_server::wrap::{self, ChildCommand, ChildEnvironment, WrapSettings};
-use okta_mcp_tool_server::{config, tools};
+use okta_mcp_tool_server::{config, tools, traces};
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
 
@@ -260,8 +260,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let logs = okta_mcp_common::logging::init();
+    // Before logging: the trace exporter's HTTP client needs the crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let logs = okta_mcp_common::logging::init_for("okta-mcp-tool-server");
     let outcome = run(Cli::parse()).await;
     // Every queued line is written before the process ends (and before the error below).
     logs.flush();
@@ -328,6 +329,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .start(args.listen, args.connections.limits())
         .await?;
     let app = http::router(handler, verifier, &settings, shutdown.clone())
+        .layer(axum::middleware::from_fn(traces::continue_trace))
         .layer(axum::middleware::from_fn(metrics::count_requests));
     // v1 identity headers carry whole seconds: open in the second after the verifier's start.
     tokio::time::sleep(listen_after).await;

@@ -213,7 +213,7 @@ impl ToolServerMetrics {
     }
 
     /// The label value of `tool`: itself when known, else `other`.
-    fn tool_label(&self, tool: &str) -> String {
+    pub fn tool_label(&self, tool: &str) -> String {
         if self.tool_set().contains(tool) {
             tool.to_owned()
         } else {

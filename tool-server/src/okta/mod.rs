@@ -30,7 +30,9 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use url::Url;
 
-use crate::metrics::METRICS;
+use crate::metrics::{METRICS, okta_endpoint};
+use crate::traces;
+use tracing::Instrument;
 
 pub use error::OktaError;
 pub use pagination::{Page, after_cursor};
@@ -473,6 +475,7 @@ impl OktaClient {
         let _permit = self.limiter.acquire().await.ok();
         let started = Instant::now();
         let method_name = method.clone();
+        let span = traces::okta_request(method_name.as_str(), &okta_endpoint(url.path()));
         let attempt = async {
             let response = self.http.request(method, url.clone()).send().await?;
             let status = response.status();
@@ -480,8 +483,10 @@ impl OktaClient {
             let body = response.bytes().await?.to_vec();
             Ok::<_, reqwest::Error>((status, headers, body))
         }
+        .instrument(span.clone())
         .await;
         let status = attempt.as_ref().map_or(0, |(status, _, _)| status.as_u16());
+        span.record("http.response.status_code", status);
         METRICS.okta_request(method_name.as_str(), url.path(), status, started.elapsed());
         attempt
     }
