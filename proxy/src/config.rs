@@ -28,7 +28,9 @@ Secrets come from the environment only (or NAME_FILE, a file holding the value):
 State: kept in STATE_DIR (default ./state, one file proxy.redb) so a restart loses nothing;
   STORE_URL=redis://… (or rediss:// for TLS) instead, to share it between replicas.
 Roles: ROLES_FILE (policies/roles.toml) plus GROUP_TO_ROLE_<ROLE>=\"Group A,Group B\" variables.
-Logging: LOG_LEVEL (error, warn, info, debug, trace or a tracing filter), default info.";
+Logging: LOG_LEVEL (error, warn, info, debug, trace or a tracing filter), default info.
+Traces: OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://collector:4318) turns on OpenTelemetry traces
+  over OTLP/HTTP (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf or http/json); off when unset.";
 
 /// okta-mcp-proxy: the OAuth 2.1 front door for MCP clients, logging users in through Okta.
 #[derive(Parser, Debug, Clone)]

@@ -28,7 +28,9 @@ Secrets come from the environment only (or NAME_FILE, a file holding the value):
   IDENTITY_HEADER_KEY   key shared with okta-mcp-proxy, at least 32 bytes (serve, wrap)
   IDENTITY_HEADER_KEYS_PREVIOUS  earlier keys, comma- or newline-separated, still accepted
                         while a new key is rolled out (optional)
-Logging: LOG_LEVEL (error, warn, info, debug, trace or a tracing filter), default info; logs go to stderr.";
+Logging: LOG_LEVEL (error, warn, info, debug, trace or a tracing filter), default info; logs go to stderr.
+Traces: OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://collector:4318) turns on OpenTelemetry traces
+  over OTLP/HTTP (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf or http/json); off when unset.";
 
 /// The Okta admin tools for MCP clients, behind a role → tool allowlist.
 #[derive(Parser)]
