@@ -127,8 +127,9 @@ pub struct ProxyMetrics {
     mcp_duration: Histogram,
     logins: [IntCounter; 4],
     refreshes: [IntCounter; 3],
-    store_duration: HistogramVec,
-    store_errors: IntCounterVec,
+    /// By the index of the operation in [`STORE_OPERATIONS`].
+    store_duration: [Histogram; STORE_OPERATIONS.len()],
+    store_errors: [IntCounter; STORE_OPERATIONS.len()],
 }
 
 /// The proxy's metrics; they count whether or not `--metrics-listen` serves them.
@@ -219,10 +220,8 @@ impl ProxyMetrics {
         let outcome = |vec: &IntCounterVec, name: &str| vec.with_label_values(&[name]);
         let logins = ["success", "no_role", "okta_error", "failed"].map(|o| outcome(&logins, o));
         let refreshes = ["success", "refused", "unavailable"].map(|o| outcome(&refreshes, o));
-        for operation in STORE_OPERATIONS {
-            store_duration.with_label_values(&[operation]);
-            store_errors.with_label_values(&[operation]);
-        }
+        let store_duration = STORE_OPERATIONS.map(|op| store_duration.with_label_values(&[op]));
+        let store_errors = STORE_OPERATIONS.map(|op| store_errors.with_label_values(&[op]));
         Self {
             registry,
             requests,
@@ -255,11 +254,12 @@ impl ProxyMetrics {
 
     /// Records one store operation (`operation` is one of [`STORE_OPERATIONS`]).
     pub fn store_operation(&self, operation: &'static str, elapsed: Duration, failed: bool) {
-        self.store_duration
-            .with_label_values(&[operation])
-            .observe(elapsed.as_secs_f64());
+        let Some(index) = STORE_OPERATIONS.iter().position(|op| *op == operation) else {
+            return;
+        };
+        self.store_duration[index].observe(elapsed.as_secs_f64());
         if failed {
-            self.store_errors.with_label_values(&[operation]).inc();
+            self.store_errors[index].inc();
         }
     }
 
@@ -329,6 +329,16 @@ mod tests {
             .collect();
         exported.sort();
         assert_eq!(served, exported);
+    }
+
+    #[test]
+    fn store_operations_are_timed_and_their_failures_counted() {
+        let metrics = ProxyMetrics::new();
+        metrics.store_operation("get", Duration::from_millis(2), false);
+        metrics.store_operation("get", Duration::from_millis(2), true);
+        let get = STORE_OPERATIONS.iter().position(|op| *op == "get").unwrap();
+        assert_eq!(metrics.store_duration[get].get_sample_count(), 2);
+        assert_eq!(metrics.store_errors[get].get(), 1);
     }
 
     #[test]
