@@ -1,7 +1,8 @@
 //! The pingora `ProxyHttp` implementation. It only dispatches: each phase calls into the
 //! module that owns the concern (`oauth` for our endpoints and for authenticating `/mcp`,
 //! `forward` for header hygiene, identity headers and CORS, `deadlines` and `request_body` for
-//! clients that send a request too slowly or break its body, `hooks` for Okta Event Hooks, `metrics` to count each answered request, `traces` for the span of a forwarded one).
+//! clients that send a request too slowly or break its body, `hooks` for Okta Event Hooks,
+//! `metrics` to count each answered request, `traces` for the span of a forwarded one).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
