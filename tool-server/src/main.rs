@@ -386,7 +386,9 @@ async fn wrap(args: WrapArgs) -> anyhow::Result<()> {
         .start(args.listen, args.connections.limits())
         .await?;
     let (app, sessions) = wrap::router(command.clone(), policy, verifier, &settings);
-    let app = app.layer(axum::middleware::from_fn(metrics::count_requests));
+    let app = app
+        .layer(axum::middleware::from_fn(traces::continue_trace))
+        .layer(axum::middleware::from_fn(metrics::count_requests));
     // v1 identity headers carry whole seconds: open in the second after the verifier's start.
     tokio::time::sleep(listen_after).await;
     let (local, listener) = bind(args.listen).await?;
