@@ -5,7 +5,7 @@
 //! role filtering, progress, sampling/elicitation/roots, resource reads, a killed child, idle
 //! reaping, 50 concurrent sessions and the child limit. Directly with signed identity headers:
 //! session ownership, DELETE, the per-subject child limit, the maximum call duration, the
-//! child's environment, requests without a session (2026-07-28 clients), shutdown, the
+//! child's environment, requests of older clients without a session, shutdown, the
 //! policy warning, and the two numbers of the closing note (memory per idle session, time from
 //! initialize to the first tools/list).
 
@@ -593,26 +593,16 @@ async fn bad_env_flags_are_start_up_errors() {
 }
 
 #[tokio::test]
-async fn requests_without_a_session_get_the_answer_that_makes_stateless_clients_fall_back() {
+async fn requests_of_older_clients_without_a_session_get_400_and_start_no_child() {
+    // 2026-07-28 clients are served without a session (tests/tests/wrap_stateless.rs); an
+    // older client that skips initialize gets what a pre-2026 server answers.
     let server = wrap_server(POLICY, &[]).await;
     let client = McpClient::new(&server.mcp_url, "viewer", "00u-alice");
-    let mut headers = client.identity_headers("POST");
-    headers.push(("mcp-protocol-version", "2026-07-28".into()));
-    headers.push(("mcp-method", "server/discover".into()));
-    let discover = client
-        .post_raw(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {}
-            }}}),
-            &headers,
-        )
+    let answer = client
+        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
         .await;
-    // What a pre-2026 server answers: 400 with a JSON-RPC error that is none of the modern
-    // errors (unsupported version, header mismatch, missing capability), so the client falls
-    // back to initialize.
-    assert_eq!(discover.status, 400, "{discover:?}");
-    let body: Value = serde_json::from_str(&discover.body).expect("JSON body");
+    assert_eq!(answer.status, 400, "{answer:?}");
+    let body: Value = serde_json::from_str(&answer.body).expect("JSON body");
     assert_eq!(body["error"]["code"], -32000, "{body}");
     assert_eq!(
         body["id"], 1,

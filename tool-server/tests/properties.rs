@@ -515,6 +515,43 @@ proptest! {
     fn any_okta_body_is_projected_or_refused(body in prop_oneof![bytes(300), json_value().prop_map(|v| serde_json::to_vec(&v).unwrap())]) {
         let _ = parse_projected(&body, &["id", "profile.login", "target.alternateId"]);
     }
+
+    /// The projection's own JSON reader accepts what serde_json accepts and refuses what it
+    /// refuses, skipped parts included: bodies are valid JSON with one byte changed, added or
+    /// removed (and pretty-printed ones, for whitespace).
+    #[test]
+    fn the_projection_reader_checks_json_as_serde_json_does(
+        value in json_value(),
+        pretty in any::<bool>(),
+        edit in (any::<proptest::sample::Index>(), 0u8..3, prop_oneof![
+            Just(b'"'), Just(b'\\'), Just(b'{'), Just(b'}'), Just(b'['), Just(b']'), Just(b','),
+            Just(b':'), Just(b'0'), Just(b'-'), Just(b'.'), Just(b'e'), Just(b'u'), Just(b'n'),
+            Just(b' '), Just(0x01), Just(0xff), any::<u8>()
+        ]),
+    ) {
+        let mut body = if pretty { serde_json::to_vec_pretty(&value) } else { serde_json::to_vec(&value) }.unwrap();
+        let (at, how, byte) = edit;
+        let at = at.index(body.len() + 1);
+        match how {
+            0 if at < body.len() => body[at] = byte,
+            1 => body.insert(at, byte),
+            _ if at < body.len() => { body.remove(at); }
+            _ => {}
+        }
+        // Paths that keep some of it and skip the rest (`a` and `login` are skipped).
+        let ours = parse_projected(&body, &["id", "profile"]);
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(whole) => {
+                let paths = [vec!["id"], vec!["profile"]];
+                let ours = ours.map_err(|e| TestCaseError::fail(format!("{e} for {:?}", String::from_utf8_lossy(&body))))?;
+                prop_assert_eq!(ours, projected_by_definition(&whole, &paths));
+            }
+            // serde_json refuses a few things only when it builds them (numbers out of range,
+            // lone surrogates); in skipped parts neither reader builds them.
+            Err(_) if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_ok() => {}
+            Err(_) => prop_assert!(ours.is_err(), "accepted {:?}", String::from_utf8_lossy(&body)),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -60,6 +60,9 @@ pub fn rate_limit_wait(
 }
 
 /// Okta's answer parsed keeping only `paths` (dotted), as a list tool parses it.
-pub fn parse_projected(body: &[u8], paths: &[&str]) -> serde_json::Result<serde_json::Value> {
+pub fn parse_projected(
+    body: &[u8],
+    paths: &[&str],
+) -> Result<serde_json::Value, super::projection::ParseError> {
     super::projection::parse(body, &super::projection::Fields::of(paths.iter().copied()))
 }

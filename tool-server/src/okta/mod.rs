@@ -332,7 +332,10 @@ impl OktaClient {
         page_size: Option<usize>,
         fields: &projection::Fields,
     ) -> Result<Page, OktaError> {
-        let mut page = Page::default();
+        let mut page = Page {
+            types_checked: fields.checks_types(),
+            ..Page::default()
+        };
         if limit == 0 {
             return Ok(page);
         }

@@ -18,6 +18,9 @@ pub struct Page {
     /// True when items were cut at the limit where Okta gives no cursor to resume from
     /// (an endpoint without pagination, or a server that ignored `limit`).
     pub truncated: bool,
+    /// True when the parse checked the type of every declared field
+    /// ([`super::projection::Fields::checks_types`]), so the items need no second pass.
+    pub types_checked: bool,
 }
 
 /// One entry of a `Link` header: its target and its relations.

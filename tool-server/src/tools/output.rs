@@ -99,7 +99,9 @@ pub(crate) fn list_result(
     extra: Map<String, Value>,
 ) -> CallToolResult {
     let mut items = page.items;
-    conform_all(shape, &mut items);
+    if !page.types_checked {
+        conform_all(shape, &mut items);
+    }
     let count = items.len();
     let mut text = if count == 0 {
         format!("No {noun} found.")
@@ -314,6 +316,7 @@ mod tests {
             ],
             next_after: Some("00u2".into()),
             truncated: false,
+            types_checked: false,
         };
         let result = list_result(
             "users",
@@ -352,6 +355,7 @@ mod tests {
             items: vec![json!({"id": 1})],
             next_after: None,
             truncated: true,
+            types_checked: false,
         };
         let cut = list_result(
             "factors",

@@ -18,7 +18,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use super::output::ToolFailure;
-use crate::okta::projection::{Fields, MAX_PATHS};
+use crate::okta::projection::{Expect, Fields, MAX_PATHS};
 
 /// The JSON type of a declared field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,16 @@ impl Kind {
             Kind::Flag => json!({"type": "boolean"}),
             Kind::Count => json!({"type": "integer"}),
             Kind::Any => json!({"description": "Its shape depends on the object's type"}),
+        }
+    }
+
+    /// What the parse checks for this kind.
+    fn expect(self) -> Expect {
+        match self {
+            Kind::Text | Kind::Time => Expect::Text,
+            Kind::Flag => Expect::Flag,
+            Kind::Count => Expect::Integer,
+            Kind::Any => Expect::Anything,
         }
     }
 
@@ -73,10 +83,8 @@ impl Shape {
             return Fields::everything();
         }
         let mut fields = Fields::default();
-        for (path, _) in self.fields {
-            // `target[].alternateId` parses as `target.alternateId`: a path applies to each
-            // element of an array.
-            fields.add(&path.replace("[]", ""));
+        for (path, kind) in self.fields {
+            fields.add_declared(path, kind.expect());
         }
         for path in &extra.paths {
             fields.add(path);

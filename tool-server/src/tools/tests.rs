@@ -498,3 +498,79 @@ fn ids_are_marked_required_in_the_schemas() {
         assert!(required(optional_only).is_empty(), "{optional_only}");
     }
 }
+
+/// Every list tool's declared types are checked while parsing, with the same result as the
+/// check after parsing (`Shape::conform`) that answers with caller-named fields use.
+#[test]
+fn declared_types_checked_while_parsing_match_the_check_after_parsing() {
+    use crate::okta::projection::{Fields, parse};
+    use serde_json::{Value, json};
+    use shape::Kind;
+
+    /// Sets `value` at a declared path (`a[].b` makes `a` a list of one object).
+    fn set(item: &mut Value, path: &str, value: Value) {
+        let (first, rest) = path.split_once('.').unwrap_or((path, ""));
+        let (name, array) = match first.strip_suffix("[]") {
+            Some(name) => (name, true),
+            None => (first, false),
+        };
+        if rest.is_empty() {
+            item[name] = value;
+            return;
+        }
+        if array {
+            if !item[name].is_array() {
+                item[name] = json!([{}]);
+            }
+            set(&mut item[name][0], rest, value);
+        } else {
+            if !item[name].is_object() {
+                item[name] = json!({});
+            }
+            set(&mut item[name], rest, value);
+        }
+    }
+
+    for tool in TOOL_NAMES {
+        let Some((_, shape)) = list_shape(tool) else {
+            continue;
+        };
+        let (mut right, mut wrong, mut flat) = (json!({}), json!({}), json!({}));
+        for (path, kind) in shape.fields {
+            let (good, bad) = match kind {
+                Kind::Text => (json!("text"), json!(5)),
+                Kind::Time => (json!("2026-01-01T00:00:00.000Z"), json!(true)),
+                Kind::Flag => (json!(true), json!("yes")),
+                Kind::Count => (json!(3), json!(1.5)),
+                Kind::Any => (json!({"any": [1]}), json!("any")),
+            };
+            set(&mut right, path, good);
+            set(&mut wrong, path, bad);
+            // A parent of another type than an object or a list.
+            let top = path.split(['.', '[']).next().unwrap_or(path);
+            flat[top] = json!("flat");
+        }
+        let body = serde_json::to_vec(&json!([right, wrong, flat, 7])).unwrap();
+        let typed = shape.projection(&shape::ExtraFields::default());
+        assert!(typed.checks_types(), "{tool}");
+        let checked_while_parsing = parse(&body, &typed).unwrap();
+        let untyped = Fields::of(
+            shape
+                .fields
+                .iter()
+                .map(|(p, _)| p.replace("[]", ""))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(String::as_str),
+        );
+        let Value::Array(mut items) = parse(&body, &untyped).unwrap() else {
+            panic!("{tool}: not a list");
+        };
+        shape::conform_all(shape, &mut items);
+        assert_eq!(checked_while_parsing, Value::Array(items), "{tool}");
+        assert_eq!(
+            checked_while_parsing[0], right,
+            "{tool}: right types are kept"
+        );
+    }
+}

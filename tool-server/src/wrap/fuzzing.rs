@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::jsonrpc::{self, Kind};
 use super::lines::{Line, LineReader};
+use super::replay::Outgoing;
 use super::session::PostAnswer;
 use super::transport;
 use crate::http::Refusal;
@@ -77,14 +78,23 @@ thread_local! {
 
 /// The SSE body `wrap` sends for these messages.
 pub fn sse_body(messages: Vec<Value>) -> Vec<u8> {
+    let first = messages
+        .into_iter()
+        .enumerate()
+        .map(|(n, message)| Outgoing {
+            id: format!("00000000.1.{}", n + 1),
+            message,
+        })
+        .collect();
     let answer = PostAnswer {
-        first: messages,
+        prime: None,
+        first,
         rest: None,
     };
     // The keep-alive timer needs a runtime from the moment the response is built.
     RUNTIME.with(|runtime| {
         runtime.block_on(async {
-            let response = transport::sse(answer, None);
+            let response = transport::sse(answer, None, false);
             axum::body::to_bytes(response.into_body(), usize::MAX)
                 .await
                 .map(|body| body.to_vec())

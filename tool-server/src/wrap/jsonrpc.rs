@@ -72,6 +72,8 @@ pub(crate) fn error_response(id: &Value, code: i64, message: &str) -> Value {
 pub(crate) const INVALID_REQUEST: i64 = -32600;
 /// Invalid params: also the Okta tools' answer for an unknown tool.
 pub(crate) const INVALID_PARAMS: i64 = -32602;
+/// The method does not exist or is not available.
+pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
 /// Internal error.
 pub(crate) const INTERNAL_ERROR: i64 = -32603;
 /// The request took too long (the code the MCP TypeScript SDK uses for its own timeouts).

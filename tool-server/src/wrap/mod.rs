@@ -7,7 +7,9 @@
 //! log level, roots, resources made during the session) that belongs to that client. So the
 //! wrapper starts **one child process per MCP session**, at the client's `initialize`, and
 //! forwards that `initialize` to it, once. Sharing a child between clients would mix their ids
-//! and their state, and sending it a second `initialize` is undefined behaviour.
+//! and their state, and sending it a second `initialize` is undefined behaviour. The one
+//! shared child is the warm child a subject's 2026-07-28 (stateless) clients use, initialized
+//! by the wrapper, with the requests' ids remapped so they cannot collide ([`stateless`]).
 //!
 //! Messages are raw JSON-RPC, newline-delimited on the child's stdin and stdout, and are not
 //! re-typed: requests, responses and notifications pass through unchanged in both directions,
@@ -17,9 +19,11 @@
 //! the child answers a tool that does not exist ([`gate`]).
 //!
 //! Stdio carries no link between a server's message and the HTTP request it belongs to, so
-//! [`routes`] decides which SSE stream each message of the child goes to. A child that exits
-//! ends its session: requests still waiting get an error, and the next request gets 404, so
-//! the client starts a new session. Everything is bounded: message size, queued messages,
+//! [`routes`] decides which SSE stream each message of the child goes to, and [`replay`] gives
+//! each message an event id and keeps it, so a client whose stream drops resumes it with
+//! `Last-Event-ID` instead of losing an answer. A child that exits ends its session: requests
+//! still waiting get an error, and the next request gets 404, so the client starts a new
+//! session. Everything is bounded: message size, queued messages,
 //! requests in flight, and the number of children, in all and per subject.
 
 mod child;
@@ -28,8 +32,10 @@ mod gate;
 mod jsonrpc;
 mod lines;
 mod registry;
+mod replay;
 mod routes;
 mod session;
+mod stateless;
 mod transport;
 
 #[doc(hidden)]
@@ -101,6 +107,8 @@ pub fn router(
                 backlog: 256,
                 backlog_bytes: settings.max_message_bytes.max(1024 * 1024) * 2,
                 in_flight: 256,
+                replay: 1024,
+                replay_bytes: settings.max_message_bytes.max(1024 * 1024) * 2,
                 max_call: settings.max_call.max(Duration::from_secs(1)),
             },
         },

@@ -71,12 +71,17 @@ impl Table {
     }
 }
 
+/// The warm child of one subject for its stateless (2026-07-28) clients, once started.
+pub(crate) type WarmSlot = Arc<tokio::sync::Mutex<Option<Arc<Session>>>>;
+
 /// Every live session of the wrapper, each with its own child.
 pub struct Sessions {
     command: ChildCommand,
     gate: Arc<ToolGate>,
     settings: RegistrySettings,
     table: Mutex<Table>,
+    /// Per subject, the session its stateless clients share.
+    warm: Mutex<HashMap<String, WarmSlot>>,
 }
 
 impl Sessions {
@@ -90,6 +95,7 @@ impl Sessions {
             gate,
             settings,
             table: Mutex::new(Table::default()),
+            warm: Mutex::new(HashMap::new()),
         });
         spawn_reaper(Arc::downgrade(&sessions));
         sessions
@@ -99,9 +105,24 @@ impl Sessions {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts a child for a new session owned by `subject`.
-    pub(crate) fn create(self: &Arc<Self>, subject: &str) -> Result<Arc<Session>, CreateError> {
-        let created = self.start_child(subject);
+    /// The slot of `subject`'s warm child (forgetting the slots of children that ended).
+    pub(crate) fn warm_slot(&self, subject: &str) -> WarmSlot {
+        let mut warm = self.warm.lock().unwrap_or_else(|p| p.into_inner());
+        warm.retain(|_, slot| {
+            slot.try_lock()
+                .map_or(true, |s| s.as_ref().is_some_and(|s| !s.has_ended()))
+        });
+        warm.entry(subject.to_owned()).or_default().clone()
+    }
+
+    /// Starts a child for a new session owned by `subject`; a `stateless` one serves the
+    /// subject's 2026-07-28 clients and can ask them nothing.
+    pub(crate) fn create(
+        self: &Arc<Self>,
+        subject: &str,
+        stateless: bool,
+    ) -> Result<Arc<Session>, CreateError> {
+        let created = self.start_child(subject, stateless);
         if let Err(error) = &created {
             METRICS.wrap_child_refused(match error {
                 CreateError::Full(_) => "full",
@@ -113,7 +134,11 @@ impl Sessions {
         created
     }
 
-    fn start_child(self: &Arc<Self>, subject: &str) -> Result<Arc<Session>, CreateError> {
+    fn start_child(
+        self: &Arc<Self>,
+        subject: &str,
+        stateless: bool,
+    ) -> Result<Arc<Session>, CreateError> {
         {
             let mut table = self.table();
             if table.closing {
@@ -145,6 +170,7 @@ impl Sessions {
             child,
             self.gate.clone(),
             self.settings.limits,
+            stateless,
         ));
         if table.closing {
             session.end(EndReason::Shutdown);
@@ -153,7 +179,7 @@ impl Sessions {
         table.live.insert(id.clone(), session.clone());
         drop(table);
         tracing::info!(
-            session = %id, subject, pid = session.child_pid(),
+            session = %id, subject, pid = session.child_pid(), stateless,
             "session started: wrapped server running"
         );
         tokio::spawn(session.clone().pump(output, Arc::downgrade(self)));
@@ -274,6 +300,8 @@ mod tests {
                     backlog: 8,
                     backlog_bytes: 1024,
                     in_flight: 8,
+                    replay: 8,
+                    replay_bytes: 1024,
                     max_call: Duration::from_secs(1),
                 },
             },
@@ -283,9 +311,9 @@ mod tests {
     #[tokio::test]
     async fn one_subject_gets_its_share_and_the_rest_stay_for_others() {
         let sessions = sessions(3, 2);
-        let first = sessions.create("mallory").ok().unwrap();
-        assert!(sessions.create("mallory").is_ok());
-        let Err(refused) = sessions.create("mallory") else {
+        let first = sessions.create("mallory", false).ok().unwrap();
+        assert!(sessions.create("mallory", false).is_ok());
+        let Err(refused) = sessions.create("mallory", false) else {
             panic!("a third session for one subject");
         };
         assert!(matches!(refused, CreateError::SubjectFull(2)), "{refused}");
@@ -293,14 +321,14 @@ mod tests {
             refused.to_string().contains("--max-children-per-subject"),
             "{refused}"
         );
-        assert!(sessions.create("alice").is_ok());
-        let Err(refused) = sessions.create("bob") else {
+        assert!(sessions.create("alice", false).is_ok());
+        let Err(refused) = sessions.create("bob", false) else {
             panic!("a fourth session in all");
         };
         assert!(matches!(refused, CreateError::Full(3)), "{refused}");
         // An ended session gives its subject the slot back.
         sessions.end(&first.id, EndReason::Deleted);
-        assert!(sessions.create("mallory").is_ok());
+        assert!(sessions.create("mallory", false).is_ok());
         assert_eq!(sessions.len(), 3);
         sessions.shutdown().await;
     }
@@ -315,7 +343,7 @@ mod tests {
         ));
         let script = format!("cat > '{}'", file.display());
         let sessions = sessions_of(&["sh", "-c", &script], 1, 1);
-        let session = sessions.create("alice").ok().unwrap();
+        let session = sessions.create("alice", false).ok().unwrap();
         let identity = crate::identity::Identity {
             role: "viewer".into(),
             subject: "alice".into(),
@@ -329,7 +357,8 @@ mod tests {
         let error = tokio::time::timeout(Duration::from_secs(5), rest.recv())
             .await
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .message;
         assert!(started.elapsed() >= Duration::from_secs(1));
         assert_eq!(error["id"], "slow");
         assert_eq!(error["error"]["code"], -32001, "{error}");
@@ -351,6 +380,43 @@ mod tests {
             .find(|m: &serde_json::Value| m["method"] == "notifications/cancelled")
             .unwrap_or_else(|| panic!("no cancellation in {seen:?}"));
         assert_eq!(cancel["params"]["requestId"], "slow");
+        sessions.shutdown().await;
+        let _ = std::fs::remove_file(file);
+    }
+
+    #[tokio::test]
+    async fn a_stateless_sessions_child_asking_the_client_hears_no_at_once() {
+        // A child that asks its client to sample as soon as it starts, and keeps what it reads.
+        let file = std::env::temp_dir().join(format!(
+            "okta-mcp-wrap-ask-{}-{:x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        let ask = r#"{"jsonrpc":"2.0","id":"ask-1","method":"sampling/createMessage","params":{}}"#;
+        let script = format!("echo '{ask}'; cat > '{}'", file.display());
+        let sessions = sessions_of(&["sh", "-c", &script], 2, 2);
+        let session = sessions.create("alice", true).ok().unwrap();
+        let mut seen = String::new();
+        for _ in 0..100 {
+            seen = std::fs::read_to_string(&file).unwrap_or_default();
+            if seen.contains("ask-1") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let answer: serde_json::Value = seen
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .find(|m: &serde_json::Value| m["id"] == "ask-1")
+            .unwrap_or_else(|| panic!("no answer to the child's request in {seen:?}"));
+        assert_eq!(answer["error"]["code"], -32601, "{answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("stateless")),
+            "{answer}"
+        );
+        assert!(!session.has_ended());
         sessions.shutdown().await;
         let _ = std::fs::remove_file(file);
     }

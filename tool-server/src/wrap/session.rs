@@ -11,10 +11,11 @@ use tokio_util::sync::CancellationToken;
 use super::child::{ChildGone, ChildOutput, ChildProcess};
 use super::gate::{ToolGate, UnknownToolAnswer, called_tool};
 use super::jsonrpc::{
-    INTERNAL_ERROR, INVALID_REQUEST, Kind, REQUEST_TIMEOUT, error_response, kind,
+    INTERNAL_ERROR, INVALID_REQUEST, Kind, METHOD_NOT_FOUND, REQUEST_TIMEOUT, error_response, kind,
 };
 use super::registry::Sessions;
-use super::routes::{Destination, Pending, Purpose, Refusal, Routes};
+use super::replay::{Outgoing, ResumeError};
+use super::routes::{Destination, Pending, Purpose, Refusal, RouteLimits, Routes, Target};
 use crate::identity::Identity;
 use crate::metrics::METRICS;
 
@@ -32,6 +33,10 @@ pub(crate) struct SessionLimits {
     pub(crate) backlog_bytes: usize,
     /// Client requests in flight at once.
     pub(crate) in_flight: usize,
+    /// Messages kept to replay to a client that resumes a dropped stream.
+    pub(crate) replay: usize,
+    /// Bytes (as JSON) kept to replay.
+    pub(crate) replay_bytes: usize,
     /// Longest a client request may wait for the child's answer before it is cancelled.
     pub(crate) max_call: Duration,
 }
@@ -79,10 +84,19 @@ impl From<ChildGone> for SessionGone {
     }
 }
 
-/// What a POST gets back: answers known at once, then the stream of the rest.
+/// What a POST (or GET) gets back: answers known at once, then the stream of the rest.
 pub(crate) struct PostAnswer {
-    pub(crate) first: Vec<Value>,
-    pub(crate) rest: Option<mpsc::Receiver<Value>>,
+    /// The id of the stream's priming event, for a client to reconnect from.
+    pub(crate) prime: Option<String>,
+    pub(crate) first: Vec<Outgoing>,
+    pub(crate) rest: Option<mpsc::Receiver<Outgoing>>,
+}
+
+/// Why a stream cannot be resumed.
+#[derive(Debug)]
+pub(crate) enum ResumeFailure {
+    Gone(SessionGone),
+    Refused(ResumeError),
 }
 
 /// One client's session and its child.
@@ -98,6 +112,12 @@ pub(crate) struct Session {
     unknown_tool: OnceCell<UnknownToolAnswer>,
     /// Wakes [`Session::expire_overdue`] when a request is registered.
     registered: Notify,
+    /// Serves stateless clients: no stream to ask them anything or tell them anything unasked.
+    stateless: bool,
+    /// The child's answer to the wrapper's own `initialize` (stateless sessions).
+    pub(crate) handshake: std::sync::OnceLock<Value>,
+    /// The client initialized with a revision that resumes dropped streams (2025-11-25 on).
+    resumes: std::sync::atomic::AtomicBool,
 }
 
 /// One message of a POST and what to do with it.
@@ -116,6 +136,7 @@ impl Session {
         child: ChildProcess,
         gate: Arc<ToolGate>,
         limits: SessionLimits,
+        stateless: bool,
     ) -> Self {
         // Counted down by `end`, which every session reaches once.
         METRICS.wrap_child_started();
@@ -125,15 +146,20 @@ impl Session {
             child,
             gate,
             limits,
-            routes: Mutex::new(Routes::new(
-                limits.backlog,
-                limits.backlog_bytes,
-                limits.in_flight,
-            )),
+            routes: Mutex::new(Routes::new(RouteLimits {
+                backlog: limits.backlog,
+                backlog_bytes: limits.backlog_bytes,
+                pending: limits.in_flight,
+                replay: limits.replay,
+                replay_bytes: limits.replay_bytes,
+            })),
             last_active: Mutex::new(Instant::now()),
             ended: CancellationToken::new(),
             unknown_tool: OnceCell::new(),
             registered: Notify::new(),
+            stateless,
+            handshake: std::sync::OnceLock::new(),
+            resumes: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -178,6 +204,16 @@ impl Session {
             return Err(SessionGone);
         }
         self.touch();
+        if let Some(version) = messages
+            .iter()
+            .find(|m| m["method"] == "initialize")
+            .and_then(|m| m.pointer("/params/protocolVersion"))
+            .and_then(Value::as_str)
+        {
+            let resumes = version >= super::transport::PRIMING_SINCE;
+            self.resumes
+                .store(resumes, std::sync::atomic::Ordering::Relaxed);
+        }
         let mut steps = Vec::with_capacity(messages.len());
         for message in messages {
             steps.push(self.plan(message, identity).await);
@@ -188,12 +224,14 @@ impl Session {
         let (tx, rx) = mpsc::channel(self.limits.stream_queue);
         let mut first = Vec::new();
         let mut forward = Vec::new();
+        let prime;
         {
             let mut routes = self.routes();
             let stream = routes.open_post(tx);
+            prime = routes.prime(stream);
             for step in steps {
                 match step {
-                    Step::Answer(answer) => first.push(answer),
+                    Step::Answer(answer) => first.push(routes.record(stream, answer)),
                     Step::Forward(message, None) => {
                         if let Kind::Notification {
                             method: "notifications/cancelled",
@@ -207,7 +245,9 @@ impl Session {
                     Step::Forward(message, Some((id, purpose))) => {
                         match routes.register(&message, &id, stream, purpose) {
                             Ok(()) => forward.push(message),
-                            Err(refusal) => first.push(refused(&id, &refusal)),
+                            Err(refusal) => {
+                                first.push(routes.record(stream, refused(&id, &refusal)))
+                            }
                         }
                     }
                 }
@@ -219,6 +259,7 @@ impl Session {
             self.child.send(message).await?;
         }
         Ok(PostAnswer {
+            prime: Some(prime),
             first,
             rest: expects_answers.then_some(rx),
         })
@@ -301,10 +342,32 @@ impl Session {
         }
         self.touch();
         let (tx, rx) = mpsc::channel(self.limits.stream_queue);
-        let first = self.routes().open_standalone(tx);
+        let mut routes = self.routes();
+        let (stream, first) = routes.open_standalone(tx);
+        let prime = routes.prime(stream);
         Ok(PostAnswer {
+            prime: Some(prime),
             first,
             rest: Some(rx),
+        })
+    }
+
+    /// Resumes a dropped stream from the client's `Last-Event-ID`: the events of that stream
+    /// after it, then the rest of the stream live if it is not over.
+    pub(crate) fn resume(&self, last_event_id: &str) -> Result<PostAnswer, ResumeFailure> {
+        if self.has_ended() {
+            return Err(ResumeFailure::Gone(SessionGone));
+        }
+        self.touch();
+        let (tx, rx) = mpsc::channel(self.limits.stream_queue);
+        let resumed = self
+            .routes()
+            .resume(last_event_id, tx)
+            .map_err(ResumeFailure::Refused)?;
+        Ok(PostAnswer {
+            prime: None,
+            first: resumed.replay,
+            rest: resumed.live.then_some(rx),
         })
     }
 
@@ -360,7 +423,7 @@ impl Session {
         }
     }
 
-    async fn time_out(&self, pending: Pending, tx: Option<mpsc::Sender<Value>>) {
+    async fn time_out(&self, pending: Pending, target: Option<Target>) {
         let secs = self.limits.max_call.as_secs();
         let tool = match &pending.purpose {
             Purpose::ToolsCall { tool, role } => {
@@ -388,29 +451,59 @@ impl Session {
         }});
         // A child that is gone ends the session, which answers the rest; nothing to do here.
         let _ = self.child.send(&cancel).await;
-        if let Some(tx) = tx {
+        if let Some(target) = target {
             let message = format!(
                 "Request timed out: the call took longer than {secs} s (--max-call-secs), \
                  this server's limit, and was cancelled; try again with less work per call"
             );
-            self.deliver(tx, error_response(&pending.id, REQUEST_TIMEOUT, &message))
-                .await;
+            let answer = error_response(&pending.id, REQUEST_TIMEOUT, &message);
+            let outgoing = self.routes().record(target.stream, answer);
+            self.deliver(target, outgoing).await;
         }
     }
 
     async fn route_from_child(&self, message: Value) {
-        let (destination, message) = self.routes().route(message);
+        if self.stateless {
+            match kind(&message) {
+                Kind::Request { id, method } => {
+                    // A stateless client has no stream to be asked on: the child hears no
+                    // rather than waiting for ever.
+                    tracing::info!(
+                        session = %self.id, method = %escaped(method),
+                        "the wrapped server asked a stateless client something; refused"
+                    );
+                    let refusal = error_response(
+                        id,
+                        METHOD_NOT_FOUND,
+                        "Method not available: the client is a stateless (MCP 2026-07-28) \
+                         client, which the server cannot send requests to",
+                    );
+                    let _ = self.child.send(&refusal).await;
+                    return;
+                }
+                Kind::Notification { method } if method != "notifications/progress" => {
+                    tracing::debug!(
+                        session = %self.id, method = %escaped(method),
+                        "notification for stateless clients dropped: they have no stream for it"
+                    );
+                    return;
+                }
+                _ => {}
+            }
+        }
+        let destination = self.routes().route(message);
         match destination {
-            Destination::Stream(tx) => self.deliver(tx, message).await,
-            Destination::Answer(tx, pending) => {
+            Destination::Stream(target, outgoing) => self.deliver(target, outgoing).await,
+            Destination::Answer(target, pending, message) => {
                 // Idle time counts from the last answer too, not only from the last request.
                 self.touch();
                 let message = self.finish_answer(message, &pending);
-                if let Some(tx) = tx {
-                    self.deliver(tx, message).await;
+                if let Some(target) = target {
+                    let outgoing = self.routes().record(target.stream, message);
+                    self.deliver(target, outgoing).await;
                 }
             }
-            Destination::Internal(tx) => {
+            Destination::Internal(tx, message) => {
                 let _ = tx.send(message);
             }
             Destination::Queued => {}
@@ -450,17 +543,26 @@ impl Session {
     }
 
     /// Sends on a stream, waiting while the client reads slowly, unless the session ends.
-    async fn deliver(&self, tx: mpsc::Sender<Value>, message: Value) {
+    async fn deliver(&self, target: Target, outgoing: Outgoing) {
         let sent = tokio::select! {
-            sent = tx.send(message) => sent,
+            sent = target.tx.send(outgoing) => sent,
             () = self.ended.cancelled() => return,
         };
-        if let Err(mpsc::error::SendError(message)) = sent {
-            // That client went away. A response belongs to its request alone; anything else
-            // can still reach the client on its GET stream.
-            if !super::jsonrpc::is_response(&message) {
-                self.routes().requeue(message);
-            }
+        let Err(mpsc::error::SendError(outgoing)) = sent else {
+            return;
+        };
+        if target.standalone {
+            // That GET stream went away: the message is in the replay log for a client that
+            // resumes it, and waits for the next GET stream of one that does not.
+            self.routes().requeue(outgoing.message, Some(target.stream));
+        } else if !self.resumes.load(std::sync::atomic::Ordering::Relaxed)
+            && !self.stateless
+            && !super::jsonrpc::is_response(&outgoing.message)
+        {
+            // A POST stream's messages stay with it for a client that resumes it; one of an
+            // older revision does not, so its progress and server requests go to its GET
+            // stream instead (its answers belong to their request alone).
+            self.routes().requeue(outgoing.message, None);
         }
     }
 
@@ -470,16 +572,25 @@ impl Session {
             return;
         }
         self.ended.cancel();
-        let (unanswered, dropped) = {
-            let mut routes = self.routes();
-            (routes.close(), routes.dropped())
-        };
         let message = format!(
             "The MCP session ended ({}); start a new one",
             reason.as_str()
         );
-        for (id, tx) in unanswered {
-            let _ = tx.try_send(error_response(&id, INTERNAL_ERROR, &message));
+        let (unanswered, dropped) = {
+            let mut routes = self.routes();
+            let unanswered: Vec<(Target, Outgoing)> = routes
+                .close()
+                .into_iter()
+                .map(|(id, target)| {
+                    let answer = error_response(&id, INTERNAL_ERROR, &message);
+                    let outgoing = routes.record(target.stream, answer);
+                    (target, outgoing)
+                })
+                .collect();
+            (unanswered, routes.dropped())
+        };
+        for (target, outgoing) in unanswered {
+            let _ = target.tx.try_send(outgoing);
         }
         self.child.stop();
         METRICS.wrap_child_ended(reason.label());

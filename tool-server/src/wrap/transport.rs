@@ -2,8 +2,9 @@
 //!
 //! Each request passes the same checks as `serve`: an accepted `Host`, the proxy's identity
 //! headers, and a session owned by the caller's subject (else 404, like a session that does
-//! not exist). Requests without a session other than `initialize` get the 400 a pre-2026 server
-//! gives, which is how 2026-07-28 (stateless) clients learn to fall back to `initialize`.
+//! not exist). Requests without a session from 2026-07-28 (stateless) clients go to the
+//! subject's warm child ([`super::stateless`]); other requests without a session but
+//! `initialize` get the 400 a pre-2026 server gives.
 
 use okta_mcp_common::logging::escaped;
 use std::convert::Infallible;
@@ -23,12 +24,20 @@ use tokio::sync::mpsc;
 
 use super::jsonrpc::{INTERNAL_ERROR, INVALID_REQUEST, Kind, is_response, kind};
 use super::registry::{CreateError, Sessions};
-use super::session::{EndReason, PostAnswer, Session};
+use super::replay::{Outgoing, ResumeError};
+use super::session::{EndReason, PostAnswer, ResumeFailure, Session};
 use crate::http::{Refusal, verify_identity};
 use crate::identity::{Identity, IdentityVerifier, SESSION_HEADER};
 
 /// Idle SSE streams get a comment this often, so nothing between gives up on them.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// How long a client waits before reconnecting a dropped stream (the SSE `retry` field).
+const RETRY: Duration = Duration::from_secs(1);
+
+/// The first revision whose clients expect a priming event (an id with empty data); older
+/// clients may take its empty data for a broken message.
+pub(crate) const PRIMING_SINCE: &str = "2025-11-25";
 
 #[derive(Clone)]
 pub(crate) struct Transport {
@@ -167,6 +176,9 @@ async fn post_messages(
         if initialize {
             return start_session(t, messages, &identity).await;
         }
+        if super::stateless::is_stateless(headers) {
+            return super::stateless::serve(t, headers, &identity, messages).await;
+        }
         let version = headers
             .get("mcp-protocol-version")
             .and_then(|v| v.to_str().ok())
@@ -193,7 +205,7 @@ async fn post_messages(
     }
     match session.post(messages, &identity).await {
         Ok(PostAnswer { rest: None, .. }) => Ok(StatusCode::ACCEPTED.into_response()),
-        Ok(answer) => Ok(sse(answer, None)),
+        Ok(answer) => Ok(sse(answer, None, primes(protocol_version(headers)))),
         Err(_) => Err(Refusal::session_not_found()),
     }
 }
@@ -205,7 +217,7 @@ async fn start_session(
     messages: Vec<Value>,
     identity: &Identity,
 ) -> Result<Response, Refusal> {
-    let session = match t.sessions.create(&identity.subject) {
+    let session = match t.sessions.create(&identity.subject, false) {
         Ok(session) => session,
         Err(
             error
@@ -237,18 +249,26 @@ async fn start_session(
             format!("The wrapped MCP server did not initialize: {why}"),
         ))
     };
+    let prime = primes(
+        messages
+            .first()
+            .and_then(|m| m.pointer("/params/protocolVersion"))
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+    );
     let Ok(PostAnswer {
+        prime: priming_id,
         mut first,
         rest: Some(mut rest),
     }) = session.post(messages, identity).await
     else {
         return fail(StatusCode::BAD_GATEWAY, "it exited");
     };
-    if !first.iter().any(is_response) {
+    if !first.iter().any(|o| is_response(&o.message)) {
         let waited = tokio::time::timeout(t.init_timeout, async {
-            while let Some(message) = rest.recv().await {
-                let done = is_response(&message);
-                first.push(message);
+            while let Some(outgoing) = rest.recv().await {
+                let done = is_response(&outgoing.message);
+                first.push(outgoing);
                 if done {
                     return true;
                 }
@@ -264,20 +284,24 @@ async fn start_session(
     }
     let initialized = first
         .iter()
-        .find(|m| is_response(m))
-        .is_some_and(|m| m.get("result").is_some());
+        .find(|o| is_response(&o.message))
+        .is_some_and(|o| o.message.get("result").is_some());
     if !initialized {
         // The child refused this initialize; its answer goes back, no session is kept.
         t.sessions.end(&session.id, EndReason::InitFailed);
-        return Ok(sse(PostAnswer { first, rest: None }, None));
-    }
-    Ok(sse(
-        PostAnswer {
+        let answer = PostAnswer {
+            prime: None,
             first,
-            rest: Some(rest),
-        },
-        Some(&session.id),
-    ))
+            rest: None,
+        };
+        return Ok(sse(answer, None, false));
+    }
+    let answer = PostAnswer {
+        prime: priming_id,
+        first,
+        rest: Some(rest),
+    };
+    Ok(sse(answer, Some(&session.id), prime))
 }
 
 async fn handle_get(
@@ -288,6 +312,15 @@ async fn handle_get(
 ) -> Response {
     let open = || {
         let (identity, session_id) = admit(&t, &method, &uri, &headers)?;
+        if session_id.is_none() && super::stateless::is_stateless(&headers) {
+            // A stateless client has no stream for messages the server sends unasked.
+            return Ok((
+                StatusCode::METHOD_NOT_ALLOWED,
+                [(header::ALLOW, "POST")],
+                "Method Not Allowed: a stateless (2026-07-28) client has no GET stream\n",
+            )
+                .into_response());
+        }
         let id = session_id.ok_or_else(session_required)?;
         if !accepts_event_stream(&headers) {
             return Err(Refusal::new(
@@ -297,10 +330,34 @@ async fn handle_get(
             ));
         }
         let session = find(&t, &id, &identity)?;
-        let answer = session
-            .open_standalone()
-            .map_err(|_| Refusal::session_not_found())?;
-        Ok(sse(answer, None))
+        let prime = primes(protocol_version(&headers));
+        let Some(last) = headers.get("last-event-id") else {
+            let answer = session
+                .open_standalone()
+                .map_err(|_| Refusal::session_not_found())?;
+            return Ok(sse(answer, None, prime));
+        };
+        let last = last
+            .to_str()
+            .map_err(|_| resume_refused(ResumeError::Malformed))?;
+        match session.resume(last) {
+            Ok(answer) => {
+                tracing::info!(
+                    session = %session.id, subject = %escaped(&identity.subject),
+                    replayed = answer.first.len(), live = answer.rest.is_some(),
+                    "stream resumed from Last-Event-ID"
+                );
+                Ok(sse(answer, None, false))
+            }
+            Err(ResumeFailure::Gone(_)) => Err(Refusal::session_not_found()),
+            Err(ResumeFailure::Refused(why)) => {
+                tracing::info!(
+                    session = %session.id, subject = %escaped(&identity.subject), ?why,
+                    "stream not resumed: Last-Event-ID refused"
+                );
+                Err(resume_refused(why))
+            }
+        }
     };
     open().unwrap_or_else(IntoResponse::into_response)
 }
@@ -365,6 +422,41 @@ pub(super) fn parse_body(body: &Bytes) -> Result<Vec<Value>, Refusal> {
     Ok(messages)
 }
 
+/// The answer to a `Last-Event-ID` that cannot be resumed from.
+fn resume_refused(why: ResumeError) -> Refusal {
+    match why {
+        ResumeError::Malformed => Refusal::new(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            "Bad Request: Last-Event-ID is not an event id this server gave",
+        ),
+        ResumeError::Unknown => Refusal::new(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            "Bad Request: Last-Event-ID names no event of this session",
+        ),
+        ResumeError::Expired => Refusal::new(
+            StatusCode::GONE,
+            INVALID_REQUEST,
+            "Gone: the events after this Last-Event-ID are no longer kept (the replay buffer \
+             of this session is bounded); they cannot be replayed, so send the request again",
+        ),
+    }
+}
+
+/// The client's `MCP-Protocol-Version` header, empty when it sent none.
+fn protocol_version(headers: &HeaderMap) -> &str {
+    headers
+        .get("mcp-protocol-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Whether a client of `version` gets a priming event (dates compare as text).
+fn primes(version: &str) -> bool {
+    version >= PRIMING_SINCE
+}
+
 fn invalid(message: &str) -> Refusal {
     Refusal::new(StatusCode::BAD_REQUEST, INVALID_REQUEST, message)
 }
@@ -407,16 +499,26 @@ fn host_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     })
 }
 
-/// An SSE response: `first`, then whatever arrives on `rest` until it closes.
-pub(super) fn sse(answer: PostAnswer, session_id: Option<&str>) -> Response {
+/// An SSE response: the priming event if `prime`, `first`, then whatever arrives on `rest`
+/// until it closes; every message with its event id.
+pub(super) fn sse(answer: PostAnswer, session_id: Option<&str>, prime: bool) -> Response {
+    let priming = answer
+        .prime
+        .filter(|_| prime)
+        .map(|id| Event::default().id(id).retry(RETRY).data(""));
     let first = futures::stream::iter(answer.first);
     let rest = match answer.rest {
         Some(rx) => receiver_stream(rx).left_stream(),
         None => futures::stream::empty().right_stream(),
     };
-    let events = first
-        .chain(rest)
-        .map(|message| Ok::<_, Infallible>(Event::default().data(message.to_string())));
+    let messages = first.chain(rest).map(|outgoing: Outgoing| {
+        Event::default()
+            .id(outgoing.id)
+            .data(outgoing.message.to_string())
+    });
+    let events = futures::stream::iter(priming)
+        .chain(messages)
+        .map(Ok::<_, Infallible>);
     let mut response = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response();
@@ -431,7 +533,7 @@ pub(super) fn sse(answer: PostAnswer, session_id: Option<&str>) -> Response {
     response
 }
 
-fn receiver_stream(rx: mpsc::Receiver<Value>) -> impl Stream<Item = Value> {
+fn receiver_stream(rx: mpsc::Receiver<Outgoing>) -> impl Stream<Item = Outgoing> {
     futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|message| (message, rx))
     })
