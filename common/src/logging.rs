@@ -64,7 +64,10 @@ impl Shared {
             BufferedWriter {
                 shared: shared.clone(),
             },
-            LogGuard { shared },
+            LogGuard {
+                shared,
+                traces: None,
+            },
         )
     }
 
@@ -188,6 +191,8 @@ impl<'a> MakeWriter<'a> for BufferedWriter {
 #[must_use = "keep the guard until main returns, then flush it"]
 pub struct LogGuard {
     shared: Arc<Shared>,
+    /// The trace exporter, when traces are on: shut down (its last spans sent) at the end.
+    traces: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
 }
 
 impl std::fmt::Debug for LogGuard {
@@ -205,6 +210,9 @@ impl LogGuard {
 
 impl Drop for LogGuard {
     fn drop(&mut self) {
+        if let Some(traces) = self.traces.take() {
+            let _ = traces.shutdown();
+        }
         // From here on every line is written as it is logged: nothing is left behind.
         self.shared.stopped.store(true, Ordering::Release);
         self.shared.write_pending();
@@ -273,11 +281,12 @@ impl DependencyCap {
 
 impl<S> Filter<S> for DependencyCap {
     fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
-        Self::allows(meta.target(), meta.level())
+        Self::allows(meta.target(), meta.level()) && meta.target() != crate::traces::TARGET
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
-        if Self::allows(meta.target(), meta.level()) {
+        // The spans made for traces are exported, never written as log context.
+        if Self::allows(meta.target(), meta.level()) && meta.target() != crate::traces::TARGET {
             Interest::always()
         } else {
             Interest::never()
@@ -289,7 +298,26 @@ impl<S> Filter<S> for DependencyCap {
 /// [`DependencyCap`]) to stderr through the writer thread. Call once, first thing in `main`,
 /// keep the guard and flush it at the end.
 pub fn init() -> LogGuard {
-    let (writer, guard) = buffered(std::io::stderr()).unwrap_or_else(|error| {
+    init_with_traces(None)
+}
+
+/// As [`init`], and exports traces as `service` when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (see
+/// [`crate::traces`]); an exporter that cannot be built is reported and left off.
+pub fn init_for(service: &'static str) -> LogGuard {
+    match crate::traces::provider(service) {
+        Ok(provider) => init_with_traces(provider.map(|p| (p, service))),
+        Err(error) => {
+            let guard = init();
+            tracing::error!("traces stay off: {error}");
+            guard
+        }
+    }
+}
+
+fn init_with_traces(
+    traces: Option<(opentelemetry_sdk::trace::SdkTracerProvider, &'static str)>,
+) -> LogGuard {
+    let (writer, mut guard) = buffered(std::io::stderr()).unwrap_or_else(|error| {
         eprintln!("cannot start the log writer thread ({error}); logging directly");
         direct(std::io::stderr())
     });
@@ -297,11 +325,23 @@ pub fn init() -> LogGuard {
         .with_writer(writer)
         .with_ansi(false)
         .with_filter(DependencyCap);
+    let mut filter = filter_from(std::env::var("LOG_LEVEL").ok().as_deref());
+    // The spans to export pass whatever LOG_LEVEL says (no log line shows them).
+    if traces.is_some()
+        && let Ok(directive) = format!("{}=trace", crate::traces::TARGET).parse()
+    {
+        filter = filter.add_directive(directive);
+    }
+    let trace_layer = traces
+        .as_ref()
+        .map(|(provider, service)| crate::traces::layer(provider, service));
     // Also turns `log` records (pingora logs through `log`) into events, filtered the same way.
     tracing_subscriber::registry()
-        .with(filter_from(std::env::var("LOG_LEVEL").ok().as_deref()))
+        .with(filter)
         .with(layer)
+        .with(trace_layer)
         .init();
+    guard.traces = traces.map(|(provider, _)| provider);
     guard
 }
 

@@ -28,7 +28,9 @@ Secrets come from the environment only (or NAME_FILE, a file holding the value):
 State: kept in STATE_DIR (default ./state, one file proxy.redb) so a restart loses nothing;
   STORE_URL=redis://… (or rediss:// for TLS) instead, to share it between replicas.
 Roles: ROLES_FILE (policies/roles.toml) plus GROUP_TO_ROLE_<ROLE>=\"Group A,Group B\" variables.
-Logging: LOG_LEVEL (error, warn, info, debug, trace or a tracing filter), default info.";
+Logging: LOG_LEVEL (error, warn, info, debug, trace or a tracing filter), default info.
+Traces: OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://collector:4318) turns on OpenTelemetry traces
+  over OTLP/HTTP (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf or http/json); off when unset.";
 
 /// okta-mcp-proxy: the OAuth 2.1 front door for MCP clients, logging users in through Okta.
 #[derive(Parser, Debug, Clone)]
@@ -133,6 +135,15 @@ pub struct ProxyArgs {
     /// IP and the --peer-listen port), published through the store.
     #[arg(long, env = "PEER_ADDRESS", requires = "peer_listen")]
     pub peer_address: Option<String>,
+    /// Listen address for Prometheus metrics (`GET /metrics` only): request counts, /mcp
+    /// latency, logins, refreshes, store latency and errors (README, Metrics). Off unless set;
+    /// refused when it is a public listener; loopback unless --metrics-allow-non-loopback.
+    #[arg(long, env = "METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Allow a non-loopback --metrics-listen address (a scraper in another pod; keep clients
+    /// out with a network policy).
+    #[arg(long, env = "METRICS_ALLOW_NON_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub metrics_allow_non_loopback: bool,
     /// Put before every Redis key, so two deployments can share one Redis.
     #[arg(long, env = "STORE_KEY_PREFIX", default_value = "okta-mcp:")]
     pub store_key_prefix: String,

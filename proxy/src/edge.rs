@@ -1,7 +1,8 @@
 //! The pingora `ProxyHttp` implementation. It only dispatches: each phase calls into the
 //! module that owns the concern (`oauth` for our endpoints and for authenticating `/mcp`,
 //! `forward` for header hygiene, identity headers and CORS, `deadlines` and `request_body` for
-//! clients that send a request too slowly or break its body, `hooks` for Okta Event Hooks).
+//! clients that send a request too slowly or break its body, `hooks` for Okta Event Hooks,
+//! `metrics` to count each answered request, `traces` for the span of a forwarded one).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,10 +18,12 @@ use crate::deadlines;
 use crate::forward::{self, OriginPolicy};
 use crate::hooks::{self, OktaEventHook};
 use crate::identity::IdentitySigner;
+use crate::metrics::{Endpoint, METRICS};
 use crate::oauth::{AuthServer, Principal};
 use crate::okta_login::UpstreamLogin;
 use crate::replicas::{Route, SessionRoutes};
 use crate::request_body::BodyFailure;
+use crate::traces;
 use crate::web::{WebRequest, WebResponse};
 
 /// Where `/mcp` goes.
@@ -108,6 +111,8 @@ pub struct RequestCtx {
     route: Route,
     /// The response was cut because its user was cut off at Okta (logged once).
     cut_off: bool,
+    /// The span of a forwarded `/mcp` request, when traces are on (`traces`).
+    trace: Option<tracing::Span>,
 }
 
 /// The public path of the MCP endpoint.
@@ -129,6 +134,7 @@ impl ProxyHttp for Edge {
             body_done: false,
             route: Route::Gone,
             cut_off: false,
+            trace: None,
         }
     }
 
@@ -378,6 +384,16 @@ impl ProxyHttp for Edge {
         deadlines::request_done(session);
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let request = session.req_header();
+        if let Some(span) = &ctx.trace {
+            span.record("http.response.status_code", status);
+        }
+        let endpoint = Endpoint::of(request.uri.path());
+        METRICS.request_done(
+            endpoint,
+            status,
+            ctx.started.elapsed(),
+            endpoint == Endpoint::Mcp && request.method == Method::POST,
+        );
         tracing::info!(
             target: "access",
             method = %request.method,
@@ -446,8 +462,16 @@ impl Edge {
             Route::Peer { .. } => {}
             Route::Local { session: upstream } => {
                 let upstream = upstream.as_deref().unwrap_or("");
-                self.prepare_local(session.req_header_mut(), &principal, upstream)
-                    .map_err(with_cors)?;
+                if traces::enabled() {
+                    ctx.trace = Some(traces::mcp_span(&request.method));
+                }
+                self.prepare_local(
+                    session.req_header_mut(),
+                    &principal,
+                    upstream,
+                    ctx.trace.as_ref(),
+                )
+                .map_err(with_cors)?;
             }
         }
         ctx.principal = Some(principal);
@@ -465,6 +489,7 @@ impl Edge {
         request: &mut pingora::http::RequestHeader,
         principal: &Principal,
         upstream_session: &str,
+        trace: Option<&tracing::Span>,
     ) -> Result<(), WebResponse> {
         let stripped: Vec<HeaderName> = request
             .headers
@@ -503,6 +528,15 @@ impl Edge {
         }
         for (name, value) in identity {
             insert(request, name, value)?;
+        }
+        // The tool server continues this request's trace.
+        for (name, value) in trace
+            .map(okta_mcp_common::traces::outgoing)
+            .unwrap_or_default()
+        {
+            let value =
+                HeaderValue::from_str(&value).map_err(|_| forward::unsendable_identity())?;
+            insert(request, HeaderName::from_static(name), value)?;
         }
         Ok(())
     }

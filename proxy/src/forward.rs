@@ -95,7 +95,12 @@ pub fn add_cors(headers: &mut HeaderMap, origin: &str) {
 /// Whether a request header must never reach the tool server as the client sent it.
 pub fn is_stripped(name: &HeaderName) -> bool {
     let name = name.as_str();
-    name.starts_with("x-mcp-") || name == "authorization" || name == "cookie"
+    name.starts_with("x-mcp-")
+        || name == "authorization"
+        || name == "cookie"
+        // The trace is started here, at the edge; a client's trace context is not continued.
+        || name == "traceparent"
+        || name == "tracestate"
 }
 
 /// The identity headers to add for `principal` on a request to `upstream_path`.

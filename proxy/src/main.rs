@@ -6,21 +6,26 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use clap::Parser;
+use okta_mcp_common::metrics;
 use okta_mcp_proxy::config::{self, ProxyArgs};
 use okta_mcp_proxy::deadlines;
 use okta_mcp_proxy::edge::{Edge, EdgeParts, Upstream};
 use okta_mcp_proxy::forward::OriginPolicy;
 use okta_mcp_proxy::hooks::OktaEventHook;
 use okta_mcp_proxy::identity::IdentitySigner;
+use okta_mcp_proxy::metrics::MetricsEndpoint;
 use okta_mcp_proxy::oauth::{AuthServer, OAuthSettings};
 use okta_mcp_proxy::okta_login::{OktaLogin, OktaLoginSettings, UpstreamLogin};
 use okta_mcp_proxy::replicas::SessionRoutes;
 use okta_mcp_proxy::revocations::Revocations;
 use okta_mcp_proxy::roles::RoleMap;
-use okta_mcp_proxy::store::{EmbeddedStore, MemoryStore, RedisSettings, RedisStore, Store};
+use okta_mcp_proxy::store::{
+    EmbeddedStore, MemoryStore, MeteredStore, RedisSettings, RedisStore, Store,
+};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
 use pingora::services::background::{BackgroundService, background_service};
+use pingora::services::listening::Service;
 
 /// mimalloc instead of glibc's allocator: the request path allocates often and from several
 /// threads, where glibc's arena locks showed up in profiles (README, Performance).
@@ -28,8 +33,9 @@ use pingora::services::background::{BackgroundService, background_service};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let logs = okta_mcp_common::logging::init();
+    // Before logging: the trace exporter's HTTP client needs the crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let logs = okta_mcp_common::logging::init_for("okta-mcp-proxy");
     match build(ProxyArgs::parse()) {
         Ok(server) => {
             // Returns after a graceful shutdown (SIGTERM, SIGINT); then the last lines go out.
@@ -90,7 +96,7 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
     }
     settings.access_token_ttl = Duration::from_secs(args.access_token_ttl_secs.max(1));
     settings.anonymous_per_minute = args.anonymous_requests_per_minute;
-    let store = open_store(&args)?;
+    let store: Arc<dyn Store> = Arc::new(MeteredStore::new(open_store(&args)?));
     tracing::info!("authorization state: {}", store.describe());
     if args.peer_listen.is_some() && args.store_url.is_none() {
         bail!("--peer-listen needs --store-url: replicas find each other through Redis");
@@ -217,6 +223,22 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
             "replica registration",
             StayRegistered(routes.clone()),
         ));
+    }
+    if let Some(addr) = args.metrics_listen {
+        let public: Vec<_> = [
+            args.listen.filter(|_| !args.no_plain),
+            args.tls_listen,
+            args.peer_listen,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        metrics::check_listen(addr, &public, args.metrics_allow_non_loopback)
+            .map_err(anyhow::Error::msg)?;
+        let mut service = Service::new("okta-mcp-proxy metrics".to_owned(), MetricsEndpoint);
+        service.add_tcp(&addr.to_string());
+        tracing::info!("okta-mcp-proxy metrics at http://{addr}/metrics");
+        server.add_service(service);
     }
     server.add_service(background_service("okta discovery", Discovery(login)));
     server.add_service(background_service(

@@ -13,11 +13,12 @@ use okta_mcp_tool_server::confirm::Confirmations;
 use okta_mcp_tool_server::http::{self, HttpSettings};
 use okta_mcp_tool_server::identity::{Identity, IdentityVerifier};
 use okta_mcp_tool_server::listener::{self, ConnectionLimits};
+use okta_mcp_tool_server::metrics::{self, METRICS};
 use okta_mcp_tool_server::okta::OktaClient;
 use okta_mcp_tool_server::policy::ToolPolicy;
 use okta_mcp_tool_server::server::{Caller, OktaToolServer};
 use okta_mcp_tool_server::wrap::{self, ChildCommand, ChildEnvironment, WrapSettings};
-use okta_mcp_tool_server::{config, tools};
+use okta_mcp_tool_server::{config, tools, traces};
 use rmcp::ServiceExt;
 use tokio_util::sync::CancellationToken;
 
@@ -27,7 +28,9 @@ Secrets come from the environment only (or NAME_FILE, a file holding the value):
   IDENTITY_HEADER_KEY   key shared with okta-mcp-proxy, at least 32 bytes (serve, wrap)
   IDENTITY_HEADER_KEYS_PREVIOUS  earlier keys, comma- or newline-separated, still accepted
                         while a new key is rolled out (optional)
-Logging: LOG_LEVEL (error, warn, info, debug, trace or a tracing filter), default info; logs go to stderr.";
+Logging: LOG_LEVEL (error, warn, info, debug, trace or a tracing filter), default info; logs go to stderr.
+Traces: OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://collector:4318) turns on OpenTelemetry traces
+  over OTLP/HTTP (OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf or http/json); off when unset.";
 
 /// The Okta admin tools for MCP clients, behind a role → tool allowlist.
 #[derive(Parser)]
@@ -108,6 +111,40 @@ impl ConnectionArgs {
 }
 
 #[derive(Args)]
+struct MetricsArgs {
+    /// Listen address for Prometheus metrics (`GET /metrics` only): tool calls by tool, role
+    /// and outcome, policy denials, Okta requests and rate-limit waits, wrap children (README,
+    /// Metrics). Off unless set; refused when it is --listen; loopback unless
+    /// --metrics-allow-non-loopback.
+    #[arg(long, env = "METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// Allow a non-loopback --metrics-listen address (a scraper in another pod; keep clients
+    /// out with a network policy).
+    #[arg(long, env = "METRICS_ALLOW_NON_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    metrics_allow_non_loopback: bool,
+}
+
+impl MetricsArgs {
+    /// Binds the metrics listener when one is asked for, and serves it in the background.
+    async fn start(&self, public: SocketAddr, limits: ConnectionLimits) -> anyhow::Result<()> {
+        let Some(addr) = self.metrics_listen else {
+            return Ok(());
+        };
+        okta_mcp_common::metrics::check_listen(addr, &[public], self.metrics_allow_non_loopback)
+            .map_err(anyhow::Error::msg)?;
+        let (local, listener) = bind(addr).await?;
+        tracing::info!("okta-mcp-tool-server metrics at http://{local}/metrics");
+        tokio::spawn(listener::serve(
+            listener,
+            metrics::router(),
+            limits,
+            std::future::pending(),
+        ));
+        Ok(())
+    }
+}
+
+#[derive(Args)]
 struct PolicyArg {
     /// Role → tools policy file.
     #[arg(long, env = "POLICY_FILE", default_value = "policies/okta-tools.toml")]
@@ -135,6 +172,8 @@ struct ServeArgs {
     session_idle_secs: Option<u64>,
     #[command(flatten)]
     connections: ConnectionArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
     #[command(flatten)]
     policy: PolicyArg,
     #[command(flatten)]
@@ -209,6 +248,8 @@ struct WrapArgs {
     env: Vec<String>,
     #[command(flatten)]
     connections: ConnectionArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
     /// The stdio MCP server to run for each session, after `--`.
     #[arg(last = true, required = true, value_name = "CMD ARGS")]
     command: Vec<OsString>,
@@ -221,8 +262,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let logs = okta_mcp_common::logging::init();
+    // Before logging: the trace exporter's HTTP client needs the crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let logs = okta_mcp_common::logging::init_for("okta-mcp-tool-server");
     let outcome = run(Cli::parse()).await;
     // Every queued line is written before the process ends (and before the error below).
     logs.flush();
@@ -284,7 +326,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     let listen_after = verifier.listen_after(okta_mcp_common::identity::unix_millis());
-    let app = http::router(handler, verifier, &settings, shutdown.clone());
+    METRICS.know_tools(tools::TOOL_NAMES.iter().copied());
+    args.metrics
+        .start(args.listen, args.connections.limits())
+        .await?;
+    let app = http::router(handler, verifier, &settings, shutdown.clone())
+        .layer(axum::middleware::from_fn(traces::continue_trace))
+        .layer(axum::middleware::from_fn(metrics::count_requests));
     // v1 identity headers carry whole seconds: open in the second after the verifier's start.
     tokio::time::sleep(listen_after).await;
     let (local, listener) = bind(args.listen).await?;
@@ -332,7 +380,15 @@ async fn wrap(args: WrapArgs) -> anyhow::Result<()> {
         );
     }
     let listen_after = verifier.listen_after(okta_mcp_common::identity::unix_millis());
+    METRICS.know_tools(policy.named_tools());
+    METRICS.wrap_children_max(settings.max_children);
+    args.metrics
+        .start(args.listen, args.connections.limits())
+        .await?;
     let (app, sessions) = wrap::router(command.clone(), policy, verifier, &settings);
+    let app = app
+        .layer(axum::middleware::from_fn(traces::continue_trace))
+        .layer(axum::middleware::from_fn(metrics::count_requests));
     // v1 identity headers carry whole seconds: open in the second after the verifier's start.
     tokio::time::sleep(listen_after).await;
     let (local, listener) = bind(args.listen).await?;

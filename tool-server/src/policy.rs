@@ -115,6 +115,13 @@ impl ToolPolicy {
         })
     }
 
+    /// `role` as a metrics label: itself when the policy defines it, else `other`.
+    pub fn role_label<'a>(&'a self, role: &str) -> &'a str {
+        self.roles
+            .get_key_value(role)
+            .map_or(okta_mcp_common::metrics::OTHER, |(name, _)| name.as_str())
+    }
+
     /// Whether `role` may see and call `tool`.
     pub fn allows(&self, role: &str, tool: &str) -> bool {
         self.roles

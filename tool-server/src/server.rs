@@ -22,12 +22,15 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
+use tracing::Instrument;
 
 use crate::confirm::Confirmations;
 use crate::identity::Identity;
+use crate::metrics::METRICS;
 use crate::okta::{CALL_STATS, CallStats, OktaClient};
 use crate::policy::ToolPolicy;
 use crate::tools::{WRITE_AUDIT, WriteAudit, is_write, okta_tool_router};
+use crate::traces::{self, RequestSpan};
 
 /// Where the caller's identity comes from.
 #[derive(Clone, Debug)]
@@ -92,6 +95,15 @@ impl OktaToolServer {
     }
 }
 
+/// The span of the HTTP request `context` belongs to, when traces are on.
+fn request_span(context: &RequestContext<RoleServer>) -> Option<RequestSpan> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<RequestSpan>())
+        .cloned()
+}
+
 /// The one answer for a tool that does not exist and a tool the role may not use.
 fn unknown_tool(name: &str) -> ErrorData {
     ErrorData::invalid_params(format!("Unknown tool: {name}"), None)
@@ -154,15 +166,18 @@ impl ServerHandler for OktaToolServer {
                 write, duration_ms = 0u64, okta_status = 0u16, okta_calls = 0u32,
                 "tools/call refused"
             );
+            METRICS.denied(&tool, self.policy.role_label(role));
             return Err(unknown_tool(&tool));
         }
         let stats = Arc::new(CallStats::default());
         let audit = Arc::new(WriteAudit::default());
+        let span = traces::tool_call(request_span(&context).as_ref(), &METRICS.tool_label(&tool));
         let call = self
             .router
             .call(ToolCallContext::new(self, request, context));
         let result = WRITE_AUDIT
             .scope(audit.clone(), CALL_STATS.scope(stats.clone(), call))
+            .instrument(span.clone())
             .await;
         let outcome = match &result {
             // A write that stopped for a confirmation (or was declined) did nothing, and says so.
@@ -179,6 +194,8 @@ impl ServerHandler for OktaToolServer {
             Ok(_) => "ok",
             Err(_) => "protocol_error",
         };
+        METRICS.tool_call(&tool, self.policy.role_label(role), outcome);
+        span.record("mcp.tool.outcome", outcome);
         let target = audit.target();
         let confirmation = audit.confirmation().unwrap_or("none");
         let request_id = stats.request_id();

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::authorize::{PendingAuthorization, consent_key};
 use super::token::used_key;
 use super::{AuthServer, SHORT_LIVED, no_store, now, pages, store_unavailable_page};
+use crate::metrics::{LoginOutcome, METRICS};
 use crate::okta_login::{LoginError, UpstreamIdentity};
 use crate::revocations::now_ms;
 use crate::tokens::{random_token, same_text, sha256_b64};
@@ -163,6 +164,7 @@ impl AuthServer {
         if let Some(error) = params.get("error") {
             let error: String = error.chars().take(64).collect();
             tracing::info!(okta_error = ?error, "Okta returned an error");
+            METRICS.login(LoginOutcome::OktaError);
             return self.refuse(
                 &pending.flow,
                 "access_denied",
@@ -186,6 +188,7 @@ impl AuthServer {
             Ok(identity) => identity,
             Err(error) => {
                 tracing::warn!(?error, "Okta login could not be completed");
+                METRICS.login(LoginOutcome::Failed);
                 let oauth_error = match error {
                     LoginError::NotReady(_) | LoginError::Transport(_) => "temporarily_unavailable",
                     _ => "server_error",
@@ -199,6 +202,7 @@ impl AuthServer {
         };
         let Some(role) = self.roles.role_for(&identity.groups).map(str::to_owned) else {
             tracing::info!(subject = ?identity.subject, "login refused: no role for the user's groups");
+            METRICS.login(LoginOutcome::NoRole);
             let back = match &pending.flow {
                 LoginFlow::Client { authorization, .. } => self.client_redirect_url(
                     &authorization.redirect_uri,
@@ -216,6 +220,7 @@ impl AuthServer {
             return pages::no_role_page(self.roles.granting_groups(), back.as_deref());
         };
         tracing::info!(subject = ?identity.subject, role = %role, "user logged in at Okta");
+        METRICS.login(LoginOutcome::Success);
 
         if let Err(error) = self.note_subject(&identity.subject).await {
             return store_unavailable_page(error);

@@ -17,6 +17,7 @@ use super::params::Params;
 use super::{
     AuthServer, cors, method_not_allowed, no_store, now, oauth_error, preflight, store_unavailable,
 };
+use crate::metrics::{METRICS, RefreshOutcome};
 use crate::okta_login::LoginError;
 use crate::revocations::now_ms;
 use crate::tokens::{Grant, RefreshToken, random_token, same_text, sha256_b64};
@@ -84,7 +85,15 @@ impl AuthServer {
         }
         match form.get("grant_type") {
             Some("authorization_code") => self.code_grant(&client, &form).await,
-            Some("refresh_token") => self.refresh_grant(&client, &form).await,
+            Some("refresh_token") => {
+                let result = self.refresh_grant(&client, &form).await;
+                METRICS.refresh(match &result {
+                    Ok(_) => RefreshOutcome::Success,
+                    Err(answer) if answer.status.is_server_error() => RefreshOutcome::Unavailable,
+                    Err(_) => RefreshOutcome::Refused,
+                });
+                result
+            }
             Some(_) => Err(bad_request(
                 "unsupported_grant_type",
                 "grant_type must be authorization_code or refresh_token",

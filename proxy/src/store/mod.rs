@@ -19,12 +19,14 @@
 
 mod embedded;
 mod memory;
+mod metered;
 mod redis;
 #[cfg(test)]
 pub(crate) mod suite;
 
 pub use embedded::{EmbeddedStore, OpenError, STATE_FILE};
 pub use memory::MemoryStore;
+pub use metered::MeteredStore;
 pub use redis::{RedisSettings, RedisStore};
 
 use std::time::{Duration, SystemTime};

@@ -30,6 +30,10 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use url::Url;
 
+use crate::metrics::{METRICS, okta_endpoint};
+use crate::traces;
+use tracing::Instrument;
+
 pub use error::OktaError;
 pub use pagination::{Page, after_cursor};
 pub use path::ApiPath;
@@ -304,6 +308,7 @@ impl OktaClient {
                 return Err(OktaError::from_response(status.as_u16(), &body));
             }
             let wait = retry::rate_limit_wait(&headers, Utc::now()) + retry::jitter(250);
+            METRICS.rate_limit_wait(wait);
             tokio::time::sleep(wait).await;
             retries += 1;
         }
@@ -438,7 +443,9 @@ impl OktaClient {
                             reset_in: wait,
                         });
                     }
-                    wait + retry::jitter(250)
+                    let wait = wait + retry::jitter(250);
+                    METRICS.rate_limit_wait(wait);
+                    wait
                 }
                 // Every request here is a GET, so a server error is safe to repeat.
                 Ok((status, _, _)) if status.is_server_error() && !exhausted => {
@@ -469,11 +476,22 @@ impl OktaClient {
     ) -> Result<(StatusCode, HeaderMap, Vec<u8>), reqwest::Error> {
         // The semaphore lives as long as the client and is never closed.
         let _permit = self.limiter.acquire().await.ok();
-        let response = self.http.request(method, url.clone()).send().await?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.bytes().await?.to_vec();
-        Ok((status, headers, body))
+        let started = Instant::now();
+        let method_name = method.clone();
+        let span = traces::okta_request(method_name.as_str(), &okta_endpoint(url.path()));
+        let attempt = async {
+            let response = self.http.request(method, url.clone()).send().await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await?.to_vec();
+            Ok::<_, reqwest::Error>((status, headers, body))
+        }
+        .instrument(span.clone())
+        .await;
+        let status = attempt.as_ref().map_or(0, |(status, _, _)| status.as_u16());
+        span.record("http.response.status_code", status);
+        METRICS.okta_request(method_name.as_str(), url.path(), status, started.elapsed());
+        attempt
     }
 }
 

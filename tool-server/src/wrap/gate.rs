@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde_json::{Value, json};
 
 use super::jsonrpc::INVALID_PARAMS;
+use crate::metrics::METRICS;
 use crate::policy::ToolPolicy;
 
 /// The policy, applied to one wrapped server's tools.
@@ -36,6 +37,11 @@ impl ToolGate {
         self.policy.allows(role, tool)
     }
 
+    /// `role` as a metrics label (see [`ToolPolicy::role_label`]).
+    pub(crate) fn role_label<'a>(&'a self, role: &str) -> &'a str {
+        self.policy.role_label(role)
+    }
+
     /// Removes from a `tools/list` response the tools `role` may not use. `complete` says the
     /// request asked for the first page; if the answer is also the last page, the first such
     /// answer is checked for tools the policy names that the server does not offer.
@@ -47,6 +53,12 @@ impl ToolGate {
         let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) else {
             return;
         };
+        // The tools the child offers become tool labels of their own (up to a cap).
+        METRICS.know_tools(
+            tools
+                .iter()
+                .filter_map(|t| t.get("name").and_then(Value::as_str)),
+        );
         if complete && last_page && !self.checked_names.swap(true, Ordering::Relaxed) {
             let offered: BTreeSet<&str> = tools
                 .iter()

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::child::{ChildCommand, ChildProcess, LogContext};
 use super::gate::ToolGate;
 use super::session::{EndReason, Session, SessionLimits};
+use crate::metrics::METRICS;
 
 /// Why no session could be created.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +118,23 @@ impl Sessions {
     /// Starts a child for a new session owned by `subject`; a `stateless` one serves the
     /// subject's 2026-07-28 clients and can ask them nothing.
     pub(crate) fn create(
+        self: &Arc<Self>,
+        subject: &str,
+        stateless: bool,
+    ) -> Result<Arc<Session>, CreateError> {
+        let created = self.start_child(subject, stateless);
+        if let Err(error) = &created {
+            METRICS.wrap_child_refused(match error {
+                CreateError::Full(_) => "full",
+                CreateError::SubjectFull(_) => "subject_full",
+                CreateError::ShuttingDown => "shutting_down",
+                CreateError::Spawn(_) => "spawn",
+            });
+        }
+        created
+    }
+
+    fn start_child(
         self: &Arc<Self>,
         subject: &str,
         stateless: bool,

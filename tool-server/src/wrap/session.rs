@@ -17,6 +17,7 @@ use super::registry::Sessions;
 use super::replay::{Outgoing, ResumeError};
 use super::routes::{Destination, Pending, Purpose, Refusal, RouteLimits, Routes, Target};
 use crate::identity::Identity;
+use crate::metrics::METRICS;
 
 /// How long the wrapper waits for the child's answer to its unknown-tool probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -51,6 +52,17 @@ pub(crate) enum EndReason {
 }
 
 impl EndReason {
+    /// The `reason` label of `okta_mcp_tool_server_wrap_children_ended_total`.
+    fn label(self) -> &'static str {
+        match self {
+            Self::ChildExited => "child_exited",
+            Self::InitFailed => "init_failed",
+            Self::Deleted => "deleted",
+            Self::Idle => "idle",
+            Self::Shutdown => "shutdown",
+        }
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Self::ChildExited => "the wrapped server exited",
@@ -126,6 +138,8 @@ impl Session {
         limits: SessionLimits,
         stateless: bool,
     ) -> Self {
+        // Counted down by `end`, which every session reaches once.
+        METRICS.wrap_child_started();
         Self {
             id,
             subject,
@@ -277,6 +291,7 @@ impl Session {
     }
 
     async fn refuse_call(&self, id: &Value, tool: &str, identity: &Identity) -> Value {
+        METRICS.denied(tool, self.gate.role_label(&identity.role));
         tracing::info!(
             target: "audit",
             subject = %escaped(&identity.subject), role = %escaped(&identity.role), tool = %escaped(tool), decision = "deny",
@@ -419,6 +434,7 @@ impl Session {
                     duration_ms = pending.started.elapsed().as_millis() as u64,
                     "tools/call"
                 );
+                METRICS.tool_call(tool, self.gate.role_label(role), "timeout");
                 tool.as_str()
             }
             _ => "",
@@ -513,6 +529,7 @@ impl Session {
                 } else {
                     "ok"
                 };
+                METRICS.tool_call(tool, self.gate.role_label(role), outcome);
                 tracing::info!(
                     target: "audit",
                     subject = %escaped(&self.subject), role = %escaped(role), tool = %escaped(tool), decision = "allow",
@@ -576,6 +593,7 @@ impl Session {
             let _ = target.tx.try_send(outgoing);
         }
         self.child.stop();
+        METRICS.wrap_child_ended(reason.label());
         if reason == EndReason::ChildExited {
             tracing::warn!(
                 session = %self.id, subject = %escaped(&self.subject), reason = reason.as_str(),
