@@ -433,7 +433,7 @@ impl Topology {
             wrap,
             replicas,
             wrap_proxy,
-            balancer: balancer,
+            balancer,
             public_url,
         }
     }
@@ -480,22 +480,22 @@ async fn inject_faults(topology: &mut Topology, start: Instant, run: Duration) -
 
     tokio::time::sleep_until(at(0.28).into()).await;
     let from = now();
-    topology.okta.faults(json!({"inject_5xx": 400})).await;
+    topology.okta.faults(json!({"inject_5xx": 2000})).await;
     tokio::time::sleep_until(at(0.36).into()).await;
     topology.okta.faults(json!({"inject_5xx": 0})).await;
     windows.push(FaultWindow {
-        name: "Okta 5xx storm (400 × 503)",
+        name: "Okta 5xx storm (503s)",
         from,
         to: now(),
     });
 
     tokio::time::sleep_until(at(0.40).into()).await;
     let from = now();
-    topology.okta.faults(json!({"inject_429": 400})).await;
+    topology.okta.faults(json!({"inject_429": 2000})).await;
     tokio::time::sleep_until(at(0.48).into()).await;
     topology.okta.faults(json!({"inject_429": 0})).await;
     windows.push(FaultWindow {
-        name: "Okta 429 storm (400 × 429)",
+        name: "Okta 429 storm (429s)",
         from,
         to: now(),
     });
@@ -739,6 +739,11 @@ async fn clients_get_their_own_answer_or_a_clear_retryable_error_while_everythin
         );
     }
     row("calm", "– | –".into());
+    let stats = topology.okta.stats().await;
+    println!(
+        "\nthe fake org answered {} × 5xx and {} × 429 in all ({} API requests)",
+        stats["status_5xx"], stats["status_429"], stats["requests"]
+    );
     println!(
         "\nmax latency {:.2} s; p99 {:.3} s",
         max_latency.as_secs_f64(),
