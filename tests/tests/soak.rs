@@ -4,9 +4,10 @@
 //! the `round-robin` load balancer, in front of one Okta tool server (`serve`) and the fake org;
 //! a third proxy (W) on the same Redis in front of `wrap` + server-everything. Clients log in
 //! through the balancer (three users, shared), then most of them call `get_okta_user` with a user
-//! id of their own through the balancer and the rest call server-everything's `echo` through W
-//! with a message of their own, as 2026-07-28 (stateless) clients: every wrap client of a user
-//! shares that user's one warm child, so a response sent to the wrong client would show.
+//! id of their own through the balancer and the rest call server-everything's `echo` (a message
+//! of their own) or its ~1 s long-running operation (a duration of their own) through W, as
+//! 2026-07-28 (stateless) clients: every wrap client of a user shares that user's one warm
+//! child, so a response sent to the wrong client would show.
 //!
 //! Calls are paced over the run (`SOAK_SECS`) while faults start at fixed points of it: slow Okta
 //! answers, the tool server killed and restarted, a 5xx storm and a 429 storm at the fake org,
@@ -15,7 +16,9 @@
 //!
 //! Each call is one attempt, classified as: `ok` (the right answer for that client), a clear
 //! retryable error (an HTTP 429/502/503/504 with a JSON-RPC error body, a tool result saying
-//! Okta was unavailable or rate limited, a connection refused or cut during a restart), `wrong`
+//! Okta was unavailable or rate limited, a wrap session ended by its child's death, a connection
+//! refused or cut during a restart, the balancer's bodiless 502 for a request it had sent on a
+//! pooled connection the stopping replica closed: a reset, to the client), `wrong`
 //! (an answer for another request), `hung` (no answer within the call timeout) or `other`.
 //! Clients do not retry inside a call; the next call is the retry. `wrong`, `hung` and `other`
 //! must be 0, and the resident memory of the processes that were not restarted must come back
