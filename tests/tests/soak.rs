@@ -11,7 +11,7 @@
 //!
 //! Calls are paced over the run (`SOAK_SECS`) while faults start at fixed points of it: slow Okta
 //! answers, the tool server killed and restarted, a 5xx storm and a 429 storm at the fake org,
-//! the wrapped children killed, Redis killed and restarted, and a SIGTERM to proxy A followed by
+//! the wrapped children killed, Redis stopped (SIGTERM) and restarted, and a SIGTERM to proxy A followed by
 //! a restart (a rolling restart: the balancer skips a replica that refuses connections).
 //!
 //! Each call is one attempt, classified as: `ok` (the right answer for that client), a clear
@@ -36,8 +36,8 @@ use std::time::{Duration, Instant};
 use okta_mcp_tests::fake_okta::Dataset;
 use okta_mcp_tests::harness::{
     FakeOkta, Process, Proxy, RedisServer, TEST_CLIENT_ID, TEST_CLIENT_SECRET, ToolServer,
-    WrapServer, binary, everything_server_command, free_port, http_client, rss_kib, start_process,
-    wait_until_ok, workspace_root,
+    WrapServer, binary, child_pids, everything_server_command, free_port, http_client, rss_kib,
+    start_process, wait_until_ok, workspace_root,
 };
 use okta_mcp_tests::oauth_flow::{log_in, manual_redirect_client};
 use serde_json::{Value, json};
@@ -366,6 +366,29 @@ fn sigkill(pid: u32) {
         .status();
 }
 
+/// Sends SIGTERM to the `redis-server` this test started (a child of the test process) and
+/// waits until its port is closed.
+async fn stop_redis_gracefully(port: u16) {
+    let pid = child_pids(std::process::id())
+        .into_iter()
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.starts_with("redis-server") && c.contains(&port.to_string()))
+        })
+        .expect("the test's redis-server");
+    sigterm(pid);
+    for _ in 0..250 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("redis-server did not stop within 5 s of SIGTERM");
+}
+
 /// Everything the soak runs against.
 struct Topology {
     okta: FakeOkta,
@@ -518,11 +541,11 @@ async fn inject_faults(topology: &mut Topology, start: Instant, run: Duration) -
 
     tokio::time::sleep_until(at(0.60).into()).await;
     let from = now();
-    topology.redis.stop();
+    stop_redis_gracefully(topology.redis.port).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     topology.redis.start_again().await;
     windows.push(FaultWindow {
-        name: "Redis killed, restarted",
+        name: "Redis SIGTERM, restarted",
         from,
         to: now(),
     });
