@@ -132,6 +132,46 @@ pub fn status_class_index(status: u16) -> usize {
     }
 }
 
+/// A metric family's name and label names.
+pub type Family = (String, Vec<String>);
+
+/// What `registry` serves (each family's name and label names) next to what `exported` lists
+/// (the list `deploy/monitoring/check_monitoring.py` checks the alerts and panels against),
+/// both sorted: a unit test of each binary asserts they are equal. Every family needs one sample.
+pub fn served_and_exported(
+    registry: &Registry,
+    exported: &[(&str, &[&str])],
+) -> (Vec<Family>, Vec<Family>) {
+    let served = registry
+        .gather()
+        .iter()
+        .map(|family| {
+            let labels = family
+                .get_metric()
+                .first()
+                .map(|metric| {
+                    metric
+                        .get_label()
+                        .iter()
+                        .map(|l| l.name().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (family.name().to_owned(), labels)
+        })
+        .collect();
+    let mut listed: Vec<Family> = exported
+        .iter()
+        .map(|(name, labels)| {
+            let mut labels: Vec<String> = labels.iter().map(|l| (*l).to_owned()).collect();
+            labels.sort();
+            ((*name).to_owned(), labels)
+        })
+        .collect();
+    listed.sort();
+    (served, listed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

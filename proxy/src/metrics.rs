@@ -306,28 +306,8 @@ mod tests {
     #[test]
     fn the_registry_serves_exactly_the_exported_metrics() {
         let metrics = ProxyMetrics::new();
-        let served: Vec<(String, Vec<String>)> = metrics
-            .registry()
-            .gather()
-            .iter()
-            .map(|family| {
-                let labels = family.get_metric()[0]
-                    .get_label()
-                    .iter()
-                    .map(|l| l.name().to_owned())
-                    .collect();
-                (family.name().to_owned(), labels)
-            })
-            .collect();
-        let mut exported: Vec<(String, Vec<String>)> = EXPORTED
-            .iter()
-            .map(|(name, labels)| {
-                let mut labels: Vec<String> = labels.iter().map(|l| (*l).to_owned()).collect();
-                labels.sort();
-                ((*name).to_owned(), labels)
-            })
-            .collect();
-        exported.sort();
+        let (served, exported) =
+            okta_mcp_common::metrics::served_and_exported(metrics.registry(), EXPORTED);
         assert_eq!(served, exported);
     }
 
