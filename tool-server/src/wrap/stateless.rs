@@ -31,10 +31,9 @@ use okta_mcp_common::logging::escaped;
 use serde_json::{Value, json};
 
 use super::jsonrpc::{INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, Kind, is_response, kind};
-use super::registry::CreateError;
 use super::replay::Outgoing;
 use super::session::{EndReason, PostAnswer, Session};
-use super::transport::{Transport, sse};
+use super::transport::{Transport, not_started, sse};
 use crate::http::Refusal;
 use crate::identity::Identity;
 
@@ -267,29 +266,10 @@ async fn warm_child(t: &Transport, identity: &Identity) -> Result<Arc<Session>, 
         return Ok(session.clone());
     }
     *warm = None;
-    let session = match t.sessions.create(&identity.subject, true) {
-        Ok(session) => session,
-        Err(
-            error
-            @ (CreateError::Full(_) | CreateError::SubjectFull(_) | CreateError::ShuttingDown),
-        ) => {
-            tracing::warn!(subject = %escaped(&identity.subject), %error, "stateless child refused");
-            return Err(Refusal::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                INTERNAL_ERROR,
-                format!("Service Unavailable: {error}"),
-            )
-            .retry_after(5));
-        }
-        Err(error) => {
-            tracing::error!(subject = %escaped(&identity.subject), %error, "stateless child not started");
-            return Err(Refusal::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                INTERNAL_ERROR,
-                format!("Internal error: {error}"),
-            ));
-        }
-    };
+    let session = t
+        .sessions
+        .create(&identity.subject, true)
+        .map_err(|error| not_started(error, &identity.subject, "stateless child"))?;
     match initialize(t, &session, identity).await {
         Ok(handshake) => {
             let _ = session.handshake.set(handshake);

@@ -210,6 +210,30 @@ async fn post_messages(
     }
 }
 
+/// The refusal for a child that could not be started (`what`: a session or a stateless child):
+/// `503` with `Retry-After` when a limit is reached, else `500`; logged either way.
+pub(super) fn not_started(error: CreateError, subject: &str, what: &str) -> Refusal {
+    match error {
+        CreateError::Full(_) | CreateError::SubjectFull(_) | CreateError::ShuttingDown => {
+            tracing::warn!(subject = %escaped(subject), %error, "{what} refused");
+            Refusal::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                INTERNAL_ERROR,
+                format!("Service Unavailable: {error}"),
+            )
+            .retry_after(5)
+        }
+        CreateError::Spawn(_) => {
+            tracing::error!(subject = %escaped(subject), %error, "{what} not started");
+            Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                INTERNAL_ERROR,
+                format!("Internal error: {error}"),
+            )
+        }
+    }
+}
+
 /// `initialize` without a session: a new child, the client's initialize sent to it once, and
 /// the session id given only when the child has answered.
 async fn start_session(
@@ -217,29 +241,10 @@ async fn start_session(
     messages: Vec<Value>,
     identity: &Identity,
 ) -> Result<Response, Refusal> {
-    let session = match t.sessions.create(&identity.subject, false) {
-        Ok(session) => session,
-        Err(
-            error
-            @ (CreateError::Full(_) | CreateError::SubjectFull(_) | CreateError::ShuttingDown),
-        ) => {
-            tracing::warn!(subject = %escaped(&identity.subject), %error, "session refused");
-            return Err(Refusal::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                INTERNAL_ERROR,
-                format!("Service Unavailable: {error}"),
-            )
-            .retry_after(5));
-        }
-        Err(error) => {
-            tracing::error!(subject = %escaped(&identity.subject), %error, "session not started");
-            return Err(Refusal::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                INTERNAL_ERROR,
-                format!("Internal error: {error}"),
-            ));
-        }
-    };
+    let session = t
+        .sessions
+        .create(&identity.subject, false)
+        .map_err(|error| not_started(error, &identity.subject, "session"))?;
     let fail = |status: StatusCode, why: &str| {
         t.sessions.end(&session.id, EndReason::InitFailed);
         tracing::warn!(session = %session.id, subject = %escaped(&identity.subject), why, "initialize failed");
