@@ -79,3 +79,46 @@ export async function authorizeInBrowser(authorizationUrl, redirectUrl, browse, 
   }
   throw new Error("too many redirects");
 }
+
+/**
+ * An MCP SDK OAuth client provider that keeps everything in memory (a public client with PKCE,
+ * registered by DCR) and logs in with `browse`; after the login its `_landing` is the redirect
+ * URI the browser reached (with `code`, `state`, `iss`).
+ */
+export function memoryProvider(clientName, browse) {
+  return {
+    redirectUrl: "http://127.0.0.1:9/callback",
+    clientMetadata: {
+      client_name: clientName,
+      redirect_uris: ["http://127.0.0.1:9/callback"],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "none",
+    },
+    clientInformation() {
+      return this._client;
+    },
+    saveClientInformation(info) {
+      this._client = info;
+    },
+    tokens() {
+      return this._tokens;
+    },
+    saveTokens(tokens) {
+      this._tokens = tokens;
+    },
+    async redirectToAuthorization(url) {
+      const landing = await authorizeInBrowser(url, this.redirectUrl, browse);
+      if (!(landing instanceof URL)) {
+        throw new Error(`login stopped at ${landing.status}: ${landing.html.slice(0, 200)}`);
+      }
+      this._landing = landing;
+    },
+    saveCodeVerifier(verifier) {
+      this._verifier = verifier;
+    },
+    codeVerifier() {
+      return this._verifier;
+    },
+  };
+}

@@ -25,49 +25,13 @@ import {
   ElicitRequestSchema,
   ListRootsRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
-import { authorizeInBrowser, newBrowser } from "./browser-login.mjs";
+import { memoryProvider, newBrowser } from "./browser-login.mjs";
 
 const [mcpUrl, scenario = "basic", countArg = "2"] = process.argv.slice(2);
 const count = Number(countArg);
 const report = { scenario };
 
-const browse = newBrowser();
-
-const provider = {
-  redirectUrl: "http://127.0.0.1:9/callback",
-  clientMetadata: {
-    client_name: "okta-mcp wrap test client",
-    redirect_uris: ["http://127.0.0.1:9/callback"],
-    grant_types: ["authorization_code", "refresh_token"],
-    response_types: ["code"],
-    token_endpoint_auth_method: "none",
-  },
-  clientInformation() {
-    return this._client;
-  },
-  saveClientInformation(info) {
-    this._client = info;
-  },
-  tokens() {
-    return this._tokens;
-  },
-  saveTokens(tokens) {
-    this._tokens = tokens;
-  },
-  async redirectToAuthorization(url) {
-    const landing = await authorizeInBrowser(url, this.redirectUrl, browse);
-    if (!(landing instanceof URL)) {
-      throw new Error(`login stopped at ${landing.status}: ${landing.html.slice(0, 200)}`);
-    }
-    this._landing = landing;
-  },
-  saveCodeVerifier(verifier) {
-    this._verifier = verifier;
-  },
-  codeVerifier() {
-    return this._verifier;
-  },
-};
+const provider = memoryProvider("okta-mcp wrap test client", newBrowser());
 
 /** A client; with `handlers`, it declares sampling, elicitation and roots and answers them. */
 function newClient(handlers) {

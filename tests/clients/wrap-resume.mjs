@@ -10,47 +10,11 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
-import { authorizeInBrowser, newBrowser } from "./browser-login.mjs";
+import { memoryProvider, newBrowser } from "./browser-login.mjs";
 
 const [mcpUrl] = process.argv.slice(2);
 const report = { resumes: [], errors: [] };
-const browse = newBrowser();
-
-const provider = {
-  redirectUrl: "http://127.0.0.1:9/callback",
-  clientMetadata: {
-    client_name: "okta-mcp wrap resume test client",
-    redirect_uris: ["http://127.0.0.1:9/callback"],
-    grant_types: ["authorization_code", "refresh_token"],
-    response_types: ["code"],
-    token_endpoint_auth_method: "none",
-  },
-  clientInformation() {
-    return this._client;
-  },
-  saveClientInformation(info) {
-    this._client = info;
-  },
-  tokens() {
-    return this._tokens;
-  },
-  saveTokens(tokens) {
-    this._tokens = tokens;
-  },
-  async redirectToAuthorization(url) {
-    const landing = await authorizeInBrowser(url, this.redirectUrl, browse);
-    if (!(landing instanceof URL)) {
-      throw new Error(`login stopped at ${landing.status}: ${landing.html.slice(0, 200)}`);
-    }
-    this._landing = landing;
-  },
-  saveCodeVerifier(verifier) {
-    this._verifier = verifier;
-  },
-  codeVerifier() {
-    return this._verifier;
-  },
-};
+const provider = memoryProvider("okta-mcp wrap resume test client", newBrowser());
 
 let cut = false;
 

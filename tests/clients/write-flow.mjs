@@ -17,45 +17,13 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
-import { authorizeInBrowser, newBrowser } from "./browser-login.mjs";
+import { memoryProvider, newBrowser } from "./browser-login.mjs";
 
 const [mcpUrl, mode = "none", callsJson = "[]"] = process.argv.slice(2);
 const calls = JSON.parse(callsJson);
 const report = { mode, elicitations: [], results: [] };
 
-const browse = newBrowser();
-
-const provider = {
-  redirectUrl: "http://127.0.0.1:9/callback",
-  clientMetadata: {
-    client_name: "okta-mcp write test client",
-    redirect_uris: ["http://127.0.0.1:9/callback"],
-    grant_types: ["authorization_code", "refresh_token"],
-    response_types: ["code"],
-    token_endpoint_auth_method: "none",
-  },
-  clientInformation() {
-    return this._client;
-  },
-  saveClientInformation(info) {
-    this._client = info;
-  },
-  tokens() {
-    return this._tokens;
-  },
-  saveTokens(tokens) {
-    this._tokens = tokens;
-  },
-  async redirectToAuthorization(url) {
-    this._landing = await authorizeInBrowser(url, this.redirectUrl, browse);
-  },
-  saveCodeVerifier(verifier) {
-    this._verifier = verifier;
-  },
-  codeVerifier() {
-    return this._verifier;
-  },
-};
+const provider = memoryProvider("okta-mcp write test client", newBrowser());
 
 function newClient() {
   const elicits = mode !== "none";
