@@ -263,11 +263,21 @@ pub(crate) fn first_field(value: &Value, paths: &[&str]) -> Option<String> {
 
 /// Joins the present parts with two spaces: the shape of every list line.
 pub(crate) fn join_parts(parts: impl IntoIterator<Item = Option<String>>) -> String {
-    let parts: Vec<String> = parts.into_iter().flatten().collect();
-    if parts.is_empty() {
+    let mut line = String::new();
+    for part in parts.into_iter().flatten() {
+        if line.is_empty() {
+            // The first part's own buffer becomes the line (one line per item, 200 a page).
+            line = part;
+            line.reserve(64);
+        } else {
+            line.push_str("  ");
+            line.push_str(&part);
+        }
+    }
+    if line.is_empty() {
         "(no fields)".into()
     } else {
-        parts.join("  ")
+        line
     }
 }
 

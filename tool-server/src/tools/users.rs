@@ -164,17 +164,18 @@ pub(crate) fn user_line(user: &Value) -> String {
 }
 
 fn join_names(user: &Value) -> Option<String> {
-    let name = [
+    match (
         field(user, "profile.firstName"),
         field(user, "profile.lastName"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ");
-    (!name.is_empty())
-        .then_some(name)
-        .or_else(|| field(user, "profile.displayName"))
+    ) {
+        (Some(mut first), Some(last)) => {
+            first.push(' ');
+            first.push_str(&last);
+            Some(first)
+        }
+        (Some(one), None) | (None, Some(one)) => Some(one),
+        (None, None) => field(user, "profile.displayName"),
+    }
 }
 
 fn app_link_line(link: &Value) -> String {
