@@ -162,7 +162,20 @@ async fn a_login_and_tool_calls_through_the_proxy_move_the_counters_of_both_bina
         .await;
     assert_eq!(status, 400);
 
-    let proxy = Scrape::of(&stack.proxy_metrics).await;
+    // The proxy counts a request once it has answered it (pingora's `logging` phase), so the
+    // last answer can reach the test a moment before its count: wait for it.
+    let mut proxy = Scrape::of(&stack.proxy_metrics).await;
+    let waited = std::time::Instant::now();
+    while proxy.delta(
+        &proxy_before,
+        "okta_mcp_proxy_requests_total",
+        &[("endpoint", "token"), ("status", "4xx")],
+    ) < 1.0
+        && waited.elapsed() < Duration::from_secs(5)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        proxy = Scrape::of(&stack.proxy_metrics).await;
+    }
     let tools = Scrape::of(&stack.tool_metrics).await;
     let p = |name, labels: &[(&str, &str)]| proxy.delta(&proxy_before, name, labels);
     let t = |name, labels: &[(&str, &str)]| tools.delta(&tools_before, name, labels);
