@@ -144,6 +144,36 @@ pub struct ProxyArgs {
     /// out with a network policy).
     #[arg(long, env = "METRICS_ALLOW_NON_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub metrics_allow_non_loopback: bool,
+    /// Accept clients whose client_id is the https URL of a Client ID Metadata Document
+    /// (fetched, checked and cached); `false` leaves DCR as the only way to register.
+    #[arg(long, env = "CLIENT_ID_METADATA_DOCUMENTS", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub client_id_metadata_documents: bool,
+    /// Hosts whose client metadata documents are accepted (empty: any public host);
+    /// `.example.com` or `*.example.com` also names its subdomains.
+    #[arg(
+        long = "cimd-allowed-host",
+        env = "CIMD_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub cimd_allowed_hosts: Vec<String>,
+    /// Hosts whose client metadata documents are refused (wins over the allowed hosts).
+    #[arg(
+        long = "cimd-denied-host",
+        env = "CIMD_DENIED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub cimd_denied_hosts: Vec<String>,
+    /// The longest a client metadata document is cached, whatever its Cache-Control says.
+    #[arg(long, env = "CIMD_CACHE_MAX_SECS", default_value_t = 3600)]
+    pub cimd_cache_max_secs: u64,
+    /// TEST ONLY: fetch client metadata documents from loopback addresses too. Never in
+    /// production: it lets a client id reach services on the proxy's own host.
+    #[arg(long, env = "CIMD_ALLOW_LOOPBACK_FOR_TESTS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub cimd_allow_loopback_for_tests: bool,
+    /// TEST ONLY: a PEM file of CA certificates trusted, besides the public roots, when
+    /// fetching client metadata documents (a test's self-signed server).
+    #[arg(long, env = "CIMD_EXTRA_CA_FOR_TESTS")]
+    pub cimd_extra_ca_for_tests: Option<std::path::PathBuf>,
     /// Put before every Redis key, so two deployments can share one Redis.
     #[arg(long, env = "STORE_KEY_PREFIX", default_value = "okta-mcp:")]
     pub store_key_prefix: String,

@@ -76,6 +76,9 @@ pub(super) fn logout_page(csrf: &str) -> WebResponse {
 pub(super) struct Consent<'a> {
     pub client_name: Option<&'a str>,
     pub client_id: &'a str,
+    /// For a client ID metadata document client: the host its document was fetched from over
+    /// https, the one fact about it the proxy checked (its name is still self-asserted).
+    pub verified_host: Option<&'a str>,
     /// Where the browser goes afterwards (host, or the scheme of an app link).
     pub destination: &'a str,
     pub request_id: &'a str,
@@ -135,6 +138,20 @@ pub(super) fn consent_page(consent: &Consent<'_>) -> WebResponse {
             false,
         ),
     };
+    // A metadata-document client is named by its verified host first; its own name after,
+    // marked as what it calls itself.
+    let name = match (consent.verified_host, consent.client_name) {
+        (Some(host), Some(_)) => format!(
+            "The app at <strong class=\"verified\">{}</strong> (verified: its https client ID) \
+             calling itself {name}",
+            escape(host)
+        ),
+        (Some(host), None) => format!(
+            "The app at <strong class=\"verified\">{}</strong> (verified: its https client ID)",
+            escape(host)
+        ),
+        (None, _) => name,
+    };
     let warning = if hidden {
         "<p class=\"note\"><strong>Careful:</strong> this name contains invisible or \
          direction-changing characters (shown as [U+…]), which can make it read as another app's.</p>\n"
@@ -145,7 +162,7 @@ pub(super) fn consent_page(consent: &Consent<'_>) -> WebResponse {
         "<h1>Allow access to the Okta MCP server?</h1>\n\
          <div class=\"box\"><p>{name} wants to use the Okta MCP server as you, with the tools your role allows.</p>\n\
          {warning}<p>After you decide, you will be sent to <code>{destination}</code>.</p>\n\
-         <p class=\"note\">The app chose its own name; allow it only if you started this from an app you trust. \
+         <p class=\"note\">{origin_note} \
          You will sign in with Okta next.</p></div>\n\
          <form method=\"post\" action=\"/oauth/consent\">\n\
          <input type=\"hidden\" name=\"request\" value=\"{request}\">\n\
@@ -154,6 +171,12 @@ pub(super) fn consent_page(consent: &Consent<'_>) -> WebResponse {
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n\
          </form>",
         destination = escape(consent.destination),
+        origin_note = if consent.verified_host.is_some() {
+            "The host above is checked: the app's client ID is a document served from it over https. \
+             Its name is its own claim; allow it only if you trust that host and started this from its app."
+        } else {
+            "The app chose its own name; allow it only if you started this from an app you trust."
+        },
         request = escape(consent.request_id),
         csrf = escape(consent.csrf),
     );
