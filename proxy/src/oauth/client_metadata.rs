@@ -952,6 +952,28 @@ mod tests {
         }
     }
 
+    /// The connect-time check: a name that resolves only to loopback gives the HTTP client no
+    /// address at all (so DNS rebinding to 127.0.0.1 has nothing to connect to), unless the
+    /// test-only switch is on.
+    #[tokio::test]
+    async fn the_resolver_hands_out_only_vetted_addresses() {
+        use reqwest::dns::Resolve;
+        let name = |n: &str| n.parse::<reqwest::dns::Name>().unwrap();
+        let strict = VettedResolver {
+            allow_loopback: false,
+        };
+        let error = match strict.resolve(name("localhost")).await {
+            Ok(addrs) => panic!("got {:?}", addrs.collect::<Vec<_>>()),
+            Err(error) => error,
+        };
+        assert!(error.is::<NotFetchable>(), "{error}");
+        let tests = VettedResolver {
+            allow_loopback: true,
+        };
+        let addrs: Vec<SocketAddr> = tests.resolve(name("localhost")).await.unwrap().collect();
+        assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()));
+    }
+
     #[tokio::test]
     async fn a_cached_document_is_used_without_fetching() {
         let documents = ClientMetadataDocuments::new(ClientMetadataSettings::default()).unwrap();

@@ -135,6 +135,8 @@ mod tests {
                     .contains(&"offline_access".into())
             );
             assert_eq!(body["authorization_response_iss_parameter_supported"], true);
+            // This harness has no metadata documents turned on, so it does not offer them.
+            assert_eq!(body["client_id_metadata_document_supported"], false);
         }
     }
 

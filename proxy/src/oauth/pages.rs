@@ -285,4 +285,26 @@ mod tests {
         assert!(body.contains("&lt;evil&gt;"));
         assert!(body.contains("error=access_denied&amp;state=&quot;x&quot;"));
     }
+
+    #[test]
+    fn the_consent_page_tells_a_verified_host_from_a_self_asserted_name() {
+        let consent = |verified_host, client_name| {
+            let page = consent_page(&Consent {
+                client_name,
+                client_id: "https://app.example/client.json",
+                verified_host,
+                destination: "app.example",
+                request_id: "r",
+                csrf: "c",
+            });
+            String::from_utf8(page.body.to_vec()).unwrap()
+        };
+        let cimd = consent(Some("app.example"), Some("Totally <Official>"));
+        assert!(cimd.contains("<strong class=\"verified\">app.example</strong> (verified"));
+        assert!(cimd.contains("calling itself <strong>Totally &lt;Official&gt;</strong>"));
+        assert!(cimd.contains("Its name is its own claim"));
+        let dcr = consent(None, Some("Totally Official"));
+        assert!(!dcr.contains("verified"));
+        assert!(dcr.contains("The app chose its own name"));
+    }
 }
