@@ -89,7 +89,7 @@ impl RegisteredClient {
 
 /// `uri` without the port of its authority, when it is `http://` to `localhost` (any case),
 /// `127.0.0.1` or `[::1]` as written; `None` for any other URI.
-fn loopback_without_port(uri: &str) -> Option<String> {
+pub(super) fn loopback_without_port(uri: &str) -> Option<String> {
     let rest = uri.strip_prefix("http://")?;
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];

@@ -85,6 +85,8 @@ impl AuthServer {
             client_name: client.client_name.as_deref(),
             client_id: &client.client_id,
             verified_host: verified_host.as_deref(),
+            loopback_destination: super::clients::loopback_without_port(&pending.redirect_uri)
+                .is_some(),
             destination: &destination(&pending.redirect_uri),
             request_id: &request_id,
             csrf: &self.csrf_token(&request_id, browser),

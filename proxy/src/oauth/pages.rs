@@ -79,6 +79,8 @@ pub(super) struct Consent<'a> {
     /// For a client ID metadata document client: the host its document was fetched from over
     /// https, the one fact about it the proxy checked (its name is still self-asserted).
     pub verified_host: Option<&'a str>,
+    /// Whether the browser goes back to a loopback address (a program on this computer).
+    pub loopback_destination: bool,
     /// Where the browser goes afterwards (host, or the scheme of an app link).
     pub destination: &'a str,
     pub request_id: &'a str,
@@ -152,6 +154,15 @@ pub(super) fn consent_page(consent: &Consent<'_>) -> WebResponse {
         ),
         (None, _) => name,
     };
+    // MCP 2025-11-25: a metadata document listing localhost redirect URIs can be claimed by
+    // any program on the user's computer, so the verified host proves less; say so.
+    let localhost_note = if consent.verified_host.is_some() && consent.loopback_destination {
+        "<p class=\"note\"><strong>Careful:</strong> this app signs in through a program on your own \
+         computer (localhost). Any program there can present this host's client ID, so continue only \
+         if you started this yourself, just now, from that app.</p>\n"
+    } else {
+        ""
+    };
     let warning = if hidden {
         "<p class=\"note\"><strong>Careful:</strong> this name contains invisible or \
          direction-changing characters (shown as [U+…]), which can make it read as another app's.</p>\n"
@@ -161,7 +172,7 @@ pub(super) fn consent_page(consent: &Consent<'_>) -> WebResponse {
     let body = format!(
         "<h1>Allow access to the Okta MCP server?</h1>\n\
          <div class=\"box\"><p>{name} wants to use the Okta MCP server as you, with the tools your role allows.</p>\n\
-         {warning}<p>After you decide, you will be sent to <code>{destination}</code>.</p>\n\
+         {warning}{localhost_note}<p>After you decide, you will be sent to <code>{destination}</code>.</p>\n\
          <p class=\"note\">{origin_note} \
          You will sign in with Okta next.</p></div>\n\
          <form method=\"post\" action=\"/oauth/consent\">\n\
@@ -293,6 +304,7 @@ mod tests {
                 client_name,
                 client_id: "https://app.example/client.json",
                 verified_host,
+                loopback_destination: true,
                 destination: "app.example",
                 request_id: "r",
                 csrf: "c",
@@ -303,8 +315,10 @@ mod tests {
         assert!(cimd.contains("<strong class=\"verified\">app.example</strong> (verified"));
         assert!(cimd.contains("calling itself <strong>Totally &lt;Official&gt;</strong>"));
         assert!(cimd.contains("Its name is its own claim"));
+        assert!(cimd.contains("program on your own computer"));
         let dcr = consent(None, Some("Totally Official"));
         assert!(!dcr.contains("verified"));
         assert!(dcr.contains("The app chose its own name"));
+        assert!(!dcr.contains("program on your own computer"));
     }
 }
