@@ -952,6 +952,45 @@ mod tests {
         }
     }
 
+    /// With metadata documents turned off, a URL client id is `invalid_client` saying so, at
+    /// `/token` and (as a page, never a redirect) at `/authorize`.
+    #[tokio::test]
+    async fn turned_off_a_url_client_id_is_refused_saying_so() {
+        use super::super::testing::*;
+        let t = Harness::new();
+        let token = t
+            .post_form(
+                "/token",
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("client_id", ID),
+                    ("code", "x"),
+                ],
+                &[],
+            )
+            .await;
+        assert_eq!(token.status, http::StatusCode::UNAUTHORIZED);
+        let body = json_body(&token);
+        assert_eq!(body["error"], "invalid_client");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("turned off")
+        );
+        let (_, challenge) = pkce();
+        let page = t
+            .browse_get(&t.authorize_path(ID, "https://app.example.com/cb", &challenge, "s"))
+            .await;
+        assert_eq!(page.status, http::StatusCode::BAD_REQUEST);
+        assert!(header(&page, "location").is_none());
+        let text = String::from_utf8(page.body.to_vec()).unwrap();
+        assert!(
+            text.contains("invalid_client") && text.contains("turned off"),
+            "{text}"
+        );
+    }
+
     /// The connect-time check: a name that resolves only to loopback gives the HTTP client no
     /// address at all (so DNS rebinding to 127.0.0.1 has nothing to connect to), unless the
     /// test-only switch is on.
