@@ -322,6 +322,43 @@ pub fn origin_of(url: &Url) -> String {
 mod tests {
     use super::*;
 
+    /// Metadata documents are on by default; the test-only settings are off unless named.
+    #[test]
+    fn client_metadata_document_flags() {
+        let base = [
+            "okta-mcp-proxy",
+            "--okta-org-url",
+            "https://example.okta.com",
+            "--okta-client-id",
+            "x",
+        ];
+        let Ok(args) = ProxyArgs::try_parse_from(base) else {
+            return; // the environment of this test run sets something invalid; nothing to check
+        };
+        if std::env::vars()
+            .any(|(k, _)| k.starts_with("CIMD_") || k == "CLIENT_ID_METADATA_DOCUMENTS")
+        {
+            return;
+        }
+        assert!(args.client_id_metadata_documents);
+        assert!(!args.cimd_allow_loopback_for_tests);
+        assert!(args.cimd_extra_ca_for_tests.is_none());
+        assert_eq!(args.cimd_cache_max_secs, 3600);
+        let args = ProxyArgs::try_parse_from(base.into_iter().chain([
+            "--client-id-metadata-documents=false",
+            "--cimd-allowed-host",
+            "vscode.dev,.claude.ai",
+            "--cimd-denied-host",
+            "evil.example",
+            "--cimd-allow-loopback-for-tests",
+        ]))
+        .unwrap();
+        assert!(!args.client_id_metadata_documents);
+        assert_eq!(args.cimd_allowed_hosts, ["vscode.dev", ".claude.ai"]);
+        assert_eq!(args.cimd_denied_hosts, ["evil.example"]);
+        assert!(args.cimd_allow_loopback_for_tests);
+    }
+
     #[test]
     fn public_urls() {
         assert_eq!(
