@@ -537,11 +537,17 @@ impl ClientMetadataDocuments {
     /// GETs the document: one try, no redirects, vetted addresses, bounded in size and time.
     async fn fetch(&self, url: &Url) -> Result<(Vec<u8>, Duration), Refused> {
         let host = url.host_str().unwrap_or("").to_owned();
-        let _permit = self
-            .fetches
-            .acquire()
-            .await
-            .map_err(|_| refused("the proxy is shutting down"))?;
+        // Waiting for a fetch slot counts against the same time limit, so a burst of client
+        // ids queues for seconds at most instead of piling up.
+        let _permit = match tokio::time::timeout(FETCH_TIMEOUT, self.fetches.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(refused("the proxy is shutting down")),
+            Err(_) => {
+                return Err(refused(
+                    "too many client metadata documents are being fetched right now; try again",
+                ));
+            }
+        };
         let fetched = tokio::time::timeout(FETCH_TIMEOUT, async {
             let response = self
                 .http

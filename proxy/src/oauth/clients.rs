@@ -335,7 +335,7 @@ impl AuthServer {
             return match documents.resolve(client_id, &*self.store, now()).await {
                 Ok(client) => Ok(Some(client)),
                 Err(ResolveError::Refused(why)) => {
-                    tracing::info!(client_id, reason = %why, "client metadata document refused");
+                    tracing::info!(client_id = ?client_id, reason = ?why.0, "client metadata document refused");
                     Err(FindClientError::Refused(why.0))
                 }
                 Err(ResolveError::Store(error)) => Err(FindClientError::Store(error)),
