@@ -121,6 +121,8 @@ fn serve(
         "secret-post" => ok(document(
             json!({"token_endpoint_auth_method": "client_secret_post"}),
         )),
+        // A JSON body under another media type (a login page, an error page) is not a document.
+        "html" => ok(document(json!({}))).replace("application/json", "text/html"),
         "redirect" => format!(
             "HTTP/1.1 302 Found\r\nlocation: https://localhost:{port}/good/client.json\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
         ),
@@ -239,6 +241,7 @@ async fn refused_documents_are_invalid_client_saying_what_to_fix() {
             "must not be client_secret_post",
         ),
         (&documents.url("big"), "larger than"),
+        (&documents.url("html"), "content type"),
         (&documents.url("slow"), "did not arrive within"),
         (&documents.url("missing"), "HTTP 404"),
         ("https://denied.example/client.json", "denied host"),

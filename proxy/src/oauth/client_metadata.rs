@@ -571,6 +571,16 @@ impl ClientMetadataDocuments {
                     "the client metadata document at {url} could not be fetched (HTTP {status})"
                 )));
             }
+            let content_type = response
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            if !is_json_media_type(content_type) {
+                return Err(refused(format!(
+                    "the client metadata document at {url} has the content type {:?}; serve it as application/json",
+                    content_type.unwrap_or("(none)")
+                )));
+            }
             let too_large = || {
                 refused(format!(
                     "the client metadata document at {url} is larger than {MAX_DOCUMENT_BYTES} bytes"
@@ -609,6 +619,30 @@ impl ClientMetadataDocuments {
             Err(_) => Err(timed_out(url)),
         }
     }
+}
+
+/// `application/json`, or a more specific `application/<name>+json` (the draft's rule), with
+/// any parameters (`; charset=utf-8`).
+fn is_json_media_type(value: Option<&str>) -> bool {
+    let Some(value) = value else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .and_then(|subtype| subtype.strip_suffix("+json"))
+            .is_some_and(|name| {
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.".contains(&b))
+            })
 }
 
 fn timed_out(url: &Url) -> Refused {
@@ -1035,5 +1069,28 @@ mod tests {
         // app.example.com does not exist: only the cache can answer.
         let found = documents.resolve(ID, &store, 2).await.unwrap();
         assert_eq!(found.client_name.as_deref(), Some("Example App"));
+    }
+
+    #[test]
+    fn only_json_media_types_are_documents() {
+        for good in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/oauth-client-metadata+json",
+        ] {
+            assert!(is_json_media_type(Some(good)), "{good}");
+        }
+        for bad in [
+            "text/html",
+            "text/json",
+            "application/jsonp",
+            "application/+json",
+            "application/x json+json",
+            "",
+        ] {
+            assert!(!is_json_media_type(Some(bad)), "{bad}");
+        }
+        assert!(!is_json_media_type(None));
     }
 }
