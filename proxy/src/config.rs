@@ -144,6 +144,36 @@ pub struct ProxyArgs {
     /// out with a network policy).
     #[arg(long, env = "METRICS_ALLOW_NON_LOOPBACK", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub metrics_allow_non_loopback: bool,
+    /// Accept clients whose client_id is the https URL of a Client ID Metadata Document
+    /// (fetched, checked and cached); `false` leaves DCR as the only way to register.
+    #[arg(long, env = "CLIENT_ID_METADATA_DOCUMENTS", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub client_id_metadata_documents: bool,
+    /// Hosts whose client metadata documents are accepted (empty: any public host);
+    /// `.example.com` or `*.example.com` also names its subdomains.
+    #[arg(
+        long = "cimd-allowed-host",
+        env = "CIMD_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub cimd_allowed_hosts: Vec<String>,
+    /// Hosts whose client metadata documents are refused (wins over the allowed hosts).
+    #[arg(
+        long = "cimd-denied-host",
+        env = "CIMD_DENIED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub cimd_denied_hosts: Vec<String>,
+    /// The longest a client metadata document is cached, whatever its Cache-Control says.
+    #[arg(long, env = "CIMD_CACHE_MAX_SECS", default_value_t = 3600)]
+    pub cimd_cache_max_secs: u64,
+    /// TEST ONLY: fetch client metadata documents from loopback addresses too. Never in
+    /// production: it lets a client id reach services on the proxy's own host.
+    #[arg(long, env = "CIMD_ALLOW_LOOPBACK_FOR_TESTS", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub cimd_allow_loopback_for_tests: bool,
+    /// TEST ONLY: a PEM file of CA certificates trusted, besides the public roots, when
+    /// fetching client metadata documents (a test's self-signed server).
+    #[arg(long, env = "CIMD_EXTRA_CA_FOR_TESTS")]
+    pub cimd_extra_ca_for_tests: Option<std::path::PathBuf>,
     /// Put before every Redis key, so two deployments can share one Redis.
     #[arg(long, env = "STORE_KEY_PREFIX", default_value = "okta-mcp:")]
     pub store_key_prefix: String,
@@ -291,6 +321,43 @@ pub fn origin_of(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Metadata documents are on by default; the test-only settings are off unless named.
+    #[test]
+    fn client_metadata_document_flags() {
+        let base = [
+            "okta-mcp-proxy",
+            "--okta-org-url",
+            "https://example.okta.com",
+            "--okta-client-id",
+            "x",
+        ];
+        let Ok(args) = ProxyArgs::try_parse_from(base) else {
+            return; // the environment of this test run sets something invalid; nothing to check
+        };
+        if std::env::vars()
+            .any(|(k, _)| k.starts_with("CIMD_") || k == "CLIENT_ID_METADATA_DOCUMENTS")
+        {
+            return;
+        }
+        assert!(args.client_id_metadata_documents);
+        assert!(!args.cimd_allow_loopback_for_tests);
+        assert!(args.cimd_extra_ca_for_tests.is_none());
+        assert_eq!(args.cimd_cache_max_secs, 3600);
+        let args = ProxyArgs::try_parse_from(base.into_iter().chain([
+            "--client-id-metadata-documents=false",
+            "--cimd-allowed-host",
+            "vscode.dev,.claude.ai",
+            "--cimd-denied-host",
+            "evil.example",
+            "--cimd-allow-loopback-for-tests",
+        ]))
+        .unwrap();
+        assert!(!args.client_id_metadata_documents);
+        assert_eq!(args.cimd_allowed_hosts, ["vscode.dev", ".claude.ai"]);
+        assert_eq!(args.cimd_denied_hosts, ["evil.example"]);
+        assert!(args.cimd_allow_loopback_for_tests);
+    }
 
     #[test]
     fn public_urls() {

@@ -14,7 +14,9 @@ use okta_mcp_proxy::forward::OriginPolicy;
 use okta_mcp_proxy::hooks::OktaEventHook;
 use okta_mcp_proxy::identity::IdentitySigner;
 use okta_mcp_proxy::metrics::MetricsEndpoint;
-use okta_mcp_proxy::oauth::{AuthServer, OAuthSettings};
+use okta_mcp_proxy::oauth::{
+    AuthServer, ClientMetadataDocuments, ClientMetadataSettings, OAuthSettings,
+};
 use okta_mcp_proxy::okta_login::{OktaLogin, OktaLoginSettings, UpstreamLogin};
 use okta_mcp_proxy::replicas::SessionRoutes;
 use okta_mcp_proxy::revocations::Revocations;
@@ -118,12 +120,16 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
         SessionRoutes::new(&session_secret, store.clone(), peer_address)
             .with_previous(&previous_secrets),
     );
-    let auth = Arc::new(AuthServer::new(
+    let mut auth = AuthServer::new(
         settings,
         store,
         login.clone() as Arc<dyn UpstreamLogin>,
         Arc::new(roles),
-    ));
+    );
+    if args.client_id_metadata_documents {
+        auth = auth.with_client_metadata_documents(client_metadata_documents(&args)?);
+    }
+    let auth = Arc::new(auth);
 
     let host = upstream_url
         .host_str()
@@ -268,6 +274,40 @@ fn open_store(args: &ProxyArgs) -> anyhow::Result<Arc<dyn Store>> {
     Ok(Arc::new(EmbeddedStore::open(std::path::Path::new(
         args.state_dir.trim(),
     ))?))
+}
+
+/// The Client ID Metadata Document settings, with loud warnings for the test-only ones.
+fn client_metadata_documents(args: &ProxyArgs) -> anyhow::Result<ClientMetadataDocuments> {
+    let extra_root_pem_for_tests = match &args.cimd_extra_ca_for_tests {
+        Some(path) => {
+            tracing::warn!(
+                "CIMD_EXTRA_CA_FOR_TESTS: trusting {} for client metadata documents; for tests only",
+                path.display()
+            );
+            Some(std::fs::read(path).with_context(|| {
+                format!("cannot read CIMD_EXTRA_CA_FOR_TESTS {}", path.display())
+            })?)
+        }
+        None => None,
+    };
+    if args.cimd_allow_loopback_for_tests {
+        tracing::warn!(
+            "CIMD_ALLOW_LOOPBACK_FOR_TESTS: client metadata documents may be fetched from loopback; for tests only, never in production"
+        );
+    }
+    let trimmed = |list: &[String]| -> Vec<String> {
+        list.iter()
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .collect()
+    };
+    Ok(ClientMetadataDocuments::new(ClientMetadataSettings {
+        allowed_hosts: trimmed(&args.cimd_allowed_hosts),
+        denied_hosts: trimmed(&args.cimd_denied_hosts),
+        cache_max_age: Duration::from_secs(args.cimd_cache_max_secs),
+        allow_loopback_for_tests: args.cimd_allow_loopback_for_tests,
+        extra_root_pem_for_tests,
+    })?)
 }
 
 /// Loads the certificate and key the way the listener will, so a bad file is a clear

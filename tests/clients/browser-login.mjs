@@ -59,6 +59,7 @@ export async function authorizeInBrowser(authorizationUrl, redirectUrl, browse, 
       onStep("consent page", {
         csp: response.headers.get("content-security-policy"),
         frameOptions: response.headers.get("x-frame-options"),
+        verifiedHost: html.match(/<strong class="verified">([^<]*)<\/strong>/)?.[1] ?? null,
       });
       const form = new URLSearchParams({
         request: field("request"),

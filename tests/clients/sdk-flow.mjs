@@ -9,6 +9,8 @@
 //                       replay the first refresh token (reuse) and show the family is dead
 //   An optional <hook-url> <json-body> is POSTed after the first tool calls (tests use it to
 //   change the user's groups at the fake Okta org before the refresh).
+//   scenario "cimd" <metadata-url>: basic, offering <metadata-url> as a Client ID Metadata
+//                       Document (the SDK's clientMetadataUrl) instead of registering
 //   scenario "many" <n> [<hook-url>]: basic, then n more get_current_time calls, counting
 //                       successes and failures without stopping at one (the SDK refreshes an
 //                       expired token by itself); the hook, if given, is POSTed (without
@@ -69,6 +71,7 @@ const provider = {
     return this._verifier;
   },
 };
+if (scenario === "cimd") provider.clientMetadataUrl = hookUrl;
 
 async function connect() {
   const client = new Client({ name: "okta-mcp-sdk-test", version: "1.0.0" });

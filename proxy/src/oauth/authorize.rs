@@ -84,7 +84,7 @@ impl AuthServer {
                     "This app is not registered here, or its registration has expired. Connect the app again.",
                 );
             }
-            Err(error) => return store_unavailable_page(error),
+            Err(error) => return error.page(),
         };
         let (redirect_uri, redirect_uri_given) = match params.get("redirect_uri") {
             Some(uri) if client.redirect_uri_matches(uri) => (uri.to_owned(), true),

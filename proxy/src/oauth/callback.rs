@@ -287,7 +287,7 @@ impl AuthServer {
                                 "This app's registration has expired. Connect the app again.",
                             );
                         }
-                        Err(error) => return store_unavailable_page(error),
+                        Err(error) => return error.page(),
                     };
                     return self
                         .show_consent(&client, &authorization, browser, None)

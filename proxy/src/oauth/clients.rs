@@ -7,8 +7,9 @@ use http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 
+use super::client_metadata::{ResolveError, is_url_client_id};
 use super::params::Params;
-use super::{AuthServer, oauth_error, store_unavailable};
+use super::{AuthServer, now, oauth_error, store_unavailable};
 use crate::tokens::{same_text, sha256_b64};
 use crate::web::{WebRequest, WebResponse};
 
@@ -73,11 +74,22 @@ impl RegisteredClient {
     pub(super) fn allows_refresh(&self) -> bool {
         self.grant_types.iter().any(|g| g == "refresh_token")
     }
+
+    /// The host serving this client's metadata document, for a client whose id is its URL
+    /// (the one thing about it the proxy verified); `None` for a registered client.
+    pub(super) fn verified_host(&self) -> Option<String> {
+        if !is_url_client_id(&self.client_id) {
+            return None;
+        }
+        Url::parse(&self.client_id)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+    }
 }
 
 /// `uri` without the port of its authority, when it is `http://` to `localhost` (any case),
 /// `127.0.0.1` or `[::1]` as written; `None` for any other URI.
-fn loopback_without_port(uri: &str) -> Option<String> {
+pub(super) fn loopback_without_port(uri: &str) -> Option<String> {
     let rest = uri.strip_prefix("http://")?;
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..end];
@@ -159,6 +171,35 @@ pub(super) fn check_redirect_uri(uri: &str) -> Result<(), String> {
         _ => Err(format!(
             "uses the {scheme}: scheme; use https, loopback http, or a private-use scheme in reverse-domain form"
         )),
+    }
+}
+
+/// Why a client could not be looked up.
+#[derive(Debug)]
+pub(super) enum FindClientError {
+    /// The store is down.
+    Store(crate::store::StoreError),
+    /// A client id URL or its metadata document was refused; the text says what to fix.
+    Refused(String),
+}
+
+impl FindClientError {
+    /// The page a browser endpoint shows (never a redirect: the client is not known good).
+    pub(super) fn page(self) -> WebResponse {
+        match self {
+            Self::Store(error) => super::store_unavailable_page(error),
+            Self::Refused(why) => super::pages::error_page(
+                StatusCode::BAD_REQUEST,
+                "App not accepted",
+                &format!("invalid_client: {why}"),
+            ),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for FindClientError {
+    fn from(error: crate::store::StoreError) -> Self {
+        Self::Store(error)
     }
 }
 
@@ -246,16 +287,20 @@ impl AuthServer {
                 None => return Err(invalid_client("client_id is missing", false)),
             },
         };
-        if credentials.client_id.len() > MAX_CLIENT_ID {
+        if credentials.client_id.len() > MAX_CLIENT_ID && !is_url_client_id(&credentials.client_id)
+        {
             return Err(invalid_client(
                 "unknown client; register again",
                 credentials.basic,
             ));
         }
-        let client = self
-            .find_client(&credentials.client_id)
-            .await
-            .map_err(store_unavailable)?;
+        let client = match self.find_client(&credentials.client_id).await {
+            Ok(client) => client,
+            Err(FindClientError::Store(error)) => return Err(store_unavailable(error)),
+            Err(FindClientError::Refused(why)) => {
+                return Err(invalid_client(&why, credentials.basic));
+            }
+        };
         let Some(client) = client else {
             return Err(invalid_client(
                 "unknown client; register again",
@@ -274,17 +319,34 @@ impl AuthServer {
         Ok(client)
     }
 
-    /// The registered client `client_id`, if any (`Err` when the store is down).
+    /// The client `client_id`: registered here, or (for an https URL) described by its
+    /// client ID metadata document. `Ok(None)`: unknown.
     pub(super) async fn find_client(
         &self,
         client_id: &str,
-    ) -> Result<Option<RegisteredClient>, crate::store::StoreError> {
+    ) -> Result<Option<RegisteredClient>, FindClientError> {
+        if is_url_client_id(client_id) {
+            let Some(documents) = &self.client_documents else {
+                return Err(FindClientError::Refused(
+                    "client ID metadata documents are turned off on this server; register with DCR"
+                        .into(),
+                ));
+            };
+            return match documents.resolve(client_id, &*self.store, now()).await {
+                Ok(client) => Ok(Some(client)),
+                Err(ResolveError::Refused(why)) => {
+                    tracing::info!(client_id = ?client_id, reason = ?why.0, "client metadata document refused");
+                    Err(FindClientError::Refused(why.0))
+                }
+                Err(ResolveError::Store(error)) => Err(FindClientError::Store(error)),
+            };
+        }
         if client_id.len() > MAX_CLIENT_ID {
             return Ok(None);
         }
         match self.load(&RegisteredClient::key(client_id)).await? {
             Some(client) => Ok(Some(client)),
-            None => self.load(&RegisteredClient::new_key(client_id)).await,
+            None => Ok(self.load(&RegisteredClient::new_key(client_id)).await?),
         }
     }
 

@@ -80,9 +80,13 @@ impl AuthServer {
         {
             return store_unavailable_page(error);
         }
+        let verified_host = client.verified_host();
         let page = pages::consent_page(&pages::Consent {
             client_name: client.client_name.as_deref(),
             client_id: &client.client_id,
+            verified_host: verified_host.as_deref(),
+            loopback_destination: super::clients::loopback_without_port(&pending.redirect_uri)
+                .is_some(),
             destination: &destination(&pending.redirect_uri),
             request_id: &request_id,
             csrf: &self.csrf_token(&request_id, browser),

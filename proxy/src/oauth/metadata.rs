@@ -26,6 +26,7 @@ impl AuthServer {
     /// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
     pub(super) fn authorization_server_metadata(&self, request: &WebRequest) -> WebResponse {
         let issuer = &self.issuer;
+        let documents = self.client_documents.is_some();
         self.metadata_answer(request, || {
             json!({
                 "issuer": issuer,
@@ -41,6 +42,7 @@ impl AuthServer {
                 "revocation_endpoint_auth_methods_supported": ["none", "client_secret_post", "client_secret_basic"],
                 "scopes_supported": SCOPES,
                 "authorization_response_iss_parameter_supported": true,
+                "client_id_metadata_document_supported": documents,
             })
         })
     }
@@ -133,6 +135,8 @@ mod tests {
                     .contains(&"offline_access".into())
             );
             assert_eq!(body["authorization_response_iss_parameter_supported"], true);
+            // This harness has no metadata documents turned on, so it does not offer them.
+            assert_eq!(body["client_id_metadata_document_supported"], false);
         }
     }
 

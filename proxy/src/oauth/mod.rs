@@ -33,6 +33,7 @@
 mod authorize;
 mod browser;
 mod callback;
+mod client_metadata;
 mod clients;
 mod consent;
 mod limits;
@@ -67,6 +68,10 @@ use crate::store::{Store, StoreError};
 use crate::tokens::{AccessTokens, TokenError, VerifiedTokens, derive_key};
 use crate::web::{WebRequest, WebResponse};
 use limits::SourceLimits;
+
+pub use client_metadata::{
+    ClientMetadataDocuments, ClientMetadataSettings, ClientMetadataSetupError,
+};
 
 /// How long a pending consent, a pending Okta login and one of our codes live.
 const SHORT_LIVED: Duration = Duration::from_secs(10 * 60);
@@ -186,6 +191,8 @@ pub struct AuthServer {
     secure_cookies: bool,
     /// The budget per source of the anonymous endpoints that keep state.
     limits: SourceLimits,
+    /// Client ID Metadata Documents; `None` when they are turned off.
+    client_documents: Option<Arc<ClientMetadataDocuments>>,
 }
 
 impl AuthServer {
@@ -218,6 +225,7 @@ impl AuthServer {
             csrf_key: derive_key(secret, "consent-csrf"),
             previous_csrf_keys: previous(&settings, "consent-csrf"),
             limits: SourceLimits::new(settings.anonymous_per_minute),
+            client_documents: None,
             issuer,
             resource,
             revocations: Arc::new(Revocations::new(store.clone())),
@@ -227,6 +235,12 @@ impl AuthServer {
             secure_cookies,
             settings,
         }
+    }
+
+    /// Accepts clients whose `client_id` is the https URL of their metadata document.
+    pub fn with_client_metadata_documents(mut self, documents: ClientMetadataDocuments) -> Self {
+        self.client_documents = Some(Arc::new(documents));
+        self
     }
 
     /// The issuer (the public URL without a trailing slash).

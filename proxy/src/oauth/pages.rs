@@ -76,6 +76,11 @@ pub(super) fn logout_page(csrf: &str) -> WebResponse {
 pub(super) struct Consent<'a> {
     pub client_name: Option<&'a str>,
     pub client_id: &'a str,
+    /// For a client ID metadata document client: the host its document was fetched from over
+    /// https, the one fact about it the proxy checked (its name is still self-asserted).
+    pub verified_host: Option<&'a str>,
+    /// Whether the browser goes back to a loopback address (a program on this computer).
+    pub loopback_destination: bool,
     /// Where the browser goes afterwards (host, or the scheme of an app link).
     pub destination: &'a str,
     pub request_id: &'a str,
@@ -135,6 +140,29 @@ pub(super) fn consent_page(consent: &Consent<'_>) -> WebResponse {
             false,
         ),
     };
+    // A metadata-document client is named by its verified host first; its own name after,
+    // marked as what it calls itself.
+    let name = match (consent.verified_host, consent.client_name) {
+        (Some(host), Some(_)) => format!(
+            "The app at <strong class=\"verified\">{}</strong> (verified: its https client ID) \
+             calling itself {name}",
+            escape(host)
+        ),
+        (Some(host), None) => format!(
+            "The app at <strong class=\"verified\">{}</strong> (verified: its https client ID)",
+            escape(host)
+        ),
+        (None, _) => name,
+    };
+    // MCP 2025-11-25: a metadata document listing localhost redirect URIs can be claimed by
+    // any program on the user's computer, so the verified host proves less; say so.
+    let localhost_note = if consent.verified_host.is_some() && consent.loopback_destination {
+        "<p class=\"note\"><strong>Careful:</strong> this app signs in through a program on your own \
+         computer (localhost). Any program there can present this host's client ID, so continue only \
+         if you started this yourself, just now, from that app.</p>\n"
+    } else {
+        ""
+    };
     let warning = if hidden {
         "<p class=\"note\"><strong>Careful:</strong> this name contains invisible or \
          direction-changing characters (shown as [U+…]), which can make it read as another app's.</p>\n"
@@ -144,8 +172,8 @@ pub(super) fn consent_page(consent: &Consent<'_>) -> WebResponse {
     let body = format!(
         "<h1>Allow access to the Okta MCP server?</h1>\n\
          <div class=\"box\"><p>{name} wants to use the Okta MCP server as you, with the tools your role allows.</p>\n\
-         {warning}<p>After you decide, you will be sent to <code>{destination}</code>.</p>\n\
-         <p class=\"note\">The app chose its own name; allow it only if you started this from an app you trust. \
+         {warning}{localhost_note}<p>After you decide, you will be sent to <code>{destination}</code>.</p>\n\
+         <p class=\"note\">{origin_note} \
          You will sign in with Okta next.</p></div>\n\
          <form method=\"post\" action=\"/oauth/consent\">\n\
          <input type=\"hidden\" name=\"request\" value=\"{request}\">\n\
@@ -154,6 +182,12 @@ pub(super) fn consent_page(consent: &Consent<'_>) -> WebResponse {
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\n\
          </form>",
         destination = escape(consent.destination),
+        origin_note = if consent.verified_host.is_some() {
+            "The host above is checked: the app's client ID is a document served from it over https. \
+             Its name is its own claim; allow it only if you trust that host and started this from its app."
+        } else {
+            "The app chose its own name; allow it only if you started this from an app you trust."
+        },
         request = escape(consent.request_id),
         csrf = escape(consent.csrf),
     );
@@ -261,5 +295,30 @@ mod tests {
         assert!(body.contains("<code>sso-help-desk</code>"));
         assert!(body.contains("&lt;evil&gt;"));
         assert!(body.contains("error=access_denied&amp;state=&quot;x&quot;"));
+    }
+
+    #[test]
+    fn the_consent_page_tells_a_verified_host_from_a_self_asserted_name() {
+        let consent = |verified_host, client_name| {
+            let page = consent_page(&Consent {
+                client_name,
+                client_id: "https://app.example/client.json",
+                verified_host,
+                loopback_destination: true,
+                destination: "app.example",
+                request_id: "r",
+                csrf: "c",
+            });
+            String::from_utf8(page.body.to_vec()).unwrap()
+        };
+        let cimd = consent(Some("app.example"), Some("Totally <Official>"));
+        assert!(cimd.contains("<strong class=\"verified\">app.example</strong> (verified"));
+        assert!(cimd.contains("calling itself <strong>Totally &lt;Official&gt;</strong>"));
+        assert!(cimd.contains("Its name is its own claim"));
+        assert!(cimd.contains("program on your own computer"));
+        let dcr = consent(None, Some("Totally Official"));
+        assert!(!dcr.contains("verified"));
+        assert!(dcr.contains("The app chose its own name"));
+        assert!(!dcr.contains("program on your own computer"));
     }
 }
