@@ -233,6 +233,10 @@ impl FakeOkta {
     }
 }
 
+/// An `env` value for [`ToolServer::start`] that removes the variable (e.g. `OKTA_API_TOKEN`
+/// for a service app).
+pub const UNSET: &str = "\u{0}unset";
+
 /// A running `okta-mcp-tool-server serve`.
 pub struct ToolServer {
     pub process: Process,
@@ -315,7 +319,11 @@ impl ToolServer {
             .env("IDENTITY_HEADER_KEY", TEST_IDENTITY_KEY)
             .env("LOG_LEVEL", "info");
         for (k, v) in env {
-            command.env(k, v);
+            if *v == UNSET {
+                command.env_remove(k);
+            } else {
+                command.env(k, v);
+            }
         }
         let (process, _stdout) = spawn(command);
         let server = Self {
