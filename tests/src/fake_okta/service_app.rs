@@ -611,6 +611,225 @@ pub async fn revoke(State(state): State<AppState>) -> StatusCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fake_okta::{Dataset, Settings, dataset::DEFAULT_SEED, router, state};
+    use axum::body::Body;
+    use axum::http::Request;
+    use okta_mcp_tool_server::okta::jose::{self, SigningKey};
+    use tower::ServiceExt;
+
+    const BASE: &str = "http://127.0.0.1:1";
+    const TOKEN_URL: &str = "http://127.0.0.1:1/oauth2/v1/token";
+
+    fn app_router(key: &SigningKey, scopes: &[&str]) -> (axum::Router, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let jwks = dir.path().join("jwks.json");
+        std::fs::write(&jwks, json!({"keys": [key.public_jwk()]}).to_string()).unwrap();
+        let settings = Settings {
+            listen: ([127, 0, 0, 1], 0).into(),
+            api_token: "ssws".into(),
+            seed: DEFAULT_SEED,
+            latency_ms: 0,
+            rate_limit_per_minute: 1_000_000,
+            rate_limit_reset_secs: 60,
+            oidc: Default::default(),
+            event_hook: Default::default(),
+            service_app: ServiceAppSettings {
+                service_client_id: Some("0oasvc".into()),
+                service_jwks_file: Some(jwks),
+                service_scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                service_token_ttl_secs: 60,
+            },
+        };
+        let state = state(
+            &settings,
+            Dataset::generate(DEFAULT_SEED),
+            "127.0.0.1:1".into(),
+        );
+        (router(state), dir)
+    }
+
+    async fn send(router: &axum::Router, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 24)
+            .await
+            .unwrap();
+        (
+            status,
+            headers,
+            serde_json::from_slice(&body).unwrap_or_default(),
+        )
+    }
+
+    fn now() -> i64 {
+        now_epoch()
+    }
+
+    async fn token_request(
+        router: &axum::Router,
+        assertion: &str,
+        proof: Option<&str>,
+        scope: &str,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("scope", scope)
+            .append_pair(
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            )
+            .append_pair("client_assertion", assertion)
+            .finish();
+        let mut request = Request::post("/oauth2/v1/token")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(proof) = proof {
+            request = request.header("dpop", proof);
+        }
+        send(router, request.body(Body::from(body)).unwrap()).await
+    }
+
+    fn assertion(key: &SigningKey, aud: &str) -> String {
+        jose::client_assertion(key, None, "0oasvc", aud, now()).unwrap()
+    }
+
+    async fn api(
+        router: &axum::Router,
+        path: &str,
+        scheme: &str,
+        token: &str,
+        proof: &str,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let request = Request::get(path)
+            .header("authorization", format!("{scheme} {token}"))
+            .header("dpop", proof)
+            .body(Body::empty())
+            .unwrap();
+        send(router, request).await
+    }
+
+    #[tokio::test]
+    async fn token_endpoint_and_api_refuse_what_okta_refuses() {
+        let app_key = SigningKey::generate_es256().unwrap();
+        let dpop = SigningKey::generate_es256().unwrap();
+        let stranger = SigningKey::generate_es256().unwrap();
+        let read = "okta.users.read okta.groups.read";
+        let (router, _dir) = app_router(&app_key, &["okta.users.read", "okta.groups.read"]);
+        let proof = |nonce: Option<&str>| {
+            jose::dpop_proof(&dpop, "POST", TOKEN_URL, None, nonce, now()).unwrap()
+        };
+
+        let (status, _, body) =
+            token_request(&router, &assertion(&app_key, TOKEN_URL), None, read).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof"))
+        );
+        // The first proof has no nonce: Okta's challenge.
+        let first = assertion(&app_key, TOKEN_URL);
+        let (status, headers, body) =
+            token_request(&router, &first, Some(&proof(None)), read).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("use_dpop_nonce"))
+        );
+        let nonce = headers["dpop-nonce"].to_str().unwrap().to_owned();
+        // An assertion is good once; another audience, signer or client is refused.
+        let (status, _, body) =
+            token_request(&router, &first, Some(&proof(Some(&nonce))), read).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("already been used")
+        );
+        for bad in [
+            assertion(&app_key, "http://127.0.0.1:1/oauth2/default/v1/token"),
+            assertion(&stranger, TOKEN_URL),
+            jose::client_assertion(&app_key, None, "0oaother", TOKEN_URL, now()).unwrap(),
+        ] {
+            let (status, _, body) =
+                token_request(&router, &bad, Some(&proof(Some(&nonce))), read).await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+            );
+        }
+        // A proof for another URL, or an ungranted scope.
+        let elsewhere =
+            jose::dpop_proof(&dpop, "POST", "http://x/token", None, Some(&nonce), now()).unwrap();
+        let (_, _, body) = token_request(
+            &router,
+            &assertion(&app_key, TOKEN_URL),
+            Some(&elsewhere),
+            read,
+        )
+        .await;
+        assert_eq!(body["error"], "invalid_dpop_proof");
+        let (_, _, body) = token_request(
+            &router,
+            &assertion(&app_key, TOKEN_URL),
+            Some(&proof(Some(&nonce))),
+            "okta.logs.read",
+        )
+        .await;
+        assert_eq!(body["error"], "invalid_scope");
+
+        let (status, _, body) = token_request(
+            &router,
+            &assertion(&app_key, TOKEN_URL),
+            Some(&proof(Some(&nonce))),
+            read,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["token_type"], "DPoP");
+        assert_eq!(body["scope"], read);
+        let token = body["access_token"].as_str().unwrap().to_owned();
+
+        let users = format!("{BASE}/api/v1/users");
+        let good = jose::dpop_proof(&dpop, "GET", &users, Some(&token), None, now()).unwrap();
+        let (status, _, body) = api(&router, "/api/v1/users?limit=1", "DPoP", &token, &good).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // Replayed, without ath, by another key, for another method, or the token as Bearer.
+        let (status, headers, _) = api(&router, "/api/v1/users", "DPoP", &token, &good).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("invalid_dpop_proof")
+        );
+        for proof in [
+            jose::dpop_proof(&dpop, "GET", &users, None, None, now()).unwrap(),
+            jose::dpop_proof(&stranger, "GET", &users, Some(&token), None, now()).unwrap(),
+            jose::dpop_proof(&dpop, "POST", &users, Some(&token), None, now()).unwrap(),
+            jose::dpop_proof(&dpop, "GET", &users, Some(&token), None, now() - 600).unwrap(),
+        ] {
+            let (status, _, body) = api(&router, "/api/v1/users", "DPoP", &token, &proof).await;
+            assert_eq!(
+                (status, body["errorCode"].as_str()),
+                (StatusCode::UNAUTHORIZED, Some("E0000011"))
+            );
+        }
+        let fresh = jose::dpop_proof(&dpop, "GET", &users, Some(&token), None, now()).unwrap();
+        let (status, _, _) = api(&router, "/api/v1/users", "Bearer", &token, &fresh).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+        // A scope the token lacks: Okta's 403 naming it.
+        let logs = format!("{BASE}/api/v1/logs");
+        let proof = jose::dpop_proof(&dpop, "GET", &logs, Some(&token), None, now()).unwrap();
+        let (status, headers, body) = api(&router, "/api/v1/logs", "DPoP", &token, &proof).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(body["errorCode"], "E0000006");
+        let challenge = headers["www-authenticate"].to_str().unwrap();
+        assert!(
+            challenge.contains(r#"scope="okta.logs.read""#)
+                && challenge.contains(r#"error="insufficient_scope""#),
+            "{challenge}"
+        );
+    }
 
     #[test]
     fn scopes_by_endpoint_and_method() {
