@@ -233,6 +233,52 @@ impl FakeOkta {
     }
 }
 
+/// Client id of the fake org's service app in tests.
+pub const SERVICE_CLIENT_ID: &str = "0oa-test-service-app";
+
+/// A service app's key pair on disk: the private key (PKCS#8 PEM) for the tool server and the
+/// public JWK for the fake org.
+pub struct ServiceAppKey {
+    _dir: tempfile::TempDir,
+    pub private_pem: PathBuf,
+    pub public_jwk: PathBuf,
+    pub pem_text: String,
+}
+
+pub fn service_app_key() -> ServiceAppKey {
+    let rng = ring::rand::SystemRandom::new();
+    let der = ring::signature::EcdsaKeyPair::generate_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &rng,
+    )
+    .unwrap();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    let body: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        body.join("\n")
+    );
+    let jwk = okta_mcp_tool_server::okta::jose::SigningKey::from_pem(&pem)
+        .unwrap()
+        .public_jwk();
+    let dir = tempfile::tempdir().unwrap();
+    let private_pem = dir.path().join("service-app.pem");
+    let public_jwk = dir.path().join("service-app.jwks.json");
+    std::fs::write(&private_pem, &pem).unwrap();
+    std::fs::write(&public_jwk, json!({ "keys": [jwk] }).to_string()).unwrap();
+    ServiceAppKey {
+        _dir: dir,
+        private_pem,
+        public_jwk,
+        pem_text: pem,
+    }
+}
+
 /// An `env` value for [`ToolServer::start`] that removes the variable (e.g. `OKTA_API_TOKEN`
 /// for a service app).
 pub const UNSET: &str = "\u{0}unset";

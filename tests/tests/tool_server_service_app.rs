@@ -4,61 +4,20 @@
 //! tokens are renewed, a missing scope is a tool error naming it, a refused token is replaced,
 //! the API token still works, and bad settings stop start-up with a clear message.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use okta_mcp_tests::fake_okta::Dataset;
 use okta_mcp_tests::fake_okta::dataset::{ALICE_ID, DEFAULT_SEED, HELP_DESK_GROUP_ID};
 use okta_mcp_tests::harness::{
-    FakeOkta, McpClient, TEST_API_TOKEN, TEST_IDENTITY_KEY, ToolServer, UNSET, binary, free_port,
-    http_client, workspace_root,
+    FakeOkta, McpClient, SERVICE_CLIENT_ID as CLIENT_ID, ServiceAppKey, TEST_API_TOKEN,
+    TEST_IDENTITY_KEY, ToolServer, UNSET, binary, free_port, http_client, service_app_key,
+    workspace_root,
 };
-use okta_mcp_tool_server::okta::jose::SigningKey;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde_json::{Value, json};
 
-const CLIENT_ID: &str = "0oa-test-service-app";
-
-/// A service app's key pair on disk: the private key (PKCS#8 PEM) for the tool server and the
-/// public JWK for the fake org.
-struct AppKey {
-    _dir: tempfile::TempDir,
-    private_pem: PathBuf,
-    public_jwk: PathBuf,
-    pem_text: String,
-}
-
-fn app_key() -> AppKey {
-    let rng = ring::rand::SystemRandom::new();
-    let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-    let b64 = STANDARD.encode(der.as_ref());
-    let body: Vec<&str> = b64
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    let pem = format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        body.join("\n")
-    );
-    let jwk = SigningKey::from_pem(&pem).unwrap().public_jwk();
-    let dir = tempfile::tempdir().unwrap();
-    let private_pem = dir.path().join("service-app.pem");
-    let public_jwk = dir.path().join("service-app.jwks.json");
-    std::fs::write(&private_pem, &pem).unwrap();
-    std::fs::write(&public_jwk, json!({ "keys": [jwk] }).to_string()).unwrap();
-    AppKey {
-        _dir: dir,
-        private_pem,
-        public_jwk,
-        pem_text: pem,
-    }
-}
-
-fn fake_org(key: &AppKey, extra: &[&str]) -> FakeOkta {
+fn fake_org(key: &ServiceAppKey, extra: &[&str]) -> FakeOkta {
     let jwks = key.public_jwk.to_str().unwrap();
     let mut flags = vec![
         "--service-client-id",
@@ -72,7 +31,7 @@ fn fake_org(key: &AppKey, extra: &[&str]) -> FakeOkta {
 
 async fn service_app_server(
     okta: &FakeOkta,
-    key: &AppKey,
+    key: &ServiceAppKey,
     env: &[(&str, &str)],
 ) -> (ToolServer, McpClient) {
     let mut all = vec![
@@ -108,7 +67,7 @@ fn error_text(message: &Value) -> String {
 
 #[tokio::test]
 async fn every_read_tool_works_as_a_service_app_with_one_token() {
-    let key = app_key();
+    let key = service_app_key();
     let okta = fake_org(&key, &[]);
     let (server, mut client) = service_app_server(&okta, &key, &[]).await;
     let data = Dataset::generate(DEFAULT_SEED);
@@ -183,7 +142,7 @@ async fn every_read_tool_works_as_a_service_app_with_one_token() {
 
 #[tokio::test]
 async fn a_missing_scope_is_a_tool_error_that_names_it() {
-    let key = app_key();
+    let key = service_app_key();
     let granted =
         "okta.users.read,okta.groups.read,okta.apps.read,okta.policies.read,okta.networkZones.read";
     let okta = fake_org(&key, &["--service-scopes", granted]);
@@ -212,7 +171,7 @@ async fn a_missing_scope_is_a_tool_error_that_names_it() {
 
 #[tokio::test]
 async fn short_lived_tokens_are_renewed_and_a_refused_token_is_replaced() {
-    let key = app_key();
+    let key = service_app_key();
     let okta = fake_org(&key, &["--service-token-ttl-secs", "2"]);
     let (_server, mut client) = service_app_server(&okta, &key, &[]).await;
     client.call_ok("list_okta_users", json!({"limit": 1})).await;
@@ -245,8 +204,8 @@ async fn short_lived_tokens_are_renewed_and_a_refused_token_is_replaced() {
 
 #[tokio::test]
 async fn a_key_okta_does_not_know_is_a_clear_tool_error_and_the_api_token_still_works() {
-    let registered = app_key();
-    let other = app_key();
+    let registered = service_app_key();
+    let other = service_app_key();
     let okta = fake_org(&registered, &[]);
     let (_server, mut client) = service_app_server(&okta, &other, &[]).await;
     let text = error_text(&client.call("list_okta_users", json!({"limit": 1})).await);
@@ -289,7 +248,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 
 #[test]
 fn bad_service_app_settings_stop_start_up_with_a_clear_message() {
-    let key = app_key();
+    let key = service_app_key();
     let dir = tempfile::tempdir().unwrap();
     let good = key.private_pem.to_str().unwrap();
     let pkcs1 = write(

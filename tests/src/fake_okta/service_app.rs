@@ -144,6 +144,8 @@ impl ServiceApp {
         let runtime = self.runtime();
         let mut value = serde_json::to_value(&runtime.stats).unwrap_or_default();
         value["live_tokens"] = json!(runtime.tokens.len());
+        // The values too, so a test can look for them in the client's logs.
+        value["issued"] = json!(runtime.tokens.keys().collect::<Vec<_>>());
         value
     }
 

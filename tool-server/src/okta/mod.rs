@@ -250,11 +250,6 @@ impl OktaClient {
             let attempt = self.attempt(method.method(), &url).await?;
             let status = attempt.as_ref().map_or(0, |(status, _, _)| status.as_u16());
             record_attempt(status, attempt.as_ref().ok().map(|(_, h, _)| h));
-            // A refused token means Okta did not process the write: safe to send again.
-            if self.renew_token(&attempt, &mut renewed).await {
-                continue;
-            }
-            missing_scope(&attempt)?;
             tracing::debug!(
                 method = method.method().as_str(),
                 path = url.path(),
@@ -263,6 +258,11 @@ impl OktaClient {
                 retry = retries,
                 "okta request"
             );
+            // A refused token means Okta did not process the write: safe to send again.
+            if self.renew_token(&attempt, &mut renewed).await {
+                continue;
+            }
+            missing_scope(&attempt)?;
             let exhausted = retries >= self.max_retries;
             let (status, headers, body) = match attempt {
                 Ok(answer) => answer,
@@ -422,10 +422,6 @@ impl OktaClient {
             let attempt = self.attempt(Method::GET, url).await?;
             let status = attempt.as_ref().map_or(0, |(status, _, _)| status.as_u16());
             record_attempt(status, attempt.as_ref().ok().map(|(_, h, _)| h));
-            if self.renew_token(&attempt, &mut renewed).await {
-                continue;
-            }
-            missing_scope(&attempt)?;
             tracing::debug!(
                 method = "GET",
                 path = url.path(),
@@ -434,6 +430,10 @@ impl OktaClient {
                 retry = retries,
                 "okta request"
             );
+            if self.renew_token(&attempt, &mut renewed).await {
+                continue;
+            }
+            missing_scope(&attempt)?;
             let exhausted = retries >= self.max_retries;
             let wait = match attempt {
                 Ok((status, headers, body)) if status.is_success() => {
