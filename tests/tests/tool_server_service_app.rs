@@ -322,3 +322,53 @@ fn bad_service_app_settings_stop_start_up_with_a_clear_message() {
         );
     }
 }
+
+/// Suspends `user` through a write tool's two calls (token, then confirmed); the second answer.
+async fn suspend(client: &mut McpClient, user: &str) -> Value {
+    let args = json!({"user_id": user});
+    let first = client.call("suspend_okta_user", args.clone()).await;
+    let token = first["result"]["structuredContent"]["confirmation"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no confirmation token: {first}"))
+        .to_owned();
+    client
+        .call(
+            "suspend_okta_user",
+            json!({"user_id": user, "confirmation": token}),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn write_tools_need_the_manage_scope() {
+    let data = Dataset::generate(DEFAULT_SEED);
+    let user = data
+        .users
+        .iter()
+        .find(|u| {
+            u.status == okta_mcp_tests::fake_okta::dataset::UserStatus::Active
+                && u.id != ALICE_ID
+                && u.profile.login.is_ascii()
+        })
+        .map(|u| u.id.clone())
+        .expect("an active user");
+    let key = service_app_key();
+    let okta = fake_org(&key, &[]);
+    // The default scopes are the read tools' only: a write is refused, naming the scope.
+    let (_server, mut client) = service_app_server(&okta, &key, &[]).await;
+    let text = error_text(&suspend(&mut client, &user).await);
+    assert!(text.contains("okta.users.manage"), "{text}");
+    let status = client
+        .call_ok("get_okta_user", json!({"user_id": user}))
+        .await;
+    assert_eq!(status["user"]["status"], "ACTIVE");
+
+    let scopes = "okta.users.read okta.users.manage";
+    let (_server, mut client) = service_app_server(&okta, &key, &[("OKTA_SCOPES", scopes)]).await;
+    let done = suspend(&mut client, &user).await;
+    assert_eq!(done["result"]["structuredContent"]["done"], true, "{done}");
+    let status = client
+        .call_ok("get_okta_user", json!({"user_id": user}))
+        .await;
+    assert_eq!(status["user"]["status"], "SUSPENDED");
+}
