@@ -12,8 +12,7 @@ use okta_mcp_tests::fake_okta::Dataset;
 use okta_mcp_tests::fake_okta::dataset::{ALICE_ID, DEFAULT_SEED, HELP_DESK_GROUP_ID};
 use okta_mcp_tests::harness::{
     FakeOkta, McpClient, SERVICE_CLIENT_ID as CLIENT_ID, ServiceAppKey, TEST_API_TOKEN,
-    TEST_IDENTITY_KEY, ToolServer, UNSET, binary, free_port, http_client, service_app_key,
-    workspace_root,
+    TEST_IDENTITY_KEY, ToolServer, UNSET, binary, http_client, service_app_key, workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -227,7 +226,8 @@ fn start_up(okta_url: &str, env: &[(&str, &str)]) -> (bool, String) {
     let mut command = Command::new(binary("okta-mcp-tool-server"));
     command
         .current_dir(workspace_root())
-        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+        // Port 0: these never get to listen, and must not take a port another test picked.
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .env_clear()
         .env("OKTA_ORG_URL", okta_url)
         .env("IDENTITY_HEADER_KEY", TEST_IDENTITY_KEY)

@@ -508,7 +508,7 @@ pub fn check_resource(
     method: &Method,
     full_path: &str,
     api_path: &str,
-) -> Result<(), Response> {
+) -> Result<(), Box<Response>> {
     let invalid = |error: &str, description: &str| {
         let mut response = ApiError::InvalidToken.into_response();
         challenge(
@@ -517,10 +517,10 @@ pub fn check_resource(
                 r#"DPoP algs="ES256 RS256", error="{error}", error_description="{description}""#
             ),
         );
-        response
+        Box::new(response)
     };
     let Some(app) = &state.service_app else {
-        return Err(ApiError::InvalidToken.into_response());
+        return Err(Box::new(ApiError::InvalidToken.into_response()));
     };
     let token = headers
         .get(header::AUTHORIZATION)
@@ -588,7 +588,7 @@ pub fn check_resource(
             r#"Bearer authorization_uri="{base}/oauth2/v1/authorize", realm="{base}", scope="{needed}", error="insufficient_scope", error_description="The access token provided does not contain the required scopes.", resource="{full_path}""#
         ),
     );
-    Err(response)
+    Err(Box::new(response))
 }
 
 /// `GET /__fake/service-app`: counters; `POST /__fake/service-app/revoke`: end every token.

@@ -43,7 +43,7 @@ pub fn authorized(headers: &HeaderMap, token: &str) -> bool {
 
 /// An `SSWS` API token, or a service app's DPoP-bound token with the endpoint's scope; `Err` is
 /// Okta's answer (401, or 403 for a missing scope).
-fn access(state: &AppState, request: &Request) -> Result<(), Response> {
+fn access(state: &AppState, request: &Request) -> Result<(), Box<Response>> {
     let headers = request.headers();
     if authorized(headers, &state.api_token) {
         return Ok(());
@@ -53,7 +53,7 @@ fn access(state: &AppState, request: &Request) -> Result<(), Response> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("dpop "));
     if !dpop || state.service_app.is_none() {
-        return Err(ApiError::InvalidToken.into_response());
+        return Err(Box::new(ApiError::InvalidToken.into_response()));
     }
     let full = full_path(request);
     let api_path = full.strip_prefix("/api/v1").unwrap_or(&full);
@@ -91,7 +91,7 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
     let seconds = epoch_seconds(now);
     let (mut response, budget): (Response, Budget) = if let Err(refused) = access(&state, &request)
     {
-        (refused, traffic.peek(family, seconds))
+        (*refused, traffic.peek(family, seconds))
     } else {
         match traffic.admit(family, seconds) {
             Verdict::Serve(budget) => (next.run(request).await, budget),
