@@ -109,7 +109,11 @@ pub fn okta_credentials(ids: &ServiceAppIds) -> Result<OktaCredentials, ConfigEr
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty());
-    let api_token = secret("OKTA_API_TOKEN")?;
+    // An empty token next to a service app is an unused Secret key (the manifests mount one).
+    let api_token = match secret("OKTA_API_TOKEN") {
+        Err(ConfigError::Empty { .. }) if client_id.is_some() => None,
+        other => other?,
+    };
     let key = secret("OKTA_SERVICE_KEY")?;
     match (client_id, api_token, key) {
         (Some(_), Some(_), _) => Err(ConfigError::Invalid(
