@@ -240,11 +240,15 @@ pub const SERVICE_CLIENT_ID: &str = "0oa-test-service-app";
 /// public JWK for the fake org.
 pub struct ServiceAppKey {
     _dir: tempfile::TempDir,
+    /// The private key file (`OKTA_SERVICE_KEY_FILE`).
     pub private_pem: PathBuf,
+    /// The JWKS file (`--service-jwks-file`).
     pub public_jwk: PathBuf,
+    /// The private key's PEM text, to look for in logs.
     pub pem_text: String,
 }
 
+/// A new EC P-256 service app key.
 pub fn service_app_key() -> ServiceAppKey {
     let rng = ring::rand::SystemRandom::new();
     let der = ring::signature::EcdsaKeyPair::generate_pkcs8(
@@ -263,9 +267,18 @@ pub fn service_app_key() -> ServiceAppKey {
         "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
         body.join("\n")
     );
-    let jwk = okta_mcp_tool_server::okta::jose::SigningKey::from_pem(&pem)
+    service_app_key_from_pem(&pem, None)
+}
+
+/// A service app key from a PKCS#8 PEM (RSA or EC P-256); the JWKS gives it `kid` when set.
+pub fn service_app_key_from_pem(pem: &str, kid: Option<&str>) -> ServiceAppKey {
+    let pem = pem.to_owned();
+    let mut jwk = okta_mcp_tool_server::okta::jose::SigningKey::from_pem(&pem)
         .unwrap()
         .public_jwk();
+    if let Some(kid) = kid {
+        jwk["kid"] = json!(kid);
+    }
     let dir = tempfile::tempdir().unwrap();
     let private_pem = dir.path().join("service-app.pem");
     let public_jwk = dir.path().join("service-app.jwks.json");

@@ -12,7 +12,8 @@ use okta_mcp_tests::fake_okta::Dataset;
 use okta_mcp_tests::fake_okta::dataset::{ALICE_ID, DEFAULT_SEED, HELP_DESK_GROUP_ID};
 use okta_mcp_tests::harness::{
     FakeOkta, McpClient, SERVICE_CLIENT_ID as CLIENT_ID, ServiceAppKey, TEST_API_TOKEN,
-    TEST_IDENTITY_KEY, ToolServer, UNSET, binary, http_client, service_app_key, workspace_root,
+    TEST_IDENTITY_KEY, ToolServer, UNSET, binary, http_client, service_app_key,
+    service_app_key_from_pem, workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -371,4 +372,23 @@ async fn write_tools_need_the_manage_scope() {
         .call_ok("get_okta_user", json!({"user_id": user}))
         .await;
     assert_eq!(status["user"]["status"], "SUSPENDED");
+}
+
+#[tokio::test]
+async fn an_rsa_key_named_by_its_kid_works_and_a_wrong_kid_is_refused() {
+    // The fake org's own RS256 test key, as an RSA service app key with a `kid`.
+    let pem =
+        std::fs::read_to_string(workspace_root().join("tests/src/fake_okta/oidc/signing-key.pem"))
+            .unwrap();
+    let key = service_app_key_from_pem(&pem, Some("rsa-key-1"));
+    let okta = fake_org(&key, &[]);
+    let (_server, mut client) =
+        service_app_server(&okta, &key, &[("OKTA_SERVICE_KEY_ID", "rsa-key-1")]).await;
+    let users = client.call_ok("list_okta_users", json!({"limit": 2})).await;
+    assert_eq!(users["users"].as_array().unwrap().len(), 2);
+
+    let (_server, mut client) =
+        service_app_server(&okta, &key, &[("OKTA_SERVICE_KEY_ID", "another-key")]).await;
+    let text = error_text(&client.call("list_okta_users", json!({"limit": 1})).await);
+    assert!(text.contains("invalid_client"), "{text}");
 }
