@@ -312,7 +312,9 @@ impl ServiceApp {
             {
                 return Err(bad("token_type is not DPoP"));
             }
-            let lifetime = Duration::from_secs(body["expires_in"].as_u64().unwrap_or(300));
+            // Capped at a day: an absurd `expires_in` must not overflow the clock arithmetic.
+            let lifetime =
+                Duration::from_secs(body["expires_in"].as_u64().unwrap_or(300).min(86_400));
             // Renew a minute early, or halfway for short tokens, so no request carries a token
             // that expires on the way.
             let margin = (lifetime / 2).min(Duration::from_secs(60));
