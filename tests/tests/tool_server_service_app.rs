@@ -188,7 +188,7 @@ async fn short_lived_tokens_are_renewed_and_a_refused_token_is_replaced() {
 
     // Okta ends the token early (keys rotated, app changed): one 401, a new token, success.
     let okta = fake_org(&key, &[]);
-    let (_server, mut client) = service_app_server(&okta, &key, &[]).await;
+    let (server, mut client) = service_app_server(&okta, &key, &[]).await;
     client.call_ok("list_okta_users", json!({"limit": 1})).await;
     let revoked = http_client()
         .post(format!("{}/__fake/service-app/revoke", okta.url))
@@ -200,6 +200,24 @@ async fn short_lived_tokens_are_renewed_and_a_refused_token_is_replaced() {
     let stats = service_stats(&okta).await;
     assert_eq!(stats["tokens_issued"], 2, "{stats}");
     assert_eq!(stats["invalid_tokens"], 1, "{stats}");
+    // Ended again under a burst: every call still succeeds.
+    http_client()
+        .post(format!("{}/__fake/service-app/revoke", okta.url))
+        .send()
+        .await
+        .unwrap();
+    let burst: Vec<_> = (0..6)
+        .map(|_| {
+            let mut c = McpClient::new(&server.mcp_url, "super-admin", "00u-admin");
+            tokio::spawn(async move {
+                c.initialize().await;
+                c.call_ok("list_okta_groups", json!({"limit": 1})).await
+            })
+        })
+        .collect();
+    for call in burst {
+        call.await.unwrap();
+    }
 }
 
 #[tokio::test]

@@ -103,11 +103,15 @@ impl Authorizer {
     }
 
     /// Okta refused the access token (401): forget it, so the next attempt gets another.
-    /// Returns whether there was a token to forget (an API token cannot be renewed).
+    /// Returns whether another attempt may succeed (never for an API token). Requests refused
+    /// together may each drop the token once: a few extra token requests, no failed calls.
     pub(super) async fn token_refused(&self) -> bool {
         match self {
             Self::ApiToken(_) => false,
-            Self::ServiceApp(app) => app.token.lock().await.take().is_some(),
+            Self::ServiceApp(app) => {
+                app.token.lock().await.take();
+                true
+            }
         }
     }
 }
