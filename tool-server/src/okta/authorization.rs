@@ -294,7 +294,7 @@ impl ServiceApp {
                     error: if error.is_empty() {
                         status.canonical_reason().unwrap_or("error").to_owned()
                     } else {
-                        error.to_owned()
+                        error.chars().take(64).collect()
                     },
                     description: body["error_description"]
                         .as_str()
