@@ -410,3 +410,16 @@ async fn an_rsa_key_named_by_its_kid_works_and_a_wrong_kid_is_refused() {
     let text = error_text(&client.call("list_okta_users", json!({"limit": 1})).await);
     assert!(text.contains("invalid_client"), "{text}");
 }
+
+#[tokio::test]
+async fn a_nonce_asked_for_by_the_api_is_sent_in_later_proofs() {
+    let key = service_app_key();
+    let okta = fake_org(&key, &["--service-api-nonce"]);
+    let (_server, mut client) = service_app_server(&okta, &key, &[]).await;
+    for _ in 0..3 {
+        client.call_ok("list_okta_users", json!({"limit": 1})).await;
+    }
+    let stats = service_stats(&okta).await;
+    assert_eq!(stats["api_nonce_challenges"], 1, "{stats}");
+    assert_eq!(stats["tokens_issued"], 1, "the token is kept: {stats}");
+}

@@ -56,6 +56,9 @@ pub struct ServiceAppSettings {
     /// Lifetime of the app's access tokens, in seconds (Okta: 3600).
     #[arg(long, env = "FAKE_OKTA_SERVICE_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub service_token_ttl_secs: u64,
+    /// Require the DPoP nonce at `/api/v1` too (RFC 9449 §9: a resource server may).
+    #[arg(long, env = "FAKE_OKTA_SERVICE_API_NONCE")]
+    pub service_api_nonce: bool,
 }
 
 /// One issued access token.
@@ -76,6 +79,8 @@ pub struct Stats {
     /// API requests with an unknown or expired DPoP token (401 `invalid_token`).
     pub invalid_tokens: u64,
     pub insufficient_scope: u64,
+    /// API requests answered `use_dpop_nonce` (with `--service-api-nonce`).
+    pub api_nonce_challenges: u64,
 }
 
 #[derive(Debug, Default)]
@@ -94,6 +99,7 @@ pub struct ServiceApp {
     keys: Vec<Value>,
     scopes: Vec<String>,
     ttl: i64,
+    api_nonce: bool,
     runtime: Mutex<Runtime>,
 }
 
@@ -128,6 +134,7 @@ impl ServiceApp {
             keys,
             scopes,
             ttl: settings.service_token_ttl_secs.max(1) as i64,
+            api_nonce: settings.service_api_nonce,
             runtime: Mutex::new(Runtime {
                 nonce: random_token("", 32),
                 ..Runtime::default()
@@ -559,7 +566,20 @@ pub fn check_resource(
         Some(&token),
     );
     match checked {
-        Ok((proof_jkt, _)) if proof_jkt == jkt => {}
+        Ok((proof_jkt, nonce)) if proof_jkt == jkt => {
+            let mut runtime = app.runtime();
+            if app.api_nonce && nonce.as_deref() != Some(runtime.nonce.as_str()) {
+                runtime.stats.api_nonce_challenges += 1;
+                let mut response = *invalid(
+                    "use_dpop_nonce",
+                    "Resource server requires nonce in DPoP proof.",
+                );
+                if let Ok(value) = HeaderValue::from_str(&runtime.nonce) {
+                    response.headers_mut().insert("dpop-nonce", value);
+                }
+                return Err(Box::new(response));
+            }
+        }
         Ok(_) => {
             app.runtime().stats.rejected_proofs += 1;
             return Err(invalid(
@@ -640,6 +660,7 @@ mod tests {
                 service_jwks_file: Some(jwks),
                 service_scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
                 service_token_ttl_secs: 60,
+                service_api_nonce: false,
             },
         };
         let state = state(

@@ -10,7 +10,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
@@ -102,17 +102,29 @@ impl Authorizer {
         }
     }
 
-    /// Okta refused the access token (401): forget it, so the next attempt gets another.
-    /// Returns whether another attempt may succeed (never for an API token). Requests refused
-    /// together may each drop the token once: a few extra token requests, no failed calls.
-    pub(super) async fn token_refused(&self) -> bool {
-        match self {
-            Self::ApiToken(_) => false,
-            Self::ServiceApp(app) => {
-                app.token.lock().await.take();
-                true
-            }
+    /// The API refused a request (401). A `use_dpop_nonce` challenge (RFC 9449 §9) keeps the
+    /// token and sends the server's nonce in later proofs; anything else forgets the token, so
+    /// the next attempt gets another. Returns whether another attempt may succeed (never for an
+    /// API token). Requests refused together may each drop the token once: a few extra token
+    /// requests, no failed calls.
+    pub(super) async fn refused(&self, headers: &HeaderMap) -> bool {
+        let Self::ServiceApp(app) = self else {
+            return false;
+        };
+        let nonce = headers.get(DPOP_NONCE).and_then(|v| v.to_str().ok());
+        let asks_nonce = headers
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.contains("use_dpop_nonce"));
+        if let (true, Some(nonce)) = (asks_nonce, nonce) {
+            *app.api_nonce
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(nonce.to_owned());
+            return true;
         }
+        app.token.lock().await.take();
+        true
     }
 }
 
@@ -135,6 +147,8 @@ pub(super) struct ServiceApp {
     token: tokio::sync::Mutex<Option<AccessToken>>,
     /// The last `DPoP-Nonce` the token endpoint gave.
     nonce: std::sync::Mutex<Option<String>>,
+    /// The last `DPoP-Nonce` the API asked for, if it ever did.
+    api_nonce: std::sync::Mutex<Option<String>>,
 }
 
 impl ServiceApp {
@@ -165,6 +179,7 @@ impl ServiceApp {
             dpop_key,
             token: tokio::sync::Mutex::new(None),
             nonce: std::sync::Mutex::new(None),
+            api_nonce: std::sync::Mutex::new(None),
         })
     }
 
@@ -183,7 +198,10 @@ impl ServiceApp {
             method.as_str(),
             htu.as_str(),
             Some(&token),
-            None,
+            self.api_nonce
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .as_deref(),
             chrono::Utc::now().timestamp(),
         )
         .map_err(|e| OktaError::Config(format!("DPoP proof: {e}")))?;

@@ -478,11 +478,14 @@ impl OktaClient {
         }
     }
 
-    /// A 401 to a service app's token: forget the token and try once more with a new one
-    /// (Okta may end a token before its `expires_in`, e.g. when the app's keys change).
+    /// A 401 to a service app's token: try once more, with the nonce the API asked for or
+    /// with a new token (Okta may end a token before its `expires_in`, e.g. when the app's keys
+    /// change).
     async fn renew_token(&self, attempt: &Attempt, renewed: &mut bool) -> bool {
-        let refused = matches!(attempt, Ok((StatusCode::UNAUTHORIZED, _, _)));
-        if refused && !*renewed && self.authorizer.token_refused().await {
+        let Ok((StatusCode::UNAUTHORIZED, headers, _)) = attempt else {
+            return false;
+        };
+        if !*renewed && self.authorizer.refused(headers).await {
             *renewed = true;
             return true;
         }
