@@ -233,6 +233,69 @@ impl FakeOkta {
     }
 }
 
+/// Client id of the fake org's service app in tests.
+pub const SERVICE_CLIENT_ID: &str = "0oa-test-service-app";
+
+/// A service app's key pair on disk: the private key (PKCS#8 PEM) for the tool server and the
+/// public JWK for the fake org.
+pub struct ServiceAppKey {
+    _dir: tempfile::TempDir,
+    /// The private key file (`OKTA_SERVICE_KEY_FILE`).
+    pub private_pem: PathBuf,
+    /// The JWKS file (`--service-jwks-file`).
+    pub public_jwk: PathBuf,
+    /// The private key's PEM text, to look for in logs.
+    pub pem_text: String,
+}
+
+/// A new EC P-256 service app key.
+pub fn service_app_key() -> ServiceAppKey {
+    let rng = ring::rand::SystemRandom::new();
+    let der = ring::signature::EcdsaKeyPair::generate_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        &rng,
+    )
+    .unwrap();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+    let body: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        body.join("\n")
+    );
+    service_app_key_from_pem(&pem, None)
+}
+
+/// A service app key from a PKCS#8 PEM (RSA or EC P-256); the JWKS gives it `kid` when set.
+pub fn service_app_key_from_pem(pem: &str, kid: Option<&str>) -> ServiceAppKey {
+    let pem = pem.to_owned();
+    let mut jwk = okta_mcp_tool_server::okta::jose::SigningKey::from_pem(&pem)
+        .unwrap()
+        .public_jwk();
+    if let Some(kid) = kid {
+        jwk["kid"] = json!(kid);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let private_pem = dir.path().join("service-app.pem");
+    let public_jwk = dir.path().join("service-app.jwks.json");
+    std::fs::write(&private_pem, &pem).unwrap();
+    std::fs::write(&public_jwk, json!({ "keys": [jwk] }).to_string()).unwrap();
+    ServiceAppKey {
+        _dir: dir,
+        private_pem,
+        public_jwk,
+        pem_text: pem,
+    }
+}
+
+/// An `env` value for [`ToolServer::start`] that removes the variable (e.g. `OKTA_API_TOKEN`
+/// for a service app).
+pub const UNSET: &str = "\u{0}unset";
+
 /// A running `okta-mcp-tool-server serve`.
 pub struct ToolServer {
     pub process: Process,
@@ -315,7 +378,11 @@ impl ToolServer {
             .env("IDENTITY_HEADER_KEY", TEST_IDENTITY_KEY)
             .env("LOG_LEVEL", "info");
         for (k, v) in env {
-            command.env(k, v);
+            if *v == UNSET {
+                command.env_remove(k);
+            } else {
+                command.env(k, v);
+            }
         }
         let (process, _stdout) = spawn(command);
         let server = Self {

@@ -174,6 +174,7 @@ fn fake_org() -> (Router, AppState) {
         rate_limit_reset_secs: 60,
         oidc: Default::default(),
         event_hook: Default::default(),
+        service_app: Default::default(),
     };
     let state = fake_okta::state(&settings, dataset().clone(), "fake.test".into());
     (fake_okta::router(state.clone()), state)

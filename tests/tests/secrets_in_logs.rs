@@ -9,8 +9,9 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use okta_mcp_tests::harness::{
-    FakeOkta, Proxy, TEST_API_TOKEN, TEST_CLIENT_SECRET, TEST_IDENTITY_KEY, TEST_SESSION_SECRET,
-    ToolServer, free_port,
+    FakeOkta, McpClient, Proxy, SERVICE_CLIENT_ID, TEST_API_TOKEN, TEST_CLIENT_SECRET,
+    TEST_IDENTITY_KEY, TEST_SESSION_SECRET, ToolServer, UNSET, free_port, http_client,
+    service_app_key,
 };
 use okta_mcp_tests::oauth_flow::{
     Browser, Credential, Pkce, ProxiedMcp, consent_form, json_of, manual_redirect_client,
@@ -253,4 +254,91 @@ async fn no_secret_reaches_a_log_at_trace_level() {
         found.len(),
         found.join("\n")
     );
+}
+
+/// In service-app mode, at trace (the tool server's own debug lines, other crates at info): neither the private key, nor an access token, nor a client
+/// assertion or DPoP proof (JWTs) reaches the tool server's log, through a token request with
+/// the nonce challenge, tool calls, a refused token and a missing scope.
+#[tokio::test]
+async fn no_service_app_secret_reaches_a_log_at_trace_level() {
+    let key = service_app_key();
+    let granted = "okta.users.read,okta.groups.read";
+    let okta = FakeOkta::start(&[
+        "--service-client-id",
+        SERVICE_CLIENT_ID,
+        "--service-jwks-file",
+        key.public_jwk.to_str().unwrap(),
+        "--service-scopes",
+        granted,
+    ]);
+    let server = ToolServer::start(
+        &okta,
+        &[
+            ("LOG_LEVEL", "trace"),
+            ("OKTA_API_TOKEN", UNSET),
+            ("OKTA_SERVICE_CLIENT_ID", SERVICE_CLIENT_ID),
+            ("OKTA_SERVICE_KEY_FILE", key.private_pem.to_str().unwrap()),
+            ("OKTA_SCOPES", granted),
+        ],
+    )
+    .await;
+    let mut client = McpClient::new(&server.mcp_url, "super-admin", "00u-admin");
+    client.initialize().await;
+    client.call_ok("list_okta_users", json!({"limit": 2})).await;
+    let stats_url = format!("{}/__fake/service-app", okta.url);
+    let stats: serde_json::Value = http_client()
+        .get(&stats_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut tokens: Vec<String> = stats["issued"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_owned())
+        .collect();
+    http_client()
+        .post(format!("{}/__fake/service-app/revoke", okta.url))
+        .send()
+        .await
+        .unwrap();
+    client
+        .call_ok("list_okta_groups", json!({"limit": 2}))
+        .await;
+    let missing = client.call("list_okta_network_zones", json!({})).await;
+    assert_eq!(missing["result"]["isError"], true, "{missing}");
+    let stats: serde_json::Value = http_client()
+        .get(&stats_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens.extend(
+        stats["issued"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_owned()),
+    );
+    assert_eq!(tokens.len(), 2, "{stats}");
+    assert_eq!(stats["nonce_challenges"], 1, "{stats}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let logs = server.process.logs();
+    assert!(logs.contains("okta service app token request"), "{logs}");
+    for (i, token) in tokens.iter().enumerate() {
+        assert!(
+            !logs.contains(token.as_str()),
+            "access token {i} in the log"
+        );
+    }
+    for line in key.pem_text.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!logs.contains(line), "the private key is in the log");
+    }
+    // Every JWT (client assertions, DPoP proofs) starts with the base64url of `{"`.
+    assert!(!logs.contains("eyJ"), "a JWT is in the log");
 }

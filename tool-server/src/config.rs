@@ -8,7 +8,7 @@ use std::time::Duration;
 use url::Url;
 
 use crate::identity::IdentityKey;
-use crate::okta::OktaConfig;
+use crate::okta::{OktaConfig, OktaCredentials, ServiceAppSettings};
 
 /// A setting that is missing or unusable; the message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -80,9 +80,90 @@ pub fn previous_identity_keys() -> Result<Vec<IdentityKey>, ConfigError> {
         .collect()
 }
 
-/// Builds the Okta client settings from the org URL, the token secret and the limit.
+/// The scopes a service app asks for when `OKTA_SCOPES` is not set: those of every read tool.
+pub const DEFAULT_SCOPES: &[&str] = &[
+    "okta.users.read",
+    "okta.groups.read",
+    "okta.apps.read",
+    "okta.logs.read",
+    "okta.policies.read",
+    "okta.networkZones.read",
+];
+
+/// The non-secret settings of an Okta service app (flags or environment).
+#[derive(Debug, Clone, Default)]
+pub struct ServiceAppIds {
+    /// `OKTA_SERVICE_CLIENT_ID`; when set, the service app is used instead of an API token.
+    pub client_id: Option<String>,
+    /// `OKTA_SERVICE_KEY_ID`: the `kid` of the app's key at Okta.
+    pub key_id: Option<String>,
+    /// `OKTA_SCOPES`: empty means [`DEFAULT_SCOPES`].
+    pub scopes: Vec<String>,
+}
+
+/// How to authenticate to Okta: a service app (`OKTA_SERVICE_CLIENT_ID` with the private key
+/// in `OKTA_SERVICE_KEY_FILE`) or an API token (`OKTA_API_TOKEN`), never both.
+pub fn okta_credentials(ids: &ServiceAppIds) -> Result<OktaCredentials, ConfigError> {
+    let client_id = ids
+        .client_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    // An empty token next to a service app is an unused Secret key (the manifests mount one).
+    let api_token = match secret("OKTA_API_TOKEN") {
+        Err(ConfigError::Empty { .. }) if client_id.is_some() => None,
+        other => other?,
+    };
+    let key = secret("OKTA_SERVICE_KEY")?;
+    match (client_id, api_token, key) {
+        (Some(_), Some(_), _) => Err(ConfigError::Invalid(
+            "both OKTA_API_TOKEN and OKTA_SERVICE_CLIENT_ID are set; use one: the service app \
+             (preferred) or the API token"
+                .into(),
+        )),
+        (Some(client_id), None, Some(private_key_pem)) => {
+            let scopes: Vec<String> = if ids.scopes.is_empty() {
+                DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect()
+            } else {
+                ids.scopes.clone()
+            };
+            if let Some(bad) = scopes
+                .iter()
+                .find(|s| !s.starts_with("okta.") || s.contains(char::is_whitespace))
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "OKTA_SCOPES: `{bad}` is not an Okta API scope (okta.<resource>.read or .manage)"
+                )));
+            }
+            Ok(OktaCredentials::ServiceApp(ServiceAppSettings {
+                client_id: client_id.to_owned(),
+                private_key_pem,
+                key_id: ids.key_id.clone(),
+                scopes,
+            }))
+        }
+        (Some(_), None, None) => Err(ConfigError::Invalid(
+            "OKTA_SERVICE_CLIENT_ID is set but not the service app's private key; set \
+             OKTA_SERVICE_KEY_FILE to a PKCS#8 PEM file"
+                .into(),
+        )),
+        (None, _, Some(_)) => Err(ConfigError::Invalid(
+            "OKTA_SERVICE_KEY is set but not OKTA_SERVICE_CLIENT_ID; set the service app's client id"
+                .into(),
+        )),
+        (None, Some(token), None) => Ok(OktaCredentials::ApiToken(token)),
+        (None, None, None) => Err(ConfigError::Invalid(
+            "no Okta credentials: set OKTA_SERVICE_CLIENT_ID and OKTA_SERVICE_KEY_FILE (a service \
+             app, preferred) or OKTA_API_TOKEN (or OKTA_API_TOKEN_FILE)"
+                .into(),
+        )),
+    }
+}
+
+/// Builds the Okta client settings from the org URL, the credentials and the limits.
 pub fn okta_config(
     org_url: Option<&str>,
+    service_app: &ServiceAppIds,
     concurrent_limit: usize,
     timeout: Duration,
 ) -> Result<OktaConfig, ConfigError> {
@@ -97,7 +178,7 @@ pub fn okta_config(
     }
     Ok(OktaConfig {
         org_url,
-        api_token: required_secret("OKTA_API_TOKEN")?,
+        credentials: okta_credentials(service_app)?,
         concurrent_limit,
         request_timeout: timeout,
         max_retries: 4,

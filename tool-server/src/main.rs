@@ -24,7 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 const SECRETS_HELP: &str = "\
 Secrets come from the environment only (or NAME_FILE, a file holding the value):
-  OKTA_API_TOKEN        Okta API token (SSWS), needed by serve and stdio
+  OKTA_API_TOKEN        Okta API token (SSWS), for serve and stdio, or instead:
+  OKTA_SERVICE_KEY      private key (PKCS#8 PEM) of the service app OKTA_SERVICE_CLIENT_ID names
   IDENTITY_HEADER_KEY   key shared with okta-mcp-proxy, at least 32 bytes (serve, wrap)
   IDENTITY_HEADER_KEYS_PREVIOUS  earlier keys, comma- or newline-separated, still accepted
                         while a new key is rolled out (optional)
@@ -88,6 +89,16 @@ struct OktaArgs {
     /// Timeout of one Okta API request, in seconds.
     #[arg(long, env = "OKTA_TIMEOUT_SECS", default_value_t = 30)]
     okta_timeout_secs: u64,
+    /// Client id of an Okta service app (OAuth 2.0 client credentials, private_key_jwt, DPoP);
+    /// used instead of OKTA_API_TOKEN. Its private key: OKTA_SERVICE_KEY_FILE.
+    #[arg(long, env = "OKTA_SERVICE_CLIENT_ID")]
+    okta_service_client_id: Option<String>,
+    /// The `kid` of the service app's key, as Okta shows it.
+    #[arg(long, env = "OKTA_SERVICE_KEY_ID")]
+    okta_service_key_id: Option<String>,
+    /// Scopes the service app asks for (comma- or space-separated); default: every read tool's.
+    #[arg(long, env = "OKTA_SCOPES", value_delimiter = ',')]
+    okta_scopes: Vec<String>,
 }
 
 #[derive(Args)]
@@ -294,8 +305,19 @@ fn load_policy(path: &std::path::Path) -> anyhow::Result<ToolPolicy> {
 }
 
 fn okta_client(args: &OktaArgs) -> anyhow::Result<Arc<OktaClient>> {
+    let service_app = config::ServiceAppIds {
+        client_id: args.okta_service_client_id.clone(),
+        key_id: args.okta_service_key_id.clone(),
+        scopes: args
+            .okta_scopes
+            .iter()
+            .flat_map(|s| s.split_whitespace())
+            .map(str::to_owned)
+            .collect(),
+    };
     let config = config::okta_config(
         args.okta_org_url.as_deref(),
+        &service_app,
         args.okta_concurrent_limit,
         Duration::from_secs(args.okta_timeout_secs),
     )?;

@@ -440,6 +440,7 @@ mod tests {
             rate_limit_per_minute: 1000,
             rate_limit_reset_secs: 60,
             oidc: Default::default(),
+            service_app: Default::default(),
             event_hook: EventHookSettings {
                 url: Some(url.to_owned()),
                 secret: Some(SECRET.into()),

@@ -24,6 +24,7 @@ pub mod oidc;
 pub mod pagination;
 pub mod rng;
 pub mod scim;
+pub mod service_app;
 pub mod state;
 pub mod traffic;
 
@@ -64,6 +65,10 @@ pub struct Settings {
     /// The OIDC provider (`--client-id`, `--client-secret`, `--redirect-uri`).
     #[command(flatten)]
     pub oidc: oidc::OidcSettings,
+    /// A service app (`--service-client-id`, `--service-jwks-file`, `--service-scopes`,
+    /// `--service-token-ttl-secs`).
+    #[command(flatten)]
+    pub service_app: service_app::ServiceAppSettings,
     /// An Event Hook (`--event-hook-url`, `--event-hook-secret`).
     #[command(flatten)]
     pub event_hook: event_hooks::EventHookSettings,
@@ -81,13 +86,33 @@ pub fn state(settings: &Settings, dataset: Dataset, authority: String) -> state:
         ),
         authority,
         oidc: oidc::Provider::from_settings(&settings.oidc),
+        service_app: service_app::ServiceApp::from_settings(&settings.service_app).unwrap_or_else(
+            |e| {
+                tracing::error!(error = %e, "service app off");
+                None
+            },
+        ),
         events: tokio::sync::broadcast::channel(1024).0,
     })
 }
 
 /// The whole HTTP surface of the fake org.
 pub fn router(state: state::AppState) -> Router {
+    let mut service = Router::new()
+        .route(
+            "/__fake/service-app",
+            axum::routing::get(service_app::stats),
+        )
+        .route(
+            "/__fake/service-app/revoke",
+            axum::routing::post(service_app::revoke),
+        );
+    // With the OIDC provider on, its token endpoint hands client credentials over.
+    if state.oidc.is_none() && state.service_app.is_some() {
+        service = service.route("/oauth2/v1/token", axum::routing::post(service_app::token));
+    }
     Router::new()
+        .merge(service)
         .nest("/api/v1", management::router(state.clone()))
         .nest("/__fake", control::router())
         .merge(oidc::router(&state))
@@ -102,6 +127,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     }
     settings.oidc.check().map_err(anyhow::Error::msg)?;
     settings.event_hook.check().map_err(anyhow::Error::msg)?;
+    service_app::ServiceApp::from_settings(&settings.service_app).map_err(anyhow::Error::msg)?;
     let started = std::time::Instant::now();
     let dataset = Dataset::generate(settings.seed);
     let listener = TcpListener::bind(settings.listen)

@@ -253,6 +253,8 @@ pub struct Shared {
     pub authority: String,
     /// The OIDC provider, when a client id was given.
     pub oidc: Option<super::oidc::Provider>,
+    /// The service app (client credentials, DPoP), when a service client id was given.
+    pub service_app: Option<super::service_app::ServiceApp>,
     /// Every change to the org, as it happens (Event Hooks subscribe here).
     pub events: tokio::sync::broadcast::Sender<super::changes::OrgEvent>,
 }

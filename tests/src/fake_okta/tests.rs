@@ -23,6 +23,7 @@ fn settings(per_minute: u64) -> Settings {
         rate_limit_reset_secs: 60,
         oidc: Default::default(),
         event_hook: Default::default(),
+        service_app: Default::default(),
     }
 }
 

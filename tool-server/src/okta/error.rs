@@ -61,6 +61,27 @@ pub enum OktaError {
     /// The request was refused before it was sent (e.g. an id that is not a path segment).
     #[error("{0}")]
     InvalidRequest(String),
+    /// The service app's access token lacks a scope the endpoint needs (Okta's 403 with
+    /// `error="insufficient_scope"`).
+    #[error(
+        "Okta refused the request: the service app's access token lacks the scope {scope}. Grant {scope} to the app in Okta (its Okta API Scopes tab) and add it to OKTA_SCOPES"
+    )]
+    MissingScope {
+        /// The scope Okta named.
+        scope: String,
+        /// Okta's `errorCode` (normally `E0000006`).
+        error_code: Option<String>,
+    },
+    /// Okta's token endpoint refused the service app's token request.
+    #[error("{}", token_request_message(*status, error, description))]
+    TokenRequest {
+        /// HTTP status of the token endpoint's answer (0: no answer; nothing was sent to the API).
+        status: u16,
+        /// The OAuth `error`.
+        error: String,
+        /// The OAuth `error_description`.
+        description: String,
+    },
     /// The client cannot be built from its configuration.
     #[error("Okta client configuration: {0}")]
     Config(String),
@@ -77,6 +98,22 @@ fn api_message(code: Option<&str>, status: u16, summary: &str, causes: &[String]
     text
 }
 
+fn token_request_message(status: u16, error: &str, description: &str) -> String {
+    let detail = if description.is_empty() {
+        error.to_owned()
+    } else {
+        format!("{error}: {description}")
+    };
+    if status == 0 {
+        return format!(
+            "could not reach Okta's token endpoint ({detail}); the request was not sent"
+        );
+    }
+    format!(
+        "Okta refused the service app's token request (HTTP {status}, {detail}); check OKTA_SERVICE_CLIENT_ID, the key registered for the app and the scopes granted to it"
+    )
+}
+
 impl OktaError {
     /// A short machine-readable name for the kind of failure.
     pub fn kind(&self) -> &'static str {
@@ -88,6 +125,8 @@ impl OktaError {
             Self::BadResponse(_) => "bad_response",
             Self::Uncertain { .. } => "outcome_unknown",
             Self::InvalidRequest(_) => "invalid_argument",
+            Self::MissingScope { .. } => "missing_scope",
+            Self::TokenRequest { .. } => "okta_auth",
             Self::Config(_) => "config",
         }
     }
@@ -97,6 +136,8 @@ impl OktaError {
         match self {
             Self::Api { status, .. } => Some(*status),
             Self::RateLimited { .. } => Some(429),
+            Self::MissingScope { .. } => Some(403),
+            Self::TokenRequest { status, .. } => (*status != 0).then_some(*status),
             Self::Uncertain { cause, .. } => cause.status(),
             _ => None,
         }
@@ -105,9 +146,9 @@ impl OktaError {
     /// Okta's `errorCode`, if it sent one.
     pub fn error_code(&self) -> Option<&str> {
         match self {
-            Self::Api { error_code, .. } | Self::RateLimited { error_code, .. } => {
-                error_code.as_deref()
-            }
+            Self::Api { error_code, .. }
+            | Self::RateLimited { error_code, .. }
+            | Self::MissingScope { error_code, .. } => error_code.as_deref(),
             Self::Uncertain { cause, .. } => cause.error_code(),
             _ => None,
         }
@@ -146,6 +187,10 @@ impl OktaError {
                 obj.insert("errorCode".into(), json!(error_code));
                 obj.insert("errorSummary".into(), json!(error_summary));
                 obj.insert("retryAfterSeconds".into(), json!(reset_in.as_secs()));
+            }
+            Self::MissingScope { scope, error_code } => {
+                obj.insert("errorCode".into(), json!(error_code));
+                obj.insert("missingScope".into(), json!(scope));
             }
             Self::Uncertain { cause, .. } => {
                 if let Value::Object(inner) = cause.to_json() {

@@ -1,16 +1,19 @@
 //! The one Okta Management API client.
 //!
 //! Every Okta request of the tool server goes through [`OktaClient`], so the rules live in one
-//! place: the `SSWS` token header, a semaphore that bounds requests in flight
+//! place: the `Authorization` (an `SSWS` API token or a service app's DPoP-bound access token,
+//! see [`authorization`]), a semaphore that bounds requests in flight
 //! (`OKTA_CONCURRENT_LIMIT`), a timeout per request, retries (429 waits for Okta's reset time,
 //! 5xx and lost connections back off), Link-header pagination that never follows a link off the
 //! org, and per-tool-call counters for the audit line. Writes ([`OktaClient::write`]) are
 //! retried only when Okta cannot have processed them (`retry::write_may_retry`). Results stay `serde_json::Value`, so a
 //! field or enum value Okta adds tomorrow never breaks a tool.
 
+mod authorization;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod jose;
 mod pagination;
 mod path;
 pub(crate) mod projection;
@@ -25,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -35,6 +38,7 @@ use crate::metrics::{METRICS, okta_endpoint};
 use crate::traces;
 use tracing::Instrument;
 
+pub use authorization::{OktaCredentials, ServiceAppSettings};
 pub use error::OktaError;
 pub use pagination::{Page, after_cursor};
 pub use path::ApiPath;
@@ -109,8 +113,8 @@ tokio::task_local! {
 pub struct OktaConfig {
     /// The org, e.g. `https://example.okta.com` (`OKTA_ORG_URL`).
     pub org_url: Url,
-    /// The API token sent as `Authorization: SSWS …` (`OKTA_API_TOKEN`). Never logged.
-    pub api_token: String,
+    /// How to authenticate: an API token or a service app. Never logged.
+    pub credentials: OktaCredentials,
     /// Requests in flight at once (`OKTA_CONCURRENT_LIMIT`).
     pub concurrent_limit: usize,
     /// Timeout of one HTTP request, body included.
@@ -120,11 +124,11 @@ pub struct OktaConfig {
 }
 
 impl OktaConfig {
-    /// A configuration with the default limits.
+    /// A configuration with an API token and the default limits.
     pub fn new(org_url: Url, api_token: impl Into<String>) -> Self {
         Self {
             org_url,
-            api_token: api_token.into(),
+            credentials: OktaCredentials::ApiToken(api_token.into()),
             concurrent_limit: DEFAULT_CONCURRENT_LIMIT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_retries: DEFAULT_MAX_RETRIES,
@@ -136,7 +140,7 @@ impl fmt::Debug for OktaConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OktaConfig")
             .field("org_url", &self.org_url.as_str())
-            .field("api_token", &"<redacted>")
+            .field("credentials", &self.credentials)
             .field("concurrent_limit", &self.concurrent_limit)
             .field("request_timeout", &self.request_timeout)
             .field("max_retries", &self.max_retries)
@@ -147,6 +151,7 @@ impl fmt::Debug for OktaConfig {
 /// The Okta Management API client: one connection pool, one concurrency limit.
 pub struct OktaClient {
     http: reqwest::Client,
+    authorizer: authorization::Authorizer,
     org_url: Url,
     limiter: Semaphore,
     request_timeout: Duration,
@@ -187,21 +192,13 @@ impl OktaClient {
         }
         org_url.set_query(None);
         org_url.set_fragment(None);
-        let token = config.api_token.trim();
-        if token.is_empty() {
-            return Err(OktaError::Config("OKTA_API_TOKEN is empty".into()));
-        }
-        let mut auth = HeaderValue::from_str(&format!("SSWS {token}")).map_err(|_| {
-            OktaError::Config("OKTA_API_TOKEN contains characters not allowed in a header".into())
-        })?;
-        auth.set_sensitive(true);
+        let authorizer = authorization::Authorizer::new(config.credentials, &org_url)?;
         if config.concurrent_limit == 0 {
             return Err(OktaError::Config(
                 "OKTA_CONCURRENT_LIMIT must be at least 1".into(),
             ));
         }
         let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, auth);
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         // reqwest's rustls needs a process-wide provider; the binary installs ring first, and
         // this makes any other caller (tests, embedders) safe too. A second install is a no-op.
@@ -217,6 +214,7 @@ impl OktaClient {
             .map_err(|e| OktaError::Config(format!("HTTP client: {e}")))?;
         Ok(Self {
             http,
+            authorizer,
             org_url,
             limiter: Semaphore::new(config.concurrent_limit),
             request_timeout: config.request_timeout,
@@ -247,9 +245,10 @@ impl OktaClient {
     ) -> Result<Written, OktaError> {
         let url = self.url(path, query);
         let mut retries = 0;
+        let mut renewed = false;
         loop {
             let started = Instant::now();
-            let attempt = self.attempt(method.method(), &url).await;
+            let attempt = self.attempt(method.method(), &url).await?;
             let status = attempt.as_ref().map_or(0, |(status, _, _)| status.as_u16());
             record_attempt(status, attempt.as_ref().ok().map(|(_, h, _)| h));
             tracing::debug!(
@@ -260,6 +259,11 @@ impl OktaClient {
                 retry = retries,
                 "okta request"
             );
+            // A refused token means Okta did not process the write: safe to send again.
+            if self.renew_token(&attempt, &mut renewed).await {
+                continue;
+            }
+            missing_scope(&attempt)?;
             let exhausted = retries >= self.max_retries;
             let (status, headers, body) = match attempt {
                 Ok(answer) => answer,
@@ -413,9 +417,10 @@ impl OktaClient {
     /// One GET with the retry rules; the permit is held per attempt, never across a wait.
     async fn send(&self, url: &Url) -> Result<Answer, OktaError> {
         let mut retries = 0;
+        let mut renewed = false;
         loop {
             let started = Instant::now();
-            let attempt = self.attempt(Method::GET, url).await;
+            let attempt = self.attempt(Method::GET, url).await?;
             let status = attempt.as_ref().map_or(0, |(status, _, _)| status.as_u16());
             record_attempt(status, attempt.as_ref().ok().map(|(_, h, _)| h));
             tracing::debug!(
@@ -426,6 +431,10 @@ impl OktaClient {
                 retry = retries,
                 "okta request"
             );
+            if self.renew_token(&attempt, &mut renewed).await {
+                continue;
+            }
+            missing_scope(&attempt)?;
             let exhausted = retries >= self.max_retries;
             let wait = match attempt {
                 Ok((status, headers, body)) if status.is_success() => {
@@ -470,18 +479,35 @@ impl OktaClient {
         }
     }
 
-    async fn attempt(
-        &self,
-        method: Method,
-        url: &Url,
-    ) -> Result<(StatusCode, HeaderMap, Bytes), reqwest::Error> {
+    /// A 401 to a service app's token: try once more, with the nonce the API asked for or
+    /// with a new token (Okta may end a token before its `expires_in`, e.g. when the app's keys
+    /// change).
+    async fn renew_token(&self, attempt: &Attempt, renewed: &mut bool) -> bool {
+        let Ok((StatusCode::UNAUTHORIZED, headers, _)) = attempt else {
+            return false;
+        };
+        if !*renewed && self.authorizer.refused(headers).await {
+            *renewed = true;
+            return true;
+        }
+        false
+    }
+
+    /// One HTTP attempt; `Err` only when no authorization could be had (a service app's token
+    /// request failed), the inner result is the HTTP exchange.
+    async fn attempt(&self, method: Method, url: &Url) -> Result<Attempt, OktaError> {
+        let auth = self.authorizer.headers(&self.http, &method, url).await?;
         // The semaphore lives as long as the client and is never closed.
         let _permit = self.limiter.acquire().await.ok();
         let started = Instant::now();
         let method_name = method.clone();
         let span = traces::okta_request(method_name.as_str(), &okta_endpoint(url.path()));
         let attempt = async {
-            let response = self.http.request(method, url.clone()).send().await?;
+            let mut request = self.http.request(method, url.clone());
+            for (name, value) in auth {
+                request = request.header(name, value);
+            }
+            let response = request.send().await?;
             let status = response.status();
             let headers = response.headers().clone();
             // Kept as received: a page is ~380 KB, and a copy of it was 2% of a listing.
@@ -493,8 +519,32 @@ impl OktaClient {
         let status = attempt.as_ref().map_or(0, |(status, _, _)| status.as_u16());
         span.record("http.response.status_code", status);
         METRICS.okta_request(method_name.as_str(), url.path(), status, started.elapsed());
-        attempt
+        Ok(attempt)
     }
+}
+
+/// The outcome of one HTTP exchange with Okta.
+type Attempt = Result<(StatusCode, HeaderMap, Bytes), reqwest::Error>;
+
+/// Okta's 403 for a service app token without the scope an endpoint needs, as an error that
+/// names the scope.
+fn missing_scope(attempt: &Attempt) -> Result<(), OktaError> {
+    let Ok((StatusCode::FORBIDDEN, headers, body)) = attempt else {
+        return Ok(());
+    };
+    let Some(scope) = headers
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(authorization::insufficient_scope)
+    else {
+        return Ok(());
+    };
+    let parsed = error::OktaErrorBody::parse(body);
+    Err(OktaError::MissingScope {
+        scope: scope.chars().take(100).collect(),
+        error_code: parsed.code,
+    })
 }
 
 fn record_attempt(status: u16, headers: Option<&HeaderMap>) {

@@ -41,6 +41,25 @@ pub fn authorized(headers: &HeaderMap, token: &str) -> bool {
             == 0
 }
 
+/// An `SSWS` API token, or a service app's DPoP-bound token with the endpoint's scope; `Err` is
+/// Okta's answer (401, or 403 for a missing scope).
+fn access(state: &AppState, request: &Request) -> Result<(), Box<Response>> {
+    let headers = request.headers();
+    if authorized(headers, &state.api_token) {
+        return Ok(());
+    }
+    let dpop = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("dpop "));
+    if !dpop || state.service_app.is_none() {
+        return Err(Box::new(ApiError::InvalidToken.into_response()));
+    }
+    let full = full_path(request);
+    let api_path = full.strip_prefix("/api/v1").unwrap_or(&full);
+    crate::fake_okta::service_app::check_resource(state, headers, request.method(), &full, api_path)
+}
+
 fn epoch_seconds(now: SystemTime) -> u64 {
     now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -70,19 +89,16 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
 
     let now = SystemTime::now();
     let seconds = epoch_seconds(now);
-    let (mut response, budget): (Response, Budget) =
-        if !authorized(request.headers(), &state.api_token) {
-            (
-                ApiError::InvalidToken.into_response(),
-                traffic.peek(family, seconds),
-            )
-        } else {
-            match traffic.admit(family, seconds) {
-                Verdict::Serve(budget) => (next.run(request).await, budget),
-                Verdict::RateLimited(budget) => (ApiError::RateLimited.into_response(), budget),
-                Verdict::Unavailable(budget) => (ApiError::Unavailable.into_response(), budget),
-            }
-        };
+    let (mut response, budget): (Response, Budget) = if let Err(refused) = access(&state, &request)
+    {
+        (*refused, traffic.peek(family, seconds))
+    } else {
+        match traffic.admit(family, seconds) {
+            Verdict::Serve(budget) => (next.run(request).await, budget),
+            Verdict::RateLimited(budget) => (ApiError::RateLimited.into_response(), budget),
+            Verdict::Unavailable(budget) => (ApiError::Unavailable.into_response(), budget),
+        }
+    };
     traffic.record_status(response.status().as_u16());
 
     set_header(

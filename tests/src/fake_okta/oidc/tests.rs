@@ -34,6 +34,7 @@ fn app_with(oidc: OidcSettings) -> Router {
         rate_limit_reset_secs: 60,
         oidc,
         event_hook: Default::default(),
+        service_app: Default::default(),
     };
     router(state(&settings, dataset().clone(), "127.0.0.1:1".into()))
 }

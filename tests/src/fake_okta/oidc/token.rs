@@ -85,6 +85,10 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if server == AuthServer::Org && crate::fake_okta::service_app::is_service_request(&state, &body)
+    {
+        return crate::fake_okta::service_app::token(State(state), headers, body).await;
+    }
     let Some(provider) = &state.oidc else {
         return StatusCode::NOT_FOUND.into_response();
     };
