@@ -18,46 +18,17 @@ import asyncio
 import json
 import sys
 
-import httpx2
 from mcp.client import Client
-from mcp.client.auth import OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientMetadata
 
-from oauth_browser import (
-    REDIRECT_URI,
-    MemoryStorage,
-    authorize_in_browser,
-    callback,
-    on_request,
-    on_response,
-    report,
-    step,
-)
+from oauth_browser import logged_in_http, report, step
 
 mcp_url = sys.argv[1]
 extra_calls = int(sys.argv[2]) if len(sys.argv) > 2 else 0
 
 
 async def main() -> None:
-    provider = OAuthClientProvider(
-        server_url=mcp_url,
-        client_metadata=OAuthClientMetadata(
-            client_name="okta-mcp Python SDK test client",
-            redirect_uris=[REDIRECT_URI],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
-        storage=MemoryStorage(),
-        redirect_handler=authorize_in_browser,
-        callback_handler=callback,
-    )
-    http = httpx2.AsyncClient(
-        auth=provider,
-        timeout=httpx2.Timeout(30, read=300),
-        event_hooks={"request": [on_request], "response": [on_response]},
-    )
+    http = logged_in_http(mcp_url, "okta-mcp Python SDK test client")
     async with http:
         async with Client(streamable_http_client(mcp_url, http_client=http)) as client:
             session = client.session

@@ -9,8 +9,8 @@ import re
 from urllib.parse import parse_qs, urljoin, urlparse
 
 import httpx2
-from mcp.client.auth import AuthorizationCodeResult
-from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
+from mcp.shared.auth import OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
 
@@ -148,3 +148,26 @@ async def on_response(response: httpx2.Response) -> None:
             if response.status_code == 401:
                 exchange["www_authenticate"] = response.headers.get("www-authenticate")
             break
+
+
+def logged_in_http(mcp_url: str, client_name: str) -> httpx2.AsyncClient:
+    """An HTTP client for the MCP SDK that registers `client_name` (a public client), logs in
+    through the browser above when the proxy asks, and records every exchange."""
+    provider = OAuthClientProvider(
+        server_url=mcp_url,
+        client_metadata=OAuthClientMetadata(
+            client_name=client_name,
+            redirect_uris=[REDIRECT_URI],
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+            token_endpoint_auth_method="none",
+        ),
+        storage=MemoryStorage(),
+        redirect_handler=authorize_in_browser,
+        callback_handler=callback,
+    )
+    return httpx2.AsyncClient(
+        auth=provider,
+        timeout=httpx2.Timeout(30, read=300),
+        event_hooks={"request": [on_request], "response": [on_response]},
+    )
