@@ -733,6 +733,18 @@ pub async fn node_client(script: &str, args: &[&str]) -> Value {
     })
 }
 
+/// The viewer's tools in `policies/everything.toml` (server-everything's tools a viewer may use).
+pub const EVERYTHING_VIEWER_TOOLS: [&str; 8] = [
+    "echo",
+    "get-annotated-message",
+    "get-resource-links",
+    "get-resource-reference",
+    "get-structured-content",
+    "get-sum",
+    "get-tiny-image",
+    "trigger-long-running-operation",
+];
+
 /// The pinned `@modelcontextprotocol/server-everything` over stdio, as a command line.
 pub fn everything_server_command() -> Vec<String> {
     let script = workspace_root()

@@ -12,26 +12,14 @@
 use std::time::{Duration, Instant};
 
 use okta_mcp_tests::harness::{
-    McpClient, NodeScript, WrapServer, WrapStack, everything_server_command, http_client,
-    initialize_as, initialize_body, rss_kib,
+    EVERYTHING_VIEWER_TOOLS, McpClient, NodeScript, WrapServer, WrapStack,
+    everything_server_command, http_client, initialize_as, initialize_body, rss_kib,
 };
 use serde_json::{Value, json};
 
 const POLICY: &str = "policies/everything.toml";
 const SCRIPT: &str = "wrap-flow.mjs";
 const NODE_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The viewer's tools in policies/everything.toml.
-const VIEWER: [&str; 8] = [
-    "echo",
-    "get-annotated-message",
-    "get-resource-links",
-    "get-resource-reference",
-    "get-structured-content",
-    "get-sum",
-    "get-tiny-image",
-    "trigger-long-running-operation",
-];
 
 async fn stack(flags: &[&str]) -> WrapStack {
     WrapStack::start(POLICY, flags, &everything_server_command()).await
@@ -64,7 +52,7 @@ async fn roles_filter_the_wrapped_tools_and_refused_calls_look_like_unknown_tool
     let stack = stack(&[]).await;
 
     let alice = run(&stack, "alice@example.com", &["basic"]).await;
-    assert_eq!(strings(&alice["tools"]), VIEWER, "{alice}");
+    assert_eq!(strings(&alice["tools"]), EVERYTHING_VIEWER_TOOLS, "{alice}");
     // Refused without reaching the child, yet answered exactly as the child answers a tool
     // that does not exist: the same shape and text, with the name swapped.
     let refused = alice["refused"].to_string();
@@ -88,8 +76,11 @@ async fn roles_filter_the_wrapped_tools_and_refused_calls_look_like_unknown_tool
 
     let carol = run(&stack, "carol@example.com", &["basic"]).await;
     let all = strings(&carol["tools"]);
-    assert!(all.len() > VIEWER.len(), "{carol}");
-    for tool in VIEWER.iter().chain(&["get-env", "gzip-file-as-resource"]) {
+    assert!(all.len() > EVERYTHING_VIEWER_TOOLS.len(), "{carol}");
+    for tool in EVERYTHING_VIEWER_TOOLS
+        .iter()
+        .chain(&["get-env", "gzip-file-as-resource"])
+    {
         assert!(all.iter().any(|t| t == tool), "carol lacks {tool}: {all:?}");
     }
     // The super-admin may call get-env: the child's environment holds none of our secrets.
@@ -194,7 +185,7 @@ async fn recover(stack: &WrapStack, between: impl AsyncFnOnce()) -> Value {
         "the ended session is gone: {report}"
     );
     assert_eq!(report["after"], "Echo: three", "recovered: {report}");
-    assert_eq!(report["toolsAfter"], VIEWER.len());
+    assert_eq!(report["toolsAfter"], EVERYTHING_VIEWER_TOOLS.len());
     report
 }
 
@@ -348,7 +339,7 @@ async fn sessions_belong_to_their_subject_and_delete_ends_the_child() {
     let server = wrap_server(POLICY, &[]).await;
     let mut alice = McpClient::new(&server.mcp_url, "viewer", "00u-alice");
     alice.initialize().await;
-    assert_eq!(alice.tool_names().await, VIEWER);
+    assert_eq!(alice.tool_names().await, EVERYTHING_VIEWER_TOOLS);
 
     let mut mallory = McpClient::new(&server.mcp_url, "super-admin", "00u-mallory");
     mallory.session_id = alice.session_id.clone();
@@ -374,7 +365,10 @@ async fn sessions_belong_to_their_subject_and_delete_ends_the_child() {
     // A second initialize in a session is refused, and the session goes on.
     let again = alice.post(&initialize_body(1)).await;
     assert_eq!(again.status, 400, "{again:?}");
-    assert_eq!(alice.tool_names().await.len(), VIEWER.len());
+    assert_eq!(
+        alice.tool_names().await.len(),
+        EVERYTHING_VIEWER_TOOLS.len()
+    );
 
     // Without identity headers: 401, as for serve.
     let anonymous = alice
@@ -545,7 +539,7 @@ async fn the_child_sees_only_the_environment_it_is_given() {
     names.sort_unstable();
     assert_eq!(names, expected, "nothing else");
     // And the Node server works with that.
-    assert_eq!(client.tool_names().await, VIEWER);
+    assert_eq!(client.tool_names().await, EVERYTHING_VIEWER_TOOLS);
     assert_eq!(
         client.call("echo", json!({"message": "env"})).await["result"]["content"][0]["text"],
         "Echo: env"
@@ -687,7 +681,10 @@ async fn measure_idle_session_memory_and_time_to_first_tools_list() {
         let mut client = McpClient::new(&server.mcp_url, "viewer", &format!("00u-warm-{n}"));
         let started = Instant::now();
         client.initialize().await;
-        assert_eq!(client.tool_names().await.len(), VIEWER.len());
+        assert_eq!(
+            client.tool_names().await.len(),
+            EVERYTHING_VIEWER_TOOLS.len()
+        );
         times.push(started.elapsed());
         let mut delete = http_client().delete(&server.mcp_url).header(
             "mcp-session-id",

@@ -8,24 +8,13 @@
 use std::time::{Duration, Instant};
 
 use okta_mcp_tests::harness::{
-    Answer, McpClient, WrapServer, WrapStack, everything_server_command, workspace_root,
+    Answer, EVERYTHING_VIEWER_TOOLS, McpClient, WrapServer, WrapStack, everything_server_command,
+    workspace_root,
 };
 use serde_json::{Value, json};
 
 const POLICY: &str = "policies/everything.toml";
 const MODERN: &str = "2026-07-28";
-
-/// The viewer's tools in policies/everything.toml.
-const VIEWER: [&str; 8] = [
-    "echo",
-    "get-annotated-message",
-    "get-resource-links",
-    "get-resource-reference",
-    "get-structured-content",
-    "get-sum",
-    "get-tiny-image",
-    "trigger-long-running-operation",
-];
 
 fn meta() -> Value {
     json!({
@@ -101,7 +90,7 @@ async fn stateless_clients_discover_list_and_call_tools_with_the_role_policy() {
     assert_eq!(found["resultType"], "complete", "{discover}");
 
     let list = result(&alice, 2, "tools/list", json!({})).await;
-    assert_eq!(names(&list), VIEWER, "{list}");
+    assert_eq!(names(&list), EVERYTHING_VIEWER_TOOLS, "{list}");
     // What a 2026-07-28 list result has and the child's does not.
     assert_eq!(list["result"]["resultType"], "complete", "{list}");
     assert_eq!(list["result"]["ttlMs"], 0, "{list}");
@@ -166,7 +155,7 @@ async fn stateless_clients_discover_list_and_call_tools_with_the_role_policy() {
     let carol = client(&server.mcp_url, "super-admin", "00u-carol");
     let all = names(&result(&carol, 1, "tools/list", json!({})).await);
     assert!(
-        all.len() > VIEWER.len() && all.contains(&"get-env".to_owned()),
+        all.len() > EVERYTHING_VIEWER_TOOLS.len() && all.contains(&"get-env".to_owned()),
         "{all:?}"
     );
     assert_eq!(server.children().len(), 2);
@@ -282,7 +271,10 @@ async fn stateless_requests_without_a_valid_meta_envelope_are_refused() {
                       "params": {"_meta": anonymous}});
     let listed = alice.post_raw(&body, &headers).await;
     assert_eq!(listed.status, 200, "{listed:?}");
-    assert_eq!(names(&listed.message.expect("an answer")), VIEWER);
+    assert_eq!(
+        names(&listed.message.expect("an answer")),
+        EVERYTHING_VIEWER_TOOLS
+    );
 }
 
 #[tokio::test]
@@ -316,7 +308,7 @@ async fn the_warm_child_counts_against_the_limits_and_idles_out() {
     .await;
     let alice = client(&server.mcp_url, "viewer", "00u-alice");
     let list = result(&alice, 1, "tools/list", json!({})).await;
-    assert_eq!(names(&list), VIEWER);
+    assert_eq!(names(&list), EVERYTHING_VIEWER_TOOLS);
     // Her one slot is taken by the warm child: a session of hers is refused.
     let mut session = McpClient::new(&server.mcp_url, "viewer", "00u-alice");
     let refused = session
@@ -375,7 +367,7 @@ async fn the_python_sdk_client_goes_stateless_through_the_proxy() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert_eq!(tools, VIEWER, "{report}");
+    assert_eq!(tools, EVERYTHING_VIEWER_TOOLS, "{report}");
     assert_eq!(report["echo"], "Echo: from python", "{report}");
     assert_eq!(report["refused_is_error"], true, "{report}");
     assert!(
