@@ -286,20 +286,25 @@ async fn no_service_app_secret_reaches_a_log_at_trace_level() {
     client.initialize().await;
     client.call_ok("list_okta_users", json!({"limit": 2})).await;
     let stats_url = format!("{}/__fake/service-app", okta.url);
-    let stats: serde_json::Value = http_client()
-        .get(&stats_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut tokens: Vec<String> = stats["issued"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_owned())
-        .collect();
+    // The fake org's service-app counters and every access token it issued so far.
+    let issued = || async {
+        let stats: serde_json::Value = http_client()
+            .get(&stats_url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let tokens: Vec<String> = stats["issued"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_owned())
+            .collect();
+        (stats, tokens)
+    };
+    let (_, mut tokens) = issued().await;
     http_client()
         .post(format!("{}/__fake/service-app/revoke", okta.url))
         .send()
@@ -310,21 +315,8 @@ async fn no_service_app_secret_reaches_a_log_at_trace_level() {
         .await;
     let missing = client.call("list_okta_network_zones", json!({})).await;
     assert_eq!(missing["result"]["isError"], true, "{missing}");
-    let stats: serde_json::Value = http_client()
-        .get(&stats_url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    tokens.extend(
-        stats["issued"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t.as_str().unwrap().to_owned()),
-    );
+    let (stats, more) = issued().await;
+    tokens.extend(more);
     assert_eq!(tokens.len(), 2, "{stats}");
     assert_eq!(stats["nonce_challenges"], 1, "{stats}");
     tokio::time::sleep(Duration::from_millis(100)).await;
