@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
-    CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreGenderClaim, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
     CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
@@ -35,6 +35,8 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
+
+use crate::jws::{self, VerifiedJwt};
 
 /// What the proxy must remember between sending the browser to Okta and Okta's callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +95,26 @@ pub trait UpstreamLogin: Send + Sync {
     async fn refresh(&self, refresh_token: &str) -> Result<UpstreamIdentity, LoginError>;
     /// Whether discovery has completed (readiness).
     fn ready(&self) -> bool;
+    /// Verifies a JWT Okta signed (an ID-JAG): its signature against the issuer's keys (read
+    /// again once when its key is unknown: Okta rotates keys) and `iss` = the issuer. The other
+    /// claims are the caller's to check.
+    async fn verify_signed(&self, jwt: &str) -> Result<VerifiedJwt, SignedJwtError> {
+        let _ = jwt;
+        Err(SignedJwtError::Refused(
+            "this server does not check assertions signed by Okta".into(),
+        ))
+    }
+}
+
+/// Why a JWT Okta should have signed was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SignedJwtError {
+    /// Okta's keys cannot be read now (discovery pending, network): try again later.
+    #[error(transparent)]
+    Unavailable(LoginError),
+    /// The JWT is not Okta's; the text says why and names no token content.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Scopes asked of Okta unless configured otherwise (`openid` is always sent).
@@ -252,6 +274,8 @@ pub struct OktaLogin {
     http: reqwest::Client,
     /// Built from discovery; `None` until [`OktaLogin::discover`] succeeds.
     client: RwLock<Option<Arc<OktaClient>>>,
+    /// The issuer's signing keys from the last discovery, for JWTs other than ID tokens.
+    keys: RwLock<Option<Arc<CoreJsonWebKeySet>>>,
     last_key_refresh: Mutex<Option<Instant>>,
 }
 
@@ -306,6 +330,7 @@ impl OktaLogin {
             scopes,
             http,
             client: RwLock::new(None),
+            keys: RwLock::new(None),
             last_key_refresh: Mutex::new(None),
         })
     }
@@ -339,6 +364,8 @@ impl OktaLogin {
             )));
         }
         let keys = metadata.jwks().keys().len();
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) =
+            Some(Arc::new(metadata.jwks().clone()));
         let client = OktaClient::from_provider_metadata(
             metadata,
             self.client_id.clone(),
@@ -492,6 +519,44 @@ impl OktaLogin {
 
 #[async_trait]
 impl UpstreamLogin for OktaLogin {
+    async fn verify_signed(&self, jwt: &str) -> Result<VerifiedJwt, SignedJwtError> {
+        let keys = || {
+            self.keys
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .ok_or_else(|| {
+                    SignedJwtError::Unavailable(LoginError::NotReady(format!(
+                        "no answer yet from {}",
+                        self.issuer.as_str()
+                    )))
+                })
+        };
+        let verified = match jws::verify(jwt, &*keys()?) {
+            Err(jws::JwsError::UnknownKey) if self.may_refresh_keys() => {
+                tracing::info!(
+                    "an assertion names an Okta key we do not know; reading Okta's keys again"
+                );
+                self.discover().await.map_err(SignedJwtError::Unavailable)?;
+                jws::verify(jwt, &*keys()?)
+            }
+            other => other,
+        }
+        .map_err(|e| {
+            SignedJwtError::Refused(format!(
+                "the assertion is not signed by {}: {e}",
+                self.issuer.as_str()
+            ))
+        })?;
+        match jws::string_claim(&verified.claims, "iss") {
+            Some(iss) if iss == self.issuer.as_str() => Ok(verified),
+            _ => Err(SignedJwtError::Refused(format!(
+                "the assertion's iss is not {}",
+                self.issuer.as_str()
+            ))),
+        }
+    }
+
     fn start(&self) -> Result<LoginStart, LoginError> {
         let client = self.client()?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();

@@ -86,6 +86,15 @@ impl AuthServer {
             }
             Err(error) => return error.page(),
         };
+        if client.preregistered.is_some()
+            && !client.grant_types.iter().any(|g| g == "authorization_code")
+        {
+            return pages::error_page(
+                StatusCode::BAD_REQUEST,
+                "App not allowed here",
+                "This app is registered by the administrator for grants without a sign-in page (its CLIENTS_FILE entry does not list authorization_code).",
+            );
+        }
         let (redirect_uri, redirect_uri_given) = match params.get("redirect_uri") {
             Some(uri) if client.redirect_uri_matches(uri) => (uri.to_owned(), true),
             Some(_) => {

@@ -390,6 +390,7 @@ pub(super) fn client_from_document(
         client_name,
         scope,
         issued_at: now,
+        preregistered: None,
     })
 }
 

@@ -9,7 +9,9 @@ use url::{Host, Url};
 
 use super::client_metadata::{ResolveError, is_url_client_id};
 use super::params::Params;
+use super::preregistered::PRIVATE_KEY_JWT;
 use super::{AuthServer, now, oauth_error, store_unavailable};
+use crate::jws;
 use crate::tokens::{same_text, sha256_b64};
 use crate::web::{WebRequest, WebResponse};
 
@@ -30,6 +32,9 @@ pub(super) struct RegisteredClient {
     pub client_name: Option<String>,
     pub scope: Option<String>,
     pub issued_at: i64,
+    /// What `CLIENTS_FILE` adds for a client listed there (never stored).
+    #[serde(skip)]
+    pub preregistered: Option<std::sync::Arc<super::preregistered::Preregistered>>,
 }
 
 impl RegisteredClient {
@@ -203,6 +208,58 @@ impl From<crate::store::StoreError> for FindClientError {
     }
 }
 
+/// `client_assertion_type` of `private_key_jwt` (RFC 7523 §2.2).
+pub(super) const CLIENT_ASSERTION_TYPE: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Longest a client assertion may be valid for (from now to `exp`).
+const MAX_ASSERTION_LIFETIME: i64 = 10 * 60;
+/// Clock difference tolerated on `exp`, `iat` and `nbf` of assertions.
+pub(super) const CLOCK_SKEW: i64 = 60;
+
+/// `sub` of a JWT, without checking anything.
+fn unverified_subject(jwt: &str) -> Option<String> {
+    if jwt.len() > jws::MAX_JWT {
+        return None;
+    }
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims["sub"].as_str().map(str::to_owned)
+}
+
+/// Checks `exp` (required, in the future, at most `max_lifetime` from now), `iat` and `nbf`
+/// (if present, not in the future), with [`CLOCK_SKEW`]; returns `exp`.
+pub(super) fn check_lifetime(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    now: i64,
+    max_lifetime: i64,
+) -> Result<i64, String> {
+    let Some(exp) = jws::time_claim(claims, "exp") else {
+        return Err("exp is missing".into());
+    };
+    if exp + CLOCK_SKEW <= now {
+        return Err("it has expired (exp)".into());
+    }
+    if exp > now + max_lifetime + CLOCK_SKEW {
+        return Err(format!(
+            "exp is more than {max_lifetime} s away; use a short-lived assertion"
+        ));
+    }
+    for name in ["iat", "nbf"] {
+        match claims.get(name) {
+            None => {}
+            Some(value) => match value.as_i64() {
+                Some(t) if t <= now + CLOCK_SKEW => {}
+                Some(_) => return Err(format!("{name} is in the future")),
+                None => return Err(format!("{name} is not a number")),
+            },
+        }
+    }
+    Ok(exp)
+}
+
 /// What a client showed at `/token` or `/revoke` to say who it is.
 struct Credentials {
     client_id: String,
@@ -245,12 +302,16 @@ pub(super) fn basic_credentials(request: &WebRequest) -> Result<Option<(String, 
 
 impl AuthServer {
     /// Authenticates the client of a `/token` or `/revoke` request (RFC 6749 §2.3): by
-    /// `client_secret_basic`, `client_secret_post`, or just `client_id` for public clients.
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` (RFC 7523 §2.2, clients of
+    /// `CLIENTS_FILE` with keys), or just `client_id` for public clients.
     pub(super) async fn authenticate_client(
         &self,
         request: &WebRequest,
         form: &Params,
     ) -> Result<RegisteredClient, WebResponse> {
+        if form.get("client_assertion").is_some() || form.get("client_assertion_type").is_some() {
+            return self.authenticate_by_assertion(request, form).await;
+        }
         let credentials = match basic_credentials(request) {
             Err(()) => {
                 return Err(invalid_client(
@@ -287,26 +348,15 @@ impl AuthServer {
                 None => return Err(invalid_client("client_id is missing", false)),
             },
         };
-        if credentials.client_id.len() > MAX_CLIENT_ID && !is_url_client_id(&credentials.client_id)
-        {
+        let client = self
+            .known_client(&credentials.client_id, credentials.basic)
+            .await?;
+        if client.token_endpoint_auth_method == PRIVATE_KEY_JWT {
             return Err(invalid_client(
-                "unknown client; register again",
+                "this client authenticates with private_key_jwt (client_assertion), not a secret",
                 credentials.basic,
             ));
         }
-        let client = match self.find_client(&credentials.client_id).await {
-            Ok(client) => client,
-            Err(FindClientError::Store(error)) => return Err(store_unavailable(error)),
-            Err(FindClientError::Refused(why)) => {
-                return Err(invalid_client(&why, credentials.basic));
-            }
-        };
-        let Some(client) = client else {
-            return Err(invalid_client(
-                "unknown client; register again",
-                credentials.basic,
-            ));
-        };
         if let Some(expected) = &client.secret_hash {
             let presented = credentials.secret.as_deref().unwrap_or("");
             if presented.is_empty() || !same_text(&sha256_b64(presented), expected) {
@@ -319,12 +369,110 @@ impl AuthServer {
         Ok(client)
     }
 
+    /// The client `client_id` for `/token` or `/revoke`; `invalid_client` when unknown.
+    async fn known_client(
+        &self,
+        client_id: &str,
+        basic: bool,
+    ) -> Result<RegisteredClient, WebResponse> {
+        if client_id.len() > MAX_CLIENT_ID && !is_url_client_id(client_id) {
+            return Err(invalid_client("unknown client; register again", basic));
+        }
+        match self.find_client(client_id).await {
+            Ok(Some(client)) => Ok(client),
+            Ok(None) => Err(invalid_client("unknown client; register again", basic)),
+            Err(FindClientError::Store(error)) => Err(store_unavailable(error)),
+            Err(FindClientError::Refused(why)) => Err(invalid_client(&why, basic)),
+        }
+    }
+
+    /// `private_key_jwt`: a JWT the client signed with a key `CLIENTS_FILE` lists for it, for
+    /// us (`aud` = our issuer, as RFC 7523bis asks), short-lived and used once (`jti`).
+    async fn authenticate_by_assertion(
+        &self,
+        request: &WebRequest,
+        form: &Params,
+    ) -> Result<RegisteredClient, WebResponse> {
+        let refuse = |why: &str| invalid_client(why, false);
+        if request.header("authorization").is_some() || form.get("client_secret").is_some() {
+            return Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "use one client authentication method, not two",
+            ));
+        }
+        if form.get("client_assertion_type") != Some(CLIENT_ASSERTION_TYPE) {
+            return Err(refuse(&format!(
+                "client_assertion_type must be {CLIENT_ASSERTION_TYPE}"
+            )));
+        }
+        let Some(assertion) = form.get("client_assertion") else {
+            return Err(refuse("client_assertion is missing"));
+        };
+        // The client is named by the assertion's `sub` (RFC 7523 §3); read before the signature
+        // is checked, only to find the keys to check it with.
+        let claimed = unverified_subject(assertion)
+            .ok_or_else(|| refuse("client_assertion is not a JWT with a sub claim"))?;
+        if form.get("client_id").is_some_and(|id| id != claimed) {
+            return Err(refuse("client_id differs from the client_assertion's sub"));
+        }
+        let client = self.known_client(&claimed, false).await?;
+        let Some(keys) = client.preregistered.as_ref().and_then(|p| p.keys.as_ref()) else {
+            return Err(refuse(
+                "this client has no keys for private_key_jwt; authenticate with its secret",
+            ));
+        };
+        let verified = jws::verify(assertion, keys)
+            .map_err(|e| refuse(&format!("client_assertion refused: {e}")))?;
+        let claims = &verified.claims;
+        let now = now();
+        let id = client.client_id.as_str();
+        if jws::string_claim(claims, "iss") != Some(id)
+            || jws::string_claim(claims, "sub") != Some(id)
+        {
+            return Err(refuse(
+                "client_assertion: iss and sub must both be the client_id",
+            ));
+        }
+        if !jws::audience_is(claims, &self.issuer) {
+            return Err(refuse(&format!(
+                "client_assertion: aud must be {:?} (this server's issuer)",
+                self.issuer
+            )));
+        }
+        let exp = check_lifetime(claims, now, MAX_ASSERTION_LIFETIME)
+            .map_err(|why| refuse(&format!("client_assertion: {why}")))?;
+        let Some(jti) =
+            jws::string_claim(claims, "jti").filter(|j| !j.is_empty() && j.len() <= 256)
+        else {
+            return Err(refuse("client_assertion: jti is missing"));
+        };
+        let key = format!("assertion-jti:{}", sha256_b64(&format!("{id}\n{jti}")));
+        let ttl =
+            std::time::Duration::from_secs(u64::try_from(exp - now + CLOCK_SKEW).unwrap_or(1));
+        if !self
+            .store
+            .put_new(&key, "1", ttl)
+            .await
+            .map_err(store_unavailable)?
+        {
+            tracing::warn!(client_id = %id, "client assertion replayed");
+            return Err(refuse(
+                "client_assertion was already used (jti); sign a new one",
+            ));
+        }
+        Ok(client)
+    }
+
     /// The client `client_id`: registered here, or (for an https URL) described by its
     /// client ID metadata document. `Ok(None)`: unknown.
     pub(super) async fn find_client(
         &self,
         client_id: &str,
     ) -> Result<Option<RegisteredClient>, FindClientError> {
+        if let Some(client) = self.preregistered.get(client_id) {
+            return Ok(Some(client.clone()));
+        }
         if is_url_client_id(client_id) {
             let Some(documents) = &self.client_documents else {
                 return Err(FindClientError::Refused(
@@ -383,6 +531,7 @@ mod tests {
             client_name: None,
             scope: None,
             issued_at: 0,
+            preregistered: None,
         }
     }
 

@@ -44,6 +44,7 @@ pub fn redirect_uri_matches(registered: &[String], requested: &str) -> bool {
         client_name: None,
         scope: None,
         issued_at: 0,
+        preregistered: None,
     }
     .redirect_uri_matches(requested)
 }

@@ -3,7 +3,11 @@
 use http::{Method, StatusCode, header};
 use serde_json::json;
 
+use super::preregistered::{CLIENT_CREDENTIALS, JWT_BEARER, PRIVATE_KEY_JWT};
 use super::{AuthServer, cors, method_not_allowed, preflight};
+
+/// The ID-JAG profile of the jwt-bearer grant (draft-ietf-oauth-identity-assertion-authz-grant).
+const ID_JAG_PROFILE: &str = "urn:ietf:params:oauth:grant-profile:id-jag";
 use crate::web::{WebRequest, WebResponse};
 
 /// Scopes we grant: `mcp` (use the MCP server) and `offline_access` (clients ask for it).
@@ -27,8 +31,19 @@ impl AuthServer {
     pub(super) fn authorization_server_metadata(&self, request: &WebRequest) -> WebResponse {
         let issuer = &self.issuer;
         let documents = self.client_documents.is_some();
+        let mut grants = vec!["authorization_code", "refresh_token"];
+        let mut auth_methods = vec!["none", "client_secret_post", "client_secret_basic"];
+        for grant in [JWT_BEARER, CLIENT_CREDENTIALS] {
+            if self.preregistered.any_allows(grant) {
+                grants.push(grant);
+            }
+        }
+        let keyed = self.preregistered.any_keys();
+        if keyed {
+            auth_methods.push(PRIVATE_KEY_JWT);
+        }
         self.metadata_answer(request, || {
-            json!({
+            let mut document = json!({
                 "issuer": issuer,
                 "authorization_endpoint": format!("{issuer}/authorize"),
                 "token_endpoint": format!("{issuer}/token"),
@@ -36,14 +51,22 @@ impl AuthServer {
                 "revocation_endpoint": format!("{issuer}/revoke"),
                 "response_types_supported": ["code"],
                 "response_modes_supported": ["query"],
-                "grant_types_supported": ["authorization_code", "refresh_token"],
+                "grant_types_supported": grants,
                 "code_challenge_methods_supported": ["S256"],
-                "token_endpoint_auth_methods_supported": ["none", "client_secret_post", "client_secret_basic"],
+                "token_endpoint_auth_methods_supported": auth_methods,
                 "revocation_endpoint_auth_methods_supported": ["none", "client_secret_post", "client_secret_basic"],
                 "scopes_supported": SCOPES,
                 "authorization_response_iss_parameter_supported": true,
                 "client_id_metadata_document_supported": documents,
-            })
+            });
+            if grants.contains(&JWT_BEARER) {
+                document["authorization_grant_profiles_supported"] = json!([ID_JAG_PROFILE]);
+            }
+            if keyed {
+                document["token_endpoint_auth_signing_alg_values_supported"] =
+                    json!(["RS256", "PS256", "ES256", "EdDSA"]);
+            }
+            document
         })
     }
 

@@ -29,7 +29,13 @@
 //!
 //! Same-origin web apps use `/oauth/login` and `/oauth/logout` instead, which end in the
 //! signed session cookie (`session_cookie`) rather than a code.
+//!
+//! Clients an operator lists in `CLIENTS_FILE` (`preregistered`) have two more ways in at
+//! `/token`, with no consent page: an ID-JAG Okta issued for the user (`assertion_grants`,
+//! Enterprise-Managed Authorization) and `client_credentials` for an agent the file maps to
+//! one role.
 
+mod assertion_grants;
 mod authorize;
 mod browser;
 mod callback;
@@ -40,6 +46,7 @@ mod limits;
 mod metadata;
 mod pages;
 mod params;
+pub mod preregistered;
 mod register;
 mod revoke;
 mod session_check;
@@ -60,6 +67,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use crate::okta_directory::UserDirectory;
 use crate::okta_login::UpstreamLogin;
 use crate::revocations::{Cutoff, Revocations};
 use crate::roles::RoleMap;
@@ -72,6 +80,7 @@ use limits::SourceLimits;
 pub use client_metadata::{
     ClientMetadataDocuments, ClientMetadataSettings, ClientMetadataSetupError,
 };
+pub use preregistered::{ClientsFileError, PreregisteredClients};
 
 /// How long a pending consent, a pending Okta login and one of our codes live.
 const SHORT_LIVED: Duration = Duration::from_secs(10 * 60);
@@ -193,6 +202,10 @@ pub struct AuthServer {
     limits: SourceLimits,
     /// Client ID Metadata Documents; `None` when they are turned off.
     client_documents: Option<Arc<ClientMetadataDocuments>>,
+    /// The clients of `CLIENTS_FILE` (none without it).
+    preregistered: PreregisteredClients,
+    /// Where an ID-JAG's user's status and groups are read when it carries no `groups` claim.
+    directory: Option<Arc<dyn UserDirectory>>,
 }
 
 impl AuthServer {
@@ -226,6 +239,8 @@ impl AuthServer {
             previous_csrf_keys: previous(&settings, "consent-csrf"),
             limits: SourceLimits::new(settings.anonymous_per_minute),
             client_documents: None,
+            preregistered: PreregisteredClients::default(),
+            directory: None,
             issuer,
             resource,
             revocations: Arc::new(Revocations::new(store.clone())),
@@ -235,6 +250,18 @@ impl AuthServer {
             secure_cookies,
             settings,
         }
+    }
+
+    /// Knows the clients of `CLIENTS_FILE`.
+    pub fn with_preregistered_clients(mut self, clients: PreregisteredClients) -> Self {
+        self.preregistered = clients;
+        self
+    }
+
+    /// Reads users' status and groups at Okta (for ID-JAGs without a `groups` claim).
+    pub fn with_directory(mut self, directory: Arc<dyn UserDirectory>) -> Self {
+        self.directory = Some(directory);
+        self
     }
 
     /// Accepts clients whose `client_id` is the https URL of their metadata document.

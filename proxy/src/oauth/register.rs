@@ -210,6 +210,7 @@ impl AuthServer {
             client_name: metadata.client_name,
             scope: metadata.scope,
             issued_at,
+            preregistered: None,
         };
         if let Err(error) = self
             .save(

@@ -194,22 +194,45 @@ impl Harness {
         Self::with_url(PUBLIC, adjust, store)
     }
 
+    /// A harness whose server knows the clients of the clients file `toml`.
+    pub(crate) fn with_clients(toml: &str) -> Self {
+        let clients = super::PreregisteredClients::from_toml_str(
+            toml,
+            "test clients",
+            std::path::Path::new("."),
+        )
+        .unwrap();
+        Self::build(PUBLIC, |_| {}, MemoryStore::default(), clients)
+    }
+
     pub(crate) fn with_url(
         public: &str,
         adjust: impl FnOnce(&mut OAuthSettings),
         store: MemoryStore,
+    ) -> Self {
+        Self::build(
+            public,
+            adjust,
+            store,
+            super::PreregisteredClients::default(),
+        )
+    }
+
+    fn build(
+        public: &str,
+        adjust: impl FnOnce(&mut OAuthSettings),
+        store: MemoryStore,
+        clients: super::PreregisteredClients,
     ) -> Self {
         let mut settings = OAuthSettings::new(Url::parse(public).unwrap(), vec![42u8; 32]).unwrap();
         adjust(&mut settings);
         let okta = Arc::new(FakeOkta::new());
         let store = Arc::new(store);
         let roles = Arc::new(RoleMap::from_toml_str(ROLES, "test roles").unwrap());
-        let server = Arc::new(AuthServer::new(
-            settings,
-            store.clone(),
-            okta.clone(),
-            roles,
-        ));
+        let server = Arc::new(
+            AuthServer::new(settings, store.clone(), okta.clone(), roles)
+                .with_preregistered_clients(clients),
+        );
         Self {
             server,
             okta,

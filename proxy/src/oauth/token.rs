@@ -14,6 +14,7 @@ use super::authorize::is_pkce_value;
 use super::callback::AuthorizationCode;
 use super::clients::RegisteredClient;
 use super::params::Params;
+use super::preregistered::{CLIENT_CREDENTIALS, JWT_BEARER};
 use super::{
     AuthServer, cors, method_not_allowed, no_store, now, oauth_error, preflight, store_unavailable,
 };
@@ -94,9 +95,11 @@ impl AuthServer {
                 });
                 result
             }
+            Some(JWT_BEARER) => self.id_jag_grant(&client, &form).await,
+            Some(CLIENT_CREDENTIALS) => self.client_credentials_grant(&client, &form).await,
             Some(_) => Err(bad_request(
                 "unsupported_grant_type",
-                "grant_type must be authorization_code or refresh_token",
+                "grant_type must be authorization_code, refresh_token, client_credentials or urn:ietf:params:oauth:grant-type:jwt-bearer",
             )),
             None => Err(bad_request("invalid_request", "grant_type is missing")),
         }

@@ -211,13 +211,29 @@ impl Inner {
             .map_or((0, 0), |g| g.value()))
     }
 
-    fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), redb::Error> {
+    /// `put` and `put_new`: with `only_new`, nothing changes when `key` is live.
+    fn put(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        only_new: bool,
+    ) -> Result<bool, redb::Error> {
         let now = unix_ms(SystemTime::now());
         let expires = now.saturating_add(u64::try_from(ttl.min(MAX_TTL).as_millis()).unwrap_or(0));
         let namespace = namespace_of(key);
         let size = (key.len() + value.len()) as u64;
         let txn = self.db.begin_write()?;
         Self::purge_expired(&txn, namespace, now)?;
+        if only_new {
+            let live = txn
+                .open_table(ENTRIES)?
+                .get(key)?
+                .is_some_and(|guard| guard.value().0 > now);
+            if live {
+                return Ok(false);
+            }
+        }
         Self::remove(&txn, key)?;
         loop {
             let (count, bytes) = Self::usage(&txn, namespace)?;
@@ -238,7 +254,7 @@ impl Inner {
         txn.open_table(USAGE)?
             .insert(namespace, (count + 1, bytes + size))?;
         txn.commit()?;
-        Ok(())
+        Ok(true)
     }
 
     fn get(&self, key: &str) -> Result<Option<String>, redb::Error> {
@@ -319,7 +335,17 @@ impl Store for EmbeddedStore {
             return Err(StoreError::TooLarge(value.len()));
         }
         let (key, value) = (key.to_owned(), value.to_owned());
-        self.blocking(move |inner| inner.put(&key, &value, ttl))
+        self.blocking(move |inner| inner.put(&key, &value, ttl, false))
+            .await
+            .map(drop)
+    }
+
+    async fn put_new(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(StoreError::TooLarge(value.len()));
+        }
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.blocking(move |inner| inner.put(&key, &value, ttl, true))
             .await
     }
 

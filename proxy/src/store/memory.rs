@@ -119,9 +119,15 @@ impl Namespace {
     }
 }
 
-#[async_trait]
-impl Store for MemoryStore {
-    async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+impl MemoryStore {
+    /// `put` and `put_new`: with `only_new`, nothing changes when `key` is live.
+    fn insert(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        only_new: bool,
+    ) -> Result<bool, StoreError> {
         if value.len() > MAX_VALUE_BYTES {
             return Err(StoreError::TooLarge(value.len()));
         }
@@ -130,8 +136,11 @@ impl Store for MemoryStore {
         let capacity = self.capacity_per_namespace;
         let budget = self.bytes_per_namespace;
         let size = key.len() + value.len();
-        self.with_namespace(key, |ns| {
+        Ok(self.with_namespace(key, |ns| {
             ns.purge_expired(now);
+            if only_new && ns.live(key, now).is_some() {
+                return false;
+            }
             ns.remove(key);
             while (ns.entries.len() >= capacity || ns.bytes + size > budget) && ns.evict_one() {}
             ns.bytes += size;
@@ -146,8 +155,19 @@ impl Store for MemoryStore {
                     seq,
                 },
             );
-        });
-        Ok(())
+            true
+        }))
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+        self.insert(key, value, ttl, false).map(drop)
+    }
+
+    async fn put_new(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.insert(key, value, ttl, true)
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {

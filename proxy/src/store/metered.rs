@@ -43,6 +43,14 @@ impl Store for MeteredStore {
     ) -> Result<(), StoreError> {
         measured("put", self.inner.put(key, value, ttl)).await
     }
+    async fn put_new(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        measured("put_new", self.inner.put_new(key, value, ttl)).await
+    }
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         measured("get", self.inner.get(key)).await
     }

@@ -81,6 +81,9 @@ pub fn namespace_of(key: &str) -> &str {
 pub trait Store: Send + Sync {
     /// Sets `key` to `value` for `ttl`, replacing any earlier value.
     async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError>;
+    /// Sets `key` like [`Store::put`] only if it holds no live value: of two racing calls,
+    /// only one gets `true` (a one-time id's first use).
+    async fn put_new(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError>;
     /// The value of `key`, if it is set and has not expired.
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError>;
     /// Gets and deletes `key` in one step: of two racing calls, only one sees the value.

@@ -128,8 +128,10 @@ local function forget(m)
 end
 ";
 
-// KEYS: entry, index, sizes, total. ARGV: member, value, ttl ms, capacity, byte budget, prefix.
+// KEYS: entry, index, sizes, total. ARGV: member, value, ttl ms, capacity, byte budget, prefix,
+// only if new ('1': a live entry is left as it is and 0 returned).
 const PUT: &str = r"
+if ARGV[7] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local member, value, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -241,6 +243,37 @@ impl RedisStore {
             capacity: settings.capacity_per_namespace.max(1),
             bytes: settings.bytes_per_namespace.max(MAX_VALUE_BYTES * 2),
         })
+    }
+
+    /// `put` and `put_new` (one script: the check and the write are one atomic step).
+    async fn put_script(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+        only_new: bool,
+    ) -> Result<bool, StoreError> {
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(StoreError::TooLarge(value.len()));
+        }
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut call = scripts()[0].prepare_invoke();
+        for name in self.script_keys(key) {
+            call.key(name);
+        }
+        call.arg(key)
+            .arg(value)
+            .arg(ttl_ms)
+            .arg(self.capacity)
+            .arg(self.bytes)
+            .arg(&self.prefix)
+            .arg(if only_new { "1" } else { "0" });
+        self.run(|mut c| {
+            let call = &call;
+            async move { call.invoke_async::<i64>(&mut c).await }
+        })
+        .await
+        .map(|written| written == 1)
     }
 
     async fn connection(&self) -> Result<ConnectionManager, StoreError> {
@@ -424,26 +457,11 @@ fn redacted(url: &str) -> String {
 #[async_trait]
 impl Store for RedisStore {
     async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(StoreError::TooLarge(value.len()));
-        }
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut call = scripts()[0].prepare_invoke();
-        for name in self.script_keys(key) {
-            call.key(name);
-        }
-        call.arg(key)
-            .arg(value)
-            .arg(ttl_ms)
-            .arg(self.capacity)
-            .arg(self.bytes)
-            .arg(&self.prefix);
-        self.run(|mut c| {
-            let call = &call;
-            async move { call.invoke_async::<i64>(&mut c).await }
-        })
-        .await
-        .map(drop)
+        self.put_script(key, value, ttl, false).await.map(drop)
+    }
+
+    async fn put_new(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+        self.put_script(key, value, ttl, true).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -14,6 +14,7 @@ pub(crate) async fn run(store: &dyn Store) {
     a_missing_key_is_none(store).await;
     put_replaces_the_value(store).await;
     take_returns_the_value_once(store).await;
+    put_new_writes_only_what_is_not_there(store).await;
     delete_removes_and_tolerates_missing_keys(store).await;
     entries_expire(store).await;
     namespaces_do_not_collide(store).await;
@@ -32,8 +33,27 @@ pub(crate) async fn run_bounds(make: impl Fn(usize, usize) -> Box<dyn Store>) {
     expired_entries_make_room_first(make).await;
 }
 
-/// Of many concurrent `take`s of one key, exactly one gets the value.
+/// Of many concurrent `take`s of one key, exactly one gets the value; of many concurrent
+/// `put_new`s of one key, exactly one writes it.
 pub(crate) async fn run_concurrent_take(store: Arc<dyn Store>) {
+    for round in 0..20 {
+        let key = format!("suite-first:{round}");
+        let mut tasks = Vec::new();
+        for n in 0..8 {
+            let store = store.clone();
+            let key = key.clone();
+            tasks.push(tokio::spawn(async move {
+                store.put_new(&key, &n.to_string(), MINUTE).await
+            }));
+        }
+        let mut winners = 0;
+        for task in tasks {
+            if task.await.expect("task").expect("put_new") {
+                winners += 1;
+            }
+        }
+        assert_eq!(winners, 1, "exactly one put_new wins");
+    }
     for round in 0..20 {
         let key = format!("suite-race:{round}");
         store
@@ -103,6 +123,45 @@ async fn delete_removes_and_tolerates_missing_keys(store: &dyn Store) {
         .delete("suite:d")
         .await
         .expect("deleting a missing key");
+}
+
+async fn put_new_writes_only_what_is_not_there(store: &dyn Store) {
+    let short = Duration::from_millis(150);
+    assert!(
+        store
+            .put_new("suite-new:a", "first", short)
+            .await
+            .expect("put_new")
+    );
+    assert!(
+        !store
+            .put_new("suite-new:a", "second", MINUTE)
+            .await
+            .expect("put_new")
+    );
+    assert_eq!(
+        store.get("suite-new:a").await.expect("get").as_deref(),
+        Some("first"),
+        "a refused put_new changes nothing"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        store
+            .put_new("suite-new:a", "third", MINUTE)
+            .await
+            .expect("put_new"),
+        "an expired entry is not there"
+    );
+    assert_eq!(
+        store.get("suite-new:a").await.expect("get").as_deref(),
+        Some("third")
+    );
+    assert!(
+        store
+            .put_new("suite-new:big", &"x".repeat(MAX_VALUE_BYTES + 1), MINUTE)
+            .await
+            .is_err()
+    );
 }
 
 async fn entries_expire(store: &dyn Store) {
