@@ -1,0 +1,1 @@
+//! Cross App Access through the real router (no sockets).
