@@ -12,13 +12,15 @@
 //! expressions), `pagination`, `traffic` (rate limits, faults, stats) and `error` (Okta's bodies).
 //! The OIDC provider half (`oidc`: discovery, `/oauth2/v1/authorize|token|userinfo|keys` and the
 //! same under `/oauth2/default`) is merged into [`router`] and shares [`state::Shared`].
-//! `event_hooks` sends the org's changes to an Okta Event Hook (`--event-hook-url`).
+//! `event_hooks` sends the org's changes to an Okta Event Hook (`--event-hook-url`). `id_jag` is
+//! Cross App Access: ID-JAGs by token exchange at the org authorization server's token endpoint.
 
 pub mod changes;
 pub mod control;
 pub mod dataset;
 pub mod error;
 pub mod event_hooks;
+pub mod id_jag;
 pub mod management;
 pub mod oidc;
 pub mod pagination;

@@ -56,9 +56,17 @@ pub async fn metadata(
     headers: HeaderMap,
 ) -> Response {
     let base = base_url(&headers, &state);
+    let mut document = document(server, &base);
+    let exchanges = state.oidc.as_ref().is_some_and(|p| p.id_jag.is_some());
+    if server == AuthServer::Org
+        && exchanges
+        && let Some(grants) = document["grant_types_supported"].as_array_mut()
+    {
+        grants.push(json!(crate::fake_okta::id_jag::TOKEN_EXCHANGE));
+    }
     (
         [(header::CACHE_CONTROL, "max-age=86400, must-revalidate")],
-        Json(document(server, &base)),
+        Json(document),
     )
         .into_response()
 }

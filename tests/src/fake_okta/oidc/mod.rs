@@ -50,6 +50,10 @@ pub struct OidcSettings {
         value_delimiter = ','
     )]
     pub redirect_uris: Vec<String>,
+    /// Cross App Access (`--id-jag-client`, `--id-jag-policy`, `--id-jag-groups-claim`,
+    /// `--id-jag-ttl-secs`); needs the provider.
+    #[command(flatten)]
+    pub id_jag: crate::fake_okta::id_jag::IdJagSettings,
 }
 
 impl OidcSettings {
@@ -59,8 +63,12 @@ impl OidcSettings {
             if self.client_secret.is_some() || !self.redirect_uris.is_empty() {
                 return Err("--client-secret and --redirect-uri need --client-id".into());
             }
+            if self.id_jag.enabled() {
+                return Err("--id-jag-client and --id-jag-policy need --client-id (the OIDC provider signs and publishes the keys)".into());
+            }
             return Ok(());
         };
+        crate::fake_okta::id_jag::IdJag::from_settings(&self.id_jag)?;
         if client_id.trim().is_empty() {
             return Err("--client-id (FAKE_OKTA_CLIENT_ID) must not be empty".into());
         }
@@ -155,6 +163,8 @@ pub struct Provider {
     client_secret: Option<String>,
     pub redirect_uris: Vec<String>,
     pub key: keys::SigningKey,
+    /// Cross App Access, when an `--id-jag-client` was given.
+    pub id_jag: Option<crate::fake_okta::id_jag::IdJag>,
     runtime: Mutex<Runtime>,
 }
 
@@ -170,11 +180,17 @@ impl Provider {
                 return None;
             }
         };
+        let id_jag = crate::fake_okta::id_jag::IdJag::from_settings(&settings.id_jag)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "Cross App Access off");
+                None
+            });
         Some(Self {
             client_id,
             client_secret: settings.client_secret.clone(),
             redirect_uris: settings.redirect_uris.clone(),
             key,
+            id_jag,
             runtime: Mutex::new(Runtime::default()),
         })
     }
@@ -187,14 +203,7 @@ impl Provider {
     /// Checks a presented secret (for a public client only the absence of one passes).
     pub fn secret_matches(&self, presented: Option<&str>) -> bool {
         match (&self.client_secret, presented) {
-            (Some(secret), Some(presented)) => {
-                secret.len() == presented.len()
-                    && secret
-                        .bytes()
-                        .zip(presented.bytes())
-                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                        == 0
-            }
+            (Some(secret), Some(presented)) => same_secret(secret, presented),
             (None, None) => true,
             _ => false,
         }
@@ -221,6 +230,16 @@ impl Provider {
             })
             .unwrap_or_default()
     }
+}
+
+/// Compares secrets in time that does not depend on where they differ.
+pub fn same_secret(expected: &str, presented: &str) -> bool {
+    expected.len() == presented.len()
+        && expected
+            .bytes()
+            .zip(presented.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// Whether a user in `status` may still use tokens: not a deactivated, suspended, locked-out or
@@ -268,6 +287,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .nest("/oauth2/v1", server(AuthServer::Org))
         .nest("/oauth2/default/v1", server(AuthServer::Default))
+        .merge(crate::fake_okta::id_jag::router(state))
         .route("/__fake/oidc", get(control::get).post(control::set))
         .route("/__fake/oidc/reset", post(control::reset))
         .route(

@@ -1,10 +1,12 @@
 //! `POST …/v1/token`: `authorization_code` (with PKCE S256) and `refresh_token` (rotating), client
 //! authentication by `client_secret_basic` or `client_secret_post` (never both), Okta's errors.
+//! Token exchange for an ID-JAG (Cross App Access) is handed to [`crate::fake_okta::id_jag`].
 
 use super::grants::{ACCESS_TOKEN_TTL, TokenGrant};
 use super::keys::{at_hash, s256};
 use super::{AuthServer, Provider, base_url, may_use_tokens, now_epoch, parse_params};
 use crate::fake_okta::error::random_token;
+use crate::fake_okta::id_jag;
 use crate::fake_okta::state::{AppState, Org};
 use axum::Extension;
 use axum::Json;
@@ -21,7 +23,7 @@ use std::collections::HashMap;
 const ORG_IDP: &str = "00ofakeokta000000001";
 
 /// An OAuth error answer (`{"error", "error_description"}`), 401 for `invalid_client`.
-struct OAuthError {
+pub(crate) struct OAuthError {
     status: StatusCode,
     error: &'static str,
     description: String,
@@ -30,7 +32,7 @@ struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(error: &'static str, description: impl Into<String>) -> Self {
+    pub(crate) fn new(error: &'static str, description: impl Into<String>) -> Self {
         Self {
             status: StatusCode::BAD_REQUEST,
             error,
@@ -39,7 +41,7 @@ impl OAuthError {
         }
     }
 
-    fn client(description: impl Into<String>, basic: bool) -> Self {
+    pub(crate) fn client(description: impl Into<String>, basic: bool) -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,
             error: "invalid_client",
@@ -48,8 +50,18 @@ impl OAuthError {
         }
     }
 
-    fn invalid_grant(description: &str) -> Self {
+    pub(crate) fn invalid_grant(description: &str) -> Self {
         Self::new("invalid_grant", description)
+    }
+
+    /// A token that could not be signed (never expected: the key is checked at start-up).
+    pub(crate) fn sign_failed() -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "server_error",
+            description: "The token could not be signed.".into(),
+            basic: false,
+        }
     }
 }
 
@@ -85,7 +97,9 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if server == AuthServer::Org && crate::fake_okta::service_app::is_service_request(&state, &body)
+    if server == AuthServer::Org
+        && crate::fake_okta::service_app::is_service_request(&state, &body)
+        && !crate::fake_okta::id_jag::is_exchange(&body)
     {
         return crate::fake_okta::service_app::token(State(state), headers, body).await;
     }
@@ -131,6 +145,12 @@ fn answer(
             ),
         )
     })?;
+    if server == AuthServer::Org
+        && let Some(id_jag) = &provider.id_jag
+        && params.get("grant_type").map(String::as_str) == Some(id_jag::TOKEN_EXCHANGE)
+    {
+        return id_jag.exchange(provider, org, base, headers, &params);
+    }
     authenticate(provider, headers, &params)?;
     let issuer = Issuer {
         provider,
@@ -161,11 +181,19 @@ fn form_decode(text: &str) -> String {
         .unwrap_or_default()
 }
 
-fn authenticate(
-    provider: &Provider,
+/// Client credentials as presented: by HTTP Basic or in the body, never both.
+pub(crate) struct PresentedClient {
+    pub client_id: String,
+    pub secret: Option<String>,
+    /// Came by HTTP Basic (a 401 then says `WWW-Authenticate: Basic`).
+    pub via_basic: bool,
+}
+
+/// Reads the client's credentials (`client_secret_basic` or `client_secret_post`).
+pub(crate) fn presented_client(
     headers: &HeaderMap,
     params: &HashMap<String, String>,
-) -> Result<(), OAuthError> {
+) -> Result<PresentedClient, OAuthError> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -212,6 +240,23 @@ fn authenticate(
             (id, params.get("client_secret").cloned(), false)
         }
     };
+    Ok(PresentedClient {
+        client_id,
+        secret,
+        via_basic,
+    })
+}
+
+fn authenticate(
+    provider: &Provider,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<(), OAuthError> {
+    let PresentedClient {
+        client_id,
+        secret,
+        via_basic,
+    } = presented_client(headers, params)?;
     if client_id != provider.client_id {
         return Err(OAuthError::client(
             "Invalid value for 'client_id' parameter.",
@@ -229,7 +274,11 @@ fn authenticate(
     Ok(())
 }
 
-fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, OAuthError> {
+/// A parameter that must be present and not empty.
+pub(crate) fn required<'a>(
+    params: &'a HashMap<String, String>,
+    name: &str,
+) -> Result<&'a str, OAuthError> {
     params
         .get(name)
         .map(String::as_str)
@@ -390,12 +439,7 @@ impl Issuer<'_> {
         let now = now_epoch();
         let exp = now + ACCESS_TOKEN_TTL.as_secs() as i64;
         let has = |scope: &str| scopes.iter().any(|s| s == scope);
-        let sign_failed = |_| OAuthError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            error: "server_error",
-            description: "The token could not be signed.".into(),
-            basic: false,
-        };
+        let sign_failed = |_| OAuthError::sign_failed();
         let access_token = self
             .provider
             .key
