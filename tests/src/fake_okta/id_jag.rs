@@ -29,27 +29,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use ring::rand::SystemRandom;
-use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::signature::RSA_PKCS1_2048_8192_SHA256;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
-
-/// `grant_type` of an RFC 8693 token exchange.
-pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-/// `requested_token_type` / `issued_token_type` of an ID-JAG.
-pub const ID_JAG_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id-jag";
-/// `subject_token_type` of an ID token (the only subject this fake accepts).
-pub const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
-/// The JWS `typ` of an ID-JAG.
-pub const ID_JAG_TYP: &str = "oauth-id-jag+jwt";
-/// Lifetime of the ID tokens `/__fake/id-jag/id-token` issues (Okta's ID tokens: one hour).
-const ID_TOKEN_TTL: i64 = 3600;
-/// The org's signing key: the provider's `SigningKey` only signs with a fixed header, and an
-/// ID-JAG needs `typ`.
-const SIGNING_KEY_PEM: &str = include_str!("oidc/signing-key.pem");
 
 /// The Cross App Access flags of `fake-okta`; without `--id-jag-client` it is off.
 #[derive(Debug, Clone, clap::Args)]
@@ -138,6 +123,17 @@ impl Policy {
     }
 }
 
+/// `grant_type` of an RFC 8693 token exchange.
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// `requested_token_type` / `issued_token_type` of an ID-JAG.
+pub const ID_JAG_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id-jag";
+/// `subject_token_type` of an ID token (the only subject this fake accepts).
+pub const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
+/// The JWS `typ` of an ID-JAG.
+pub const ID_JAG_TYP: &str = "oauth-id-jag+jwt";
+/// Lifetime of the ID tokens `/__fake/id-jag/id-token` issues (Okta's ID tokens: one hour).
+const ID_TOKEN_TTL: i64 = 3600;
+
 /// Counters for tests (`GET /__fake/id-jag`).
 #[derive(Debug, Default, serde::Serialize)]
 struct Stats {
@@ -148,64 +144,19 @@ struct Stats {
 }
 
 /// Signs with the org's key under a header that names `typ`.
-struct Signer {
-    pair: RsaKeyPair,
-    rng: SystemRandom,
-    kid: String,
-}
-
-impl std::fmt::Debug for Signer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
-    }
-}
+#[derive(Debug)]
+struct Signer(SigningKey);
 
 impl Signer {
     fn embedded() -> Result<Self, String> {
-        // The kid comes from the provider's own key type, so both always name the same key.
-        let kid = SigningKey::from_pem(SIGNING_KEY_PEM)?.kid().to_owned();
-        let body: String = SIGNING_KEY_PEM
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.starts_with("-----"))
-            .collect();
-        let der = STANDARD
-            .decode(body)
-            .map_err(|e| format!("signing key is not base64: {e}"))?;
-        let pair = RsaKeyPair::from_pkcs8(&der)
-            .map_err(|e| format!("signing key is not a PKCS#8 RSA key: {e}"))?;
-        Ok(Self {
-            pair,
-            rng: SystemRandom::new(),
-            kid,
-        })
+        SigningKey::embedded().map(Self)
     }
 
     /// A compact JWS (RS256); `typ: None` leaves `typ` out of the header.
     fn sign(&self, typ: Option<&str>, claims: &Value) -> Result<String, OAuthError> {
-        let mut header = json!({ "alg": "RS256", "kid": self.kid });
-        if let Some(typ) = typ {
-            header["typ"] = json!(typ);
-        }
-        let mut token = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let mut signature = vec![0; self.pair.public().modulus_len()];
-        self.pair
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &self.rng,
-                token.as_bytes(),
-                &mut signature,
-            )
-            .map_err(|_| OAuthError::sign_failed())?;
-        token.push('.');
-        token.push_str(&URL_SAFE_NO_PAD.encode(signature));
-        Ok(token)
+        self.0
+            .sign_typed(typ, claims)
+            .map_err(|_| OAuthError::sign_failed())
     }
 }
 

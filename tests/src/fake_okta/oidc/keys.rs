@@ -88,7 +88,15 @@ impl SigningKey {
 
     /// A compact JWS (RS256) of `claims`.
     pub fn sign(&self, claims: &Value) -> Result<String, String> {
-        let header = json!({ "kid": self.kid, "alg": "RS256" });
+        self.sign_typed(None, claims)
+    }
+
+    /// A compact JWS (RS256) of `claims` whose header names `typ` (none: no `typ`).
+    pub fn sign_typed(&self, typ: Option<&str>, claims: &Value) -> Result<String, String> {
+        let mut header = json!({ "kid": self.kid, "alg": "RS256" });
+        if let Some(typ) = typ {
+            header["typ"] = json!(typ);
+        }
         let mut token = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
