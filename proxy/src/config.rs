@@ -36,6 +36,9 @@ Traces: OTEL_EXPORTER_OTLP_ENDPOINT (e.g. http://collector:4318) turns on OpenTe
 #[derive(Parser, Debug, Clone)]
 #[command(version, about, after_help = ENV_HELP)]
 pub struct ProxyArgs {
+    /// Without a command, the proxy serves (the serving settings are then required).
+    #[command(subcommand)]
+    pub command: Option<ProxyCommand>,
     /// Plain HTTP listen address.
     #[arg(long, env = "PROXY_LISTEN", default_value = "127.0.0.1:3001")]
     pub listen: Option<SocketAddr>,
@@ -79,6 +82,10 @@ pub struct ProxyArgs {
     /// Groups → role file.
     #[arg(long, env = "ROLES_FILE", default_value = "policies/roles.toml")]
     pub roles_file: PathBuf,
+    /// Pre-registered confidential clients (TOML): the only clients that may use
+    /// client_credentials or the jwt-bearer (ID-JAG) grant. Check it with `clients check FILE`.
+    #[arg(long, env = "CLIENTS_FILE")]
+    pub clients_file: Option<PathBuf>,
     /// Extra browser origins allowed to call /mcp (e.g. http://localhost:6274 for MCP Inspector).
     #[arg(
         long = "allowed-origin",
@@ -177,6 +184,35 @@ pub struct ProxyArgs {
     /// Put before every Redis key, so two deployments can share one Redis.
     #[arg(long, env = "STORE_KEY_PREFIX", default_value = "okta-mcp:")]
     pub store_key_prefix: String,
+}
+
+/// The command line of a command (`okta-mcp-proxy clients check FILE`), parsed without the
+/// serving settings.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "okta-mcp-proxy", version, about)]
+pub struct CommandLine {
+    #[command(subcommand)]
+    pub command: ProxyCommand,
+}
+
+/// What the proxy can do besides serving.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum ProxyCommand {
+    /// The clients file (CLIENTS_FILE).
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+}
+
+/// `okta-mcp-proxy clients …`.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum ClientsCommand {
+    /// Check a clients file as start-up does and list its clients; exit 1 with what to fix.
+    Check {
+        /// The TOML file (see the README, "Pre-registered clients").
+        file: PathBuf,
+    },
 }
 
 impl ProxyArgs {

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use async_trait::async_trait;
 use clap::Parser;
 use okta_mcp_common::metrics;
-use okta_mcp_proxy::config::{self, ProxyArgs};
+use okta_mcp_proxy::config::{self, ClientsCommand, ProxyArgs, ProxyCommand};
 use okta_mcp_proxy::deadlines;
 use okta_mcp_proxy::edge::{Edge, EdgeParts, Upstream};
 use okta_mcp_proxy::forward::OriginPolicy;
@@ -16,6 +16,7 @@ use okta_mcp_proxy::identity::IdentitySigner;
 use okta_mcp_proxy::metrics::MetricsEndpoint;
 use okta_mcp_proxy::oauth::{
     AuthServer, ClientMetadataDocuments, ClientMetadataSettings, OAuthSettings,
+    PreregisteredClients,
 };
 use okta_mcp_proxy::okta_login::{OktaLogin, OktaLoginSettings, UpstreamLogin};
 use okta_mcp_proxy::replicas::SessionRoutes;
@@ -37,8 +38,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
     // Before logging: the trace exporter's HTTP client needs the crypto provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // A command first: `ProxyArgs` would ask for the serving settings it does not need.
+    if std::env::args().nth(1).as_deref() == Some("clients") {
+        return run_command(&config::CommandLine::parse().command);
+    }
+    let args = ProxyArgs::parse();
     let logs = okta_mcp_common::logging::init_for("okta-mcp-proxy");
-    match build(ProxyArgs::parse()) {
+    match build(args) {
         Ok(server) => {
             // Returns after a graceful shutdown (SIGTERM, SIGINT); then the last lines go out.
             server.run(pingora::server::RunArgs::default());
@@ -50,6 +56,27 @@ fn main() -> std::process::ExitCode {
             eprintln!("okta-mcp-proxy: {error:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// `okta-mcp-proxy clients check FILE` and the like: a result on stdout, what to fix on stderr.
+fn run_command(command: &ProxyCommand) -> std::process::ExitCode {
+    match command {
+        ProxyCommand::Clients {
+            command: ClientsCommand::Check { file },
+        } => match PreregisteredClients::load(file) {
+            Ok(clients) => {
+                println!("{}: {} client(s), ok", file.display(), clients.len());
+                for line in clients.summary() {
+                    println!("  {line}");
+                }
+                std::process::ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("okta-mcp-proxy: {error}");
+                std::process::ExitCode::FAILURE
+            }
+        },
     }
 }
 
@@ -128,6 +155,16 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
     );
     if args.client_id_metadata_documents {
         auth = auth.with_client_metadata_documents(client_metadata_documents(&args)?);
+    }
+    if let Some(file) = &args.clients_file {
+        let clients = PreregisteredClients::load(file)?;
+        tracing::info!(
+            file = %file.display(),
+            clients = clients.len(),
+            "pre-registered clients: {}",
+            clients.summary().join("; ")
+        );
+        auth = auth.with_preregistered_clients(clients);
     }
     let auth = Arc::new(auth);
 
