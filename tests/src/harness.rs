@@ -733,6 +733,37 @@ pub async fn node_client(script: &str, args: &[&str]) -> Value {
     })
 }
 
+/// Runs a Python script from `tests/clients/python` with the venv's interpreter (the pinned
+/// official `mcp` SDK) and parses the one JSON line it prints last; at most `limit` to finish.
+pub async fn python_client(script: &str, args: &[&str], limit: Duration) -> Value {
+    let dir = workspace_root().join("tests/clients/python");
+    let python = dir.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: tests/run creates the venv (python3 -m venv tests/clients/python/.venv \
+         && tests/clients/python/.venv/bin/pip install -r tests/clients/python/requirements.txt)",
+        python.display()
+    );
+    let run = tokio::process::Command::new(&python)
+        .current_dir(&dir)
+        .arg(script)
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(limit, run)
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not finish within {limit:?}"))
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| {
+        panic!(
+            "{script}: {e}; stdout: {stdout}; stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
 /// The viewer's tools in `policies/everything.toml` (server-everything's tools a viewer may use).
 pub const EVERYTHING_VIEWER_TOOLS: [&str; 8] = [
     "echo",

@@ -6,38 +6,13 @@
 //! Real processes: fake-okta (with its OIDC half), okta-mcp-tool-server, okta-mcp-proxy, and
 //! `tests/clients/python/.venv/bin/python tests/clients/python/mcp_flow.py`.
 
-use okta_mcp_tests::harness::{Stack, workspace_root};
+use okta_mcp_tests::harness::{self, Stack};
 use serde_json::Value;
 use std::time::Duration;
 
-/// Runs `mcp_flow.py` with the venv's python and parses the one JSON line it prints.
+/// Runs `mcp_flow.py` against `mcp_url`.
 async fn python_client(mcp_url: &str) -> Value {
-    let dir = workspace_root().join("tests/clients/python");
-    let python = dir.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: tests/run creates the venv (python3 -m venv tests/clients/python/.venv \
-         && tests/clients/python/.venv/bin/pip install -r tests/clients/python/requirements.txt)",
-        python.display()
-    );
-    let child = tokio::process::Command::new(&python)
-        .current_dir(&dir)
-        .arg("mcp_flow.py")
-        .arg(mcp_url)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(60), child)
-        .await
-        .expect("mcp_flow.py did not finish within 60 s")
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| {
-        panic!(
-            "mcp_flow.py: {e}; stdout: {stdout}; stderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
+    harness::python_client("mcp_flow.py", &[mcp_url], Duration::from_secs(60)).await
 }
 
 fn step<'a>(report: &'a Value, name: &str) -> &'a Value {

@@ -13,11 +13,10 @@ use std::time::Duration;
 use axum::routing::post;
 use okta_mcp_tests::harness::{
     FakeOkta, NodeScript, Process, Proxy, RedisServer, ToolServer, WrapServer, binary,
-    everything_server_command, free_port, node_client, serve_hook, start_process, wait_until_ok,
-    workspace_root,
+    everything_server_command, free_port, node_client, python_client, serve_hook, start_process,
+    wait_until_ok, workspace_root,
 };
 use okta_mcp_tests::oauth_flow::{ProxiedMcp, log_in, manual_redirect_client};
-use serde_json::Value;
 use tokio::sync::Mutex;
 
 /// What each replica's proxy forwards to.
@@ -156,16 +155,7 @@ async fn sdk_and_python_clients_make_200_calls_each_across_three_replicas() {
     assert_eq!(sdk["callsOk"], 200, "{sdk}");
     assert_eq!(sdk["callsFailed"], 0, "{sdk}");
 
-    let python = workspace_root().join("tests/clients/python/.venv/bin/python");
-    let output = tokio::process::Command::new(&python)
-        .arg(workspace_root().join("tests/clients/python/mcp_flow.py"))
-        .args([&mcp_url, "200"])
-        .output()
-        .await
-        .expect("run the Python client (tests/run sets up its venv)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", String::from_utf8_lossy(&output.stderr)));
+    let report = python_client("mcp_flow.py", &[&mcp_url, "200"], Duration::from_secs(120)).await;
     assert!(report.get("error").is_none(), "{report}");
     assert_eq!(report["tools"].as_array().map(Vec::len), Some(12));
     assert_eq!(report["calls_ok"], 200, "{}", report["call_errors"]);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use okta_mcp_tests::harness::{
     Answer, EVERYTHING_VIEWER_TOOLS, McpClient, WrapServer, WrapStack, everything_server_command,
-    workspace_root,
+    python_client,
 };
 use serde_json::{Value, json};
 
@@ -332,33 +332,14 @@ async fn the_warm_child_counts_against_the_limits_and_idles_out() {
 
 #[tokio::test]
 async fn the_python_sdk_client_goes_stateless_through_the_proxy() {
-    let dir = workspace_root().join("tests/clients/python");
-    let python = dir.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: tests/run creates the venv",
-        python.display()
-    );
     let stack = WrapStack::start(POLICY, &[], &everything_server_command()).await;
     stack.okta.auto_login("alice@example.com").await;
-    let run = tokio::process::Command::new(&python)
-        .current_dir(&dir)
-        .arg("wrap_flow.py")
-        .arg(&stack.proxy.mcp_url)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(90), run)
-        .await
-        .expect("wrap_flow.py did not finish within 90 s")
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| {
-            panic!(
-                "wrap_flow.py: {e}; stdout: {stdout}; stderr: {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
+    let report = python_client(
+        "wrap_flow.py",
+        &[&stack.proxy.mcp_url],
+        Duration::from_secs(90),
+    )
+    .await;
     assert!(report.get("error").is_none(), "{report}");
     assert_eq!(report["protocol"], MODERN, "{report}");
     let tools: Vec<&str> = report["tools"]
