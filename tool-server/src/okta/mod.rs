@@ -2,18 +2,16 @@
 //!
 //! Every Okta request of the tool server goes through [`OktaClient`], so the rules live in one
 //! place: the `Authorization` (an `SSWS` API token or a service app's DPoP-bound access token,
-//! see [`authorization`]), a semaphore that bounds requests in flight
+//! see `okta_mcp_common::okta_auth`, which the proxy shares), a semaphore that bounds requests in flight
 //! (`OKTA_CONCURRENT_LIMIT`), a timeout per request, retries (429 waits for Okta's reset time,
 //! 5xx and lost connections back off), Link-header pagination that never follows a link off the
 //! org, and per-tool-call counters for the audit line. Writes ([`OktaClient::write`]) are
 //! retried only when Okta cannot have processed them (`retry::write_may_retry`). Results stay `serde_json::Value`, so a
 //! field or enum value Okta adds tomorrow never breaks a tool.
 
-mod authorization;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod jose;
 mod pagination;
 mod path;
 pub(crate) mod projection;
@@ -38,8 +36,9 @@ use crate::metrics::{METRICS, okta_endpoint};
 use crate::traces;
 use tracing::Instrument;
 
-pub use authorization::{OktaCredentials, ServiceAppSettings};
 pub use error::OktaError;
+use okta_mcp_common::okta_auth::{self as authorization, describe};
+pub use okta_mcp_common::okta_auth::{OktaCredentials, ServiceAppSettings, jose};
 pub use pagination::{Page, after_cursor};
 pub use path::ApiPath;
 
@@ -601,16 +600,4 @@ fn json_kind(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-/// A transport error with its causes, without the URL (its query may hold search terms).
-fn describe(err: &reqwest::Error) -> String {
-    let mut text = String::from("request failed");
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
