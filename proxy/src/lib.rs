@@ -17,6 +17,7 @@ pub mod hooks;
 pub mod identity;
 pub mod metrics;
 pub mod oauth;
+pub mod okta_directory;
 pub mod okta_login;
 pub mod replicas;
 pub mod request_body;
