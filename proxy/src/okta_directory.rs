@@ -11,7 +11,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use okta_mcp_common::okta_auth::{self, AuthError, Authorizer, OktaCredentials, links};
-use reqwest::header::{ACCEPT, CONTENT_LENGTH, HeaderMap, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::header::{CONTENT_LENGTH, HeaderMap, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use url::Url;
@@ -82,33 +82,9 @@ impl OktaDirectory {
     /// `org_url` is the Okta org URL (`OKTA_ORG_URL`); credentials as the tool server's (see
     /// `okta_auth::settings::okta_credentials`, with [`SCOPES`] as the default scopes).
     pub fn new(org_url: &Url, credentials: OktaCredentials) -> Result<Self, AuthError> {
-        let mut org_url = org_url.clone();
-        if !matches!(org_url.scheme(), "http" | "https")
-            || org_url.host_str().is_none()
-            || !org_url.username().is_empty()
-            || org_url.password().is_some()
-        {
-            return Err(AuthError::Config(format!(
-                "OKTA_ORG_URL must be an http(s) URL with a host and no credentials, got {}",
-                org_url.origin().ascii_serialization()
-            )));
-        }
-        org_url.set_query(None);
-        org_url.set_fragment(None);
+        let org_url = okta_auth::org_url(org_url)?;
         let authorizer = Authorizer::new(credentials, &org_url)?;
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        // reqwest's rustls needs a process-wide provider; a second install is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("okta-mcp/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            // Okta's API does not redirect; a redirect would only move our token elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| AuthError::Config(format!("HTTP client: {e}")))?;
+        let http = okta_auth::http_client(REQUEST_TIMEOUT, CONNECT_TIMEOUT)?;
         Ok(Self {
             http,
             authorizer,
@@ -324,14 +300,9 @@ fn from_status(
             .filter_map(|v| v.to_str().ok())
             .find_map(okta_auth::insufficient_scope)
         {
-            Some(scope) => {
-                let scope: String = scope.chars().take(100).collect();
-                DirectoryError::Refused(format!(
-                    "Okta refused the request: the service app's access token lacks the scope \
-                     {scope}. Grant {scope} to the app in Okta (its Okta API Scopes tab) and add \
-                     it to OKTA_SCOPES"
-                ))
-            }
+            Some(scope) => DirectoryError::Refused(okta_auth::missing_scope_message(
+                &scope.chars().take(100).collect::<String>(),
+            )),
             None => DirectoryError::Refused(format!(
                 "Okta refused the request ({okta}); the API token's admin or the service app \
                  needs an admin role that can read users and groups ({})",
@@ -366,7 +337,7 @@ fn okta_error(status: StatusCode, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderName;
+    use reqwest::header::{HeaderName, HeaderValue};
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -21,7 +21,9 @@ pub mod settings;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
@@ -64,6 +66,54 @@ pub fn token_request_message(status: u16, error: &str, description: &str) -> Str
     format!(
         "Okta refused the service app's token request (HTTP {status}, {detail}); check OKTA_SERVICE_CLIENT_ID, the key registered for the app and the scopes granted to it"
     )
+}
+
+/// What Okta's 403 with `error="insufficient_scope"` means and how to fix it.
+pub fn missing_scope_message(scope: &str) -> String {
+    format!(
+        "Okta refused the request: the service app's access token lacks the scope {scope}. Grant {scope} to the app in Okta (its Okta API Scopes tab) and add it to OKTA_SCOPES"
+    )
+}
+
+/// The org URL as requests are built from it: `http(s)://host[:port][/prefix]` without
+/// credentials; a query or fragment is dropped.
+pub fn org_url(raw: &Url) -> Result<Url, AuthError> {
+    let mut org_url = raw.clone();
+    // Checked first, so that the message below never repeats a password.
+    if !org_url.username().is_empty() || org_url.password().is_some() {
+        return Err(AuthError::Config(
+            "OKTA_ORG_URL must not contain credentials".into(),
+        ));
+    }
+    if !matches!(org_url.scheme(), "http" | "https") || org_url.host_str().is_none() {
+        return Err(AuthError::Config(format!(
+            "OKTA_ORG_URL must be an http(s) URL with a host, got {org_url}"
+        )));
+    }
+    org_url.set_query(None);
+    org_url.set_fragment(None);
+    Ok(org_url)
+}
+
+/// The HTTP client for the Management API: JSON, our `User-Agent`, no redirects (Okta's API
+/// does not redirect; a redirect would only move our token elsewhere).
+pub fn http_client(
+    request_timeout: Duration,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, AuthError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    // reqwest's rustls needs a process-wide provider; the binaries install ring first, and
+    // this makes any other caller (tests, embedders) safe too. A second install is a no-op.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .user_agent(concat!("okta-mcp/", env!("CARGO_PKG_VERSION")))
+        .timeout(request_timeout)
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| AuthError::Config(format!("HTTP client: {e}")))
 }
 
 /// A transport error with its causes, without the URL (its query may hold search terms).
@@ -121,7 +171,9 @@ pub struct ServiceAppSettings {
 
 /// Builds each request's authorization headers.
 pub enum Authorizer {
+    /// `SSWS <token>`, marked sensitive.
     ApiToken(HeaderValue),
+    /// A service app's cached DPoP-bound token and fresh proofs.
     ServiceApp(Box<ServiceApp>),
 }
 
@@ -453,6 +505,18 @@ mod tests {
         let okta = r#"Bearer authorization_uri="http://x.okta.com/oauth2/v1/authorize", realm="http://x.okta.com", scope="okta.logs.read", error="insufficient_scope", error_description="The access token provided does not contain the required scopes.", resource="/api/v1/logs""#;
         assert_eq!(insufficient_scope(okta).as_deref(), Some("okta.logs.read"));
         assert_eq!(insufficient_scope("Bearer error=\"invalid_token\""), None);
+    }
+
+    #[test]
+    fn org_urls_are_checked_without_repeating_a_password() {
+        let check = |raw: &str| org_url(&Url::parse(raw).unwrap()).map_err(|e| e.to_string());
+        assert_eq!(
+            check("https://x.okta.com/p?q=1#f").unwrap().as_str(),
+            "https://x.okta.com/p"
+        );
+        let err = check("ftp://u:hunter2@x.okta.com").unwrap_err();
+        assert!(err.contains("must not contain credentials") && !err.contains("hunter2"));
+        assert!(check("ftp://x.okta.com").unwrap_err().contains("http(s)"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use okta_mcp_common::okta_auth::{AuthError, token_request_message};
+use okta_mcp_common::okta_auth::{AuthError, missing_scope_message, token_request_message};
 use serde_json::{Value, json};
 
 /// A failed Okta request, after the client's retries.
@@ -64,9 +64,7 @@ pub enum OktaError {
     InvalidRequest(String),
     /// The service app's access token lacks a scope the endpoint needs (Okta's 403 with
     /// `error="insufficient_scope"`).
-    #[error(
-        "Okta refused the request: the service app's access token lacks the scope {scope}. Grant {scope} to the app in Okta (its Okta API Scopes tab) and add it to OKTA_SCOPES"
-    )]
+    #[error("{}", missing_scope_message(scope))]
     MissingScope {
         /// The scope Okta named.
         scope: String,

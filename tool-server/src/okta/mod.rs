@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::header::{HeaderMap, HeaderName, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -178,39 +178,17 @@ impl OktaClient {
     /// Builds the client; refuses an org URL that is not plain `http(s)://host[:port][/prefix]`,
     /// an empty or unprintable token, and a concurrency limit of 0.
     pub fn new(config: OktaConfig) -> Result<Self, OktaError> {
-        let mut org_url = config.org_url;
-        if !matches!(org_url.scheme(), "http" | "https") || org_url.host_str().is_none() {
-            return Err(OktaError::Config(format!(
-                "OKTA_ORG_URL must be an http(s) URL with a host, got {org_url}"
-            )));
-        }
-        if !org_url.username().is_empty() || org_url.password().is_some() {
-            return Err(OktaError::Config(
-                "OKTA_ORG_URL must not contain credentials".into(),
-            ));
-        }
-        org_url.set_query(None);
-        org_url.set_fragment(None);
+        let org_url = authorization::org_url(&config.org_url)?;
         let authorizer = authorization::Authorizer::new(config.credentials, &org_url)?;
         if config.concurrent_limit == 0 {
             return Err(OktaError::Config(
                 "OKTA_CONCURRENT_LIMIT must be at least 1".into(),
             ));
         }
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        // reqwest's rustls needs a process-wide provider; the binary installs ring first, and
-        // this makes any other caller (tests, embedders) safe too. A second install is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("okta-mcp/", env!("CARGO_PKG_VERSION")))
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
-            // Okta's API does not redirect; a redirect would only move our token elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| OktaError::Config(format!("HTTP client: {e}")))?;
+        let http = authorization::http_client(
+            config.request_timeout,
+            config.request_timeout.min(Duration::from_secs(10)),
+        )?;
         Ok(Self {
             http,
             authorizer,
