@@ -2,8 +2,8 @@
 //!
 //! Every Okta request of the tool server goes through [`OktaClient`], so the rules live in one
 //! place: the `Authorization` (an `SSWS` API token or a service app's DPoP-bound access token,
-//! see `okta_mcp_common::okta_auth`, which the proxy shares), a semaphore that bounds requests in flight
-//! (`OKTA_CONCURRENT_LIMIT`), a timeout per request, retries (429 waits for Okta's reset time,
+//! from `okta_mcp_common::okta_auth`, which the proxy shares), a semaphore that bounds requests
+//! in flight (`OKTA_CONCURRENT_LIMIT`), a timeout per request, retries (429 waits for Okta's reset time,
 //! 5xx and lost connections back off), Link-header pagination that never follows a link off the
 //! org, and per-tool-call counters for the audit line. Writes ([`OktaClient::write`]) are
 //! retried only when Okta cannot have processed them (`retry::write_may_retry`). Results stay `serde_json::Value`, so a
@@ -37,7 +37,7 @@ use crate::traces;
 use tracing::Instrument;
 
 pub use error::OktaError;
-use okta_mcp_common::okta_auth::{self as authorization, describe};
+use okta_mcp_common::okta_auth::{self, describe};
 pub use okta_mcp_common::okta_auth::{OktaCredentials, ServiceAppSettings, jose};
 pub use pagination::{Page, after_cursor};
 pub use path::ApiPath;
@@ -150,7 +150,7 @@ impl fmt::Debug for OktaConfig {
 /// The Okta Management API client: one connection pool, one concurrency limit.
 pub struct OktaClient {
     http: reqwest::Client,
-    authorizer: authorization::Authorizer,
+    authorizer: okta_auth::Authorizer,
     org_url: Url,
     limiter: Semaphore,
     request_timeout: Duration,
@@ -178,14 +178,14 @@ impl OktaClient {
     /// Builds the client; refuses an org URL that is not plain `http(s)://host[:port][/prefix]`,
     /// an empty or unprintable token, and a concurrency limit of 0.
     pub fn new(config: OktaConfig) -> Result<Self, OktaError> {
-        let org_url = authorization::org_url(&config.org_url)?;
-        let authorizer = authorization::Authorizer::new(config.credentials, &org_url)?;
+        let org_url = okta_auth::org_url(&config.org_url)?;
+        let authorizer = okta_auth::Authorizer::new(config.credentials, &org_url)?;
         if config.concurrent_limit == 0 {
             return Err(OktaError::Config(
                 "OKTA_CONCURRENT_LIMIT must be at least 1".into(),
             ));
         }
-        let http = authorization::http_client(
+        let http = okta_auth::http_client(
             config.request_timeout,
             config.request_timeout.min(Duration::from_secs(10)),
         )?;
@@ -513,7 +513,7 @@ fn missing_scope(attempt: &Attempt) -> Result<(), OktaError> {
         .get_all(WWW_AUTHENTICATE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(authorization::insufficient_scope)
+        .find_map(okta_auth::insufficient_scope)
     else {
         return Ok(());
     };
