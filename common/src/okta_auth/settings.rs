@@ -9,16 +9,20 @@ use super::{OktaCredentials, ServiceAppSettings};
 /// A setting that is missing or unusable; the message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingError {
+    /// Neither `NAME` nor `NAME_FILE` is set.
     #[error("{name} is not set; set it or {name}_FILE (a file holding the value)")]
     Missing { name: &'static str },
+    /// `NAME_FILE` names a file that cannot be read.
     #[error("cannot read {name}_FILE ({path}): {source}")]
     File {
         name: &'static str,
         path: String,
         source: std::io::Error,
     },
+    /// The value is empty.
     #[error("{name} is set but empty")]
     Empty { name: &'static str },
+    /// The value, or a combination of values, cannot be used.
     #[error("{0}")]
     Invalid(String),
 }
