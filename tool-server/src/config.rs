@@ -8,46 +8,12 @@ use std::time::Duration;
 use url::Url;
 
 use crate::identity::IdentityKey;
-use crate::okta::{OktaConfig, OktaCredentials, ServiceAppSettings};
+use crate::okta::{OktaConfig, OktaCredentials};
+use okta_mcp_common::okta_auth::settings;
 
-/// A setting that is missing or unusable; the message says what to fix.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{name} is not set; set it or {name}_FILE (a file holding the value)")]
-    Missing { name: &'static str },
-    #[error("cannot read {name}_FILE ({path}): {source}")]
-    File {
-        name: &'static str,
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{name} is set but empty")]
-    Empty { name: &'static str },
-    #[error("{0}")]
-    Invalid(String),
-}
-
-/// Reads a secret from `name`, or from the file `name_FILE` points to (one trailing newline dropped).
-pub fn secret(name: &'static str) -> Result<Option<String>, ConfigError> {
-    let value = match std::env::var(name) {
-        Ok(value) => value,
-        Err(_) => match std::env::var(format!("{name}_FILE")) {
-            Ok(path) => std::fs::read_to_string(&path)
-                .map(|v| {
-                    v.strip_suffix("\r\n")
-                        .or_else(|| v.strip_suffix('\n'))
-                        .unwrap_or(&v)
-                        .to_owned()
-                })
-                .map_err(|source| ConfigError::File { name, path, source })?,
-            Err(_) => return Ok(None),
-        },
-    };
-    if value.is_empty() {
-        return Err(ConfigError::Empty { name });
-    }
-    Ok(Some(value))
-}
+pub use okta_mcp_common::okta_auth::settings::{
+    ServiceAppIds, SettingError as ConfigError, secret,
+};
 
 /// Like [`secret`], but absence is an error.
 pub fn required_secret(name: &'static str) -> Result<String, ConfigError> {
@@ -90,74 +56,10 @@ pub const DEFAULT_SCOPES: &[&str] = &[
     "okta.networkZones.read",
 ];
 
-/// The non-secret settings of an Okta service app (flags or environment).
-#[derive(Debug, Clone, Default)]
-pub struct ServiceAppIds {
-    /// `OKTA_SERVICE_CLIENT_ID`; when set, the service app is used instead of an API token.
-    pub client_id: Option<String>,
-    /// `OKTA_SERVICE_KEY_ID`: the `kid` of the app's key at Okta.
-    pub key_id: Option<String>,
-    /// `OKTA_SCOPES`: empty means [`DEFAULT_SCOPES`].
-    pub scopes: Vec<String>,
-}
-
-/// How to authenticate to Okta: a service app (`OKTA_SERVICE_CLIENT_ID` with the private key
-/// in `OKTA_SERVICE_KEY_FILE`) or an API token (`OKTA_API_TOKEN`), never both.
+/// How to authenticate to Okta (see [`settings::okta_credentials`]), asking a service app
+/// without `OKTA_SCOPES` for [`DEFAULT_SCOPES`].
 pub fn okta_credentials(ids: &ServiceAppIds) -> Result<OktaCredentials, ConfigError> {
-    let client_id = ids
-        .client_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty());
-    // An empty token next to a service app is an unused Secret key (the manifests mount one).
-    let api_token = match secret("OKTA_API_TOKEN") {
-        Err(ConfigError::Empty { .. }) if client_id.is_some() => None,
-        other => other?,
-    };
-    let key = secret("OKTA_SERVICE_KEY")?;
-    match (client_id, api_token, key) {
-        (Some(_), Some(_), _) => Err(ConfigError::Invalid(
-            "both OKTA_API_TOKEN and OKTA_SERVICE_CLIENT_ID are set; use one: the service app \
-             (preferred) or the API token"
-                .into(),
-        )),
-        (Some(client_id), None, Some(private_key_pem)) => {
-            let scopes: Vec<String> = if ids.scopes.is_empty() {
-                DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect()
-            } else {
-                ids.scopes.clone()
-            };
-            if let Some(bad) = scopes
-                .iter()
-                .find(|s| !s.starts_with("okta.") || s.contains(char::is_whitespace))
-            {
-                return Err(ConfigError::Invalid(format!(
-                    "OKTA_SCOPES: `{bad}` is not an Okta API scope (okta.<resource>.read or .manage)"
-                )));
-            }
-            Ok(OktaCredentials::ServiceApp(ServiceAppSettings {
-                client_id: client_id.to_owned(),
-                private_key_pem,
-                key_id: ids.key_id.clone(),
-                scopes,
-            }))
-        }
-        (Some(_), None, None) => Err(ConfigError::Invalid(
-            "OKTA_SERVICE_CLIENT_ID is set but not the service app's private key; set \
-             OKTA_SERVICE_KEY_FILE to a PKCS#8 PEM file"
-                .into(),
-        )),
-        (None, _, Some(_)) => Err(ConfigError::Invalid(
-            "OKTA_SERVICE_KEY is set but not OKTA_SERVICE_CLIENT_ID; set the service app's client id"
-                .into(),
-        )),
-        (None, Some(token), None) => Ok(OktaCredentials::ApiToken(token)),
-        (None, None, None) => Err(ConfigError::Invalid(
-            "no Okta credentials: set OKTA_SERVICE_CLIENT_ID and OKTA_SERVICE_KEY_FILE (a service \
-             app, preferred) or OKTA_API_TOKEN (or OKTA_API_TOKEN_FILE)"
-                .into(),
-        )),
-    }
+    settings::okta_credentials(ids, DEFAULT_SCOPES)
 }
 
 /// Builds the Okta client settings from the org URL, the credentials and the limits.

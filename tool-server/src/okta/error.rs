@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use okta_mcp_common::okta_auth::{AuthError, missing_scope_message, token_request_message};
 use serde_json::{Value, json};
 
 /// A failed Okta request, after the client's retries.
@@ -63,9 +64,7 @@ pub enum OktaError {
     InvalidRequest(String),
     /// The service app's access token lacks a scope the endpoint needs (Okta's 403 with
     /// `error="insufficient_scope"`).
-    #[error(
-        "Okta refused the request: the service app's access token lacks the scope {scope}. Grant {scope} to the app in Okta (its Okta API Scopes tab) and add it to OKTA_SCOPES"
-    )]
+    #[error("{}", missing_scope_message(scope))]
     MissingScope {
         /// The scope Okta named.
         scope: String,
@@ -96,22 +95,6 @@ fn api_message(code: Option<&str>, status: u16, summary: &str, causes: &[String]
         text.push_str(&format!(" (causes: {})", causes.join("; ")));
     }
     text
-}
-
-fn token_request_message(status: u16, error: &str, description: &str) -> String {
-    let detail = if description.is_empty() {
-        error.to_owned()
-    } else {
-        format!("{error}: {description}")
-    };
-    if status == 0 {
-        return format!(
-            "could not reach Okta's token endpoint ({detail}); the request was not sent"
-        );
-    }
-    format!(
-        "Okta refused the service app's token request (HTTP {status}, {detail}); check OKTA_SERVICE_CLIENT_ID, the key registered for the app and the scopes granted to it"
-    )
 }
 
 impl OktaError {
@@ -219,6 +202,25 @@ impl OktaError {
             error_summary,
             error_causes: parsed.causes,
             error_id: parsed.id,
+        }
+    }
+}
+
+/// The shared authorizer's failures, as the tool server has always reported them.
+impl From<AuthError> for OktaError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Config(text) => Self::Config(text),
+            AuthError::TokenRequest {
+                status,
+                error,
+                description,
+            } => Self::TokenRequest {
+                status,
+                error,
+                description,
+            },
+            AuthError::BadResponse(text) => Self::BadResponse(text),
         }
     }
 }

@@ -2,18 +2,16 @@
 //!
 //! Every Okta request of the tool server goes through [`OktaClient`], so the rules live in one
 //! place: the `Authorization` (an `SSWS` API token or a service app's DPoP-bound access token,
-//! see [`authorization`]), a semaphore that bounds requests in flight
-//! (`OKTA_CONCURRENT_LIMIT`), a timeout per request, retries (429 waits for Okta's reset time,
+//! from `okta_mcp_common::okta_auth`, which the proxy shares), a semaphore that bounds requests
+//! in flight (`OKTA_CONCURRENT_LIMIT`), a timeout per request, retries (429 waits for Okta's reset time,
 //! 5xx and lost connections back off), Link-header pagination that never follows a link off the
 //! org, and per-tool-call counters for the audit line. Writes ([`OktaClient::write`]) are
 //! retried only when Okta cannot have processed them (`retry::write_may_retry`). Results stay `serde_json::Value`, so a
 //! field or enum value Okta adds tomorrow never breaks a tool.
 
-mod authorization;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod jose;
 mod pagination;
 mod path;
 pub(crate) mod projection;
@@ -28,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
-use reqwest::header::{ACCEPT, HeaderMap, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::header::{HeaderMap, HeaderName, WWW_AUTHENTICATE};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -38,8 +36,9 @@ use crate::metrics::{METRICS, okta_endpoint};
 use crate::traces;
 use tracing::Instrument;
 
-pub use authorization::{OktaCredentials, ServiceAppSettings};
 pub use error::OktaError;
+use okta_mcp_common::okta_auth::{self, describe};
+pub use okta_mcp_common::okta_auth::{OktaCredentials, ServiceAppSettings, jose};
 pub use pagination::{Page, after_cursor};
 pub use path::ApiPath;
 
@@ -151,7 +150,7 @@ impl fmt::Debug for OktaConfig {
 /// The Okta Management API client: one connection pool, one concurrency limit.
 pub struct OktaClient {
     http: reqwest::Client,
-    authorizer: authorization::Authorizer,
+    authorizer: okta_auth::Authorizer,
     org_url: Url,
     limiter: Semaphore,
     request_timeout: Duration,
@@ -179,39 +178,17 @@ impl OktaClient {
     /// Builds the client; refuses an org URL that is not plain `http(s)://host[:port][/prefix]`,
     /// an empty or unprintable token, and a concurrency limit of 0.
     pub fn new(config: OktaConfig) -> Result<Self, OktaError> {
-        let mut org_url = config.org_url;
-        if !matches!(org_url.scheme(), "http" | "https") || org_url.host_str().is_none() {
-            return Err(OktaError::Config(format!(
-                "OKTA_ORG_URL must be an http(s) URL with a host, got {org_url}"
-            )));
-        }
-        if !org_url.username().is_empty() || org_url.password().is_some() {
-            return Err(OktaError::Config(
-                "OKTA_ORG_URL must not contain credentials".into(),
-            ));
-        }
-        org_url.set_query(None);
-        org_url.set_fragment(None);
-        let authorizer = authorization::Authorizer::new(config.credentials, &org_url)?;
+        let org_url = okta_auth::org_url(&config.org_url)?;
+        let authorizer = okta_auth::Authorizer::new(config.credentials, &org_url)?;
         if config.concurrent_limit == 0 {
             return Err(OktaError::Config(
                 "OKTA_CONCURRENT_LIMIT must be at least 1".into(),
             ));
         }
-        let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        // reqwest's rustls needs a process-wide provider; the binary installs ring first, and
-        // this makes any other caller (tests, embedders) safe too. A second install is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("okta-mcp/", env!("CARGO_PKG_VERSION")))
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
-            // Okta's API does not redirect; a redirect would only move our token elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| OktaError::Config(format!("HTTP client: {e}")))?;
+        let http = okta_auth::http_client(
+            config.request_timeout,
+            config.request_timeout.min(Duration::from_secs(10)),
+        )?;
         Ok(Self {
             http,
             authorizer,
@@ -536,7 +513,7 @@ fn missing_scope(attempt: &Attempt) -> Result<(), OktaError> {
         .get_all(WWW_AUTHENTICATE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(authorization::insufficient_scope)
+        .find_map(okta_auth::insufficient_scope)
     else {
         return Ok(());
     };
@@ -601,16 +578,4 @@ fn json_kind(value: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-/// A transport error with its causes, without the URL (its query may hold search terms).
-fn describe(err: &reqwest::Error) -> String {
-    let mut text = String::from("request failed");
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

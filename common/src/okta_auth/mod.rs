@@ -1,28 +1,139 @@
-//! The one place that builds the `Authorization` of an Okta request: an API token (`SSWS`), or
-//! an OAuth 2.0 service app's DPoP-bound access token with a fresh DPoP proof per request.
+//! How both binaries prove themselves to the Okta Management API, and what they read from
+//! Okta's answers the same way.
+//!
+//! [`Authorizer`] is the one place that builds the `Authorization` of an Okta request: an API
+//! token (`SSWS`), or an OAuth 2.0 service app's DPoP-bound access token with a fresh DPoP proof
+//! per request.
 //!
 //! Service app tokens come from the org authorization server by client credentials with a
 //! `private_key_jwt` assertion. Okta requires DPoP for service apps and answers the first token
 //! request with `use_dpop_nonce` and a `DPoP-Nonce` header, so the request is sent once more
 //! with that nonce. The token is cached and fetched again ahead of expiry; one async mutex
-//! makes that single-flight, so a burst of tool calls costs one token request.
+//! makes that single-flight, so a burst of requests costs one token request.
+//!
+//! `settings` reads the credentials from the environment, `links` follows Okta's `Link`
+//! pagination, `jose` signs the service app's JWTs.
+
+pub mod jose;
+pub mod links;
+pub mod settings;
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
-use super::error::OktaError;
-use super::jose::{self, SigningKey};
+use jose::SigningKey;
+
+/// Why no authorization could be had for an Okta request; the message says what to fix and
+/// never holds a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The credentials cannot be used as given.
+    #[error("Okta client configuration: {0}")]
+    Config(String),
+    /// Okta's token endpoint refused the service app's token request, or could not be reached.
+    #[error("{}", token_request_message(*status, error, description))]
+    TokenRequest {
+        /// HTTP status of the token endpoint's answer (0: no answer; nothing was sent to the API).
+        status: u16,
+        /// The OAuth `error`.
+        error: String,
+        /// The OAuth `error_description`.
+        description: String,
+    },
+    /// The token endpoint answered 2xx with something unusable.
+    #[error("unexpected answer from Okta: {0}")]
+    BadResponse(String),
+}
+
+/// What a failed token request says: whether it was sent, and what to check.
+pub fn token_request_message(status: u16, error: &str, description: &str) -> String {
+    let detail = if description.is_empty() {
+        error.to_owned()
+    } else {
+        format!("{error}: {description}")
+    };
+    if status == 0 {
+        return format!(
+            "could not reach Okta's token endpoint ({detail}); the request was not sent"
+        );
+    }
+    format!(
+        "Okta refused the service app's token request (HTTP {status}, {detail}); check OKTA_SERVICE_CLIENT_ID, the key registered for the app and the scopes granted to it"
+    )
+}
+
+/// What Okta's 403 with `error="insufficient_scope"` means and how to fix it.
+pub fn missing_scope_message(scope: &str) -> String {
+    format!(
+        "Okta refused the request: the service app's access token lacks the scope {scope}. Grant {scope} to the app in Okta (its Okta API Scopes tab) and add it to OKTA_SCOPES"
+    )
+}
+
+/// The org URL as requests are built from it: `http(s)://host[:port][/prefix]` without
+/// credentials; a query or fragment is dropped.
+pub fn org_url(raw: &Url) -> Result<Url, AuthError> {
+    let mut org_url = raw.clone();
+    // Checked first, so that the message below never repeats a password.
+    if !org_url.username().is_empty() || org_url.password().is_some() {
+        return Err(AuthError::Config(
+            "OKTA_ORG_URL must not contain credentials".into(),
+        ));
+    }
+    if !matches!(org_url.scheme(), "http" | "https") || org_url.host_str().is_none() {
+        return Err(AuthError::Config(format!(
+            "OKTA_ORG_URL must be an http(s) URL with a host, got {org_url}"
+        )));
+    }
+    org_url.set_query(None);
+    org_url.set_fragment(None);
+    Ok(org_url)
+}
+
+/// The HTTP client for the Management API: JSON, our `User-Agent`, no redirects (Okta's API
+/// does not redirect; a redirect would only move our token elsewhere).
+pub fn http_client(
+    request_timeout: Duration,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client, AuthError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    // reqwest's rustls needs a process-wide provider; the binaries install ring first, and
+    // this makes any other caller (tests, embedders) safe too. A second install is a no-op.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .user_agent(concat!("okta-mcp/", env!("CARGO_PKG_VERSION")))
+        .timeout(request_timeout)
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| AuthError::Config(format!("HTTP client: {e}")))
+}
+
+/// A transport error with its causes, without the URL (its query may hold search terms).
+pub fn describe(err: &reqwest::Error) -> String {
+    let mut text = String::from("request failed");
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
 
 /// The `DPoP` request header.
 const DPOP: HeaderName = HeaderName::from_static("dpop");
 /// The server's nonce for DPoP proofs.
 const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 
-/// How the tool server proves itself to Okta.
+/// How a binary proves itself to Okta.
 #[derive(Clone)]
 pub enum OktaCredentials {
     /// `Authorization: SSWS <token>` (`OKTA_API_TOKEN`).
@@ -59,24 +170,28 @@ pub struct ServiceAppSettings {
 }
 
 /// Builds each request's authorization headers.
-pub(super) enum Authorizer {
+pub enum Authorizer {
+    /// `SSWS <token>`, marked sensitive.
     ApiToken(HeaderValue),
+    /// A service app's cached DPoP-bound token and fresh proofs.
     ServiceApp(Box<ServiceApp>),
 }
 
 /// Headers for one request.
-pub(super) type AuthHeaders = Vec<(HeaderName, HeaderValue)>;
+pub type AuthHeaders = Vec<(HeaderName, HeaderValue)>;
 
 impl Authorizer {
-    pub(super) fn new(credentials: OktaCredentials, org_url: &Url) -> Result<Self, OktaError> {
+    /// Checks the credentials; a service app's key is read and its token endpoint placed at
+    /// `org_url`'s `/oauth2/v1/token`. Nothing is sent yet.
+    pub fn new(credentials: OktaCredentials, org_url: &Url) -> Result<Self, AuthError> {
         match credentials {
             OktaCredentials::ApiToken(token) => {
                 let token = token.trim();
                 if token.is_empty() {
-                    return Err(OktaError::Config("OKTA_API_TOKEN is empty".into()));
+                    return Err(AuthError::Config("OKTA_API_TOKEN is empty".into()));
                 }
                 let mut auth = HeaderValue::from_str(&format!("SSWS {token}")).map_err(|_| {
-                    OktaError::Config(
+                    AuthError::Config(
                         "OKTA_API_TOKEN contains characters not allowed in a header".into(),
                     )
                 })?;
@@ -90,12 +205,12 @@ impl Authorizer {
     }
 
     /// The headers for `method url`; for a service app, a valid token (fetched if need be).
-    pub(super) async fn headers(
+    pub async fn headers(
         &self,
         http: &reqwest::Client,
         method: &Method,
         url: &Url,
-    ) -> Result<AuthHeaders, OktaError> {
+    ) -> Result<AuthHeaders, AuthError> {
         match self {
             Self::ApiToken(auth) => Ok(vec![(AUTHORIZATION, auth.clone())]),
             Self::ServiceApp(app) => app.headers(http, method, url).await,
@@ -107,7 +222,7 @@ impl Authorizer {
     /// the next attempt gets another. Returns whether another attempt may succeed (never for an
     /// API token). Requests refused together may each drop the token once: a few extra token
     /// requests, no failed calls.
-    pub(super) async fn refused(&self, headers: &HeaderMap) -> bool {
+    pub async fn refused(&self, headers: &HeaderMap) -> bool {
         let Self::ServiceApp(app) = self else {
             return false;
         };
@@ -136,7 +251,7 @@ struct AccessToken {
 }
 
 /// A service app: its keys, the token endpoint and the cached token.
-pub(super) struct ServiceApp {
+pub struct ServiceApp {
     client_id: String,
     key: SigningKey,
     key_id: Option<String>,
@@ -152,21 +267,21 @@ pub(super) struct ServiceApp {
 }
 
 impl ServiceApp {
-    fn new(settings: ServiceAppSettings, org_url: &Url) -> Result<Self, OktaError> {
+    fn new(settings: ServiceAppSettings, org_url: &Url) -> Result<Self, AuthError> {
         let client_id = settings.client_id.trim().to_owned();
         if client_id.is_empty() {
-            return Err(OktaError::Config("OKTA_SERVICE_CLIENT_ID is empty".into()));
+            return Err(AuthError::Config("OKTA_SERVICE_CLIENT_ID is empty".into()));
         }
         let key = SigningKey::from_pem(&settings.private_key_pem)
-            .map_err(|e| OktaError::Config(format!("OKTA_SERVICE_KEY_FILE: {e}")))?;
+            .map_err(|e| AuthError::Config(format!("OKTA_SERVICE_KEY_FILE: {e}")))?;
         if settings.scopes.is_empty() {
-            return Err(OktaError::Config(
+            return Err(AuthError::Config(
                 "OKTA_SCOPES is empty; name the okta.*.read scopes granted to the service app"
                     .into(),
             ));
         }
         let dpop_key = SigningKey::generate_es256()
-            .map_err(|e| OktaError::Config(format!("DPoP key: {e}")))?;
+            .map_err(|e| AuthError::Config(format!("DPoP key: {e}")))?;
         let mut token_endpoint = org_url.clone();
         let prefix = token_endpoint.path().trim_end_matches('/').to_owned();
         token_endpoint.set_path(&format!("{prefix}/oauth2/v1/token"));
@@ -188,7 +303,7 @@ impl ServiceApp {
         http: &reqwest::Client,
         method: &Method,
         url: &Url,
-    ) -> Result<AuthHeaders, OktaError> {
+    ) -> Result<AuthHeaders, AuthError> {
         let token = self.access_token(http).await?;
         let mut htu = url.clone();
         htu.set_query(None);
@@ -202,9 +317,9 @@ impl ServiceApp {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .as_deref(),
-            chrono::Utc::now().timestamp(),
+            unix_now(),
         )
-        .map_err(|e| OktaError::Config(format!("DPoP proof: {e}")))?;
+        .map_err(|e| AuthError::Config(format!("DPoP proof: {e}")))?;
         Ok(vec![
             (AUTHORIZATION, sensitive(&format!("DPoP {token}"))?),
             (DPOP, sensitive(&proof)?),
@@ -212,7 +327,7 @@ impl ServiceApp {
     }
 
     /// The cached token, or a new one (one request at a time; the others wait and reuse it).
-    async fn access_token(&self, http: &reqwest::Client) -> Result<String, OktaError> {
+    async fn access_token(&self, http: &reqwest::Client) -> Result<String, AuthError> {
         let mut cached = self.token.lock().await;
         if let Some(token) = cached.as_ref()
             && Instant::now() < token.renew_at
@@ -226,16 +341,16 @@ impl ServiceApp {
     }
 
     /// Client credentials with `private_key_jwt` and DPoP; answers one nonce challenge.
-    async fn request_token(&self, http: &reqwest::Client) -> Result<AccessToken, OktaError> {
+    async fn request_token(&self, http: &reqwest::Client) -> Result<AccessToken, AuthError> {
         let mut challenged = false;
         loop {
-            let now = chrono::Utc::now().timestamp();
+            let now = unix_now();
             let nonce = self
                 .nonce
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone();
-            let sign_error = |e: jose::KeyError| OktaError::Config(format!("service app: {e}"));
+            let sign_error = |e: jose::KeyError| AuthError::Config(format!("service app: {e}"));
             let assertion = jose::client_assertion(
                 &self.key,
                 self.key_id.as_deref(),
@@ -268,7 +383,7 @@ impl ServiceApp {
                 ])
                 .send()
                 .await
-                .map_err(|e| OktaError::TokenRequest {
+                .map_err(|e| AuthError::TokenRequest {
                     status: 0,
                     error: if e.is_timeout() {
                         "timeout"
@@ -276,7 +391,7 @@ impl ServiceApp {
                         "transport"
                     }
                     .into(),
-                    description: super::describe(&e.without_url()),
+                    description: describe(&e.without_url()),
                 })?;
             let status = response.status();
             let new_nonce = response
@@ -307,7 +422,7 @@ impl ServiceApp {
                 continue;
             }
             if !status.is_success() {
-                return Err(OktaError::TokenRequest {
+                return Err(AuthError::TokenRequest {
                     status: status.as_u16(),
                     error: if error.is_empty() {
                         status.canonical_reason().unwrap_or("error").to_owned()
@@ -322,7 +437,7 @@ impl ServiceApp {
                         .collect(),
                 });
             }
-            let bad = |why: &str| OktaError::BadResponse(format!("token endpoint: {why}"));
+            let bad = |why: &str| AuthError::BadResponse(format!("token endpoint: {why}"));
             let value = body["access_token"]
                 .as_str()
                 .filter(|t| !t.is_empty())
@@ -353,16 +468,23 @@ impl ServiceApp {
     }
 }
 
-fn sensitive(text: &str) -> Result<HeaderValue, OktaError> {
+/// Seconds since the Unix epoch, for JWT `iat`.
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn sensitive(text: &str) -> Result<HeaderValue, AuthError> {
     let mut value = HeaderValue::from_str(text)
-        .map_err(|_| OktaError::BadResponse("access token not usable in a header".into()))?;
+        .map_err(|_| AuthError::BadResponse("access token not usable in a header".into()))?;
     value.set_sensitive(true);
     Ok(value)
 }
 
 /// The scope named by a `WWW-Authenticate` challenge with `error="insufficient_scope"`, as Okta
 /// answers a token without the scope an endpoint needs.
-pub(super) fn insufficient_scope(challenge: &str) -> Option<String> {
+pub fn insufficient_scope(challenge: &str) -> Option<String> {
     if !challenge.contains("error=\"insufficient_scope\"") {
         return None;
     }
@@ -383,6 +505,18 @@ mod tests {
         let okta = r#"Bearer authorization_uri="http://x.okta.com/oauth2/v1/authorize", realm="http://x.okta.com", scope="okta.logs.read", error="insufficient_scope", error_description="The access token provided does not contain the required scopes.", resource="/api/v1/logs""#;
         assert_eq!(insufficient_scope(okta).as_deref(), Some("okta.logs.read"));
         assert_eq!(insufficient_scope("Bearer error=\"invalid_token\""), None);
+    }
+
+    #[test]
+    fn org_urls_are_checked_without_repeating_a_password() {
+        let check = |raw: &str| org_url(&Url::parse(raw).unwrap()).map_err(|e| e.to_string());
+        assert_eq!(
+            check("https://x.okta.com/p?q=1#f").unwrap().as_str(),
+            "https://x.okta.com/p"
+        );
+        let err = check("ftp://u:hunter2@x.okta.com").unwrap_err();
+        assert!(err.contains("must not contain credentials") && !err.contains("hunter2"));
+        assert!(check("ftp://x.okta.com").unwrap_err().contains("http(s)"));
     }
 
     #[test]
