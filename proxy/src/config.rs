@@ -23,6 +23,9 @@ Secrets come from the environment only (or NAME_FILE, a file holding the value):
   IDENTITY_HEADER_KEY   shared with okta-mcp-tool-server, at least 32 bytes
   REDIS_PASSWORD        for STORE_URL when the URL carries none (optional)
   REDIS_SENTINEL_PASSWORD  for the Sentinel nodes of a redis+sentinel:// STORE_URL (optional)
+  OKTA_API_TOKEN        read access to Okta's Management API, for the groups of an ID-JAG's
+                        user (optional; OKTA_SERVICE_CLIENT_ID + OKTA_SERVICE_KEY_FILE preferred)
+  OKTA_SERVICE_KEY      the service app's private key, PKCS#8 PEM (use OKTA_SERVICE_KEY_FILE)
   OKTA_EVENT_HOOK_SECRET  turns on Okta Event Hooks at <public-url>/hooks/okta: the value Okta
                         sends in the Authorization header, at least 32 bytes (optional)
 State: kept in STATE_DIR (default ./state, one file proxy.redb) so a restart loses nothing;
@@ -82,6 +85,14 @@ pub struct ProxyArgs {
     /// Groups → role file.
     #[arg(long, env = "ROLES_FILE", default_value = "policies/roles.toml")]
     pub roles_file: PathBuf,
+    /// Okta service app for reading users' groups at Okta's Management API (an ID-JAG without
+    /// a groups claim); its key from OKTA_SERVICE_KEY_FILE, scopes okta.users.read and
+    /// okta.groups.read. Or set OKTA_API_TOKEN instead. Neither: ID-JAGs must carry groups.
+    #[arg(long, env = "OKTA_SERVICE_CLIENT_ID")]
+    pub okta_service_client_id: Option<String>,
+    /// The `kid` of the service app's public key at Okta, if Okta should be told which key signed.
+    #[arg(long, env = "OKTA_SERVICE_KEY_ID")]
+    pub okta_service_key_id: Option<String>,
     /// Pre-registered confidential clients (TOML): the only clients that may use
     /// client_credentials or the jwt-bearer (ID-JAG) grant. Check it with `clients check FILE`.
     #[arg(long, env = "CLIENTS_FILE")]

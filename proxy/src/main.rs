@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use async_trait::async_trait;
 use clap::Parser;
 use okta_mcp_common::metrics;
+use okta_mcp_common::okta_auth::settings::{ServiceAppIds, okta_credentials};
 use okta_mcp_proxy::config::{self, ClientsCommand, ProxyArgs, ProxyCommand};
 use okta_mcp_proxy::deadlines;
 use okta_mcp_proxy::edge::{Edge, EdgeParts, Upstream};
@@ -18,6 +19,7 @@ use okta_mcp_proxy::oauth::{
     AuthServer, ClientMetadataDocuments, ClientMetadataSettings, OAuthSettings,
     PreregisteredClients,
 };
+use okta_mcp_proxy::okta_directory::{self, OktaDirectory, UserDirectory};
 use okta_mcp_proxy::okta_login::{OktaLogin, OktaLoginSettings, UpstreamLogin};
 use okta_mcp_proxy::replicas::SessionRoutes;
 use okta_mcp_proxy::revocations::Revocations;
@@ -57,6 +59,33 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Okta's Management API for users' status and groups, when credentials are set.
+fn user_directory(
+    args: &ProxyArgs,
+    okta_org: &url::Url,
+) -> anyhow::Result<Option<Arc<dyn UserDirectory>>> {
+    let ids = ServiceAppIds {
+        client_id: args.okta_service_client_id.clone(),
+        key_id: args.okta_service_key_id.clone(),
+        scopes: Vec::new(),
+    };
+    let given = ids.client_id.is_some()
+        || [
+            "OKTA_API_TOKEN",
+            "OKTA_API_TOKEN_FILE",
+            "OKTA_SERVICE_KEY",
+            "OKTA_SERVICE_KEY_FILE",
+        ]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+    if !given {
+        return Ok(None);
+    }
+    let credentials = okta_credentials(&ids, okta_directory::SCOPES)?;
+    tracing::info!(credentials = ?credentials, "reading users' groups at Okta's Management API");
+    Ok(Some(Arc::new(OktaDirectory::new(okta_org, credentials)?)))
 }
 
 /// `okta-mcp-proxy clients check FILE` and the like: a result on stdout, what to fix on stderr.
@@ -155,6 +184,13 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
     );
     if args.client_id_metadata_documents {
         auth = auth.with_client_metadata_documents(client_metadata_documents(&args)?);
+    }
+    if let Some(directory) = user_directory(&args, &okta_org)? {
+        auth = auth.with_directory(directory);
+    } else if args.clients_file.is_some() {
+        tracing::info!(
+            "no Okta API access (OKTA_API_TOKEN or OKTA_SERVICE_CLIENT_ID): ID-JAGs must carry a groups claim"
+        );
     }
     if let Some(file) = &args.clients_file {
         let clients = PreregisteredClients::load(file)?;

@@ -10,13 +10,13 @@
 use std::time::Duration;
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use okta_mcp_tests::harness::{
-    FakeOkta, Proxy, TEST_CLIENT_ID, TEST_CLIENT_SECRET, ToolServer, VIEWER_TOOLS, free_port,
-    http_client, python_client,
+    FakeOkta, Proxy, SERVICE_CLIENT_ID, TEST_API_TOKEN, TEST_CLIENT_ID, TEST_CLIENT_SECRET,
+    ToolServer, VIEWER_TOOLS, free_port, http_client, python_client, service_app_key,
 };
 use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde_json::{Value, json};
 
 /// The MCP client's own app at Okta (the "requesting app" of Cross App Access).
@@ -35,31 +35,6 @@ fn sha256_hex(text: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// An ES256 key: its PKCS#8 PEM (for the Python SDK) and public JWK (for the clients file).
-fn es256_key() -> (String, Value) {
-    let rng = SystemRandom::new();
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-    let pair =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
-    let point = pair.public_key().as_ref();
-    let jwk = json!({
-        "kty": "EC", "crv": "P-256", "kid": "agent-key-1",
-        "x": URL_SAFE_NO_PAD.encode(&point[1..33]),
-        "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
-    });
-    let body = STANDARD.encode(pkcs8.as_ref());
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect();
-    let pem = format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        lines.join("\n")
-    );
-    (pem, jwk)
 }
 
 /// Fake org, tool server and a proxy knowing three pre-registered clients.
@@ -91,7 +66,11 @@ impl Enterprise {
         flags.extend(okta_flags);
         let okta = FakeOkta::start(&flags);
         let tool_server = ToolServer::start(&okta, &[]).await;
-        let (key_pem, jwk) = es256_key();
+        let key = service_app_key();
+        let key_pem = key.pem_text.clone();
+        let jwk: Value =
+            serde_json::from_str(&std::fs::read_to_string(&key.public_jwk).unwrap()).unwrap();
+        let jwk = jwk["keys"][0].clone();
         let clients = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(
             clients.path(),
@@ -129,7 +108,7 @@ subject = "agent:keyed"
         let proxy = Proxy::start(&okta, port, &tool_server.mcp_url, &env).await;
         Self {
             okta,
-            tool_server: tool_server,
+            tool_server,
             proxy,
             key_pem,
             _clients: clients,
@@ -272,11 +251,7 @@ async fn id_jag_roles(stack: &Enterprise) {
 
 #[tokio::test]
 async fn python_id_jag_clients_get_the_role_of_their_okta_groups_read_at_okta() {
-    let stack = Enterprise::start(
-        &[],
-        &[("OKTA_API_TOKEN", okta_mcp_tests::harness::TEST_API_TOKEN)],
-    )
-    .await;
+    let stack = Enterprise::start(&[], &[("OKTA_API_TOKEN", TEST_API_TOKEN)]).await;
     id_jag_roles(&stack).await;
 
     // A user deactivated at Okta: Okta would issue no ID-JAG any more, and one issued before
@@ -311,12 +286,83 @@ async fn python_id_jag_clients_get_the_role_of_the_groups_claim_when_okta_sends_
 }
 
 #[tokio::test]
-async fn every_bad_id_jag_is_refused_with_what_is_wrong() {
+async fn the_proxy_reads_groups_at_okta_as_a_service_app() {
+    let service = service_app_key();
+    let jwks = service.public_jwk.display().to_string();
+    let key_file = service.private_pem.display().to_string();
     let stack = Enterprise::start(
-        &[],
-        &[("OKTA_API_TOKEN", okta_mcp_tests::harness::TEST_API_TOKEN)],
+        &[
+            "--service-client-id",
+            SERVICE_CLIENT_ID,
+            "--service-jwks-file",
+            &jwks,
+        ],
+        &[
+            ("OKTA_SERVICE_CLIENT_ID", SERVICE_CLIENT_ID),
+            ("OKTA_SERVICE_KEY_FILE", &key_file),
+        ],
     )
     .await;
+    let alice = stack.id_jag_flow("alice@example.com").await;
+    assert!(alice.get("error").is_none(), "{alice}");
+    assert_eq!(tools_of(&alice), VIEWER_TOOLS, "{alice}");
+    let stats: Value = http_client()
+        .get(format!("{}/__fake/service-app", stack.okta.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        stats["tokens_issued"].as_u64().is_some_and(|n| n >= 1),
+        "{stats}"
+    );
+    let logs = stack.proxy.process.logs();
+    assert!(
+        !logs.contains(&service.pem_text),
+        "the key never reaches a log"
+    );
+}
+
+#[tokio::test]
+async fn a_service_app_without_the_groups_scope_is_a_503_and_a_log_line_naming_it() {
+    let service = service_app_key();
+    let jwks = service.public_jwk.display().to_string();
+    let key_file = service.private_pem.display().to_string();
+    let stack = Enterprise::start(
+        &[
+            "--service-client-id",
+            SERVICE_CLIENT_ID,
+            "--service-jwks-file",
+            &jwks,
+            "--service-scopes",
+            "okta.users.read",
+        ],
+        &[
+            ("OKTA_SERVICE_CLIENT_ID", SERVICE_CLIENT_ID),
+            ("OKTA_SERVICE_KEY_FILE", &key_file),
+        ],
+    )
+    .await;
+    let assertion = stack.mint("alice@example.com", json!({}), None).await;
+    let (status, body) = stack.redeem(&assertion).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "{body}"
+    );
+    let logs = stack
+        .proxy
+        .process
+        .wait_for_log("Okta refused this server's API credentials")
+        .await;
+    assert!(logs.contains("okta.groups.read"), "{logs}");
+}
+
+#[tokio::test]
+async fn every_bad_id_jag_is_refused_with_what_is_wrong() {
+    let stack = Enterprise::start(&[], &[("OKTA_API_TOKEN", TEST_API_TOKEN)]).await;
     let alice = "alice@example.com";
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
