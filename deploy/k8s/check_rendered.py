@@ -41,8 +41,14 @@ import yaml
 
 PROXY, TOOL_SERVER = "proxy", "tool-server"
 APP = "okta-mcp"
-# Secrets the user creates outside kustomize (overlays/ingress and overlays/proxy-tls).
-EXTERNAL_SECRETS = {"okta-mcp-tls": {"tls.crt", "tls.key"}}
+# Secrets the user creates outside kustomize (overlays/ingress and overlays/proxy-tls; the
+# service app's PEM key of overlays/enterprise, which an env file cannot hold).
+EXTERNAL_SECRETS = {
+    "okta-mcp-tls": {"tls.crt", "tls.key"},
+    "okta-mcp-service-app": {"OKTA_SERVICE_KEY"},
+}
+# Settings that name a file but hold no secret (so no secrets.env.example names them).
+PLAIN_FILE_SETTINGS = {"CLIENTS_FILE", "ROLES_FILE", "POLICY_FILE"}
 POLICY_COPIES = {
     "deploy/k8s/base/policies/roles.toml": "policies/roles.toml",
     "deploy/k8s/base/policies/okta-tools.toml": "policies/okta-tools.toml",
@@ -463,7 +469,12 @@ def main():
     template_keys = set()
     for template in templates:
         template_keys |= set(re.findall(r"^([A-Z][A-Z0-9_]*)=", open(template).read(), re.M))
-    used = {name[: -len("_FILE")] for name in env_names if name.endswith("_FILE")}
+    external = set().union(*EXTERNAL_SECRETS.values())
+    used = {
+        name[: -len("_FILE")]
+        for name in env_names
+        if name.endswith("_FILE") and name not in PLAIN_FILE_SETTINGS
+    } - external
     if template_keys != used:
         fail(" + ".join(templates), f"name {sorted(template_keys)}, the pods read {sorted(used)}")
 
