@@ -362,7 +362,11 @@ async fn a_service_app_without_the_groups_scope_is_a_503_and_a_log_line_naming_i
 
 #[tokio::test]
 async fn every_bad_id_jag_is_refused_with_what_is_wrong() {
-    let stack = Enterprise::start(&[], &[("OKTA_API_TOKEN", TEST_API_TOKEN)]).await;
+    let stack = Enterprise::start(
+        &[],
+        &[("OKTA_API_TOKEN", TEST_API_TOKEN), ("LOG_LEVEL", "trace")],
+    )
+    .await;
     let alice = "alice@example.com";
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -373,6 +377,7 @@ async fn every_bad_id_jag_is_refused_with_what_is_wrong() {
     let good = stack.mint(alice, json!({}), None).await;
     let (status, body) = stack.redeem(&good).await;
     assert_eq!(status, 200, "{body}");
+    let access_token = body["access_token"].as_str().unwrap().to_owned();
     assert!(
         body.get("refresh_token").is_none(),
         "no refresh token: {body}"
@@ -538,11 +543,24 @@ async fn every_bad_id_jag_is_refused_with_what_is_wrong() {
     let grants = metadata["grant_types_supported"].as_array().unwrap();
     assert!(grants.contains(&json!("urn:ietf:params:oauth:grant-type:jwt-bearer")));
     assert!(grants.contains(&json!("client_credentials")));
+
+    // At trace level, no secret, assertion or token reached the proxy's log.
+    let logs = stack.proxy.process.logs();
+    assert!(logs.contains("ID-JAG accepted"), "the log is on");
+    for secret in [
+        XAA_SECRET,
+        TEST_API_TOKEN,
+        good.as_str(),
+        fresh.as_str(),
+        access_token.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "a secret reached the proxy's log");
+    }
 }
 
 #[tokio::test]
 async fn python_client_credentials_agents_act_as_their_clients_file_role_and_subject() {
-    let stack = Enterprise::start(&[], &[]).await;
+    let stack = Enterprise::start(&[], &[("LOG_LEVEL", "trace")]).await;
     for method in ["client_secret_basic", "client_secret_post"] {
         let report = stack
             .python(
@@ -570,6 +588,19 @@ async fn python_client_credentials_agents_act_as_their_clients_file_role_and_sub
     let logs = stack.tool_server.process.logs();
     assert!(logs.contains("agent:nightly-audit"), "{logs}");
     assert!(logs.contains("agent:keyed"), "{logs}");
+    let proxy_logs = stack.proxy.process.logs();
+    assert!(
+        proxy_logs.contains("client credentials accepted"),
+        "the log is on"
+    );
+    assert!(
+        !proxy_logs.contains(AGENT_SECRET),
+        "the secret never reaches a log"
+    );
+    assert!(
+        !proxy_logs.contains(stack.key_pem.lines().nth(1).unwrap()),
+        "nor the key"
+    );
 
     // A wrong secret is refused, and the SDK says so.
     let wrong = stack
