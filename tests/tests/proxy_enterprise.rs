@@ -616,3 +616,65 @@ async fn python_client_credentials_agents_act_as_their_clients_file_role_and_sub
         "{wrong}"
     );
 }
+
+#[tokio::test]
+async fn clients_check_lists_a_good_file_and_says_what_to_fix_in_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        format!(
+            "[[client]]\nclient_id = \"{AGENT}\"\nsecret_sha256 = \"{}\"\n\
+             grant_types = [\"client_credentials\"]\nrole = \"viewer\"\nsubject = \"agent:a\"\n",
+            sha256_hex(AGENT_SECRET)
+        ),
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[client]]\nclient_id = \"x\"\nsecret_sha256 = \"abc\"\ngrant_types = [\"client_credentials\"]\n",
+    )
+    .unwrap();
+    let run = |file: &std::path::Path| {
+        std::process::Command::new(okta_mcp_tests::harness::binary("okta-mcp-proxy"))
+            .env_clear()
+            .args(["clients", "check"])
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&good);
+    assert!(ok.status.success());
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(stdout.contains("1 client(s), ok"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "audit-agent: client_credentials by client_secret_basic, role viewer as agent:a"
+        ),
+        "{stdout}"
+    );
+    let refused = run(&bad);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("client x: secret_sha256 must be 64 hex digits"),
+        "{stderr}"
+    );
+    let missing = run(&dir.path().join("missing.toml"));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read"));
+    // A proxy given the bad file does not start, and says why.
+    let mut proxy = okta_mcp_tests::harness::proxy_command(
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9/mcp",
+        "http://127.0.0.1:9",
+    );
+    let output = proxy.env("CLIENTS_FILE", &bad).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("secret_sha256 must be 64 hex digits"),
+        "{stderr}"
+    );
+}

@@ -658,6 +658,48 @@ grant_types = ["{JWT_BEARER}"]
     }
 
     #[tokio::test]
+    async fn a_listed_client_with_authorization_code_signs_users_in_with_its_secret() {
+        let t = Harness::with_clients(&format!(
+            r#"
+[[client]]
+client_id = "portal"
+name = "Company portal"
+secret_sha256 = "{}"
+grant_types = ["authorization_code", "refresh_token"]
+redirect_uris = ["{CLIENT_CB}"]
+"#,
+            secret_hash()
+        ));
+        let (verifier, challenge) = pkce();
+        let code = t.code_for("portal", CLIENT_CB, &challenge).await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CLIENT_CB),
+            ("code_verifier", verifier.as_str()),
+        ];
+        // Without its secret the code is not redeemed.
+        let mut no_secret = form.to_vec();
+        no_secret.push(("client_id", "portal"));
+        let response = t.post_form("/token", &no_secret, &[]).await;
+        assert_eq!(error_of(&response).1, "invalid_client");
+        let response = t
+            .post_form(
+                "/token",
+                &form,
+                &[("authorization", &basic("portal", "agent-secret"))],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", text(&response));
+        assert!(json_body(&response)["refresh_token"].is_string());
+        // Another redirect URI is not accepted at /authorize.
+        let page = t
+            .browse_get(&t.authorize_path("portal", "https://evil.example/cb", &challenge, "s"))
+            .await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
     async fn the_jwt_bearer_grant_needs_an_id_jag_from_okta() {
         let (key, jwk) = es256(Some("k1"));
         let t = harness(&jwk);
