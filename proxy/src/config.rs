@@ -260,26 +260,20 @@ pub enum ConfigError {
     },
 }
 
-/// Reads a secret from `name`, or from the file `name_FILE` points to (one trailing newline dropped).
+/// Reads a secret from `name`, or from the file `name_FILE` points to (one trailing newline
+/// dropped), as the tool server does (`okta_mcp_common::okta_auth::settings::secret`).
 pub fn required_secret(name: &'static str) -> Result<String, ConfigError> {
-    let value = match std::env::var(name) {
-        Ok(value) => value,
-        Err(_) => match std::env::var(format!("{name}_FILE")) {
-            Ok(path) => std::fs::read_to_string(&path)
-                .map(|v| {
-                    v.strip_suffix("\r\n")
-                        .or_else(|| v.strip_suffix('\n'))
-                        .unwrap_or(&v)
-                        .to_owned()
-                })
-                .map_err(|source| ConfigError::File { name, path, source })?,
-            Err(_) => return Err(ConfigError::Missing { name }),
-        },
-    };
-    if value.is_empty() {
-        return Err(ConfigError::Missing { name });
+    use okta_mcp_common::okta_auth::settings::{SettingError, secret};
+    match secret(name) {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) | Err(SettingError::Empty { .. }) | Err(SettingError::Missing { .. }) => {
+            Err(ConfigError::Missing { name })
+        }
+        Err(SettingError::File { name, path, source }) => {
+            Err(ConfigError::File { name, path, source })
+        }
+        Err(SettingError::Invalid(why)) => Err(ConfigError::Invalid(why)),
     }
-    Ok(value)
 }
 
 /// A list of earlier secrets (`name` or the file `name_FILE`), separated by commas or line
