@@ -95,7 +95,7 @@ impl AuthServer {
         browser: &str,
         set_browser: Option<String>,
     ) -> WebResponse {
-        let start = match self.login.start() {
+        let start = match self.login.start().await {
             Ok(start) => start,
             Err(error) => {
                 tracing::warn!(%error, "cannot start the Okta login");
@@ -161,6 +161,17 @@ impl AuthServer {
             );
         }
 
+        // RFC 9207: an answer naming another issuer (a mix-up) or none, when Okta always names
+        // itself, is not Okta's answer to this login.
+        if let Err(why) = self.login.check_response_issuer(params.get("iss")) {
+            tracing::warn!(%why, "Okta's authorization response refused (RFC 9207 iss)");
+            METRICS.login(LoginOutcome::Failed);
+            return pages::error_page(
+                StatusCode::BAD_REQUEST,
+                "Sign-in refused",
+                &format!("Okta's answer could not be verified: {why}. Start again from your app."),
+            );
+        }
         if let Some(error) = params.get("error") {
             let error: String = error.chars().take(64).collect();
             tracing::info!(okta_error = ?error, "Okta returned an error");

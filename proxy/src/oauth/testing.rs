@@ -95,7 +95,7 @@ pub(crate) fn identity(subject: &str, email: &str, groups: &[&str]) -> UpstreamI
 
 #[async_trait]
 impl UpstreamLogin for FakeOkta {
-    fn start(&self) -> Result<LoginStart, LoginError> {
+    async fn start(&self) -> Result<LoginStart, LoginError> {
         if *self.not_ready.lock().unwrap() {
             return Err(LoginError::NotReady("discovery pending".into()));
         }
