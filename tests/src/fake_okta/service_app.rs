@@ -113,17 +113,7 @@ impl ServiceApp {
             .service_jwks_file
             .as_ref()
             .ok_or("--service-client-id needs --service-jwks-file (the app's public key)")?;
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("--service-jwks-file {}: {e}", path.display()))?;
-        let parsed: Value = serde_json::from_str(&text)
-            .map_err(|e| format!("--service-jwks-file {}: {e}", path.display()))?;
-        let keys = match parsed.get("keys").and_then(Value::as_array) {
-            Some(keys) => keys.clone(),
-            None => vec![parsed],
-        };
-        if keys.is_empty() || keys.iter().any(|k| thumbprint(k).is_none()) {
-            return Err("--service-jwks-file must hold RSA or EC P-256 public JWKs".into());
-        }
+        let keys = read_public_keys(path, "--service-jwks-file")?;
         let scopes = if settings.service_scopes.is_empty() {
             ALL_SCOPES.iter().map(|s| (*s).to_owned()).collect()
         } else {
@@ -160,14 +150,41 @@ impl ServiceApp {
     pub fn revoke_all(&self) {
         self.runtime().tokens.clear();
     }
+}
 
-    /// A `jti` never seen (remembered until `until`).
+impl JtiLedger for ServiceApp {
     fn first_use(&self, jti: &str, until: i64) -> bool {
-        let mut runtime = self.runtime();
-        let now = now_epoch();
-        runtime.seen.retain(|_, keep| *keep >= now);
-        runtime.seen.insert(jti.to_owned(), until).is_none()
+        first_use_in(&mut self.runtime().seen, jti, until)
     }
+}
+
+/// Remembers the `jti` of assertions and proofs, so each is accepted once.
+pub(crate) trait JtiLedger {
+    /// A `jti` never seen (remembered until `until`).
+    fn first_use(&self, jti: &str, until: i64) -> bool;
+}
+
+/// [`JtiLedger::first_use`] over a map of `jti` → forget-after time.
+pub(crate) fn first_use_in(seen: &mut HashMap<String, i64>, jti: &str, until: i64) -> bool {
+    let now = now_epoch();
+    seen.retain(|_, keep| *keep >= now);
+    seen.insert(jti.to_owned(), until).is_none()
+}
+
+/// The public keys in a JWK or JWKS file (`flag` names it in errors): RSA or EC P-256 only.
+pub(crate) fn read_public_keys(path: &std::path::Path, flag: &str) -> Result<Vec<Value>, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
+    let parsed: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
+    let keys = match parsed.get("keys").and_then(Value::as_array) {
+        Some(keys) => keys.clone(),
+        None => vec![parsed],
+    };
+    if keys.is_empty() || keys.iter().any(|k| thumbprint(k).is_none()) {
+        return Err(format!("{flag} must hold RSA or EC P-256 public JWKs"));
+    }
+    Ok(keys)
 }
 
 /// A compact JWS split and decoded: header, claims, signing input, signature.
@@ -256,8 +273,8 @@ pub fn thumbprint(jwk: &Value) -> Option<String> {
 }
 
 /// Checks a DPoP proof for `method` `htu`; returns its `jkt` and `nonce`.
-fn check_proof(
-    app: &ServiceApp,
+pub(crate) fn check_proof(
+    app: &dyn JtiLedger,
     proof: &str,
     method: &str,
     htu: &str,
@@ -303,12 +320,18 @@ fn check_proof(
     Ok((jkt, claims["nonce"].as_str().map(str::to_owned)))
 }
 
-/// Checks the `private_key_jwt` client assertion.
-fn check_assertion(app: &ServiceApp, assertion: &str, token_url: &str) -> Result<(), String> {
+/// Checks a `private_key_jwt` client assertion of `client_id` (signed by one of `keys`) sent to
+/// `token_url` (the endpoint invoked).
+pub(crate) fn check_assertion(
+    ledger: &dyn JtiLedger,
+    client_id: &str,
+    keys: &[Value],
+    assertion: &str,
+    token_url: &str,
+) -> Result<(), String> {
     let jws = decode(assertion)?;
     let kid = jws.header["kid"].as_str();
-    let signed = app
-        .keys
+    let signed = keys
         .iter()
         .filter(|k| kid.is_none() || k["kid"].as_str().is_none_or(|k| Some(k) == kid))
         .any(|k| verify(&jws, k));
@@ -316,7 +339,7 @@ fn check_assertion(app: &ServiceApp, assertion: &str, token_url: &str) -> Result
         return Err("The client_assertion signature is invalid.".into());
     }
     let c = &jws.claims;
-    if c["iss"].as_str() != Some(&app.client_id) || c["sub"].as_str() != Some(&app.client_id) {
+    if c["iss"].as_str() != Some(client_id) || c["sub"].as_str() != Some(client_id) {
         return Err("The client_assertion token has an invalid issuer or subject.".into());
     }
     if c["aud"].as_str() != Some(token_url) {
@@ -339,7 +362,7 @@ fn check_assertion(app: &ServiceApp, assertion: &str, token_url: &str) -> Result
         .as_str()
         .filter(|j| !j.is_empty())
         .ok_or("The client_assertion has no jti.")?;
-    if !app.first_use(&format!("assertion:{jti}"), exp) {
+    if !ledger.first_use(&format!("assertion:{jti}"), exp) {
         return Err("The client_assertion token has already been used.".into());
     }
     Ok(())
@@ -362,8 +385,13 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 pub fn is_service_request(state: &AppState, body: &[u8]) -> bool {
     state.service_app.is_some()
         && parse_params(body).is_ok_and(|p| {
+            // The login app's own assertions (it names itself) stay with the OIDC provider.
+            let login_app = state
+                .oidc
+                .as_ref()
+                .is_some_and(|o| p.get("client_id") == Some(&o.client_id));
             p.get("grant_type").map(String::as_str) == Some("client_credentials")
-                || p.contains_key("client_assertion")
+                || (p.contains_key("client_assertion") && !login_app)
         })
 }
 
@@ -402,7 +430,7 @@ fn token_answer(app: &ServiceApp, state: &AppState, headers: &HeaderMap, body: &
         );
     }
     let assertion = params.get("client_assertion").map_or("", String::as_str);
-    if let Err(why) = check_assertion(app, assertion, &token_url) {
+    if let Err(why) = check_assertion(app, &app.client_id, &app.keys, assertion, &token_url) {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &why);
     }
     let Some(proof) = headers.get("dpop").and_then(|v| v.to_str().ok()) else {

@@ -45,6 +45,7 @@ fn app() -> Router {
         client_secret: Some(SECRET.into()),
         redirect_uris: vec![REDIRECT.into(), "http://127.0.0.1:9/cb".into()],
         id_jag: Default::default(),
+        ..Default::default()
     })
 }
 
@@ -737,6 +738,7 @@ async fn public_client_needs_pkce_and_no_secret() {
         client_secret: None,
         redirect_uris: vec![REDIRECT.into()],
         id_jag: Default::default(),
+        ..Default::default()
     });
     let query = authorize_query(&[("code_challenge", ""), ("code_challenge_method", "")]);
     let answer = send(
@@ -776,6 +778,7 @@ fn settings_checks_name_the_flag() {
         client_secret: Some("s".into()),
         redirect_uris: vec![REDIRECT.into()],
         id_jag: Default::default(),
+        ..Default::default()
     };
     assert!(ok.check().is_ok());
     assert!(OidcSettings::default().check().is_ok());
