@@ -392,8 +392,10 @@ impl OktaLogin {
             }
             ClientCredential::Secret(secret) => ClientAuth::Secret(secret),
             ClientCredential::PrivateKey { pem, key_id } => ClientAuth::PrivateKey {
-                key: SigningKey::from_pem(&pem)
-                    .map_err(|e| OktaLoginSetupError::ClientKey(e.to_string()))?,
+                key: Box::new(
+                    SigningKey::from_pem(&pem)
+                        .map_err(|e| OktaLoginSetupError::ClientKey(e.to_string()))?,
+                ),
                 key_id: key_id.filter(|k| !k.trim().is_empty()),
             },
         };

@@ -30,7 +30,7 @@ pub enum ClientAuth {
     Secret(String),
     /// `private_key_jwt`: a JWT signed by the app's registered key.
     PrivateKey {
-        key: SigningKey,
+        key: Box<SigningKey>,
         key_id: Option<String>,
     },
 }
@@ -325,7 +325,7 @@ mod tests {
                 .is_empty()
         );
         let key = ClientAuth::PrivateKey {
-            key: SigningKey::generate_es256().unwrap(),
+            key: Box::new(SigningKey::generate_es256().unwrap()),
             key_id: Some("k1".into()),
         };
         assert!(key.basic_header("id").is_none());

@@ -71,7 +71,7 @@ pub async fn userinfo(
         );
     };
     let htu = format!("{}/userinfo", server.endpoints(&base_url(&headers, &state)));
-    if let Err(refusal) = check_binding(provider, &headers, &method, &htu, &scheme, token) {
+    if let Some(refusal) = check_binding(provider, &headers, &method, &htu, &scheme, token) {
         return refusal;
     }
     let has = |scope: &str| grant.scopes.iter().any(|s| s == scope);
@@ -119,7 +119,7 @@ pub async fn userinfo(
 }
 
 /// A DPoP-bound token needs the `DPoP` scheme and a proof by its key for this request, with
-/// `ath` and the current nonce; a plain token must not come as `DPoP`.
+/// `ath` and the current nonce; a plain token must not come as `DPoP`. `Some`: the refusal.
 fn check_binding(
     provider: &Provider,
     headers: &HeaderMap,
@@ -127,7 +127,7 @@ fn check_binding(
     htu: &str,
     scheme: &str,
     token: &str,
-) -> Result<(), Response> {
+) -> Option<Response> {
     let bound = provider.runtime().bound_tokens.get(token).cloned();
     let dpop_refusal = |error: &str, description: &str| {
         let mut response = refuse(StatusCode::UNAUTHORIZED, error, description);
@@ -141,29 +141,31 @@ fn check_binding(
     };
     let Some(jkt) = bound else {
         return match scheme {
-            "dpop" => Err(dpop_refusal(
+            "dpop" => Some(dpop_refusal(
                 "invalid_token",
                 "The access token is not DPoP-bound.",
             )),
-            _ => Ok(()),
+            _ => None,
         };
     };
     if scheme != "dpop" {
-        return Err(dpop_refusal(
+        return Some(dpop_refusal(
             "invalid_token",
             "A DPoP-bound access token must be presented with the DPoP scheme.",
         ));
     }
     let Some(proof) = headers.get("dpop").and_then(|v| v.to_str().ok()) else {
-        return Err(dpop_refusal(
+        return Some(dpop_refusal(
             "invalid_dpop_proof",
             "The DPoP proof JWT header is missing.",
         ));
     };
-    let (proof_jkt, nonce) = check_proof(provider, proof, method.as_str(), htu, Some(token))
-        .map_err(|why| dpop_refusal("invalid_dpop_proof", &why))?;
+    let (proof_jkt, nonce) = match check_proof(provider, proof, method.as_str(), htu, Some(token)) {
+        Ok(checked) => checked,
+        Err(why) => return Some(dpop_refusal("invalid_dpop_proof", &why)),
+    };
     if proof_jkt != jkt {
-        return Err(dpop_refusal(
+        return Some(dpop_refusal(
             "invalid_dpop_proof",
             "The DPoP proof is not signed by the key the token is bound to.",
         ));
@@ -177,7 +179,7 @@ fn check_binding(
         if let Ok(value) = HeaderValue::from_str(&expected) {
             response.headers_mut().insert("dpop-nonce", value);
         }
-        return Err(response);
+        return Some(response);
     }
-    Ok(())
+    None
 }
