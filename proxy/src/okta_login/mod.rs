@@ -1177,6 +1177,184 @@ mod tests {
         assert_eq!(scopes, ["groups", "email"]);
     }
 
+    /// A stand-in issuer on loopback: discovery (with `extra` merged in), empty keys, and a PAR
+    /// endpoint answering `par_status` with `par_body`. Returns its base URL.
+    async fn issuer_answering(
+        extra: serde_json::Value,
+        par_status: u16,
+        par_body: &'static str,
+    ) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut document = serde_json::json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "jwks_uri": format!("{base}/keys"),
+            "pushed_authorization_request_endpoint": format!("{base}/par"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "profile", "email", "groups", "offline_access"],
+        });
+        if let (Some(doc), Some(extra)) = (document.as_object_mut(), extra.as_object()) {
+            doc.extend(extra.clone());
+        }
+        let document = document.to_string();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let document = document.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 16 * 1024];
+                    let n = socket.read(&mut buffer).await.unwrap_or(0);
+                    let head = String::from_utf8_lossy(&buffer[..n]).to_string();
+                    let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
+                    let (status, body) = match path.as_str() {
+                        "/.well-known/openid-configuration" => (200, document),
+                        "/keys" => (200, r#"{"keys":[]}"#.to_owned()),
+                        "/par" => (par_status, par_body.to_owned()),
+                        _ => (404, "{}".to_owned()),
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        base
+    }
+
+    fn login_at(base: &str, par: bool) -> OktaLogin {
+        let mut s = settings();
+        s.issuer = Url::parse(base).expect("url");
+        s.par = par;
+        OktaLogin::new(s).expect("valid")
+    }
+
+    #[tokio::test]
+    async fn bad_par_answers_are_clear_errors() {
+        for (status, body, says) in [
+            (
+                400,
+                r#"{"error":"invalid_request","error_description":"bad redirect_uri"}"#,
+                "HTTP 400: invalid_request: bad redirect_uri",
+            ),
+            (500, "<html>oops</html>", "HTTP 500: no error code"),
+            (201, "{}", "no usable request_uri"),
+            (201, "not json", "no usable request_uri"),
+            (201, r#"{"request_uri":""}"#, "no usable request_uri"),
+            (
+                201,
+                r#"{"request_uri":"urn:x\nsmuggled"}"#,
+                "no usable request_uri",
+            ),
+            (201, r#"{"request_uri":42}"#, "no usable request_uri"),
+        ] {
+            let base = issuer_answering(serde_json::json!({}), status, body).await;
+            let login = login_at(&base, true);
+            login.discover().await.expect("discovery");
+            let err = login.start().await.expect_err(body);
+            assert!(matches!(err, LoginError::Par(_)), "{err}");
+            assert!(err.to_string().contains(says), "{body}: {err}");
+        }
+        let base = issuer_answering(
+            serde_json::json!({}),
+            201,
+            r#"{"request_uri":"urn:ietf:params:oauth:request_uri:abc","expires_in":60}"#,
+        )
+        .await;
+        let login = login_at(&base, true);
+        login.discover().await.expect("discovery");
+        let start = login.start().await.expect("pushed");
+        assert_eq!(
+            start.url.as_str(),
+            format!(
+                "{base}/authorize?client_id=0oa-client&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Aabc"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn discovery_refuses_what_cannot_work() {
+        // A scope the issuer does not offer names the scope and the issuer.
+        let base = issuer_answering(
+            serde_json::json!({"scopes_supported": ["openid", "email"]}),
+            201,
+            "{}",
+        )
+        .await;
+        let err = login_at(&base, false).discover().await.expect_err("scopes");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!(
+                "OKTA_LOGIN_SCOPES: {base} does not offer scope \"profile\", \"groups\""
+            )),
+            "{text}"
+        );
+        // PAR required by the issuer, but its endpoint is not a URL.
+        let base = issuer_answering(
+            serde_json::json!({
+                "require_pushed_authorization_requests": true,
+                "pushed_authorization_request_endpoint": "not a url",
+            }),
+            201,
+            "{}",
+        )
+        .await;
+        let login = login_at(&base, false);
+        let err = login.discover().await.expect_err("bad PAR endpoint");
+        assert!(
+            err.to_string()
+                .contains("pushed_authorization_request_endpoint"),
+            "{err}"
+        );
+        assert!(!login.ready());
+        // PAR configured, none offered.
+        let base = issuer_answering(
+            serde_json::json!({"pushed_authorization_request_endpoint": null}),
+            201,
+            "{}",
+        )
+        .await;
+        let err = login_at(&base, true)
+            .discover()
+            .await
+            .expect_err("no PAR endpoint");
+        assert!(
+            err.to_string()
+                .contains("names no pushed_authorization_request_endpoint"),
+            "{err}"
+        );
+        // An issuer that says it sends `iss` makes a missing one an error; odd types are not.
+        let base = issuer_answering(
+            serde_json::json!({"authorization_response_iss_parameter_supported": true}),
+            201,
+            "{}",
+        )
+        .await;
+        let login = login_at(&base, false);
+        login.discover().await.expect("discovery");
+        let err = login.check_response_issuer(None).expect_err("required");
+        assert!(err.contains("names no issuer"), "{err}");
+        assert!(login.check_response_issuer(Some(&base)).is_ok());
+        let base = issuer_answering(
+            serde_json::json!({"authorization_response_iss_parameter_supported": "yes"}),
+            201,
+            "{}",
+        )
+        .await;
+        let err = login_at(&base, false)
+            .discover()
+            .await
+            .expect_err("not a bool");
+        assert!(matches!(err, LoginError::NotReady(_)), "{err}");
+    }
+
     fn claims(json: &str) -> OktaClaims {
         serde_json::from_str(json).expect("claims parse")
     }
