@@ -320,6 +320,74 @@ pub(crate) fn check_proof(
     Ok((jkt, claims["nonce"].as_str().map(str::to_owned)))
 }
 
+/// Why the DPoP proof of a request with a bound token is refused.
+pub(crate) enum ProofRefusal {
+    Missing,
+    Invalid(String),
+    WrongKey,
+    /// The proof lacks the current nonce, which the answer must send.
+    NeedsNonce(String),
+}
+
+impl ProofRefusal {
+    /// The OAuth error code.
+    pub(crate) fn error(&self) -> &'static str {
+        match self {
+            Self::NeedsNonce(_) => "use_dpop_nonce",
+            _ => "invalid_dpop_proof",
+        }
+    }
+
+    /// The error description, as Okta words it.
+    pub(crate) fn description(&self) -> String {
+        match self {
+            Self::Missing => "The DPoP proof JWT header is missing.".into(),
+            Self::Invalid(why) => why.clone(),
+            Self::WrongKey => {
+                "The DPoP proof is not signed by the key the access token is bound to.".into()
+            }
+            Self::NeedsNonce(_) => "Resource server requires nonce in DPoP proof.".into(),
+        }
+    }
+
+    /// Adds the `DPoP-Nonce` header to a `use_dpop_nonce` answer.
+    pub(crate) fn add_nonce(&self, response: &mut Response) {
+        if let Self::NeedsNonce(nonce) = self
+            && let Ok(value) = HeaderValue::from_str(nonce)
+        {
+            response.headers_mut().insert("dpop-nonce", value);
+        }
+    }
+}
+
+/// Checks the DPoP proof of a request to `htu` with `token`, bound to `jkt`: present, valid
+/// for this method and URL with `ath`, signed by the bound key, and carrying `nonce` if given.
+pub(crate) fn check_bound_request(
+    ledger: &dyn JtiLedger,
+    headers: &HeaderMap,
+    method: &Method,
+    htu: &str,
+    token: &str,
+    jkt: &str,
+    nonce: Option<&str>,
+) -> Result<(), ProofRefusal> {
+    let proof = headers
+        .get("dpop")
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ProofRefusal::Missing)?;
+    let (proof_jkt, proof_nonce) = check_proof(ledger, proof, method.as_str(), htu, Some(token))
+        .map_err(ProofRefusal::Invalid)?;
+    if proof_jkt != jkt {
+        return Err(ProofRefusal::WrongKey);
+    }
+    match nonce {
+        Some(nonce) if proof_nonce.as_deref() != Some(nonce) => {
+            Err(ProofRefusal::NeedsNonce(nonce.to_owned()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Checks a `private_key_jwt` client assertion of `client_id` (signed by one of `keys`) sent to
 /// `token_url` (the endpoint invoked).
 pub(crate) fn check_assertion(
@@ -577,48 +645,20 @@ pub fn check_resource(
         }
     };
     let base = base_url(headers, state);
-    let proof = headers
-        .get("dpop")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            invalid(
-                "invalid_dpop_proof",
-                "The DPoP proof JWT header is missing.",
-            )
-        })?;
-    let checked = check_proof(
-        app,
-        proof,
-        method.as_str(),
-        &format!("{base}{full_path}"),
-        Some(&token),
-    );
-    match checked {
-        Ok((proof_jkt, nonce)) if proof_jkt == jkt => {
-            let mut runtime = app.runtime();
-            if app.api_nonce && nonce.as_deref() != Some(runtime.nonce.as_str()) {
-                runtime.stats.api_nonce_challenges += 1;
-                let mut response = *invalid(
-                    "use_dpop_nonce",
-                    "Resource server requires nonce in DPoP proof.",
-                );
-                if let Ok(value) = HeaderValue::from_str(&runtime.nonce) {
-                    response.headers_mut().insert("dpop-nonce", value);
-                }
-                return Err(Box::new(response));
-            }
+    let nonce = app.api_nonce.then(|| app.runtime().nonce.clone());
+    let htu = format!("{base}{full_path}");
+    if let Err(refusal) =
+        check_bound_request(app, headers, method, &htu, &token, &jkt, nonce.as_deref())
+    {
+        let mut runtime = app.runtime();
+        match &refusal {
+            ProofRefusal::Missing => {}
+            ProofRefusal::NeedsNonce(_) => runtime.stats.api_nonce_challenges += 1,
+            _ => runtime.stats.rejected_proofs += 1,
         }
-        Ok(_) => {
-            app.runtime().stats.rejected_proofs += 1;
-            return Err(invalid(
-                "invalid_dpop_proof",
-                "The DPoP proof is not signed by the key the access token is bound to.",
-            ));
-        }
-        Err(why) => {
-            app.runtime().stats.rejected_proofs += 1;
-            return Err(invalid("invalid_dpop_proof", &why));
-        }
+        let mut response = *invalid(refusal.error(), &refusal.description());
+        refusal.add_nonce(&mut response);
+        return Err(Box::new(response));
     }
     let Some(needed) = required_scope(method, api_path) else {
         return Ok(());

@@ -4,7 +4,7 @@
 //! (the first is answered 401 `use_dpop_nonce`); `userinfo_status` makes it fail on purpose.
 
 use super::{AuthServer, Provider, base_url, may_use_tokens};
-use crate::fake_okta::service_app::check_proof;
+use crate::fake_okta::service_app::check_bound_request;
 use crate::fake_okta::state::AppState;
 use axum::Extension;
 use axum::Json;
@@ -154,32 +154,10 @@ fn check_binding(
             "A DPoP-bound access token must be presented with the DPoP scheme.",
         ));
     }
-    let Some(proof) = headers.get("dpop").and_then(|v| v.to_str().ok()) else {
-        return Some(dpop_refusal(
-            "invalid_dpop_proof",
-            "The DPoP proof JWT header is missing.",
-        ));
-    };
-    let (proof_jkt, nonce) = match check_proof(provider, proof, method.as_str(), htu, Some(token)) {
-        Ok(checked) => checked,
-        Err(why) => return Some(dpop_refusal("invalid_dpop_proof", &why)),
-    };
-    if proof_jkt != jkt {
-        return Some(dpop_refusal(
-            "invalid_dpop_proof",
-            "The DPoP proof is not signed by the key the token is bound to.",
-        ));
-    }
-    let expected = provider.runtime().dpop_nonce.clone();
-    if nonce.as_deref() != Some(expected.as_str()) {
-        let mut response = dpop_refusal(
-            "use_dpop_nonce",
-            "Resource server requires nonce in DPoP proof.",
-        );
-        if let Ok(value) = HeaderValue::from_str(&expected) {
-            response.headers_mut().insert("dpop-nonce", value);
-        }
-        return Some(response);
-    }
-    None
+    let nonce = provider.runtime().dpop_nonce.clone();
+    let refusal =
+        check_bound_request(provider, headers, method, htu, token, &jkt, Some(&nonce)).err()?;
+    let mut response = dpop_refusal(refusal.error(), &refusal.description());
+    refusal.add_nonce(&mut response);
+    Some(response)
 }
