@@ -1,7 +1,7 @@
 //! The proxy's settings: flags with environment variables, secrets from the environment only.
 //!
 //! The variable names of the original Python okta-mcp-server keep working. Secrets
-//! (`OKTA_CLIENT_SECRET`, `SESSION_SECRET_KEY`, `IDENTITY_HEADER_KEY`, the optional
+//! (`OKTA_CLIENT_SECRET` or `OKTA_CLIENT_KEY`, `SESSION_SECRET_KEY`, `IDENTITY_HEADER_KEY`, the optional
 //! `OKTA_EVENT_HOOK_SECRET`) come from `NAME` or the file `NAME_FILE` names, never from flags, and a missing or short one stops start-up with a
 //! message that says what to set — never a random key that changes at every restart.
 
@@ -418,6 +418,32 @@ pub fn origin_of(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_scopes_split_on_spaces_and_commas() {
+        assert_eq!(
+            scope_list(" openid, profile  email,,groups "),
+            ["openid", "profile", "email", "groups"]
+        );
+        assert!(scope_list(" , ").is_empty());
+    }
+
+    #[test]
+    fn login_settings_default_to_the_secret_and_the_usual_scopes() {
+        let args = ProxyArgs::try_parse_from([
+            "okta-mcp-proxy",
+            "--okta-org-url",
+            "https://dev-1.okta.com",
+            "--okta-client-id",
+            "0oa1",
+        ])
+        .expect("parse");
+        assert!(!args.okta_dpop && !args.okta_par);
+        assert_eq!(
+            scope_list(&args.okta_login_scopes),
+            crate::okta_login::OktaLoginSettings::default_scopes()
+        );
+    }
 
     /// Metadata documents are on by default; the test-only settings are off unless named.
     #[test]

@@ -661,12 +661,15 @@ impl OktaLogin {
                 .as_str()
                 .unwrap_or("no error code")
                 .chars()
+                .filter(|c| !c.is_control())
                 .take(64)
                 .collect();
             let description: String = body["error_description"]
                 .as_str()
                 .unwrap_or_default()
                 .chars()
+                // Okta's text ends up in a log line: no line breaks to forge another.
+                .filter(|c| !c.is_control())
                 .take(300)
                 .collect();
             return Err(LoginError::Par(format!(
@@ -1245,6 +1248,11 @@ mod tests {
                 "HTTP 400: invalid_request: bad redirect_uri",
             ),
             (500, "<html>oops</html>", "HTTP 500: no error code"),
+            (
+                400,
+                r#"{"error":"x\ny","error_description":"a\n2026-01-01 INFO forged"}"#,
+                "HTTP 400: xy: a2026-01-01 INFO forged",
+            ),
             (201, "{}", "no usable request_uri"),
             (201, "not json", "no usable request_uri"),
             (201, r#"{"request_uri":""}"#, "no usable request_uri"),
