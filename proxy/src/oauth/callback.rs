@@ -437,6 +437,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_answer_from_another_issuer_or_none_when_required_gets_no_code() {
+        let t = Harness::new();
+        let client = t.register_public(&[CLIENT_CB]).await;
+        let cases = [
+            (Some("https://evil.example"), false, "another issuer"),
+            // An empty parameter counts as none.
+            (Some(""), true, "names no issuer"),
+            (None, true, "names no issuer"),
+        ];
+        for (iss, required, says) in cases {
+            *t.okta.iss_required.lock().unwrap() = required;
+            let state = okta_state(&to_okta(&t, &client, "s").await);
+            let mut path = format!("/oauth/callback?code=okta-code-{state}&state={state}");
+            if let Some(iss) = iss {
+                path.push_str(&format!("&iss={}", urlencoding(iss)));
+            }
+            let response = t.browse_get(&path).await;
+            assert_eq!(response.status, StatusCode::BAD_REQUEST, "{iss:?}");
+            assert!(header(&response, "location").is_none());
+            let body = String::from_utf8_lossy(&response.body).to_string();
+            assert!(body.contains(says), "{body}");
+        }
+        // The issuer itself, or none while not required, passes.
+        *t.okta.iss_required.lock().unwrap() = false;
+        let state = okta_state(&to_okta(&t, &client, "s").await);
+        let path = format!(
+            "/oauth/callback?code=okta-code-{state}&state={state}&iss={}",
+            urlencoding(OKTA_ISSUER)
+        );
+        assert_eq!(t.browse_get(&path).await.status, StatusCode::FOUND);
+    }
+
+    fn urlencoding(text: &str) -> String {
+        url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    }
+
+    #[tokio::test]
     async fn unknown_or_missing_state_is_a_page() {
         let t = Harness::new();
         for path in [
