@@ -118,11 +118,6 @@ impl Transport {
         self.dpop.is_some()
     }
 
-    /// The plain HTTP client (discovery, keys).
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
-    }
-
     /// Sends `request`; `bound` says its `Bearer` access token is DPoP-bound.
     pub async fn send(&self, request: HttpRequest, bound: bool) -> Result<HttpResponse, SendError> {
         let (parts, body) = request.into_parts();
