@@ -1,7 +1,7 @@
 //! The proxy's settings: flags with environment variables, secrets from the environment only.
 //!
 //! The variable names of the original Python okta-mcp-server keep working. Secrets
-//! (`OKTA_CLIENT_SECRET`, `SESSION_SECRET_KEY`, `IDENTITY_HEADER_KEY`, the optional
+//! (`OKTA_CLIENT_SECRET` or `OKTA_CLIENT_KEY`, `SESSION_SECRET_KEY`, `IDENTITY_HEADER_KEY`, the optional
 //! `OKTA_EVENT_HOOK_SECRET`) come from `NAME` or the file `NAME_FILE` names, never from flags, and a missing or short one stops start-up with a
 //! message that says what to set — never a random key that changes at every restart.
 
@@ -16,7 +16,9 @@ use crate::deadlines::ReadDeadlines;
 
 const ENV_HELP: &str = "\
 Secrets come from the environment only (or NAME_FILE, a file holding the value):
-  OKTA_CLIENT_SECRET    the Okta OIDC app's client secret
+  OKTA_CLIENT_SECRET    the Okta OIDC app's client secret (client_secret_basic), or:
+  OKTA_CLIENT_KEY       the app's private key, PKCS#8 PEM, RSA or EC P-256 (private_key_jwt;
+                        use OKTA_CLIENT_KEY_FILE); exactly one of the two
   SESSION_SECRET_KEY    signs tokens and cookies, at least 32 bytes (openssl rand -base64 48)
   SESSION_SECRET_KEYS_PREVIOUS  earlier SESSION_SECRET_KEYs, comma- or newline-separated: what
                         they signed keeps working until it expires (key rotation; optional)
@@ -79,6 +81,25 @@ pub struct ProxyArgs {
     /// Client id of the Okta OIDC web app.
     #[arg(long, env = "OKTA_CLIENT_ID")]
     pub okta_client_id: String,
+    /// The `kid` of the Okta app's public key (with OKTA_CLIENT_KEY_FILE, `private_key_jwt`).
+    #[arg(long, env = "OKTA_CLIENT_KEY_ID")]
+    pub okta_client_key_id: Option<String>,
+    /// Scopes asked of Okta at login (space- or comma-separated; `openid` is always added).
+    /// Each must be among the issuer's scopes_supported, else discovery fails naming it.
+    /// Not OKTA_SCOPES: the tool server's service app reads that name from the same settings.
+    #[arg(
+        long,
+        env = "OKTA_LOGIN_SCOPES",
+        default_value = "openid profile email groups offline_access"
+    )]
+    pub okta_login_scopes: String,
+    /// Send DPoP proofs to Okta's token endpoint (the app requires DPoP).
+    #[arg(long, env = "OKTA_DPOP", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub okta_dpop: bool,
+    /// Push authorization requests to Okta first (PAR, RFC 9126); on anyway when Okta's
+    /// discovery says require_pushed_authorization_requests.
+    #[arg(long, env = "OKTA_PAR", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub okta_par: bool,
     /// Okta's redirect target; default <public-url>/oauth/callback.
     #[arg(long, env = "OAUTH_REDIRECT_URI")]
     pub redirect_uri: Option<String>,
@@ -298,6 +319,35 @@ pub fn previous_secrets(name: &'static str, min_len: usize) -> Result<Vec<String
     Ok(secrets)
 }
 
+/// How the proxy authenticates to Okta as its OIDC app: exactly one of OKTA_CLIENT_SECRET
+/// (or `_FILE`) and OKTA_CLIENT_KEY_FILE (or OKTA_CLIENT_KEY).
+pub fn okta_client_credential(
+    key_id: Option<String>,
+) -> Result<crate::okta_login::ClientCredential, ConfigError> {
+    use crate::okta_login::ClientCredential;
+    let secret = optional_secret("OKTA_CLIENT_SECRET")?;
+    let key = optional_secret("OKTA_CLIENT_KEY")?;
+    match (secret, key) {
+        (Some(_), Some(_)) => Err(ConfigError::Invalid(
+            "both OKTA_CLIENT_SECRET and OKTA_CLIENT_KEY_FILE are set: set exactly one (the key for private_key_jwt, the secret for client_secret_basic), as the Okta app's client authentication says".into(),
+        )),
+        (Some(secret), None) => Ok(ClientCredential::Secret(secret)),
+        (None, Some(pem)) => Ok(ClientCredential::PrivateKey { pem, key_id }),
+        (None, None) => Err(ConfigError::Invalid(
+            "neither OKTA_CLIENT_SECRET nor OKTA_CLIENT_KEY_FILE is set: set exactly one (the Okta app's client secret, or its private key for private_key_jwt)".into(),
+        )),
+    }
+}
+
+/// `OKTA_LOGIN_SCOPES`: names separated by spaces or commas.
+pub fn scope_list(raw: &str) -> Vec<String> {
+    raw.split([' ', ','])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A secret that may be absent: `name`, or the file `name_FILE` points to.
 pub fn optional_secret(name: &'static str) -> Result<Option<String>, ConfigError> {
     match required_secret(name) {
@@ -362,6 +412,32 @@ pub fn origin_of(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_scopes_split_on_spaces_and_commas() {
+        assert_eq!(
+            scope_list(" openid, profile  email,,groups "),
+            ["openid", "profile", "email", "groups"]
+        );
+        assert!(scope_list(" , ").is_empty());
+    }
+
+    #[test]
+    fn login_settings_default_to_the_secret_and_the_usual_scopes() {
+        let args = ProxyArgs::try_parse_from([
+            "okta-mcp-proxy",
+            "--okta-org-url",
+            "https://dev-1.okta.com",
+            "--okta-client-id",
+            "0oa1",
+        ])
+        .expect("parse");
+        assert!(!args.okta_dpop && !args.okta_par);
+        assert_eq!(
+            scope_list(&args.okta_login_scopes),
+            crate::okta_login::OktaLoginSettings::default_scopes()
+        );
+    }
 
     /// Metadata documents are on by default; the test-only settings are off unless named.
     #[test]

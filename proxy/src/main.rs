@@ -116,7 +116,7 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
     let upstream_url = config::upstream_url(&args.upstream)?;
     let signer = IdentitySigner::new(&config::required_secret("IDENTITY_HEADER_KEY")?)?;
     let session_secret = config::required_secret("SESSION_SECRET_KEY")?;
-    let client_secret = config::required_secret("OKTA_CLIENT_SECRET")?;
+    let credential = config::okta_client_credential(args.okta_client_key_id.clone())?;
     let roles = RoleMap::load(&args.roles_file)?.with_env_overrides(std::env::vars())?;
 
     let okta_org = url::Url::parse(args.okta_org_url.trim())
@@ -131,12 +131,15 @@ fn build(args: ProxyArgs) -> anyhow::Result<Server> {
             .with_context(|| format!("OAUTH_REDIRECT_URI `{raw}` is not a URL"))?,
         None => url::Url::parse(&format!("{issuer}/oauth/callback"))?,
     };
-    let login = Arc::new(OktaLogin::new(OktaLoginSettings::new(
-        okta_issuer,
-        args.okta_client_id.clone(),
-        client_secret,
+    let login = Arc::new(OktaLogin::new(OktaLoginSettings {
+        issuer: okta_issuer,
+        client_id: args.okta_client_id.clone(),
+        credential,
         redirect_uri,
-    ))?);
+        scopes: config::scope_list(&args.okta_login_scopes),
+        dpop: args.okta_dpop,
+        par: args.okta_par,
+    })?);
 
     let session_secret = session_secret.into_bytes();
     let previous_secrets: Vec<Vec<u8>> =

@@ -94,9 +94,11 @@ fn login_for(issuer: &str, secret: &str) -> OktaLogin {
     OktaLogin::new(OktaLoginSettings {
         issuer: Url::parse(issuer).expect("issuer"),
         client_id: CLIENT_ID.into(),
-        client_secret: secret.into(),
+        credential: okta_mcp_proxy::okta_login::ClientCredential::Secret(secret.into()),
         redirect_uri: Url::parse(REDIRECT).expect("redirect"),
         scopes: OktaLoginSettings::default_scopes(),
+        dpop: false,
+        par: false,
     })
     .expect("settings are valid")
 }
@@ -143,7 +145,7 @@ async fn login_and_refresh_on_the_org_server() {
     // Like an operator would write OKTA_ORG_URL: with a trailing slash.
     let login = login_for(&format!("{}/", okta.url), SECRET);
     assert!(!login.ready());
-    assert!(matches!(login.start(), Err(LoginError::NotReady(_))));
+    assert!(matches!(login.start().await, Err(LoginError::NotReady(_))));
     login.discover().await.expect("discovery");
     assert!(login.ready());
     assert_eq!(login.issuer(), okta.url);
@@ -154,7 +156,7 @@ async fn login_and_refresh_on_the_org_server() {
         json!({"auto_login": "alice@example.com"}),
     )
     .await;
-    let start = login.start().expect("start");
+    let start = login.start().await.expect("start");
     let query: Vec<(String, String)> = start.url.query_pairs().into_owned().collect();
     let get = |name: &str| {
         query
@@ -230,7 +232,7 @@ async fn custom_server_with_groups_only_in_userinfo() {
         json!({"auto_login": BOB_ID, "groups_in_id_token": false}),
     )
     .await;
-    let start = login.start().expect("start");
+    let start = login.start().await.expect("start");
     assert!(
         start
             .url
@@ -269,7 +271,7 @@ async fn wrong_nonce_wrong_verifier_and_wrong_secret_are_refused() {
     )
     .await;
 
-    let start = login.start().expect("start");
+    let start = login.start().await.expect("start");
     let code = okta_code(&start).await;
     let err = login
         .finish(&code, "another-nonce", &start.pkce_verifier)
@@ -277,9 +279,9 @@ async fn wrong_nonce_wrong_verifier_and_wrong_secret_are_refused() {
         .expect_err("nonce mismatch");
     assert!(matches!(err, LoginError::InvalidIdToken(_)), "{err}");
 
-    let start = login.start().expect("start");
+    let start = login.start().await.expect("start");
     let code = okta_code(&start).await;
-    let other = login.start().expect("another start");
+    let other = login.start().await.expect("another start");
     let err = login
         .finish(&code, &start.nonce, &other.pkce_verifier)
         .await
@@ -292,7 +294,7 @@ async fn wrong_nonce_wrong_verifier_and_wrong_secret_are_refused() {
 
     let wrong_secret = login_for(&okta.url, "not-the-secret");
     wrong_secret.discover().await.expect("discovery");
-    let start = wrong_secret.start().expect("start");
+    let start = wrong_secret.start().await.expect("start");
     let code = okta_code(&start).await;
     let err = wrong_secret
         .finish(&code, &start.nonce, &start.pkce_verifier)
@@ -314,7 +316,7 @@ async fn refresh_without_rotation_keeps_the_refresh_token() {
         json!({"auto_login": "alice@example.com", "rotate_refresh_tokens": false}),
     )
     .await;
-    let start = login.start().expect("start");
+    let start = login.start().await.expect("start");
     let code = okta_code(&start).await;
     let alice = login
         .finish(&code, &start.nonce, &start.pkce_verifier)

@@ -1274,3 +1274,20 @@ impl Stack {
         }
     }
 }
+
+impl Proxy {
+    /// Starts `okta-mcp-proxy` like [`Proxy::start`] but returns at once, without waiting for
+    /// readiness: for settings that stop it at start-up or keep it from becoming ready.
+    pub fn spawn_unready(
+        okta: &FakeOkta,
+        port: u16,
+        upstream_mcp_url: &str,
+        proxy_env: &[(&str, &str)],
+    ) -> Process {
+        let env: Vec<(String, String)> = proxy_env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self::spawn(&okta.url, upstream_mcp_url, port, &env)
+    }
+}

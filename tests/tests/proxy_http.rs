@@ -696,7 +696,9 @@ async fn an_okta_error_with_a_newline_cannot_forge_a_log_line() {
     callback
         .query_pairs_mut()
         .append_pair("state", &state)
-        .append_pair("error", forged);
+        .append_pair("error", forged)
+        // The fake org, as Okta, says it names itself in every answer (RFC 9207).
+        .append_pair("iss", &stack.okta.url);
     let answer = browser.get(callback.as_str()).await;
     assert!(answer.status().is_client_error(), "{}", answer.status());
     let logs = stack

@@ -95,7 +95,7 @@ impl AuthServer {
         browser: &str,
         set_browser: Option<String>,
     ) -> WebResponse {
-        let start = match self.login.start() {
+        let start = match self.login.start().await {
             Ok(start) => start,
             Err(error) => {
                 tracing::warn!(%error, "cannot start the Okta login");
@@ -161,6 +161,17 @@ impl AuthServer {
             );
         }
 
+        // RFC 9207: an answer naming another issuer (a mix-up) or none, when Okta always names
+        // itself, is not Okta's answer to this login.
+        if let Err(why) = self.login.check_response_issuer(params.get("iss")) {
+            tracing::warn!(%why, "Okta's authorization response refused (RFC 9207 iss)");
+            METRICS.login(LoginOutcome::Failed);
+            return pages::error_page(
+                StatusCode::BAD_REQUEST,
+                "Sign-in refused",
+                &format!("Okta's answer could not be verified: {why}. Start again from your app."),
+            );
+        }
         if let Some(error) = params.get("error") {
             let error: String = error.chars().take(64).collect();
             tracing::info!(okta_error = ?error, "Okta returned an error");
@@ -423,6 +434,43 @@ mod tests {
         let replay = t.okta_returns(&redirect).await;
         assert_eq!(replay.status, StatusCode::BAD_REQUEST);
         assert!(header(&replay, "location").is_none());
+    }
+
+    #[tokio::test]
+    async fn an_answer_from_another_issuer_or_none_when_required_gets_no_code() {
+        let t = Harness::new();
+        let client = t.register_public(&[CLIENT_CB]).await;
+        let cases = [
+            (Some("https://evil.example"), false, "another issuer"),
+            // An empty parameter counts as none.
+            (Some(""), true, "names no issuer"),
+            (None, true, "names no issuer"),
+        ];
+        for (iss, required, says) in cases {
+            *t.okta.iss_required.lock().unwrap() = required;
+            let state = okta_state(&to_okta(&t, &client, "s").await);
+            let mut path = format!("/oauth/callback?code=okta-code-{state}&state={state}");
+            if let Some(iss) = iss {
+                path.push_str(&format!("&iss={}", urlencoding(iss)));
+            }
+            let response = t.browse_get(&path).await;
+            assert_eq!(response.status, StatusCode::BAD_REQUEST, "{iss:?}");
+            assert!(header(&response, "location").is_none());
+            let body = String::from_utf8_lossy(&response.body).to_string();
+            assert!(body.contains(says), "{body}");
+        }
+        // The issuer itself, or none while not required, passes.
+        *t.okta.iss_required.lock().unwrap() = false;
+        let state = okta_state(&to_okta(&t, &client, "s").await);
+        let path = format!(
+            "/oauth/callback?code=okta-code-{state}&state={state}&iss={}",
+            urlencoding(OKTA_ISSUER)
+        );
+        assert_eq!(t.browse_get(&path).await.status, StatusCode::FOUND);
+    }
+
+    fn urlencoding(text: &str) -> String {
+        url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
     }
 
     #[tokio::test]

@@ -32,6 +32,9 @@ name = "viewer"
 groups = ["sso-help-desk"]
 "#;
 
+/// The stand-in Okta's issuer.
+pub(crate) const OKTA_ISSUER: &str = "https://okta.example.com";
+
 /// What the stand-in Okta answers to a refresh.
 pub(crate) enum RefreshAnswer {
     Groups(Vec<String>),
@@ -45,6 +48,8 @@ pub(crate) struct FakeOkta {
     pub refresh_answer: Mutex<RefreshAnswer>,
     pub fail_finish: Mutex<bool>,
     pub not_ready: Mutex<bool>,
+    /// The callback must carry `iss` (as when discovery says Okta sends it).
+    pub iss_required: Mutex<bool>,
     /// state → (nonce, verifier) of every login started.
     started: Mutex<HashMap<String, (String, String)>>,
     /// Okta refresh tokens we were asked to use, in order.
@@ -63,6 +68,7 @@ impl FakeOkta {
             refresh_answer: Mutex::new(RefreshAnswer::Groups(vec!["sso-help-desk".into()])),
             fail_finish: Mutex::new(false),
             not_ready: Mutex::new(false),
+            iss_required: Mutex::new(false),
             started: Mutex::new(HashMap::new()),
             refreshed_with: Mutex::new(Vec::new()),
             issued_okta_refresh: Mutex::new(HashSet::new()),
@@ -95,7 +101,7 @@ pub(crate) fn identity(subject: &str, email: &str, groups: &[&str]) -> UpstreamI
 
 #[async_trait]
 impl UpstreamLogin for FakeOkta {
-    fn start(&self) -> Result<LoginStart, LoginError> {
+    async fn start(&self) -> Result<LoginStart, LoginError> {
         if *self.not_ready.lock().unwrap() {
             return Err(LoginError::NotReady("discovery pending".into()));
         }
@@ -116,6 +122,17 @@ impl UpstreamLogin for FakeOkta {
             nonce,
             pkce_verifier,
         })
+    }
+
+    fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), String> {
+        match iss {
+            Some(OKTA_ISSUER) => Ok(()),
+            Some(_) => Err(format!(
+                "the answer names another issuer than {OKTA_ISSUER}"
+            )),
+            None if *self.iss_required.lock().unwrap() => Err("the answer names no issuer".into()),
+            None => Ok(()),
+        }
     }
 
     async fn finish(

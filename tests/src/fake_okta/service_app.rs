@@ -113,17 +113,7 @@ impl ServiceApp {
             .service_jwks_file
             .as_ref()
             .ok_or("--service-client-id needs --service-jwks-file (the app's public key)")?;
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("--service-jwks-file {}: {e}", path.display()))?;
-        let parsed: Value = serde_json::from_str(&text)
-            .map_err(|e| format!("--service-jwks-file {}: {e}", path.display()))?;
-        let keys = match parsed.get("keys").and_then(Value::as_array) {
-            Some(keys) => keys.clone(),
-            None => vec![parsed],
-        };
-        if keys.is_empty() || keys.iter().any(|k| thumbprint(k).is_none()) {
-            return Err("--service-jwks-file must hold RSA or EC P-256 public JWKs".into());
-        }
+        let keys = read_public_keys(path, "--service-jwks-file")?;
         let scopes = if settings.service_scopes.is_empty() {
             ALL_SCOPES.iter().map(|s| (*s).to_owned()).collect()
         } else {
@@ -160,14 +150,41 @@ impl ServiceApp {
     pub fn revoke_all(&self) {
         self.runtime().tokens.clear();
     }
+}
 
-    /// A `jti` never seen (remembered until `until`).
+impl JtiLedger for ServiceApp {
     fn first_use(&self, jti: &str, until: i64) -> bool {
-        let mut runtime = self.runtime();
-        let now = now_epoch();
-        runtime.seen.retain(|_, keep| *keep >= now);
-        runtime.seen.insert(jti.to_owned(), until).is_none()
+        first_use_in(&mut self.runtime().seen, jti, until)
     }
+}
+
+/// Remembers the `jti` of assertions and proofs, so each is accepted once.
+pub(crate) trait JtiLedger {
+    /// A `jti` never seen (remembered until `until`).
+    fn first_use(&self, jti: &str, until: i64) -> bool;
+}
+
+/// [`JtiLedger::first_use`] over a map of `jti` → forget-after time.
+pub(crate) fn first_use_in(seen: &mut HashMap<String, i64>, jti: &str, until: i64) -> bool {
+    let now = now_epoch();
+    seen.retain(|_, keep| *keep >= now);
+    seen.insert(jti.to_owned(), until).is_none()
+}
+
+/// The public keys in a JWK or JWKS file (`flag` names it in errors): RSA or EC P-256 only.
+pub(crate) fn read_public_keys(path: &std::path::Path, flag: &str) -> Result<Vec<Value>, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
+    let parsed: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
+    let keys = match parsed.get("keys").and_then(Value::as_array) {
+        Some(keys) => keys.clone(),
+        None => vec![parsed],
+    };
+    if keys.is_empty() || keys.iter().any(|k| thumbprint(k).is_none()) {
+        return Err(format!("{flag} must hold RSA or EC P-256 public JWKs"));
+    }
+    Ok(keys)
 }
 
 /// A compact JWS split and decoded: header, claims, signing input, signature.
@@ -256,8 +273,8 @@ pub fn thumbprint(jwk: &Value) -> Option<String> {
 }
 
 /// Checks a DPoP proof for `method` `htu`; returns its `jkt` and `nonce`.
-fn check_proof(
-    app: &ServiceApp,
+pub(crate) fn check_proof(
+    app: &dyn JtiLedger,
     proof: &str,
     method: &str,
     htu: &str,
@@ -303,12 +320,86 @@ fn check_proof(
     Ok((jkt, claims["nonce"].as_str().map(str::to_owned)))
 }
 
-/// Checks the `private_key_jwt` client assertion.
-fn check_assertion(app: &ServiceApp, assertion: &str, token_url: &str) -> Result<(), String> {
+/// Why the DPoP proof of a request with a bound token is refused.
+pub(crate) enum ProofRefusal {
+    Missing,
+    Invalid(String),
+    WrongKey,
+    /// The proof lacks the current nonce, which the answer must send.
+    NeedsNonce(String),
+}
+
+impl ProofRefusal {
+    /// The OAuth error code.
+    pub(crate) fn error(&self) -> &'static str {
+        match self {
+            Self::NeedsNonce(_) => "use_dpop_nonce",
+            _ => "invalid_dpop_proof",
+        }
+    }
+
+    /// The error description, as Okta words it.
+    pub(crate) fn description(&self) -> String {
+        match self {
+            Self::Missing => "The DPoP proof JWT header is missing.".into(),
+            Self::Invalid(why) => why.clone(),
+            Self::WrongKey => {
+                "The DPoP proof is not signed by the key the access token is bound to.".into()
+            }
+            Self::NeedsNonce(_) => "Resource server requires nonce in DPoP proof.".into(),
+        }
+    }
+
+    /// Adds the `DPoP-Nonce` header to a `use_dpop_nonce` answer.
+    pub(crate) fn add_nonce(&self, response: &mut Response) {
+        if let Self::NeedsNonce(nonce) = self
+            && let Ok(value) = HeaderValue::from_str(nonce)
+        {
+            response.headers_mut().insert("dpop-nonce", value);
+        }
+    }
+}
+
+/// Checks the DPoP proof of a request to `htu` with `token`, bound to `jkt`: present, valid
+/// for this method and URL with `ath`, signed by the bound key, and carrying `nonce` if given.
+pub(crate) fn check_bound_request(
+    ledger: &dyn JtiLedger,
+    headers: &HeaderMap,
+    method: &Method,
+    htu: &str,
+    token: &str,
+    jkt: &str,
+    nonce: Option<&str>,
+) -> Result<(), ProofRefusal> {
+    let proof = headers
+        .get("dpop")
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ProofRefusal::Missing)?;
+    let (proof_jkt, proof_nonce) = check_proof(ledger, proof, method.as_str(), htu, Some(token))
+        .map_err(ProofRefusal::Invalid)?;
+    if proof_jkt != jkt {
+        return Err(ProofRefusal::WrongKey);
+    }
+    match nonce {
+        Some(nonce) if proof_nonce.as_deref() != Some(nonce) => {
+            Err(ProofRefusal::NeedsNonce(nonce.to_owned()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks a `private_key_jwt` client assertion of `client_id` (signed by one of `keys`) sent to
+/// `token_url` (the endpoint invoked).
+pub(crate) fn check_assertion(
+    ledger: &dyn JtiLedger,
+    client_id: &str,
+    keys: &[Value],
+    assertion: &str,
+    token_url: &str,
+) -> Result<(), String> {
     let jws = decode(assertion)?;
     let kid = jws.header["kid"].as_str();
-    let signed = app
-        .keys
+    let signed = keys
         .iter()
         .filter(|k| kid.is_none() || k["kid"].as_str().is_none_or(|k| Some(k) == kid))
         .any(|k| verify(&jws, k));
@@ -316,7 +407,7 @@ fn check_assertion(app: &ServiceApp, assertion: &str, token_url: &str) -> Result
         return Err("The client_assertion signature is invalid.".into());
     }
     let c = &jws.claims;
-    if c["iss"].as_str() != Some(&app.client_id) || c["sub"].as_str() != Some(&app.client_id) {
+    if c["iss"].as_str() != Some(client_id) || c["sub"].as_str() != Some(client_id) {
         return Err("The client_assertion token has an invalid issuer or subject.".into());
     }
     if c["aud"].as_str() != Some(token_url) {
@@ -339,7 +430,7 @@ fn check_assertion(app: &ServiceApp, assertion: &str, token_url: &str) -> Result
         .as_str()
         .filter(|j| !j.is_empty())
         .ok_or("The client_assertion has no jti.")?;
-    if !app.first_use(&format!("assertion:{jti}"), exp) {
+    if !ledger.first_use(&format!("assertion:{jti}"), exp) {
         return Err("The client_assertion token has already been used.".into());
     }
     Ok(())
@@ -362,8 +453,13 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 pub fn is_service_request(state: &AppState, body: &[u8]) -> bool {
     state.service_app.is_some()
         && parse_params(body).is_ok_and(|p| {
+            // The login app's own assertions (it names itself) stay with the OIDC provider.
+            let login_app = state
+                .oidc
+                .as_ref()
+                .is_some_and(|o| p.get("client_id") == Some(&o.client_id));
             p.get("grant_type").map(String::as_str) == Some("client_credentials")
-                || p.contains_key("client_assertion")
+                || (p.contains_key("client_assertion") && !login_app)
         })
 }
 
@@ -402,7 +498,7 @@ fn token_answer(app: &ServiceApp, state: &AppState, headers: &HeaderMap, body: &
         );
     }
     let assertion = params.get("client_assertion").map_or("", String::as_str);
-    if let Err(why) = check_assertion(app, assertion, &token_url) {
+    if let Err(why) = check_assertion(app, &app.client_id, &app.keys, assertion, &token_url) {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &why);
     }
     let Some(proof) = headers.get("dpop").and_then(|v| v.to_str().ok()) else {
@@ -549,48 +645,20 @@ pub fn check_resource(
         }
     };
     let base = base_url(headers, state);
-    let proof = headers
-        .get("dpop")
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            invalid(
-                "invalid_dpop_proof",
-                "The DPoP proof JWT header is missing.",
-            )
-        })?;
-    let checked = check_proof(
-        app,
-        proof,
-        method.as_str(),
-        &format!("{base}{full_path}"),
-        Some(&token),
-    );
-    match checked {
-        Ok((proof_jkt, nonce)) if proof_jkt == jkt => {
-            let mut runtime = app.runtime();
-            if app.api_nonce && nonce.as_deref() != Some(runtime.nonce.as_str()) {
-                runtime.stats.api_nonce_challenges += 1;
-                let mut response = *invalid(
-                    "use_dpop_nonce",
-                    "Resource server requires nonce in DPoP proof.",
-                );
-                if let Ok(value) = HeaderValue::from_str(&runtime.nonce) {
-                    response.headers_mut().insert("dpop-nonce", value);
-                }
-                return Err(Box::new(response));
-            }
+    let nonce = app.api_nonce.then(|| app.runtime().nonce.clone());
+    let htu = format!("{base}{full_path}");
+    if let Err(refusal) =
+        check_bound_request(app, headers, method, &htu, &token, &jkt, nonce.as_deref())
+    {
+        let mut runtime = app.runtime();
+        match &refusal {
+            ProofRefusal::Missing => {}
+            ProofRefusal::NeedsNonce(_) => runtime.stats.api_nonce_challenges += 1,
+            _ => runtime.stats.rejected_proofs += 1,
         }
-        Ok(_) => {
-            app.runtime().stats.rejected_proofs += 1;
-            return Err(invalid(
-                "invalid_dpop_proof",
-                "The DPoP proof is not signed by the key the access token is bound to.",
-            ));
-        }
-        Err(why) => {
-            app.runtime().stats.rejected_proofs += 1;
-            return Err(invalid("invalid_dpop_proof", &why));
-        }
+        let mut response = *invalid(refusal.error(), &refusal.description());
+        refusal.add_nonce(&mut response);
+        return Err(Box::new(response));
     }
     let Some(needed) = required_scope(method, api_path) else {
         return Ok(());

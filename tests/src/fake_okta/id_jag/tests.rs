@@ -57,6 +57,7 @@ fn app_with(id_jag: IdJagSettings) -> Router {
             client_secret: Some("web-secret".into()),
             redirect_uris: vec!["http://localhost:3001/oauth/callback".into()],
             id_jag,
+            ..Default::default()
         },
         event_hook: Default::default(),
         service_app: Default::default(),

@@ -4,17 +4,20 @@
 //!
 //! Order of checks, as Okta: an unknown `client_id` or `redirect_uri` gets an error page (a
 //! redirect there would hand codes or errors to a stranger); everything after that goes back to
-//! the redirect URI as `error`, `error_description` and `state`.
+//! the redirect URI as `error`, `error_description` and `state`. Every answer to the redirect
+//! URI names the issuer in `iss` (RFC 9207), as Okta does, unless a test changed it
+//! (`authorize_iss`). A pushed request (PAR) comes as `client_id` + `request_uri`; with
+//! `--require-par` nothing else is accepted.
 
 use super::grants::CodeGrant;
-use super::{AuthServer, Provider, discovery, escape_html, now_epoch, parse_params};
+use super::{AuthServer, AuthorizeIss, Provider, base_url, escape_html, now_epoch, parse_params};
 use crate::fake_okta::dataset::{ALICE_ID, BOB_ID, CAROL_ID, DAVE_ID, UserStatus};
 use crate::fake_okta::error::random_token;
 use crate::fake_okta::state::{AppState, Org};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
 
@@ -48,8 +51,9 @@ enum Refusal {
     },
 }
 
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
+impl Refusal {
+    /// The answer; a redirect names `iss` when given.
+    fn respond(self, iss: Option<String>) -> Response {
         match self {
             Refusal::Page(status, summary) => error_page(status, &summary),
             Refusal::Redirect {
@@ -65,6 +69,9 @@ impl IntoResponse for Refusal {
                 if let Some(state) = state {
                     pairs.push(("state", state));
                 }
+                if let Some(iss) = iss {
+                    pairs.push(("iss", iss));
+                }
                 redirect(&redirect_uri, &pairs)
             }
         }
@@ -75,10 +82,12 @@ impl IntoResponse for Refusal {
 pub async fn page(
     State(state): State<AppState>,
     Extension(server): Extension<AuthServer>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let base = base_url(&headers, &state);
     match parse_params(query.unwrap_or_default().as_bytes()) {
-        Ok(params) => authorize(&state, server, params, None),
+        Ok(params) => authorize(&state, server, &base, params, None),
         Err(name) => error_page(StatusCode::BAD_REQUEST, &duplicate(&name)),
     }
 }
@@ -87,12 +96,14 @@ pub async fn page(
 pub async fn submit(
     State(state): State<AppState>,
     Extension(server): Extension<AuthServer>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let base = base_url(&headers, &state);
     match parse_params(&body) {
         Ok(mut params) => {
             let user = params.remove("user").unwrap_or_default();
-            authorize(&state, server, params, Some(user))
+            authorize(&state, server, &base, params, Some(user))
         }
         Err(name) => error_page(StatusCode::BAD_REQUEST, &duplicate(&name)),
     }
@@ -108,15 +119,26 @@ fn duplicate(name: &str) -> String {
 fn authorize(
     state: &AppState,
     server: AuthServer,
+    base: &str,
     params: HashMap<String, String>,
     chosen: Option<String>,
 ) -> Response {
     let Some(provider) = &state.oidc else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let iss = match provider.runtime().controls.authorize_iss.clone() {
+        AuthorizeIss::Issuer => Some(server.issuer(base)),
+        AuthorizeIss::Fixed(value) => Some(value),
+        AuthorizeIss::Omitted => None,
+    };
+    let params = match pushed_params(provider, server, params) {
+        Ok(params) => params,
+        Err(summary) => return error_page(StatusCode::BAD_REQUEST, &summary),
+    };
+    let request_uri = params.get("request_uri").cloned();
     let request = match check(provider, params) {
         Ok(request) => request,
-        Err(refusal) => return refusal.into_response(),
+        Err(refusal) => return refusal.respond(iss),
     };
     // Read the switch first: the login page takes the same lock.
     let auto_login = provider.runtime().controls.auto_login;
@@ -148,11 +170,15 @@ fn authorize(
                         "The client specified not to prompt, but the user is not logged in.".into(),
                     state: Some(request.state),
                 }
-                .into_response();
+                .respond(iss);
             }
             None => return login_page(provider, &state.org(), &request),
         },
     };
+    if let Some(request_uri) = request_uri {
+        // A pushed request is used once, when it yields a code.
+        provider.runtime().pushed.remove(&request_uri);
+    }
     let code = random_token("", 43);
     provider.runtime().grants.add_code(
         code.clone(),
@@ -167,10 +193,41 @@ fn authorize(
         },
     );
     tracing::info!(user = %state.org().dataset.users[user].profile.login, ?server, "OIDC login");
-    redirect(
-        &request.redirect_uri,
-        &[("code", code), ("state", request.state)],
-    )
+    let mut pairs = vec![("code", code), ("state", request.state)];
+    if let Some(iss) = iss {
+        pairs.push(("iss", iss));
+    }
+    redirect(&request.redirect_uri, &pairs)
+}
+
+/// The parameters of a pushed request when `request_uri` names one (with `request_uri` kept,
+/// so the login form carries it), else `params` — refused with `--require-par`. `Err` is an
+/// error page's text.
+fn pushed_params(
+    provider: &Provider,
+    server: AuthServer,
+    params: HashMap<String, String>,
+) -> Result<HashMap<String, String>, String> {
+    let Some(request_uri) = params.get("request_uri") else {
+        if provider.require_par {
+            return Err("This client requires pushed authorization requests (PAR): the request must be 'client_id' and a 'request_uri' from the PAR endpoint.".into());
+        }
+        return Ok(params);
+    };
+    if params.get("client_id") != Some(&provider.client_id) {
+        return Err("Invalid value for 'client_id' parameter.".into());
+    }
+    let expired = || "The 'request_uri' is invalid or has expired.".to_owned();
+    let mut runtime = provider.runtime();
+    let now = now_epoch();
+    runtime.pushed.retain(|_, (_, _, until)| *until >= now);
+    let (pushed, pushed_server, _) = runtime.pushed.get(request_uri).ok_or_else(expired)?;
+    if *pushed_server != server {
+        return Err(expired());
+    }
+    let mut pushed = pushed.clone();
+    pushed.insert("request_uri".into(), request_uri.clone());
+    Ok(pushed)
 }
 
 /// Index of an ACTIVE user by id or login.
@@ -246,7 +303,7 @@ fn check(
     }
     if scopes
         .iter()
-        .any(|s| !discovery::SCOPES.contains(&s.as_str()))
+        .any(|s| !provider.supported_scopes().contains(&s.as_str()))
     {
         return Err(refuse(
             "invalid_scope",

@@ -2,7 +2,7 @@
 //! `/__fake/oidc` (log in without a page, groups in ID tokens or not, refresh rotation) and
 //! `/__fake/users/{id}/groups` (change the groups a user's tokens and userinfo carry).
 
-use super::{Controls, Provider};
+use super::{AuthorizeIss, Controls, Provider};
 use crate::fake_okta::dataset::UserStatus;
 use crate::fake_okta::state::{AppState, Org};
 use axum::Json;
@@ -29,6 +29,12 @@ struct ControlsUpdate {
     auto_login: Option<Option<String>>,
     groups_in_id_token: Option<bool>,
     rotate_refresh_tokens: Option<bool>,
+    /// The `iss` authorize sends back: a string, or `null` for none (reset: the issuer).
+    #[serde(default, deserialize_with = "present")]
+    authorize_iss: Option<Option<String>>,
+    /// Userinfo answers this status (400–599); `null` for claims again.
+    #[serde(default, deserialize_with = "present")]
+    userinfo_status: Option<Option<u16>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +81,12 @@ fn view(provider: &Provider, org: &Org) -> Value {
         "groups_in_id_token": controls.groups_in_id_token,
         "rotate_refresh_tokens": controls.rotate_refresh_tokens,
         "group_overrides": overrides,
+        "authorize_iss": match &controls.authorize_iss {
+            AuthorizeIss::Issuer => json!("issuer"),
+            AuthorizeIss::Fixed(value) => json!(value),
+            AuthorizeIss::Omitted => Value::Null,
+        },
+        "userinfo_status": controls.userinfo_status,
     })
 }
 
@@ -86,7 +98,8 @@ pub async fn get(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `POST /__fake/oidc` with any subset of `auto_login`, `groups_in_id_token`, `rotate_refresh_tokens`.
+/// `POST /__fake/oidc` with any subset of `auto_login`, `groups_in_id_token`,
+/// `rotate_refresh_tokens`, `authorize_iss` and `userinfo_status`.
 pub async fn set(State(state): State<AppState>, body: Bytes) -> Response {
     let Some(provider) = &state.oidc else {
         return off();
@@ -95,6 +108,13 @@ pub async fn set(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(update) => update,
         Err(e) => return bad_request(format!("invalid body: {e}")),
     };
+    if let Some(Some(status)) = update.userinfo_status
+        && !(400..=599).contains(&status)
+    {
+        return bad_request(format!(
+            "userinfo_status {status} is not an error status (400-599)"
+        ));
+    }
     let auto_login = match update.auto_login {
         None => None,
         Some(None) => Some(None),
@@ -117,6 +137,12 @@ pub async fn set(State(state): State<AppState>, body: Bytes) -> Response {
         }
         if let Some(on) = update.rotate_refresh_tokens {
             controls.rotate_refresh_tokens = on;
+        }
+        if let Some(iss) = update.authorize_iss {
+            controls.authorize_iss = iss.map_or(AuthorizeIss::Omitted, AuthorizeIss::Fixed);
+        }
+        if let Some(status) = update.userinfo_status {
+            controls.userinfo_status = status;
         }
     }
     tracing::info!(controls = %view(provider, &state.org()), "OIDC controls updated");

@@ -64,6 +64,19 @@ pub async fn metadata(
     {
         grants.push(json!(crate::fake_okta::id_jag::TOKEN_EXCHANGE));
     }
+    if let Some(provider) = &state.oidc {
+        let endpoints = server.endpoints(&base);
+        document["pushed_authorization_request_endpoint"] = json!(format!("{endpoints}/par"));
+        document["require_pushed_authorization_requests"] = json!(provider.require_par);
+        document["authorization_response_iss_parameter_supported"] = json!(true);
+        document["dpop_signing_alg_values_supported"] = json!(["ES256", "RS256"]);
+        document["scopes_supported"] = json!(provider.supported_scopes());
+        if provider.client_keys.is_some()
+            && let Some(methods) = document["token_endpoint_auth_methods_supported"].as_array_mut()
+        {
+            methods.push(json!("private_key_jwt"));
+        }
+    }
     (
         [(header::CACHE_CONTROL, "max-age=86400, must-revalidate")],
         Json(document),

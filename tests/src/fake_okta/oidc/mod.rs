@@ -19,6 +19,7 @@ pub mod control;
 pub mod discovery;
 pub mod grants;
 pub mod keys;
+pub mod par;
 pub mod token;
 pub mod userinfo;
 
@@ -26,6 +27,7 @@ pub mod userinfo;
 mod tests;
 
 use super::dataset::UserStatus;
+use super::error::random_token;
 use super::state::{AppState, Org};
 use axum::Extension;
 use axum::Router;
@@ -50,6 +52,20 @@ pub struct OidcSettings {
         value_delimiter = ','
     )]
     pub redirect_uris: Vec<String>,
+    /// The app authenticates with `private_key_jwt`, signed by a key in this JWK or JWKS file
+    /// (a secret is then refused).
+    #[arg(long, env = "FAKE_OKTA_CLIENT_JWKS_FILE")]
+    pub client_jwks_file: Option<std::path::PathBuf>,
+    /// The app requires DPoP: token requests need a proof (the first is answered
+    /// `use_dpop_nonce`), tokens are `DPoP`-bound and userinfo wants `DPoP` with `ath`.
+    #[arg(long)]
+    pub require_dpop: bool,
+    /// The app requires pushed authorization requests: authorize takes only a `request_uri`.
+    #[arg(long)]
+    pub require_par: bool,
+    /// Replaces discovery's `scopes_supported` (comma list).
+    #[arg(long, value_delimiter = ',')]
+    pub scopes_supported: Vec<String>,
     /// Cross App Access (`--id-jag-client`, `--id-jag-policy`, `--id-jag-groups-claim`,
     /// `--id-jag-ttl-secs`); needs the provider.
     #[command(flatten)]
@@ -60,8 +76,14 @@ impl OidcSettings {
     /// Start-up checks with messages naming the flag.
     pub fn check(&self) -> Result<(), String> {
         let Some(client_id) = &self.client_id else {
-            if self.client_secret.is_some() || !self.redirect_uris.is_empty() {
-                return Err("--client-secret and --redirect-uri need --client-id".into());
+            if self.client_secret.is_some()
+                || !self.redirect_uris.is_empty()
+                || self.client_jwks_file.is_some()
+                || self.require_dpop
+                || self.require_par
+                || !self.scopes_supported.is_empty()
+            {
+                return Err("--client-secret, --client-jwks-file, --redirect-uri, --require-dpop, --require-par and --scopes-supported need --client-id".into());
             }
             if self.id_jag.enabled() {
                 return Err("--id-jag-client and --id-jag-policy need --client-id (the OIDC provider signs and publishes the keys)".into());
@@ -77,6 +99,12 @@ impl OidcSettings {
         }
         if self.redirect_uris.is_empty() {
             return Err("--client-id needs at least one --redirect-uri".into());
+        }
+        if let Some(path) = &self.client_jwks_file {
+            if self.client_secret.is_some() {
+                return Err("--client-jwks-file and --client-secret: the app authenticates one way (private_key_jwt or a secret)".into());
+            }
+            crate::fake_okta::service_app::read_public_keys(path, "--client-jwks-file")?;
         }
         for uri in &self.redirect_uris {
             let parsed =
@@ -135,6 +163,22 @@ pub struct Controls {
     pub rotate_refresh_tokens: bool,
     /// Group names replacing a user's dataset groups in claims, by user index.
     pub group_overrides: HashMap<usize, Vec<String>>,
+    /// The `iss` authorize sends back (RFC 9207).
+    pub authorize_iss: AuthorizeIss,
+    /// Userinfo answers this HTTP status instead of claims.
+    pub userinfo_status: Option<u16>,
+}
+
+/// What `iss` the authorization response carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AuthorizeIss {
+    /// The issuer, as Okta does.
+    #[default]
+    Issuer,
+    /// Another value (a mix-up attack's).
+    Fixed(String),
+    /// None.
+    Omitted,
 }
 
 impl Default for Controls {
@@ -144,6 +188,8 @@ impl Default for Controls {
             groups_in_id_token: true,
             rotate_refresh_tokens: true,
             group_overrides: HashMap::new(),
+            authorize_iss: AuthorizeIss::Issuer,
+            userinfo_status: None,
         }
     }
 }
@@ -153,6 +199,14 @@ impl Default for Controls {
 pub struct Runtime {
     pub grants: grants::Grants,
     pub controls: Controls,
+    /// `jti`s of client assertions and DPoP proofs seen, until they expire.
+    pub seen: HashMap<String, i64>,
+    /// The `DPoP-Nonce` proofs must carry.
+    pub dpop_nonce: String,
+    /// DPoP-bound access tokens → the `jkt` of their key.
+    pub bound_tokens: HashMap<String, String>,
+    /// Pushed authorization requests by `request_uri`: parameters, server and expiry.
+    pub pushed: HashMap<String, (HashMap<String, String>, AuthServer, i64)>,
 }
 
 /// The provider: the one client, the signing key and the runtime state.
@@ -162,6 +216,12 @@ pub struct Provider {
     /// `None`: a public client.
     client_secret: Option<String>,
     pub redirect_uris: Vec<String>,
+    /// `private_key_jwt` keys (`--client-jwks-file`); a secret is then refused.
+    pub client_keys: Option<Vec<serde_json::Value>>,
+    pub require_dpop: bool,
+    pub require_par: bool,
+    /// `--scopes-supported`, empty: the default list.
+    pub scopes_supported: Vec<String>,
     pub key: keys::SigningKey,
     /// Cross App Access, when an `--id-jag-client` was given.
     pub id_jag: Option<crate::fake_okta::id_jag::IdJag>,
@@ -185,19 +245,39 @@ impl Provider {
                 tracing::error!(error = %e, "Cross App Access off");
                 None
             });
+        let client_keys = match &settings.client_jwks_file {
+            Some(path) => {
+                match crate::fake_okta::service_app::read_public_keys(path, "--client-jwks-file") {
+                    Ok(keys) => Some(keys),
+                    Err(e) => {
+                        // `check` refuses this at start-up; never fall back to no authentication.
+                        tracing::error!(error = %e, "OIDC provider off");
+                        return None;
+                    }
+                }
+            }
+            None => None,
+        };
         Some(Self {
             client_id,
             client_secret: settings.client_secret.clone(),
             redirect_uris: settings.redirect_uris.clone(),
+            client_keys,
+            require_dpop: settings.require_dpop,
+            require_par: settings.require_par,
+            scopes_supported: settings.scopes_supported.clone(),
             key,
             id_jag,
-            runtime: Mutex::new(Runtime::default()),
+            runtime: Mutex::new(Runtime {
+                dpop_nonce: random_token("", 32),
+                ..Runtime::default()
+            }),
         })
     }
 
-    /// Whether the client must authenticate with a secret.
+    /// Whether the client must authenticate (with a secret or `private_key_jwt`).
     pub fn confidential(&self) -> bool {
-        self.client_secret.is_some()
+        self.client_secret.is_some() || self.client_keys.is_some()
     }
 
     /// Checks a presented secret (for a public client only the absence of one passes).
@@ -206,6 +286,15 @@ impl Provider {
             (Some(secret), Some(presented)) => same_secret(secret, presented),
             (None, None) => true,
             _ => false,
+        }
+    }
+
+    /// Discovery's `scopes_supported`: `--scopes-supported`, else the default list.
+    pub fn supported_scopes(&self) -> Vec<&str> {
+        if self.scopes_supported.is_empty() {
+            discovery::SCOPES.to_vec()
+        } else {
+            self.scopes_supported.iter().map(String::as_str).collect()
         }
     }
 
@@ -229,6 +318,12 @@ impl Provider {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+impl crate::fake_okta::service_app::JtiLedger for Provider {
+    fn first_use(&self, jti: &str, until: i64) -> bool {
+        crate::fake_okta::service_app::first_use_in(&mut self.runtime().seen, jti, until)
     }
 }
 
@@ -260,6 +355,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         Router::new()
             .route("/authorize", get(authorize::page).post(authorize::submit))
             .route("/token", post(token::token))
+            .route("/par", post(par::par))
             .route(
                 "/userinfo",
                 get(userinfo::userinfo).post(userinfo::userinfo),

@@ -45,6 +45,7 @@ fn app() -> Router {
         client_secret: Some(SECRET.into()),
         redirect_uris: vec![REDIRECT.into(), "http://127.0.0.1:9/cb".into()],
         id_jag: Default::default(),
+        ..Default::default()
     })
 }
 
@@ -737,6 +738,7 @@ async fn public_client_needs_pkce_and_no_secret() {
         client_secret: None,
         redirect_uris: vec![REDIRECT.into()],
         id_jag: Default::default(),
+        ..Default::default()
     });
     let query = authorize_query(&[("code_challenge", ""), ("code_challenge_method", "")]);
     let answer = send(
@@ -776,6 +778,7 @@ fn settings_checks_name_the_flag() {
         client_secret: Some("s".into()),
         redirect_uris: vec![REDIRECT.into()],
         id_jag: Default::default(),
+        ..Default::default()
     };
     assert!(ok.check().is_ok());
     assert!(OidcSettings::default().check().is_ok());
@@ -869,4 +872,352 @@ async fn users_who_are_no_longer_active_get_no_tokens_like_at_okta() {
     // A code issued before the deactivation is refused after it.
     let refused = exchange(&app, "/oauth2/v1", &pending).await;
     assert_eq!(refused.json()["error"], "invalid_grant");
+}
+
+// The strict modes of the proxy's app: private_key_jwt, DPoP, PAR, `iss`, scopes, userinfo.
+
+use okta_mcp_tool_server::okta::jose as client_jose;
+
+/// A provider for a `private_key_jwt` client (and `extra` switches); its key and the tempdir.
+fn strict_app(
+    keyed: bool,
+    dpop: bool,
+    par: bool,
+) -> (Router, Option<client_jose::SigningKey>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("dir");
+    let key = keyed.then(|| client_jose::SigningKey::generate_es256().expect("key"));
+    let jwks = key.as_ref().map(|key| {
+        let path = dir.path().join("client.jwks.json");
+        std::fs::write(&path, json!({"keys": [key.public_jwk()]}).to_string()).expect("write");
+        path
+    });
+    let app = app_with(OidcSettings {
+        client_id: Some(CLIENT_ID.into()),
+        client_secret: (!keyed).then(|| SECRET.into()),
+        redirect_uris: vec![REDIRECT.into()],
+        client_jwks_file: jwks,
+        require_dpop: dpop,
+        require_par: par,
+        ..Default::default()
+    });
+    (app, key, dir)
+}
+
+fn assertion(key: &client_jose::SigningKey, aud: &str) -> String {
+    client_jose::client_assertion(key, None, CLIENT_ID, aud, chrono::Utc::now().timestamp())
+        .expect("assertion")
+}
+
+const TOKEN_URL: &str = "http://fake.test:8080/oauth2/v1/token";
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+#[tokio::test]
+async fn private_key_jwt_client_refuses_secrets_and_bad_assertions() {
+    let (app, key, _dir) = strict_app(true, false, false);
+    let key = key.expect("key");
+    let grant = [
+        ("grant_type", "authorization_code"),
+        ("code", "nope"),
+        ("redirect_uri", REDIRECT),
+    ];
+    let answer = token(&app, "/oauth2/v1", &grant, Some(&basic())).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert!(answer.text.contains("private_key_jwt"), "{}", answer.text);
+    let with = |assertion: String| {
+        let mut pairs: Vec<(&str, String)> =
+            grant.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        pairs.push(("client_id", CLIENT_ID.into()));
+        pairs.push(("client_assertion_type", ASSERTION_TYPE.into()));
+        pairs.push(("client_assertion", assertion));
+        pairs
+    };
+    for (bad, says) in [
+        (
+            assertion(&key, "http://fake.test:8080/oauth2/v1/par"),
+            "audience",
+        ),
+        ("not.a.jwt".to_owned(), "base64url"),
+        (String::new(), "compact JWS"),
+        (
+            assertion(
+                &client_jose::SigningKey::generate_es256().expect("key"),
+                TOKEN_URL,
+            ),
+            "signature is invalid",
+        ),
+    ] {
+        let pairs = with(bad);
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let answer = token(&app, "/oauth2/v1", &pairs, None).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.text);
+        assert!(answer.text.contains(says), "{says}: {}", answer.text);
+    }
+    // A good assertion authenticates (the code is still bad); used again, it is refused.
+    let good = with(assertion(&key, TOKEN_URL));
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let answer = token(&app, "/oauth2/v1", &good, None).await;
+    assert_eq!(answer.json()["error"], "invalid_grant", "{}", answer.text);
+    let answer = token(&app, "/oauth2/v1", &good, None).await;
+    assert!(answer.text.contains("already been used"), "{}", answer.text);
+    // A secret client does not take assertions.
+    let (secret_app, _, _dir) = strict_app(false, false, false);
+    let answer = token(&secret_app, "/oauth2/v1", &good, None).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.text);
+}
+
+#[tokio::test]
+async fn dpop_app_wants_a_proof_then_a_nonce_and_binds_its_tokens() {
+    let (app, _, _dir) = strict_app(false, true, false);
+    let code = login(&app, "/oauth2/v1", ALICE_ID, &[]).await;
+    let pairs = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let post = |proof: Option<String>| {
+        let app = app.clone();
+        let body = form(&pairs);
+        async move {
+            let auth = basic();
+            let mut headers = vec![
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("authorization", auth.as_str()),
+            ];
+            if let Some(proof) = &proof {
+                headers.push(("dpop", proof.as_str()));
+            }
+            send(&app, "POST", "/oauth2/v1/token", &headers, &body).await
+        }
+    };
+    let answer = post(None).await;
+    assert_eq!(
+        answer.json()["error"],
+        "invalid_dpop_proof",
+        "{}",
+        answer.text
+    );
+    let answer = post(Some("garbage".into())).await;
+    assert_eq!(
+        answer.json()["error"],
+        "invalid_dpop_proof",
+        "{}",
+        answer.text
+    );
+    let key = client_jose::SigningKey::generate_es256().expect("key");
+    let now = chrono::Utc::now().timestamp();
+    let proof = |nonce: Option<&str>, token: Option<&str>, method: &str, url: &str| {
+        client_jose::dpop_proof(&key, method, url, token, nonce, now).expect("proof")
+    };
+    let answer = post(Some(proof(None, None, "POST", TOKEN_URL))).await;
+    assert_eq!(answer.json()["error"], "use_dpop_nonce", "{}", answer.text);
+    let nonce = answer.headers["dpop-nonce"]
+        .to_str()
+        .expect("nonce")
+        .to_owned();
+    let answer = post(Some(proof(Some(&nonce), None, "POST", TOKEN_URL))).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let tokens = answer.json();
+    assert_eq!(tokens["token_type"], "DPoP");
+    let access = tokens["access_token"].as_str().expect("access token");
+    assert!(claims(access)["cnf"]["jkt"].is_string());
+    // Userinfo: Bearer is refused for a bound token; DPoP needs a proof with ath and the nonce.
+    let userinfo = "http://fake.test:8080/oauth2/v1/userinfo";
+    let bearer = format!("Bearer {access}");
+    let answer = send(
+        &app,
+        "GET",
+        "/oauth2/v1/userinfo",
+        &[("authorization", &bearer)],
+        "",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    let dpop = format!("DPoP {access}");
+    let no_ath = proof(Some(&nonce), None, "GET", userinfo);
+    let answer = send(
+        &app,
+        "GET",
+        "/oauth2/v1/userinfo",
+        &[("authorization", &dpop), ("dpop", &no_ath)],
+        "",
+    )
+    .await;
+    assert!(
+        answer.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("ath"),
+        "{:?}",
+        answer.headers
+    );
+    let good = proof(Some(&nonce), Some(access), "GET", userinfo);
+    let answer = send(
+        &app,
+        "GET",
+        "/oauth2/v1/userinfo",
+        &[("authorization", &dpop), ("dpop", &good)],
+        "",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.headers);
+    assert!(answer.json()["groups"].is_array());
+}
+
+#[tokio::test]
+async fn par_gives_a_one_time_request_uri_and_required_par_refuses_plain_requests() {
+    let (app, _, _dir) = strict_app(false, false, true);
+    let discovery = send(&app, "GET", "/.well-known/openid-configuration", &[], "")
+        .await
+        .json();
+    assert_eq!(discovery["require_pushed_authorization_requests"], true);
+    assert_eq!(
+        discovery["pushed_authorization_request_endpoint"],
+        "http://fake.test:8080/oauth2/v1/par"
+    );
+    assert_eq!(
+        discovery["authorization_response_iss_parameter_supported"],
+        true
+    );
+    let plain = send(
+        &app,
+        "GET",
+        &format!("/oauth2/v1/authorize?{}", authorize_query(&[])),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(plain.status, StatusCode::BAD_REQUEST);
+    assert!(
+        plain.text.contains("pushed authorization requests"),
+        "{}",
+        plain.text
+    );
+    let push = |auth: Option<String>, body: String| {
+        let app = app.clone();
+        async move {
+            let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+            if let Some(auth) = &auth {
+                headers.push(("authorization", auth.as_str()));
+            }
+            send(&app, "POST", "/oauth2/v1/par", &headers, &body).await
+        }
+    };
+    assert_eq!(
+        push(None, authorize_query(&[])).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let bad_redirect = push(
+        Some(basic()),
+        authorize_query(&[("redirect_uri", "http://evil.example/cb")]),
+    )
+    .await;
+    assert_eq!(
+        bad_redirect.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        bad_redirect.text
+    );
+    let pushed = push(Some(basic()), authorize_query(&[])).await;
+    assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.text);
+    let request_uri = pushed.json()["request_uri"]
+        .as_str()
+        .expect("request_uri")
+        .to_owned();
+    assert!(request_uri.starts_with("urn:ietf:params:oauth:request_uri:"));
+    assert_eq!(pushed.json()["expires_in"], 60);
+    control(&app, "/__fake/oidc", json!({"auto_login": ALICE_ID})).await;
+    let by_reference = format!(
+        "/oauth2/v1/authorize?{}",
+        form(&[("client_id", CLIENT_ID), ("request_uri", &request_uri)])
+    );
+    let answer = send(&app, "GET", &by_reference, &[], "").await;
+    assert_eq!(answer.status, StatusCode::FOUND, "{}", answer.text);
+    assert!(answer.query("code").is_some());
+    assert_eq!(answer.query("iss").as_deref(), Some(BASE));
+    let again = send(&app, "GET", &by_reference, &[], "").await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert!(
+        again.text.contains("invalid or has expired"),
+        "{}",
+        again.text
+    );
+}
+
+#[tokio::test]
+async fn iss_and_userinfo_controls_and_their_bad_values() {
+    let app = app();
+    control(&app, "/__fake/oidc", json!({"auto_login": ALICE_ID})).await;
+    let authorize = format!("/oauth2/v1/authorize?{}", authorize_query(&[]));
+    let answer = send(&app, "GET", &authorize, &[], "").await;
+    assert_eq!(answer.query("iss").as_deref(), Some(BASE));
+    control(
+        &app,
+        "/__fake/oidc",
+        json!({"authorize_iss": "https://evil.example"}),
+    )
+    .await;
+    let answer = send(&app, "GET", &authorize, &[], "").await;
+    assert_eq!(answer.query("iss").as_deref(), Some("https://evil.example"));
+    control(&app, "/__fake/oidc", json!({"authorize_iss": null})).await;
+    let answer = send(&app, "GET", &authorize, &[], "").await;
+    assert_eq!(answer.query("iss"), None);
+    assert!(answer.query("code").is_some());
+    for bad in [
+        json!({"userinfo_status": 200}),
+        json!({"userinfo_status": "x"}),
+        json!({"authorize_iss": 1}),
+    ] {
+        let answer = control(&app, "/__fake/oidc", bad.clone()).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    control(&app, "/__fake/oidc", json!({"userinfo_status": 503})).await;
+    let answer = send(
+        &app,
+        "GET",
+        "/oauth2/v1/userinfo",
+        &[("authorization", "Bearer x")],
+        "",
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn scopes_supported_can_be_narrowed() {
+    let app = app_with(OidcSettings {
+        client_id: Some(CLIENT_ID.into()),
+        client_secret: Some(SECRET.into()),
+        redirect_uris: vec![REDIRECT.into()],
+        scopes_supported: vec!["openid".into(), "email".into()],
+        ..Default::default()
+    });
+    let discovery = send(&app, "GET", "/.well-known/openid-configuration", &[], "")
+        .await
+        .json();
+    assert_eq!(discovery["scopes_supported"], json!(["openid", "email"]));
+}
+
+#[test]
+fn strict_flags_are_checked_at_start_up() {
+    let dir = tempfile::tempdir().expect("dir");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{}").expect("write");
+    let with_key = OidcSettings {
+        client_id: Some("c".into()),
+        redirect_uris: vec![REDIRECT.into()],
+        client_jwks_file: Some(bad),
+        ..Default::default()
+    };
+    assert!(with_key.check().unwrap_err().contains("--client-jwks-file"));
+    let both = OidcSettings {
+        client_secret: Some("s".into()),
+        ..with_key.clone()
+    };
+    assert!(both.check().unwrap_err().contains("--client-secret"));
+    let no_client = OidcSettings {
+        require_dpop: true,
+        ..Default::default()
+    };
+    assert!(no_client.check().unwrap_err().contains("--client-id"));
 }

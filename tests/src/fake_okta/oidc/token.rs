@@ -7,6 +7,7 @@ use super::keys::{at_hash, s256};
 use super::{AuthServer, Provider, base_url, may_use_tokens, now_epoch, parse_params};
 use crate::fake_okta::error::random_token;
 use crate::fake_okta::id_jag;
+use crate::fake_okta::service_app::{check_assertion, check_proof};
 use crate::fake_okta::state::{AppState, Org};
 use axum::Extension;
 use axum::Json;
@@ -19,6 +20,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
+/// The `client_assertion_type` of `private_key_jwt`.
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
 /// Okta's id of the fake org's identity provider (the `idp` claim).
 const ORG_IDP: &str = "00ofakeokta000000001";
 
@@ -29,6 +33,8 @@ pub(crate) struct OAuthError {
     description: String,
     /// The client tried HTTP Basic: a 401 must say `WWW-Authenticate: Basic` (RFC 6749 §5.2).
     basic: bool,
+    /// A `DPoP-Nonce` to send (the `use_dpop_nonce` challenge).
+    nonce: Option<String>,
 }
 
 impl OAuthError {
@@ -38,6 +44,7 @@ impl OAuthError {
             error,
             description: description.into(),
             basic: false,
+            nonce: None,
         }
     }
 
@@ -47,6 +54,7 @@ impl OAuthError {
             error: "invalid_client",
             description: description.into(),
             basic,
+            nonce: None,
         }
     }
 
@@ -61,6 +69,7 @@ impl OAuthError {
             error: "server_error",
             description: "The token could not be signed.".into(),
             basic: false,
+            nonce: None,
         }
     }
 }
@@ -73,6 +82,13 @@ impl IntoResponse for OAuthError {
             Json(json!({ "error": self.error, "error_description": self.description })),
         )
             .into_response();
+        if let Some(value) = self
+            .nonce
+            .as_deref()
+            .and_then(|n| header::HeaderValue::from_str(n).ok())
+        {
+            response.headers_mut().insert("dpop-nonce", value);
+        }
         if self.basic && self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -151,12 +167,15 @@ fn answer(
     {
         return id_jag.exchange(provider, org, base, headers, &params);
     }
-    authenticate(provider, headers, &params)?;
+    let token_url = format!("{}/token", server.endpoints(base));
+    authenticate(provider, headers, &params, &token_url)?;
+    let jkt = dpop_binding(provider, headers, &token_url)?;
     let issuer = Issuer {
         provider,
         org,
         base,
         server,
+        jkt,
     };
     match params.get("grant_type").map(String::as_str) {
         Some("authorization_code") => code_grant(&issuer, &params),
@@ -247,11 +266,47 @@ pub(crate) fn presented_client(
     })
 }
 
-fn authenticate(
+/// Checks the client's authentication at `endpoint_url` (token or PAR): its secret, or with
+/// `--client-jwks-file` its `private_key_jwt` assertion (a secret is then refused).
+pub(crate) fn authenticate(
     provider: &Provider,
     headers: &HeaderMap,
     params: &HashMap<String, String>,
+    endpoint_url: &str,
 ) -> Result<(), OAuthError> {
+    let assertion_type = params.get("client_assertion_type").map(String::as_str);
+    if let Some(keys) = &provider.client_keys {
+        if headers.contains_key(header::AUTHORIZATION) || params.contains_key("client_secret") {
+            return Err(OAuthError::client(
+                "Client authentication failed: this client authenticates with private_key_jwt, not a client secret.",
+                false,
+            ));
+        }
+        if assertion_type != Some(ASSERTION_TYPE) {
+            return Err(OAuthError::client(
+                "client_assertion_type is invalid or missing.",
+                false,
+            ));
+        }
+        if params
+            .get("client_id")
+            .is_some_and(|id| *id != provider.client_id)
+        {
+            return Err(OAuthError::client(
+                "Invalid value for 'client_id' parameter.",
+                false,
+            ));
+        }
+        let assertion = params.get("client_assertion").map_or("", String::as_str);
+        return check_assertion(provider, &provider.client_id, keys, assertion, endpoint_url)
+            .map_err(|why| OAuthError::client(why, false));
+    }
+    if assertion_type.is_some() || params.contains_key("client_assertion") {
+        return Err(OAuthError::client(
+            "Client authentication failed: private_key_jwt is not set up for this client.",
+            false,
+        ));
+    }
     let PresentedClient {
         client_id,
         secret,
@@ -272,6 +327,36 @@ fn authenticate(
         return Err(OAuthError::client(description, via_basic));
     }
     Ok(())
+}
+
+/// With `--require-dpop`: the `jkt` of a valid DPoP proof for `POST token_url` carrying the
+/// current nonce (else `use_dpop_nonce` with the nonce to use, as Okta always asks first).
+fn dpop_binding(
+    provider: &Provider,
+    headers: &HeaderMap,
+    token_url: &str,
+) -> Result<Option<String>, OAuthError> {
+    if !provider.require_dpop {
+        return Ok(None);
+    }
+    let Some(proof) = headers.get("dpop").and_then(|v| v.to_str().ok()) else {
+        return Err(OAuthError::new(
+            "invalid_dpop_proof",
+            "The DPoP proof JWT header is missing.",
+        ));
+    };
+    let (jkt, nonce) = check_proof(provider, proof, "POST", token_url, None)
+        .map_err(|why| OAuthError::new("invalid_dpop_proof", why))?;
+    let expected = provider.runtime().dpop_nonce.clone();
+    if nonce.as_deref() != Some(expected.as_str()) {
+        let mut error = OAuthError::new(
+            "use_dpop_nonce",
+            "Authorization server requires nonce in DPoP proof.",
+        );
+        error.nonce = Some(expected);
+        return Err(error);
+    }
+    Ok(Some(jkt))
 }
 
 /// A parameter that must be present and not empty.
@@ -400,6 +485,8 @@ struct Issuer<'a> {
     org: &'a Org,
     base: &'a str,
     server: AuthServer,
+    /// The DPoP key's thumbprint the tokens are bound to.
+    jkt: Option<String>,
 }
 
 impl Issuer<'_> {
@@ -440,10 +527,7 @@ impl Issuer<'_> {
         let exp = now + ACCESS_TOKEN_TTL.as_secs() as i64;
         let has = |scope: &str| scopes.iter().any(|s| s == scope);
         let sign_failed = |_| OAuthError::sign_failed();
-        let access_token = self
-            .provider
-            .key
-            .sign(&json!({
+        let mut access_claims = json!({
                 "ver": 1,
                 "jti": random_token("AT.", 46),
                 "iss": issuer,
@@ -455,8 +539,21 @@ impl Issuer<'_> {
                 "scp": scopes,
                 "auth_time": grant.auth_time,
                 "sub": user.profile.login,
-            }))
+        });
+        if let Some(jkt) = &self.jkt {
+            access_claims["cnf"] = json!({ "jkt": jkt });
+        }
+        let access_token = self
+            .provider
+            .key
+            .sign(&access_claims)
             .map_err(sign_failed)?;
+        if let Some(jkt) = &self.jkt {
+            self.provider
+                .runtime()
+                .bound_tokens
+                .insert(access_token.clone(), jkt.clone());
+        }
         self.provider.runtime().grants.add_access_token(
             access_token.clone(),
             TokenGrant {
@@ -465,7 +562,7 @@ impl Issuer<'_> {
             },
         );
         let mut response = json!({
-            "token_type": "Bearer",
+            "token_type": if self.jkt.is_some() { "DPoP" } else { "Bearer" },
             "expires_in": ACCESS_TOKEN_TTL.as_secs(),
             "access_token": access_token,
             "scope": scopes.join(" "),

@@ -15,28 +15,41 @@
 //!   claim is configured, so without it we ask userinfo (which answers with the `groups` scope).
 //! - The HTTP client follows no redirects (as `openidconnect` recommends against SSRF) and has
 //!   timeouts. Tokens and codes never appear in errors or logs.
+//! - As strict as Okta allows, each when configured: `private_key_jwt` instead of the secret,
+//!   DPoP-bound tokens (see [`transport`]), pushed authorization requests (PAR, RFC 9126, also
+//!   whenever discovery requires them), and the authorization response's `iss` (RFC 9207)
+//!   checked against the issuer, required when discovery says Okta sends it. Scopes the issuer
+//!   does not offer stop discovery, so a typo is a start-up message instead of failed logins.
+
+pub mod transport;
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
-    CoreGenderClaim, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
-    CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
+    CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJsonWebKey,
+    CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreRevocableToken,
+    CoreRevocationErrorResponse, CoreSubjectIdentifierType, CoreTokenIntrospectionResponse,
+    CoreTokenType,
 };
 use openidconnect::{
-    AccessToken, AccessTokenHash, AdditionalClaims, AuthorizationCode, Client, ClientId,
-    ClientSecret, CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet,
-    IdToken, IdTokenClaims, IdTokenFields, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
-    StandardErrorResponse, StandardTokenResponse, SubjectIdentifier, TokenResponse, UserInfoClaims,
+    AccessToken, AccessTokenHash, AdditionalClaims, AdditionalProviderMetadata, AuthType,
+    AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EmptyExtraTokenFields,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IdTokenClaims, IdTokenFields,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata,
+    RedirectUrl, RefreshToken, RequestTokenError, Scope, StandardErrorResponse,
+    StandardTokenResponse, SubjectIdentifier, TokenResponse, UserInfoClaims,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::jws::{self, VerifiedJwt};
+use okta_mcp_common::okta_auth::jose::SigningKey;
+pub use transport::ClientAuth;
+use transport::Transport;
 
 /// What the proxy must remember between sending the browser to Okta and Okta's callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,13 +90,22 @@ pub enum LoginError {
     Refresh(String),
     #[error("cannot reach Okta: {0}")]
     Transport(String),
+    #[error("Okta's pushed authorization request failed: {0}")]
+    Par(String),
 }
 
 /// The identity provider the proxy logs users in with.
 #[async_trait]
 pub trait UpstreamLogin: Send + Sync {
-    /// A fresh login: the authorize URL plus the state, nonce and PKCE verifier to keep.
-    fn start(&self) -> Result<LoginStart, LoginError>;
+    /// A fresh login: the authorize URL plus the state, nonce and PKCE verifier to keep
+    /// (with PAR, the parameters are first pushed to Okta).
+    async fn start(&self) -> Result<LoginStart, LoginError>;
+    /// Checks the authorization response's `iss` (RFC 9207): when present it must be the
+    /// issuer; when the issuer says it sends one, it must be present. `Err` says why.
+    fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), String> {
+        let _ = iss;
+        Ok(())
+    }
     /// Exchanges Okta's code, verifies the ID token (signature, iss, aud, exp, nonce), reads groups.
     async fn finish(
         &self,
@@ -129,6 +151,15 @@ const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 /// Longest wait between two discovery attempts in [`OktaLogin::keep_discovering`].
 const MAX_DISCOVERY_BACKOFF: Duration = Duration::from_secs(30);
 
+/// How the proxy proves to Okta that it is the app.
+#[derive(Clone)]
+pub enum ClientCredential {
+    /// `OKTA_CLIENT_SECRET` (`client_secret_basic`).
+    Secret(String),
+    /// `OKTA_CLIENT_KEY_FILE`'s PKCS#8 PEM (`private_key_jwt`), with `OKTA_CLIENT_KEY_ID`.
+    PrivateKey { pem: String, key_id: Option<String> },
+}
+
 /// What [`OktaLogin`] needs to know about the Okta app.
 #[derive(Clone)]
 pub struct OktaLoginSettings {
@@ -136,12 +167,16 @@ pub struct OktaLoginSettings {
     pub issuer: Url,
     /// `OKTA_CLIENT_ID`.
     pub client_id: String,
-    /// `OKTA_CLIENT_SECRET`.
-    pub client_secret: String,
+    /// The client secret or private key.
+    pub credential: ClientCredential,
     /// `<public-url>/oauth/callback` or `OAUTH_REDIRECT_URI`; must be a sign-in redirect URI of the app.
     pub redirect_uri: Url,
     /// Scopes to ask for, usually [`DEFAULT_SCOPES`].
     pub scopes: Vec<String>,
+    /// `OKTA_DPOP`: token requests carry DPoP proofs (the app requires DPoP).
+    pub dpop: bool,
+    /// `OKTA_PAR`: push the authorization parameters first (also when discovery requires it).
+    pub par: bool,
 }
 
 impl OktaLoginSettings {
@@ -155,9 +190,11 @@ impl OktaLoginSettings {
         Self {
             issuer,
             client_id: client_id.into(),
-            client_secret: client_secret.into(),
+            credential: ClientCredential::Secret(client_secret.into()),
             redirect_uri,
             scopes: Self::default_scopes(),
+            dpop: false,
+            par: false,
         }
     }
 
@@ -172,9 +209,17 @@ impl std::fmt::Debug for OktaLoginSettings {
         f.debug_struct("OktaLoginSettings")
             .field("issuer", &self.issuer.as_str())
             .field("client_id", &self.client_id)
-            .field("client_secret", &"<redacted>")
+            .field(
+                "credential",
+                &match &self.credential {
+                    ClientCredential::Secret(_) => "secret <redacted>",
+                    ClientCredential::PrivateKey { .. } => "private key <redacted>",
+                },
+            )
             .field("redirect_uri", &self.redirect_uri.as_str())
             .field("scopes", &self.scopes)
+            .field("dpop", &self.dpop)
+            .field("par", &self.par)
             .finish()
     }
 }
@@ -186,6 +231,8 @@ pub enum OktaLoginSetupError {
     EmptyClientId,
     #[error("the Okta client secret is empty")]
     EmptyClientSecret,
+    #[error("OKTA_CLIENT_KEY_FILE: {0}")]
+    ClientKey(String),
     #[error(
         "the Okta issuer {0:?} is not usable: it must be an http(s) URL without query or fragment"
     )]
@@ -242,6 +289,34 @@ type OktaIdToken = IdToken<
 >;
 type OktaIdTokenClaims = IdTokenClaims<OktaClaims, CoreGenderClaim>;
 type OktaErrorResponse = StandardErrorResponse<CoreErrorResponseType>;
+
+/// Discovery fields beyond OIDC Discovery's: PAR (RFC 9126) and RFC 9207's `iss`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OktaMetadataExtra {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pushed_authorization_request_endpoint: Option<String>,
+    #[serde(default)]
+    require_pushed_authorization_requests: bool,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+impl AdditionalProviderMetadata for OktaMetadataExtra {}
+
+type OktaProviderMetadata = ProviderMetadata<
+    OktaMetadataExtra,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
 /// The client `from_provider_metadata` gives: authorize URL set, token and userinfo URLs maybe.
 type OktaClient = Client<
     OktaClaims,
@@ -263,17 +338,33 @@ type OktaClient = Client<
     EndpointMaybeSet,
 >;
 
-/// Logs users in at Okta (authorization code + PKCE S256, client_secret_basic).
+/// What discovery told us, with the client built from it.
+struct Discovered {
+    client: Arc<OktaClient>,
+    authorization_endpoint: Url,
+    token_endpoint: String,
+    /// Where to push authorization requests when PAR is used.
+    par_endpoint: Option<Url>,
+    /// PAR is configured or required by the issuer.
+    use_par: bool,
+    /// The issuer sends `iss` in authorization responses (RFC 9207), so it must be there.
+    iss_required: bool,
+}
+
+/// Logs users in at Okta (authorization code + PKCE S256; a client secret or
+/// `private_key_jwt`; DPoP and PAR when configured).
 pub struct OktaLogin {
     issuer: IssuerUrl,
     client_id: ClientId,
-    client_secret: ClientSecret,
+    auth: ClientAuth,
     redirect_uri: RedirectUrl,
     /// Extra scopes; `openid` is added by `openidconnect`.
     scopes: Vec<Scope>,
     http: reqwest::Client,
+    transport: Transport,
+    par: bool,
     /// Built from discovery; `None` until [`OktaLogin::discover`] succeeds.
-    client: RwLock<Option<Arc<OktaClient>>>,
+    client: RwLock<Option<Arc<Discovered>>>,
     /// The issuer's signing keys from the last discovery, for JWTs other than ID tokens.
     keys: RwLock<Option<Arc<CoreJsonWebKeySet>>>,
     last_key_refresh: Mutex<Option<Instant>>,
@@ -295,9 +386,19 @@ impl OktaLogin {
         if settings.client_id.trim().is_empty() {
             return Err(OktaLoginSetupError::EmptyClientId);
         }
-        if settings.client_secret.is_empty() {
-            return Err(OktaLoginSetupError::EmptyClientSecret);
-        }
+        let auth = match settings.credential {
+            ClientCredential::Secret(secret) if secret.is_empty() => {
+                return Err(OktaLoginSetupError::EmptyClientSecret);
+            }
+            ClientCredential::Secret(secret) => ClientAuth::Secret(secret),
+            ClientCredential::PrivateKey { pem, key_id } => ClientAuth::PrivateKey {
+                key: Box::new(
+                    SigningKey::from_pem(&pem)
+                        .map_err(|e| OktaLoginSetupError::ClientKey(e.to_string()))?,
+                ),
+                key_id: key_id.filter(|k| !k.trim().is_empty()),
+            },
+        };
         let issuer = issuer_url(&settings.issuer)?;
         let redirect = &settings.redirect_uri;
         if !matches!(redirect.scheme(), "http" | "https")
@@ -322,13 +423,17 @@ impl OktaLogin {
             .timeout(HTTP_TIMEOUT)
             .build()
             .map_err(|e| OktaLoginSetupError::HttpClient(error_chain(&e)))?;
+        let transport =
+            Transport::new(http.clone(), settings.dpop).map_err(OktaLoginSetupError::HttpClient)?;
         Ok(Self {
             issuer,
             client_id: ClientId::new(settings.client_id),
-            client_secret: ClientSecret::new(settings.client_secret),
+            auth,
             redirect_uri,
             scopes,
             http,
+            transport,
+            par: settings.par,
             client: RwLock::new(None),
             keys: RwLock::new(None),
             last_key_refresh: Mutex::new(None),
@@ -343,7 +448,7 @@ impl OktaLogin {
     /// Reads Okta's discovery document and keys; once it succeeds the login is ready.
     /// Calling it again re-reads both (new signing keys).
     pub async fn discover(&self) -> Result<(), LoginError> {
-        let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
+        let metadata = OktaProviderMetadata::discover_async(self.issuer.clone(), &self.http)
             .await
             .map_err(|e| match e {
                 openidconnect::DiscoveryError::Request(e) => LoginError::Transport(format!(
@@ -363,17 +468,83 @@ impl OktaLogin {
                 self.issuer.as_str()
             )));
         }
+        let not_ready = |why: String| {
+            LoginError::NotReady(format!(
+                "the discovery document of {}: {why}",
+                self.issuer.as_str()
+            ))
+        };
+        if let Some(offered) = metadata.scopes_supported() {
+            let missing: Vec<String> = self
+                .scopes
+                .iter()
+                .filter(|s| !offered.iter().any(|o| o.as_str() == s.as_str()))
+                .map(|s| format!("{:?}", s.as_str()))
+                .collect();
+            if !missing.is_empty() {
+                return Err(LoginError::NotReady(format!(
+                    "OKTA_LOGIN_SCOPES: {} does not offer scope {}",
+                    self.issuer.as_str(),
+                    missing.join(", ")
+                )));
+            }
+        }
+        let extra = metadata.additional_metadata().clone();
+        let par_endpoint = match &extra.pushed_authorization_request_endpoint {
+            Some(raw) => Some(
+                Url::parse(raw)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+                    .ok_or_else(|| {
+                        not_ready("pushed_authorization_request_endpoint is not a URL".into())
+                    })?,
+            ),
+            None => None,
+        };
+        let use_par = self.par || extra.require_pushed_authorization_requests;
+        if use_par && par_endpoint.is_none() {
+            return Err(not_ready(
+                "PAR is on (OKTA_PAR or require_pushed_authorization_requests) but it names no pushed_authorization_request_endpoint".into(),
+            ));
+        }
+        let token_endpoint = metadata
+            .token_endpoint()
+            .map(|u| u.as_str().to_owned())
+            .unwrap_or_default();
+        let authorization_endpoint = metadata.authorization_endpoint().url().clone();
         let keys = metadata.jwks().keys().len();
         *self.keys.write().unwrap_or_else(|e| e.into_inner()) =
             Some(Arc::new(metadata.jwks().clone()));
-        let client = OktaClient::from_provider_metadata(
-            metadata,
-            self.client_id.clone(),
-            Some(self.client_secret.clone()),
-        )
+        let client = match &self.auth {
+            ClientAuth::Secret(secret) => OktaClient::from_provider_metadata(
+                metadata,
+                self.client_id.clone(),
+                Some(ClientSecret::new(secret.clone())),
+            ),
+            // The assertion goes in the body, with client_id.
+            ClientAuth::PrivateKey { .. } => {
+                OktaClient::from_provider_metadata(metadata, self.client_id.clone(), None)
+                    .set_auth_type(AuthType::RequestBody)
+            }
+        }
         .set_redirect_uri(self.redirect_uri.clone());
-        *self.client.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(client));
-        tracing::info!(issuer = self.issuer.as_str(), keys, "Okta discovery done");
+        let discovered = Discovered {
+            client: Arc::new(client),
+            authorization_endpoint,
+            token_endpoint,
+            par_endpoint,
+            use_par,
+            iss_required: extra.authorization_response_iss_parameter_supported,
+        };
+        *self.client.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(discovered));
+        tracing::info!(
+            issuer = self.issuer.as_str(),
+            keys,
+            client_auth = ?self.auth,
+            dpop = self.transport.dpop(),
+            par = use_par,
+            "Okta discovery done"
+        );
         Ok(())
     }
 
@@ -385,7 +556,7 @@ impl OktaLogin {
             match self.discover().await {
                 Ok(()) => return,
                 Err(e) => {
-                    tracing::warn!(error = ?e, retry_in_secs = wait.as_secs(), "Okta discovery failed");
+                    tracing::warn!(error = %e, retry_in_secs = wait.as_secs(), "Okta discovery failed");
                 }
             }
             tokio::time::sleep(wait).await;
@@ -393,7 +564,7 @@ impl OktaLogin {
         }
     }
 
-    fn client(&self) -> Result<Arc<OktaClient>, LoginError> {
+    fn client(&self) -> Result<Arc<Discovered>, LoginError> {
         self.client
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -417,6 +588,111 @@ impl OktaLogin {
         true
     }
 
+    /// The `private_key_jwt` parameters for a request to `endpoint` (none with a secret).
+    fn client_assertion(
+        &self,
+        endpoint: &str,
+        fail: fn(String) -> LoginError,
+    ) -> Result<Vec<(&'static str, String)>, LoginError> {
+        self.auth
+            .assertion_params(self.client_id.as_str(), endpoint)
+            .map_err(fail)
+    }
+
+    /// [`token_error`], saying what to set when Okta wants DPoP and the proxy sends none.
+    fn token_error<RE: std::error::Error + 'static>(
+        &self,
+        error: RequestTokenError<RE, OktaErrorResponse>,
+        fail: fn(String) -> LoginError,
+    ) -> LoginError {
+        let dpop_wanted = matches!(&error, RequestTokenError::ServerResponse(r)
+            if matches!(r.error(), CoreErrorResponseType::Extension(e) if e == "invalid_dpop_proof" || e == "use_dpop_nonce"));
+        let error = token_error(error, fail);
+        if dpop_wanted && !self.transport.dpop() {
+            tracing::warn!(
+                "Okta requires DPoP for this app: set OKTA_DPOP=true (or turn the app's DPoP requirement off)"
+            );
+            return fail(format!(
+                "{error} (Okta requires DPoP for this app: set OKTA_DPOP=true)"
+            ));
+        }
+        error
+    }
+
+    /// Pushes the authorization parameters of `url` to Okta (RFC 9126) and returns the
+    /// authorize URL that names only `client_id` and the `request_uri` Okta gave.
+    async fn push(
+        &self,
+        discovered: &Discovered,
+        endpoint: &Url,
+        url: &Url,
+    ) -> Result<Url, LoginError> {
+        let assertion = self
+            .auth
+            .assertion_params(self.client_id.as_str(), endpoint.as_str())
+            .map_err(LoginError::Par)?;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(url.query_pairs())
+            .extend_pairs(assertion)
+            .finish();
+        let mut request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(endpoint.as_str())
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(http::header::ACCEPT, "application/json");
+        if let Some(basic) = self.auth.basic_header(self.client_id.as_str()) {
+            request = request.header(http::header::AUTHORIZATION, basic);
+        }
+        let request = request
+            .body(body.into_bytes())
+            .map_err(|e| LoginError::Par(e.to_string()))?;
+        let response = self
+            .transport
+            .send(request, false)
+            .await
+            .map_err(|e| LoginError::Transport(format!("PAR: {}", error_chain(&e))))?;
+        let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap_or_default();
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let error: String = body["error"]
+                .as_str()
+                .unwrap_or("no error code")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect();
+            let description: String = body["error_description"]
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                // Okta's text ends up in a log line: no line breaks to forge another.
+                .filter(|c| !c.is_control())
+                .take(300)
+                .collect();
+            return Err(LoginError::Par(format!(
+                "HTTP {status}: {error}: {description}"
+            )));
+        }
+        let request_uri = body["request_uri"]
+            .as_str()
+            .filter(|u| {
+                !u.is_empty()
+                    && u.len() <= 2048
+                    && u.contains(':')
+                    && !u.chars().any(char::is_control)
+            })
+            .ok_or_else(|| LoginError::Par("Okta's answer has no usable request_uri".into()))?;
+        let mut authorize = discovered.authorization_endpoint.clone();
+        authorize
+            .query_pairs_mut()
+            .append_pair("client_id", self.client_id.as_str())
+            .append_pair("request_uri", request_uri);
+        Ok(authorize)
+    }
+
     /// Verifies `id_token` (and its `at_hash`), re-reading Okta's keys once if its key is unknown.
     async fn verified_claims(
         &self,
@@ -431,8 +707,8 @@ impl OktaLogin {
             )) if self.may_refresh_keys() => {
                 tracing::info!("Okta signed with a key we do not know; reading its keys again");
                 self.discover().await?;
-                let client = self.client()?;
-                check_id_token(&client, id_token, nonce, access_token)
+                let discovered = self.client()?;
+                check_id_token(&discovered.client, id_token, nonce, access_token)
                     .map_err(|e| LoginError::InvalidIdToken(error_chain(&e)))
             }
             result => result.map_err(|e| LoginError::InvalidIdToken(error_chain(&e))),
@@ -459,7 +735,7 @@ impl OktaLogin {
             .and_then(|c| c.additional_claims().group_names());
         if groups.is_none() {
             let info = self
-                .user_info(client, token.access_token(), subject.as_deref(), fail)
+                .user_info(client, token, subject.as_deref(), fail)
                 .await?;
             subject.get_or_insert_with(|| info.subject().as_str().to_owned());
             if email.is_none() {
@@ -491,22 +767,28 @@ impl OktaLogin {
     async fn user_info(
         &self,
         client: &OktaClient,
-        access_token: &AccessToken,
+        token: &OktaTokenResponse,
         expected_subject: Option<&str>,
         fail: fn(String) -> LoginError,
     ) -> Result<UserInfoClaims<OktaClaims, CoreGenderClaim>, LoginError> {
         let request = client
             .user_info(
-                access_token.clone(),
+                token.access_token().clone(),
                 expected_subject.map(|s| SubjectIdentifier::new(s.to_owned())),
             )
             .map_err(|_| fail("Okta's discovery document names no userinfo endpoint".into()))?;
+        // A DPoP-bound token is presented as `DPoP <token>` with a proof (RFC 9449 §7.1).
+        let bound = matches!(token.token_type(), CoreTokenType::Extension(t) if t.eq_ignore_ascii_case("dpop"));
         request
-            .request_async(&self.http)
+            .request_async(&self.transport.client(bound))
             .await
             .map_err(|e| match e {
                 openidconnect::UserInfoError::Request(e) => {
                     LoginError::Transport(format!("userinfo: {}", error_chain(&e)))
+                }
+                openidconnect::UserInfoError::Response(status, _, _) => {
+                    tracing::warn!("Okta userinfo failed: HTTP {}", status.as_u16());
+                    fail(format!("Okta userinfo failed: HTTP {}", status.as_u16()))
                 }
                 // The body may hold personal data: only say that it was unreadable.
                 openidconnect::UserInfoError::Parse(_) => {
@@ -557,10 +839,11 @@ impl UpstreamLogin for OktaLogin {
         }
     }
 
-    fn start(&self) -> Result<LoginStart, LoginError> {
-        let client = self.client()?;
+    async fn start(&self) -> Result<LoginStart, LoginError> {
+        let discovered = self.client()?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = client
+        let (url, state, nonce) = discovered
+            .client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 CsrfToken::new_random,
@@ -569,6 +852,10 @@ impl UpstreamLogin for OktaLogin {
             .add_scopes(self.scopes.iter().cloned())
             .set_pkce_challenge(challenge)
             .url();
+        let url = match (&discovered.par_endpoint, discovered.use_par) {
+            (Some(endpoint), true) => self.push(&discovered, endpoint, &url).await?,
+            _ => url,
+        };
         Ok(LoginStart {
             url,
             state: state.secret().clone(),
@@ -577,20 +864,43 @@ impl UpstreamLogin for OktaLogin {
         })
     }
 
+    fn check_response_issuer(&self, iss: Option<&str>) -> Result<(), String> {
+        let required = self.client().is_ok_and(|d| d.iss_required);
+        match iss {
+            Some(iss) if iss == self.issuer.as_str() => Ok(()),
+            Some(_) => Err(format!(
+                "the answer names another issuer than {}",
+                self.issuer.as_str()
+            )),
+            None if required => Err(format!(
+                "the answer names no issuer, though {} says it always does",
+                self.issuer.as_str()
+            )),
+            None => Ok(()),
+        }
+    }
+
     async fn finish(
         &self,
         code: &str,
         nonce: &str,
         pkce_verifier: &str,
     ) -> Result<UpstreamIdentity, LoginError> {
-        let client = self.client()?;
-        let token = client
+        let discovered = self.client()?;
+        let client = &discovered.client;
+        let mut request = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| LoginError::Exchange(e.to_string()))?
-            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
-            .request_async(&self.http)
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()));
+        for (name, value) in
+            self.client_assertion(&discovered.token_endpoint, LoginError::Exchange)?
+        {
+            request = request.add_extra_param(name, value);
+        }
+        let token = request
+            .request_async(&self.transport.client(false))
             .await
-            .map_err(|e| token_error(e, LoginError::Exchange))?;
+            .map_err(|e| self.token_error(e, LoginError::Exchange))?;
         let id_token = token.id_token().ok_or_else(|| {
             LoginError::InvalidIdToken(
                 "Okta sent no ID token (is `openid` among the scopes?)".into(),
@@ -598,33 +908,40 @@ impl UpstreamLogin for OktaLogin {
         })?;
         let nonce = Nonce::new(nonce.to_owned());
         let claims = self
-            .verified_claims(&client, id_token, Some(&nonce), token.access_token())
+            .verified_claims(client, id_token, Some(&nonce), token.access_token())
             .await?;
-        self.identity(&client, Some(claims), &token, None, LoginError::Exchange)
+        self.identity(client, Some(claims), &token, None, LoginError::Exchange)
             .await
     }
 
     async fn refresh(&self, refresh_token: &str) -> Result<UpstreamIdentity, LoginError> {
-        let client = self.client()?;
+        let discovered = self.client()?;
+        let client = &discovered.client;
         let presented = RefreshToken::new(refresh_token.to_owned());
-        let token = client
+        let mut request = client
             .exchange_refresh_token(&presented)
-            .map_err(|e| LoginError::Refresh(e.to_string()))?
-            .request_async(&self.http)
+            .map_err(|e| LoginError::Refresh(e.to_string()))?;
+        for (name, value) in
+            self.client_assertion(&discovered.token_endpoint, LoginError::Refresh)?
+        {
+            request = request.add_extra_param(name, value);
+        }
+        let token = request
+            .request_async(&self.transport.client(false))
             .await
-            .map_err(|e| token_error(e, LoginError::Refresh))?;
+            .map_err(|e| self.token_error(e, LoginError::Refresh))?;
         // A refreshed ID token carries no nonce (OIDC Core 12.2); everything else is checked.
         // The identity's refresh token is Okta's new one when it rotated, else `refresh_token`;
         // the caller should check that the subject is still the one it stored.
         let claims = match token.id_token() {
             Some(id_token) => Some(
-                self.verified_claims(&client, id_token, None, token.access_token())
+                self.verified_claims(client, id_token, None, token.access_token())
                     .await?,
             ),
             None => None,
         };
         self.identity(
-            &client,
+            client,
             claims,
             &token,
             Some(refresh_token),
@@ -727,9 +1044,11 @@ mod tests {
         OktaLoginSettings {
             issuer: Url::parse("https://dev-1.okta.com/").expect("url"),
             client_id: "0oa-client".into(),
-            client_secret: "very-secret-value".into(),
+            credential: ClientCredential::Secret("very-secret-value".into()),
             redirect_uri: Url::parse("https://mcp.example.com/oauth/callback").expect("url"),
             scopes: OktaLoginSettings::default_scopes(),
+            dpop: false,
+            par: false,
         }
     }
 
@@ -752,11 +1071,22 @@ mod tests {
             Err(OktaLoginSetupError::EmptyClientId)
         ));
         let mut s = settings();
-        s.client_secret = String::new();
+        s.credential = ClientCredential::Secret(String::new());
         assert!(matches!(
             OktaLogin::new(s),
             Err(OktaLoginSetupError::EmptyClientSecret)
         ));
+        let mut s = settings();
+        s.credential = ClientCredential::PrivateKey {
+            pem: "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n".into(),
+            key_id: None,
+        };
+        let err = OktaLogin::new(s).expect_err("PKCS#1");
+        assert!(
+            err.to_string().starts_with("OKTA_CLIENT_KEY_FILE: "),
+            "{err}"
+        );
+        assert!(err.to_string().contains("PKCS#8"), "{err}");
         for issuer in [
             "https://dev-1.okta.com/?x=1",
             "ftp://dev-1.okta.com",
@@ -777,11 +1107,11 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn not_ready_before_discovery() {
+    #[tokio::test]
+    async fn not_ready_before_discovery() {
         let login = OktaLogin::new(settings()).expect("valid");
         assert!(!login.ready());
-        assert!(matches!(login.start(), Err(LoginError::NotReady(_))));
+        assert!(matches!(login.start().await, Err(LoginError::NotReady(_))));
     }
 
     #[tokio::test]
@@ -810,6 +1140,29 @@ mod tests {
     }
 
     #[test]
+    fn response_issuer_must_be_the_issuer() {
+        let login = OktaLogin::new(settings()).expect("valid");
+        assert!(
+            login
+                .check_response_issuer(Some("https://dev-1.okta.com"))
+                .is_ok()
+        );
+        assert!(
+            login.check_response_issuer(None).is_ok(),
+            "not advertised yet"
+        );
+        for bad in [
+            "https://dev-1.okta.com/",
+            "https://evil.example",
+            "",
+            "https://DEV-1.okta.com",
+        ] {
+            let err = login.check_response_issuer(Some(bad)).expect_err(bad);
+            assert!(err.contains("another issuer"), "{err}");
+        }
+    }
+
+    #[test]
     fn debug_output_hides_the_secret() {
         let text = format!("{:?}", settings());
         assert!(!text.contains("very-secret-value"), "{text}");
@@ -825,6 +1178,189 @@ mod tests {
         let login = OktaLogin::new(s).expect("valid");
         let scopes: Vec<&str> = login.scopes.iter().map(|s| s.as_str()).collect();
         assert_eq!(scopes, ["groups", "email"]);
+    }
+
+    /// A stand-in issuer on loopback: discovery (with `extra` merged in), empty keys, and a PAR
+    /// endpoint answering `par_status` with `par_body`. Returns its base URL.
+    async fn issuer_answering(
+        extra: serde_json::Value,
+        par_status: u16,
+        par_body: &'static str,
+    ) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let mut document = serde_json::json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "jwks_uri": format!("{base}/keys"),
+            "pushed_authorization_request_endpoint": format!("{base}/par"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "scopes_supported": ["openid", "profile", "email", "groups", "offline_access"],
+        });
+        if let (Some(doc), Some(extra)) = (document.as_object_mut(), extra.as_object()) {
+            doc.extend(extra.clone());
+        }
+        let document = document.to_string();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let document = document.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 16 * 1024];
+                    let n = socket.read(&mut buffer).await.unwrap_or(0);
+                    let head = String::from_utf8_lossy(&buffer[..n]).to_string();
+                    let path = head.split(' ').nth(1).unwrap_or("/").to_owned();
+                    let (status, body) = match path.as_str() {
+                        "/.well-known/openid-configuration" => (200, document),
+                        "/keys" => (200, r#"{"keys":[]}"#.to_owned()),
+                        "/par" => (par_status, par_body.to_owned()),
+                        _ => (404, "{}".to_owned()),
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        base
+    }
+
+    fn login_at(base: &str, par: bool) -> OktaLogin {
+        let mut s = settings();
+        s.issuer = Url::parse(base).expect("url");
+        s.par = par;
+        OktaLogin::new(s).expect("valid")
+    }
+
+    #[tokio::test]
+    async fn bad_par_answers_are_clear_errors() {
+        for (status, body, says) in [
+            (
+                400,
+                r#"{"error":"invalid_request","error_description":"bad redirect_uri"}"#,
+                "HTTP 400: invalid_request: bad redirect_uri",
+            ),
+            (500, "<html>oops</html>", "HTTP 500: no error code"),
+            (
+                400,
+                r#"{"error":"x\ny","error_description":"a\n2026-01-01 INFO forged"}"#,
+                "HTTP 400: xy: a2026-01-01 INFO forged",
+            ),
+            (201, "{}", "no usable request_uri"),
+            (201, "not json", "no usable request_uri"),
+            (201, r#"{"request_uri":""}"#, "no usable request_uri"),
+            (
+                201,
+                r#"{"request_uri":"urn:x\nsmuggled"}"#,
+                "no usable request_uri",
+            ),
+            (201, r#"{"request_uri":42}"#, "no usable request_uri"),
+        ] {
+            let base = issuer_answering(serde_json::json!({}), status, body).await;
+            let login = login_at(&base, true);
+            login.discover().await.expect("discovery");
+            let err = login.start().await.expect_err(body);
+            assert!(matches!(err, LoginError::Par(_)), "{err}");
+            assert!(err.to_string().contains(says), "{body}: {err}");
+        }
+        let base = issuer_answering(
+            serde_json::json!({}),
+            201,
+            r#"{"request_uri":"urn:ietf:params:oauth:request_uri:abc","expires_in":60}"#,
+        )
+        .await;
+        let login = login_at(&base, true);
+        login.discover().await.expect("discovery");
+        let start = login.start().await.expect("pushed");
+        assert_eq!(
+            start.url.as_str(),
+            format!(
+                "{base}/authorize?client_id=0oa-client&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Aabc"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn discovery_refuses_what_cannot_work() {
+        // A scope the issuer does not offer names the scope and the issuer.
+        let base = issuer_answering(
+            serde_json::json!({"scopes_supported": ["openid", "email"]}),
+            201,
+            "{}",
+        )
+        .await;
+        let err = login_at(&base, false).discover().await.expect_err("scopes");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!(
+                "OKTA_LOGIN_SCOPES: {base} does not offer scope \"profile\", \"groups\""
+            )),
+            "{text}"
+        );
+        // PAR required by the issuer, but its endpoint is not a URL.
+        let base = issuer_answering(
+            serde_json::json!({
+                "require_pushed_authorization_requests": true,
+                "pushed_authorization_request_endpoint": "not a url",
+            }),
+            201,
+            "{}",
+        )
+        .await;
+        let login = login_at(&base, false);
+        let err = login.discover().await.expect_err("bad PAR endpoint");
+        assert!(
+            err.to_string()
+                .contains("pushed_authorization_request_endpoint"),
+            "{err}"
+        );
+        assert!(!login.ready());
+        // PAR configured, none offered.
+        let base = issuer_answering(
+            serde_json::json!({"pushed_authorization_request_endpoint": null}),
+            201,
+            "{}",
+        )
+        .await;
+        let err = login_at(&base, true)
+            .discover()
+            .await
+            .expect_err("no PAR endpoint");
+        assert!(
+            err.to_string()
+                .contains("names no pushed_authorization_request_endpoint"),
+            "{err}"
+        );
+        // An issuer that says it sends `iss` makes a missing one an error; odd types are not.
+        let base = issuer_answering(
+            serde_json::json!({"authorization_response_iss_parameter_supported": true}),
+            201,
+            "{}",
+        )
+        .await;
+        let login = login_at(&base, false);
+        login.discover().await.expect("discovery");
+        let err = login.check_response_issuer(None).expect_err("required");
+        assert!(err.contains("names no issuer"), "{err}");
+        assert!(login.check_response_issuer(Some(&base)).is_ok());
+        let base = issuer_answering(
+            serde_json::json!({"authorization_response_iss_parameter_supported": "yes"}),
+            201,
+            "{}",
+        )
+        .await;
+        let err = login_at(&base, false)
+            .discover()
+            .await
+            .expect_err("not a bool");
+        assert!(matches!(err, LoginError::NotReady(_)), "{err}");
     }
 
     fn claims(json: &str) -> OktaClaims {
