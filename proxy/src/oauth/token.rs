@@ -732,9 +732,10 @@ mod tests {
                 vec![("client_id", &client), ("grant_type", "password")],
                 "unsupported_grant_type",
             ),
+            // Supported, but only for clients of CLIENTS_FILE (RFC 6749 §5.2).
             (
                 vec![("client_id", &client), ("grant_type", "client_credentials")],
-                "unsupported_grant_type",
+                "unauthorized_client",
             ),
             (
                 vec![("client_id", &client), ("grant_type", "authorization_code")],
