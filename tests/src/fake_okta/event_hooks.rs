@@ -355,20 +355,15 @@ async fn send_with_retry(
 mod tests {
     use super::*;
     use crate::fake_okta::changes::Lifecycle;
-    use crate::fake_okta::dataset::{ALICE_ID, BOB_ID, DEFAULT_SEED, Dataset};
+    use crate::fake_okta::dataset::{ALICE_ID, BOB_ID, DEFAULT_SEED};
+    use crate::fake_okta::in_process::dataset;
     use crate::fake_okta::{Settings, state};
     use axum::extract::State;
     use axum::http::{HeaderMap, StatusCode};
     use axum::response::IntoResponse;
     use std::collections::VecDeque;
-    use std::sync::OnceLock;
 
     const SECRET: &str = "hook-secret-0123456789abcdef0123456789";
-
-    fn dataset() -> &'static Dataset {
-        static DATASET: OnceLock<Dataset> = OnceLock::new();
-        DATASET.get_or_init(|| Dataset::generate(DEFAULT_SEED))
-    }
 
     /// What the receiving service does and saw.
     #[derive(Default)]

@@ -21,6 +21,8 @@ pub mod dataset;
 pub mod error;
 pub mod event_hooks;
 pub mod id_jag;
+#[cfg(test)]
+mod in_process;
 pub mod management;
 pub mod oidc;
 pub mod pagination;

@@ -1,6 +1,7 @@
 //! Endpoint behaviour through the real router (no sockets): query modes, limits, cursors, errors.
 
 use super::dataset::*;
+use super::in_process::dataset;
 use super::*;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
@@ -25,11 +26,6 @@ fn settings(per_minute: u64) -> Settings {
         event_hook: Default::default(),
         service_app: Default::default(),
     }
-}
-
-fn dataset() -> &'static Dataset {
-    static DATASET: OnceLock<Dataset> = OnceLock::new();
-    DATASET.get_or_init(|| Dataset::generate(DEFAULT_SEED))
 }
 
 /// A router shared by read-only tests (budget large enough never to run out).

@@ -3,18 +3,15 @@
 use super::{
     ID_JAG_TOKEN_TYPE, ID_JAG_TYP, ID_TOKEN_TYPE, IdJag, IdJagSettings, TOKEN_EXCHANGE, is_exchange,
 };
-use crate::fake_okta::dataset::{ALICE_ID, BOB_ID, DEFAULT_SEED, Dataset};
+use crate::fake_okta::dataset::{ALICE_ID, BOB_ID};
+use crate::fake_okta::in_process::{self, Answer, send_to};
 use crate::fake_okta::oidc::OidcSettings;
-use crate::fake_okta::{Settings, router, state};
 use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use serde_json::{Value, json};
-use std::sync::OnceLock;
-use tower::ServiceExt;
 
 const HOST: &str = "fake.test:8080";
 const BASE: &str = "http://fake.test:8080";
@@ -24,11 +21,6 @@ const OTHER: &str = "0oaotherclient";
 const OTHER_SECRET: &str = "other-secret";
 const AUDIENCE: &str = "https://rs.example.test";
 const RS_CLIENT_ID: &str = "rs-client-for-mcp";
-
-fn dataset() -> &'static Dataset {
-    static DATASET: OnceLock<Dataset> = OnceLock::new();
-    DATASET.get_or_init(|| Dataset::generate(DEFAULT_SEED))
-}
 
 fn settings(groups_claim: bool) -> IdJagSettings {
     IdJagSettings {
@@ -45,41 +37,25 @@ fn settings(groups_claim: bool) -> IdJagSettings {
 }
 
 fn app_with(id_jag: IdJagSettings) -> Router {
-    let settings = Settings {
-        listen: ([127, 0, 0, 1], 0).into(),
-        api_token: "t".into(),
-        seed: DEFAULT_SEED,
-        latency_ms: 0,
-        rate_limit_per_minute: 1000,
-        rate_limit_reset_secs: 60,
-        oidc: OidcSettings {
-            client_id: Some("0oawebclient".into()),
-            client_secret: Some("web-secret".into()),
-            redirect_uris: vec!["http://localhost:3001/oauth/callback".into()],
-            id_jag,
-            ..Default::default()
-        },
-        event_hook: Default::default(),
-        service_app: Default::default(),
-    };
-    router(state(&settings, dataset().clone(), "127.0.0.1:1".into()))
+    in_process::app_with(OidcSettings {
+        client_id: Some("0oawebclient".into()),
+        client_secret: Some("web-secret".into()),
+        redirect_uris: vec!["http://localhost:3001/oauth/callback".into()],
+        id_jag,
+        ..Default::default()
+    })
 }
 
 fn app() -> Router {
     app_with(settings(false))
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    text: String,
+/// The OAuth error of an answer.
+trait OAuthErrorAnswer {
+    fn oauth_error(&self, status: StatusCode, error: &str) -> String;
 }
 
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
-    }
-
+impl OAuthErrorAnswer for Answer {
     /// Asserts an OAuth error answer and returns its description.
     fn oauth_error(&self, status: StatusCode, error: &str) -> String {
         assert_eq!(self.status, status, "{}", self.text);
@@ -89,38 +65,6 @@ impl Answer {
             .as_str()
             .expect("error_description")
             .to_owned()
-    }
-}
-
-async fn send_to(
-    app: &Router,
-    host: &str,
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Answer {
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("host", host);
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let response = app
-        .clone()
-        .oneshot(builder.body(Body::from(body.to_owned())).expect("request"))
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    Answer {
-        status,
-        headers,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 

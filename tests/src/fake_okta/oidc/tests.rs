@@ -2,42 +2,19 @@
 
 use super::OidcSettings;
 use super::keys::s256;
-use crate::fake_okta::dataset::{ALICE_ID, BOB_ID, DEFAULT_SEED, Dataset};
-use crate::fake_okta::{Settings, router, state};
+use crate::fake_okta::dataset::{ALICE_ID, BOB_ID};
+use crate::fake_okta::in_process::{Answer, app_with, send_to};
 use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
-use std::sync::OnceLock;
-use tower::ServiceExt;
 
 const CLIENT_ID: &str = "0oafakeclient";
 const SECRET: &str = "fake-secret";
 const REDIRECT: &str = "http://localhost:3001/oauth/callback";
 const BASE: &str = "http://fake.test:8080";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-
-fn dataset() -> &'static Dataset {
-    static DATASET: OnceLock<Dataset> = OnceLock::new();
-    DATASET.get_or_init(|| Dataset::generate(DEFAULT_SEED))
-}
-
-fn app_with(oidc: OidcSettings) -> Router {
-    let settings = Settings {
-        listen: ([127, 0, 0, 1], 0).into(),
-        api_token: "t".into(),
-        seed: DEFAULT_SEED,
-        latency_ms: 0,
-        rate_limit_per_minute: 1000,
-        rate_limit_reset_secs: 60,
-        oidc,
-        event_hook: Default::default(),
-        service_app: Default::default(),
-    };
-    router(state(&settings, dataset().clone(), "127.0.0.1:1".into()))
-}
 
 fn app() -> Router {
     app_with(OidcSettings {
@@ -49,17 +26,13 @@ fn app() -> Router {
     })
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    text: String,
+/// What these tests read from an answer besides its JSON.
+trait Redirect {
+    fn location(&self) -> url::Url;
+    fn query(&self, name: &str) -> Option<String>;
 }
 
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
-    }
-
+impl Redirect for Answer {
     fn location(&self) -> url::Url {
         let location = self
             .headers
@@ -84,28 +57,7 @@ async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Answer {
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("host", "fake.test:8080");
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let response = app
-        .clone()
-        .oneshot(builder.body(Body::from(body.to_owned())).expect("request"))
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    Answer {
-        status,
-        headers,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    send_to(app, "fake.test:8080", method, uri, headers, body).await
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
