@@ -951,6 +951,21 @@ impl Proxy {
         spawn(command).0
     }
 
+    /// `GET /.well-known/oauth-authorization-server`, as JSON.
+    pub async fn authorization_server_metadata(&self) -> Value {
+        http_client()
+            .get(format!(
+                "{}/.well-known/oauth-authorization-server",
+                self.public_url
+            ))
+            .send()
+            .await
+            .expect("metadata request")
+            .json()
+            .await
+            .expect("metadata JSON")
+    }
+
     async fn wait_ready(&mut self) {
         let ready = format!("{}/ready", self.public_url);
         if !wait_until_ok(&ready, 400).await {

@@ -178,17 +178,7 @@ async fn token_with(stack: &Stack, client_id: &str) -> (u16, Value) {
 async fn the_sdk_logs_in_with_a_client_id_metadata_document_and_dcr_still_works() {
     let documents = DocumentServer::start();
     let stack = stack_for(&documents, true).await;
-    let metadata: Value = http_client()
-        .get(format!(
-            "{}/.well-known/oauth-authorization-server",
-            stack.proxy.public_url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = stack.proxy.authorization_server_metadata().await;
     assert_eq!(metadata["client_id_metadata_document_supported"], true);
 
     let url = documents.url("good");

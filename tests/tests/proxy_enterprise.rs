@@ -12,8 +12,9 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use okta_mcp_tests::harness::{
-    FakeOkta, Proxy, SERVICE_CLIENT_ID, TEST_API_TOKEN, TEST_CLIENT_ID, TEST_CLIENT_SECRET,
-    ToolServer, VIEWER_TOOLS, free_port, http_client, python_client, service_app_key,
+    FakeOkta, Proxy, SERVICE_CLIENT_ID, ServiceAppKey, TEST_API_TOKEN, TEST_CLIENT_ID,
+    TEST_CLIENT_SECRET, ToolServer, VIEWER_TOOLS, free_port, http_client, python_client,
+    service_app_key,
 };
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
@@ -113,6 +114,30 @@ subject = "agent:keyed"
             key_pem,
             _clients: clients,
         }
+    }
+
+    /// A stack whose proxy reads users at Okta as a service app (the fake org's, with
+    /// `okta_flags` added).
+    async fn with_service_app(okta_flags: &[&str]) -> (Self, ServiceAppKey) {
+        let service = service_app_key();
+        let jwks = service.public_jwk.display().to_string();
+        let key_file = service.private_pem.display().to_string();
+        let mut flags = vec![
+            "--service-client-id",
+            SERVICE_CLIENT_ID,
+            "--service-jwks-file",
+            &jwks,
+        ];
+        flags.extend_from_slice(okta_flags);
+        let stack = Self::start(
+            &flags,
+            &[
+                ("OKTA_SERVICE_CLIENT_ID", SERVICE_CLIENT_ID),
+                ("OKTA_SERVICE_KEY_FILE", &key_file),
+            ],
+        )
+        .await;
+        (stack, service)
     }
 
     async fn python(&self, mode: &str, settings: Value) -> Value {
@@ -287,22 +312,7 @@ async fn python_id_jag_clients_get_the_role_of_the_groups_claim_when_okta_sends_
 
 #[tokio::test]
 async fn the_proxy_reads_groups_at_okta_as_a_service_app() {
-    let service = service_app_key();
-    let jwks = service.public_jwk.display().to_string();
-    let key_file = service.private_pem.display().to_string();
-    let stack = Enterprise::start(
-        &[
-            "--service-client-id",
-            SERVICE_CLIENT_ID,
-            "--service-jwks-file",
-            &jwks,
-        ],
-        &[
-            ("OKTA_SERVICE_CLIENT_ID", SERVICE_CLIENT_ID),
-            ("OKTA_SERVICE_KEY_FILE", &key_file),
-        ],
-    )
-    .await;
+    let (stack, service) = Enterprise::with_service_app(&[]).await;
     let alice = stack.id_jag_flow("alice@example.com").await;
     assert!(alice.get("error").is_none(), "{alice}");
     assert_eq!(tools_of(&alice), VIEWER_TOOLS, "{alice}");
@@ -327,24 +337,8 @@ async fn the_proxy_reads_groups_at_okta_as_a_service_app() {
 
 #[tokio::test]
 async fn a_service_app_without_the_groups_scope_is_a_503_and_a_log_line_naming_it() {
-    let service = service_app_key();
-    let jwks = service.public_jwk.display().to_string();
-    let key_file = service.private_pem.display().to_string();
-    let stack = Enterprise::start(
-        &[
-            "--service-client-id",
-            SERVICE_CLIENT_ID,
-            "--service-jwks-file",
-            &jwks,
-            "--service-scopes",
-            "okta.users.read",
-        ],
-        &[
-            ("OKTA_SERVICE_CLIENT_ID", SERVICE_CLIENT_ID),
-            ("OKTA_SERVICE_KEY_FILE", &key_file),
-        ],
-    )
-    .await;
+    let (stack, _service) =
+        Enterprise::with_service_app(&["--service-scopes", "okta.users.read"]).await;
     let assertion = stack.mint("alice@example.com", json!({}), None).await;
     let (status, body) = stack.redeem(&assertion).await;
     assert_eq!(
@@ -525,17 +519,7 @@ async fn every_bad_id_jag_is_refused_with_what_is_wrong() {
         .unwrap();
     assert_eq!(response.status(), 401);
     // The metadata says what the proxy accepts.
-    let metadata: Value = http_client()
-        .get(format!(
-            "{}/.well-known/oauth-authorization-server",
-            stack.proxy.public_url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metadata = stack.proxy.authorization_server_metadata().await;
     assert_eq!(
         metadata["authorization_grant_profiles_supported"],
         json!(["urn:ietf:params:oauth:grant-profile:id-jag"])

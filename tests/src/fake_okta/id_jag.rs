@@ -518,6 +518,20 @@ fn off() -> Response {
     )
 }
 
+/// The provider, Cross App Access and a control request's JSON body, or the answer to send.
+#[allow(clippy::result_large_err)]
+fn control_request<'a, T: serde::de::DeserializeOwned>(
+    state: &'a AppState,
+    body: &[u8],
+) -> Result<(&'a Provider, &'a IdJag, T), Response> {
+    let Some((provider, id_jag)) = parts(state) else {
+        return Err(off());
+    };
+    serde_json::from_slice(body)
+        .map(|request| (provider, id_jag, request))
+        .map_err(|e| control_error(StatusCode::BAD_REQUEST, &format!("invalid body: {e}")))
+}
+
 /// `GET /__fake/id-jag`: requesting apps, policies and counters.
 async fn view(State(state): State<AppState>) -> Response {
     let Some((_, id_jag)) = parts(&state) else {
@@ -550,14 +564,9 @@ struct IdTokenRequest {
 /// `POST /__fake/id-jag/id-token` `{"user", "client_id"}`: the user's SSO login to a requesting
 /// app, answered `{"id_token"}` (what the app would get from its own authorization code flow).
 async fn id_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some((provider, id_jag)) = parts(&state) else {
-        return off();
-    };
-    let request: IdTokenRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(e) => {
-            return control_error(StatusCode::BAD_REQUEST, &format!("invalid body: {e}"));
-        }
+    let (provider, id_jag, request) = match control_request::<IdTokenRequest>(&state, &body) {
+        Ok(parts) => parts,
+        Err(answer) => return answer,
     };
     if !id_jag
         .clients
@@ -621,14 +630,9 @@ struct MintRequest {
 /// `POST /__fake/id-jag/mint`: an ID-JAG with test overrides, signed by the org key, answered
 /// `{"assertion"}`. Test-only: it bypasses authentication, policy and user status.
 async fn mint(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some((provider, id_jag)) = parts(&state) else {
-        return off();
-    };
-    let request: MintRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(e) => {
-            return control_error(StatusCode::BAD_REQUEST, &format!("invalid body: {e}"));
-        }
+    let (provider, id_jag, request) = match control_request::<MintRequest>(&state, &body) {
+        Ok(parts) => parts,
+        Err(answer) => return answer,
     };
     let org = state.org();
     let Some(user) = org.find_user(&request.user) else {
