@@ -220,6 +220,20 @@ subject = "agent:keyed"
     }
 }
 
+/// Asserts a 400 OAuth error `error` whose description contains `says`.
+fn assert_refused((status, body): &(u16, Value), error: &str, says: &str) {
+    assert_eq!(
+        (*status, body["error"].as_str()),
+        (400, Some(error)),
+        "{body}"
+    );
+    let description = body["error_description"].as_str().unwrap_or_default();
+    assert!(
+        description.contains(says),
+        "{says:?} not in {description:?}"
+    );
+}
+
 fn tools_of(report: &Value) -> Vec<String> {
     report["tools"]
         .as_array()
@@ -292,14 +306,10 @@ async fn python_id_jag_clients_get_the_role_of_their_okta_groups_read_at_okta() 
         .await
         .unwrap();
     assert!(deactivate.status().is_success());
-    let (status, body) = stack.redeem(&assertion).await;
-    assert_eq!(status, 400, "{body}");
-    assert_eq!(body["error"], "invalid_grant");
-    assert!(
-        body["error_description"]
-            .as_str()
-            .is_some_and(|d| d.contains("not active at Okta")),
-        "{body}"
+    assert_refused(
+        &stack.redeem(&assertion).await,
+        "invalid_grant",
+        "not active at Okta",
     );
 }
 
@@ -377,19 +387,7 @@ async fn every_bad_id_jag_is_refused_with_what_is_wrong() {
         "no refresh token: {body}"
     );
     assert_eq!(body["scope"], "mcp");
-    let (status, body) = stack.redeem(&good).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "{body}"
-    );
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("already used"),
-        "{body}"
-    );
+    assert_refused(&stack.redeem(&good).await, "invalid_grant", "already used");
 
     let mcp_url = stack.proxy.mcp_url.clone();
     for (changes, typ, error, says) in [
@@ -444,17 +442,8 @@ async fn every_bad_id_jag_is_refused_with_what_is_wrong() {
         ),
     ] {
         let assertion = stack.mint(alice, changes.clone(), typ).await;
-        let (status, body) = stack.redeem(&assertion).await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (400, Some(error)),
-            "{changes} {typ:?}: {body}"
-        );
-        let description = body["error_description"].as_str().unwrap_or_default();
-        assert!(
-            description.contains(says),
-            "{says:?} not in {description:?}"
-        );
+        eprintln!("refusal case: {changes} {typ:?}");
+        assert_refused(&stack.redeem(&assertion).await, error, says);
     }
 
     // Signed by a key Okta does not have.
@@ -476,18 +465,10 @@ async fn every_bad_id_jag_is_refused_with_what_is_wrong() {
     );
     let signature = pair.sign(&rng, input.as_bytes()).unwrap();
     let forged = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()));
-    let (status, body) = stack.redeem(&forged).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant")),
-        "{body}"
-    );
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("not signed by"),
-        "{body}"
+    assert_refused(
+        &stack.redeem(&forged).await,
+        "invalid_grant",
+        "not signed by",
     );
 
     // Another client of the file, and a wrong secret, cannot redeem it.
