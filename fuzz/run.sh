@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-30}
 shift || true
 all_targets=(identity_header oauth_params redirect_uri dcr_body access_token session_cookie
-  roles_toml policy_toml wrap_lines wrap_jsonrpc sse_framing okta_link okta_error okta_projection)
+  roles_toml policy_toml wrap_lines wrap_jsonrpc sse_framing okta_link okta_error okta_projection signed_jwt)
 if [ "$#" -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 if ! cargo +nightly --version >/dev/null 2>&1; then

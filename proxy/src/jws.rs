@@ -152,6 +152,11 @@ pub fn verify(token: &str, keys: &CoreJsonWebKeySet) -> Result<VerifiedJwt, JwsE
     Ok(VerifiedJwt { header, claims })
 }
 
+/// A JWKS document, if it is one (keys of unknown types are kept, and never verify).
+pub fn parse_key_set(json: &str) -> Option<CoreJsonWebKeySet> {
+    serde_json::from_str(json).ok()
+}
+
 /// A string claim, if present and a string.
 pub fn string_claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     claims.get(name).and_then(Value::as_str)
