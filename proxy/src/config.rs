@@ -12,6 +12,8 @@ use std::time::Duration;
 use clap::Parser;
 use url::Url;
 
+use okta_mcp_common::okta_auth::settings::{SettingError, secret};
+
 use crate::deadlines::ReadDeadlines;
 
 const ENV_HELP: &str = "\
@@ -261,14 +263,9 @@ impl ProxyArgs {
 /// A setting that is missing or unusable; the message says what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{name} is not set; set it or {name}_FILE (a file holding the value)")]
-    Missing { name: &'static str },
-    #[error("cannot read {name}_FILE ({path}): {source}")]
-    File {
-        name: &'static str,
-        path: String,
-        source: std::io::Error,
-    },
+    /// A secret that is missing, empty or unreadable (the reader both binaries share).
+    #[error(transparent)]
+    Secret(#[from] SettingError),
     #[error("{0}")]
     Invalid(String),
     #[error(
@@ -284,16 +281,10 @@ pub enum ConfigError {
 /// Reads a secret from `name`, or from the file `name_FILE` points to (one trailing newline
 /// dropped), as the tool server does (`okta_mcp_common::okta_auth::settings::secret`).
 pub fn required_secret(name: &'static str) -> Result<String, ConfigError> {
-    use okta_mcp_common::okta_auth::settings::{SettingError, secret};
     match secret(name) {
         Ok(Some(value)) => Ok(value),
-        Ok(None) | Err(SettingError::Empty { .. }) | Err(SettingError::Missing { .. }) => {
-            Err(ConfigError::Missing { name })
-        }
-        Err(SettingError::File { name, path, source }) => {
-            Err(ConfigError::File { name, path, source })
-        }
-        Err(SettingError::Invalid(why)) => Err(ConfigError::Invalid(why)),
+        Ok(None) | Err(SettingError::Empty { .. }) => Err(SettingError::Missing { name }.into()),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -352,7 +343,7 @@ pub fn scope_list(raw: &str) -> Vec<String> {
 pub fn optional_secret(name: &'static str) -> Result<Option<String>, ConfigError> {
     match required_secret(name) {
         Ok(value) => Ok(Some(value)),
-        Err(ConfigError::Missing { .. }) => Ok(None),
+        Err(ConfigError::Secret(SettingError::Missing { .. })) => Ok(None),
         Err(error) => Err(error),
     }
 }
