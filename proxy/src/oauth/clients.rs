@@ -492,10 +492,17 @@ impl AuthServer {
         if client_id.len() > MAX_CLIENT_ID {
             return Ok(None);
         }
-        match self.load(&RegisteredClient::key(client_id)).await? {
-            Some(client) => Ok(Some(client)),
-            None => Ok(self.load(&RegisteredClient::new_key(client_id)).await?),
+        let key = RegisteredClient::key(client_id);
+        if let Some(client) = self.load(&key).await? {
+            return Ok(Some(client));
         }
+        if let Some(client) = self.load(&RegisteredClient::new_key(client_id)).await? {
+            return Ok(Some(client));
+        }
+        // `establish` on another replica may have moved the client between the two reads: it
+        // writes the `client:` key before deleting the `client-new:` one, so a client missed by
+        // both reads is under `client:` now, or unknown (found by proxy_redis's race test).
+        Ok(self.load(&key).await?)
     }
 
     /// Moves a client given its first tokens to the kind registrations cannot push out.
@@ -520,6 +527,89 @@ impl AuthServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{MemoryStore, ScannedEntry, Store, StoreError};
+    use async_trait::async_trait;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    /// A store in which another replica establishes the client (writes `client:`, deletes
+    /// `client-new:`) just before this replica reads `client-new:`: the interleaving that made
+    /// proxy_redis's race test see "unknown client" once in CI.
+    struct EstablishedMeanwhile {
+        inner: MemoryStore,
+        moved: AtomicBool,
+    }
+
+    #[async_trait]
+    impl Store for EstablishedMeanwhile {
+        async fn put(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
+            self.inner.put(key, value, ttl).await
+        }
+        async fn put_new(&self, key: &str, value: &str, ttl: Duration) -> Result<bool, StoreError> {
+            self.inner.put_new(key, value, ttl).await
+        }
+        async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+            if let Some(id) = key.strip_prefix("client-new:")
+                && !self.moved.swap(true, Ordering::SeqCst)
+                && let Some(value) = self.inner.get(key).await?
+            {
+                let established = RegisteredClient::key(id);
+                self.inner
+                    .put(&established, &value, Duration::from_secs(60))
+                    .await?;
+                self.inner.delete(key).await?;
+            }
+            self.inner.get(key).await
+        }
+        async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
+            self.inner.take(key).await
+        }
+        async fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.inner.delete(key).await
+        }
+        async fn scan(&self, namespace: &str) -> Result<Vec<ScannedEntry>, StoreError> {
+            self.inner.scan(namespace).await
+        }
+        fn describe(&self) -> String {
+            "establishing meanwhile".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_established_by_another_replica_between_two_reads_is_still_found() {
+        let store = Arc::new(EstablishedMeanwhile {
+            inner: MemoryStore::default(),
+            moved: AtomicBool::new(true),
+        });
+        let settings = super::super::OAuthSettings::new(
+            Url::parse("https://mcp.example.com").unwrap(),
+            vec![42u8; 32],
+        )
+        .unwrap();
+        let roles =
+            crate::roles::RoleMap::from_toml_str(super::super::testing::ROLES, "t").unwrap();
+        let server = AuthServer::new(
+            settings,
+            store.clone(),
+            Arc::new(super::super::testing::FakeOkta::new()),
+            Arc::new(roles),
+        );
+        let registered = client(&["https://app.example/cb"]);
+        let value = serde_json::to_string(&registered).unwrap();
+        store
+            .inner
+            .put(
+                &RegisteredClient::new_key("c"),
+                &value,
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+        store.moved.store(false, Ordering::SeqCst);
+        let found = server.find_client("c").await.ok().flatten();
+        assert_eq!(found.map(|c| c.client_id).as_deref(), Some("c"));
+    }
 
     fn client(uris: &[&str]) -> RegisteredClient {
         RegisteredClient {

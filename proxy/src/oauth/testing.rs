@@ -22,7 +22,7 @@ pub(crate) const PUBLIC: &str = "https://mcp.example.com";
 pub(crate) const RESOURCE: &str = "https://mcp.example.com/mcp";
 pub(crate) const CLIENT_CB: &str = "https://claude.ai/api/mcp/auth_callback";
 
-const ROLES: &str = r#"
+pub(crate) const ROLES: &str = r#"
 [[roles]]
 name = "super-admin"
 groups = ["sso-super-admins"]
@@ -58,7 +58,7 @@ pub(crate) struct FakeOkta {
 }
 
 impl FakeOkta {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             user: Mutex::new(identity(
                 "00u-alice",
