@@ -64,6 +64,8 @@ pub fn workspace_root() -> PathBuf {
 pub struct Process {
     child: Child,
     stderr: Arc<Mutex<String>>,
+    /// Set once everything the process wrote to stderr is in `stderr`.
+    stderr_done: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Process {
@@ -101,10 +103,16 @@ impl Process {
     }
 
     /// Waits up to `timeout` for the process to exit; its exit status, or `None` if it still runs.
+    /// After an exit, [`Process::logs`] holds everything it wrote (the reader may lag the exit).
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
+                while !self.stderr_done.load(std::sync::atomic::Ordering::Acquire)
+                    && std::time::Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
                 return Some(status);
             }
             if std::time::Instant::now() >= deadline {
@@ -136,18 +144,21 @@ fn spawn(mut command: Command) -> (Process, BufReader<std::process::ChildStdout>
     let stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let stderr = child.stderr.take().expect("stderr");
     let logs = Arc::new(Mutex::new(String::new()));
-    let sink = logs.clone();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (sink, finished) = (logs.clone(), done.clone());
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let mut logs = sink.lock().unwrap();
             logs.push_str(&line);
             logs.push('\n');
         }
+        finished.store(true, std::sync::atomic::Ordering::Release);
     });
     (
         Process {
             child,
             stderr: logs,
+            stderr_done: done,
         },
         stdout,
     )
