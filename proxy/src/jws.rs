@@ -144,12 +144,33 @@ pub fn verify(token: &str, keys: &CoreJsonWebKeySet) -> Result<VerifiedJwt, JwsE
     }) {
         return Err(JwsError::Signature);
     }
+    Ok(VerifiedJwt {
+        header,
+        claims: decode_claims(payload)?,
+    })
+}
+
+/// The claims of a JWT's payload part.
+fn decode_claims(payload: &str) -> Result<Map<String, Value>, JwsError> {
     let claims: Value = serde_json::from_slice(&decode_part(payload, "payload is not base64url")?)
         .map_err(|_| JwsError::Malformed("payload is not JSON"))?;
     let Value::Object(claims) = claims else {
         return Err(JwsError::Malformed("payload is not a JSON object"));
     };
-    Ok(VerifiedJwt { header, claims })
+    Ok(claims)
+}
+
+/// The claims of `token` without checking its signature: only to find the keys to check it
+/// with (a client assertion names its client in `sub`).
+pub fn peek_claims(token: &str) -> Result<Map<String, Value>, JwsError> {
+    if token.len() > MAX_JWT {
+        return Err(JwsError::Malformed("longer than 16 KiB"));
+    }
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or(JwsError::Malformed("no payload"))?;
+    decode_claims(payload)
 }
 
 /// A JWKS document, if it is one (keys of unknown types are kept, and never verify).

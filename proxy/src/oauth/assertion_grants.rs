@@ -16,7 +16,7 @@
 use http::StatusCode;
 use serde_json::{Map, Value};
 
-use super::clients::{CLOCK_SKEW, RegisteredClient, check_lifetime};
+use super::clients::{RegisteredClient, check_lifetime};
 use super::metadata::SCOPES;
 use super::params::Params;
 use super::preregistered::{CLIENT_CREDENTIALS, JWT_BEARER};
@@ -143,25 +143,17 @@ impl AuthServer {
         }
         let exp = check_lifetime(claims, now, MAX_ID_JAG_LIFETIME)
             .map_err(|why| invalid_grant(&format!("the ID-JAG is not valid now: {why}")))?;
-        if jws::time_claim(claims, "iat").is_none() {
+        let Some(iat) = jws::time_claim(claims, "iat") else {
             return Err(invalid_grant("the ID-JAG has no iat"));
-        }
+        };
         let Some(subject) = jws::string_claim(claims, "sub").filter(|s| !s.is_empty()) else {
             return Err(invalid_grant("the ID-JAG has no sub"));
         };
         let Some(jti) = jws::string_claim(claims, "jti").filter(|j| !j.is_empty()) else {
             return Err(invalid_grant("the ID-JAG has no jti"));
         };
-        // Used once, on every replica: the store's atomic first write decides.
         let key = format!("id-jag-jti:{}", sha256_b64(jti));
-        let ttl =
-            std::time::Duration::from_secs(u64::try_from(exp - now + CLOCK_SKEW).unwrap_or(1));
-        if !self
-            .store
-            .put_new(&key, &client.client_id, ttl)
-            .await
-            .map_err(store_unavailable)?
-        {
+        if !self.first_use(&key, &client.client_id, exp, now).await? {
             tracing::warn!(client_id = %client.client_id, subject = ?subject, "ID-JAG replayed");
             return Err(invalid_grant(
                 "this ID-JAG was already used (jti); ask Okta for a new one",
@@ -173,7 +165,6 @@ impl AuthServer {
                 let email = jws::string_claim(claims, "email")
                     .unwrap_or_default()
                     .to_owned();
-                let iat = jws::time_claim(claims, "iat").unwrap_or(now);
                 (email, groups, iat.saturating_mul(1000))
             }
             None => self.read_user_at_okta(subject).await?,

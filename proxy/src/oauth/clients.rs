@@ -214,20 +214,7 @@ pub(super) const CLIENT_ASSERTION_TYPE: &str =
 /// Longest a client assertion may be valid for (from now to `exp`).
 const MAX_ASSERTION_LIFETIME: i64 = 10 * 60;
 /// Clock difference tolerated on `exp`, `iat` and `nbf` of assertions.
-pub(super) const CLOCK_SKEW: i64 = 60;
-
-/// `sub` of a JWT, without checking anything.
-fn unverified_subject(jwt: &str) -> Option<String> {
-    if jwt.len() > jws::MAX_JWT {
-        return None;
-    }
-    let payload = jwt.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims["sub"].as_str().map(str::to_owned)
-}
+const CLOCK_SKEW: i64 = 60;
 
 /// Checks `exp` (required, in the future, at most `max_lifetime` from now), `iat` and `nbf`
 /// (if present, not in the future), with [`CLOCK_SKEW`]; returns `exp`.
@@ -369,6 +356,25 @@ impl AuthServer {
         Ok(client)
     }
 
+    /// Records the one-time id `key` until `exp` (plus [`CLOCK_SKEW`]): `true` for its first
+    /// use on any replica (the store's atomic first write decides), `false` for a replay.
+    // The `Err` is the complete answer to send, built only when the store is down.
+    #[allow(clippy::result_large_err)]
+    pub(super) async fn first_use(
+        &self,
+        key: &str,
+        value: &str,
+        exp: i64,
+        now: i64,
+    ) -> Result<bool, WebResponse> {
+        let ttl =
+            std::time::Duration::from_secs(u64::try_from(exp - now + CLOCK_SKEW).unwrap_or(1));
+        self.store
+            .put_new(key, value, ttl)
+            .await
+            .map_err(store_unavailable)
+    }
+
     /// The client `client_id` for `/token` or `/revoke`; `invalid_client` when unknown.
     async fn known_client(
         &self,
@@ -411,7 +417,9 @@ impl AuthServer {
         };
         // The client is named by the assertion's `sub` (RFC 7523 §3); read before the signature
         // is checked, only to find the keys to check it with.
-        let claimed = unverified_subject(assertion)
+        let claimed = jws::peek_claims(assertion)
+            .ok()
+            .and_then(|claims| jws::string_claim(&claims, "sub").map(str::to_owned))
             .ok_or_else(|| refuse("client_assertion is not a JWT with a sub claim"))?;
         if form.get("client_id").is_some_and(|id| id != claimed) {
             return Err(refuse("client_id differs from the client_assertion's sub"));
@@ -448,14 +456,7 @@ impl AuthServer {
             return Err(refuse("client_assertion: jti is missing"));
         };
         let key = format!("assertion-jti:{}", sha256_b64(&format!("{id}\n{jti}")));
-        let ttl =
-            std::time::Duration::from_secs(u64::try_from(exp - now + CLOCK_SKEW).unwrap_or(1));
-        if !self
-            .store
-            .put_new(&key, "1", ttl)
-            .await
-            .map_err(store_unavailable)?
-        {
+        if !self.first_use(&key, "1", exp, now).await? {
             tracing::warn!(client_id = %id, "client assertion replayed");
             return Err(refuse(
                 "client_assertion was already used (jti); sign a new one",
