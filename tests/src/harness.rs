@@ -734,6 +734,11 @@ pub async fn node_client(script: &str, args: &[&str]) -> Value {
         .output()
         .await
         .expect("run node");
+    last_json_line(script, &output)
+}
+
+/// The JSON report a client script prints as its last line (the whole output on failure).
+fn last_json_line(script: &str, output: &std::process::Output) -> Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(line).unwrap_or_else(|e| {
@@ -765,14 +770,7 @@ pub async fn python_client(script: &str, args: &[&str], limit: Duration) -> Valu
         .await
         .unwrap_or_else(|_| panic!("{script} did not finish within {limit:?}"))
         .expect("run python");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(line).unwrap_or_else(|e| {
-        panic!(
-            "{script}: {e}; stdout: {stdout}; stderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
+    last_json_line(script, &output)
 }
 
 /// The viewer's tools in `policies/everything.toml` (server-everything's tools a viewer may use).

@@ -355,8 +355,8 @@ async fn send_with_retry(
 mod tests {
     use super::*;
     use crate::fake_okta::changes::Lifecycle;
-    use crate::fake_okta::dataset::{ALICE_ID, BOB_ID, DEFAULT_SEED};
-    use crate::fake_okta::in_process::dataset;
+    use crate::fake_okta::dataset::{ALICE_ID, BOB_ID};
+    use crate::fake_okta::in_process::{self, dataset};
     use crate::fake_okta::{Settings, state};
     use axum::extract::State;
     use axum::http::{HeaderMap, StatusCode};
@@ -428,19 +428,12 @@ mod tests {
 
     fn org(url: &str) -> (AppState, Arc<EventHook>) {
         let settings = Settings {
-            listen: ([127, 0, 0, 1], 0).into(),
-            api_token: "t".into(),
-            seed: DEFAULT_SEED,
-            latency_ms: 0,
-            rate_limit_per_minute: 1000,
-            rate_limit_reset_secs: 60,
-            oidc: Default::default(),
-            service_app: Default::default(),
             event_hook: EventHookSettings {
                 url: Some(url.to_owned()),
                 secret: Some(SECRET.into()),
                 batch_ms: 50,
             },
+            ..in_process::settings()
         };
         let state = state(&settings, dataset().clone(), "127.0.0.1:1".into());
         let hook = start(&settings.event_hook, &state, "http://fake.test".into());

@@ -16,19 +16,25 @@ pub fn dataset() -> &'static Dataset {
     DATASET.get_or_init(|| Dataset::generate(DEFAULT_SEED))
 }
 
-/// The fake org's router with `oidc` as its OIDC settings and defaults for the rest.
-pub fn app_with(oidc: OidcSettings) -> Router {
-    let settings = Settings {
+/// Settings for in-process tests: API token `t`, no latency, a rate limit never reached, the
+/// default seed, and nothing optional on.
+pub fn settings() -> Settings {
+    Settings {
         listen: ([127, 0, 0, 1], 0).into(),
         api_token: "t".into(),
         seed: DEFAULT_SEED,
         latency_ms: 0,
         rate_limit_per_minute: 1000,
         rate_limit_reset_secs: 60,
-        oidc,
+        oidc: Default::default(),
         event_hook: Default::default(),
         service_app: Default::default(),
-    };
+    }
+}
+
+/// The fake org's router with `oidc` as its OIDC settings and [`settings`] for the rest.
+pub fn app_with(oidc: OidcSettings) -> Router {
+    let settings = Settings { oidc, ..settings() };
     router(state(&settings, dataset().clone(), "127.0.0.1:1".into()))
 }
 
