@@ -204,9 +204,14 @@ subject = "agent:keyed"
 
     /// The proxy's `/token` with the jwt-bearer grant, authenticated as the XAA client.
     async fn redeem(&self, assertion: &str) -> (u16, Value) {
+        self.redeem_as(XAA_CLIENT, XAA_SECRET, assertion).await
+    }
+
+    /// The same, authenticated as `client_id` with `secret`.
+    async fn redeem_as(&self, client_id: &str, secret: &str, assertion: &str) -> (u16, Value) {
         let response = http_client()
             .post(format!("{}/token", self.proxy.public_url))
-            .basic_auth(XAA_CLIENT, Some(XAA_SECRET))
+            .basic_auth(client_id, Some(secret))
             .form(&[
                 ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
                 ("assertion", assertion),
@@ -473,32 +478,14 @@ async fn every_bad_id_jag_is_refused_with_what_is_wrong() {
 
     // Another client of the file, and a wrong secret, cannot redeem it.
     let fresh = stack.mint(alice, json!({}), None).await;
-    let response = http_client()
-        .post(format!("{}/token", stack.proxy.public_url))
-        .basic_auth(AGENT, Some(AGENT_SECRET))
-        .form(&[
-            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-            ("assertion", fresh.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
+    let (status, body) = stack.redeem_as(AGENT, AGENT_SECRET, &fresh).await;
     assert_eq!(
-        response.json::<Value>().await.unwrap()["error"],
-        "unauthorized_client"
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client")),
+        "{body}"
     );
-    let response = http_client()
-        .post(format!("{}/token", stack.proxy.public_url))
-        .basic_auth(XAA_CLIENT, Some("wrong"))
-        .form(&[
-            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-            ("assertion", fresh.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
+    let (status, body) = stack.redeem_as(XAA_CLIENT, "wrong", &fresh).await;
+    assert_eq!(status, 401, "{body}");
     // The metadata says what the proxy accepts.
     let metadata = stack.proxy.authorization_server_metadata().await;
     assert_eq!(
