@@ -24,6 +24,7 @@ use okta_mcp_tests::fake_okta::dataset::{
     ALICE_ID, BIG_GROUP_ID, DEFAULT_SEED, EVERYONE_GROUP_ID, GroupType, UserStatus, ZOE_LOGIN,
 };
 use okta_mcp_tests::fake_okta::error::ApiError;
+use okta_mcp_tests::fake_okta::management::request::okta_response_values;
 use okta_mcp_tests::fake_okta::traffic::FaultsUpdate;
 use okta_mcp_tests::fake_okta::{self, Dataset, Settings, state::AppState};
 use okta_mcp_tests::harness::{
@@ -870,6 +871,8 @@ struct Sent {
     path: String,
     query: Vec<(String, String)>,
     body: Vec<u8>,
+    /// `Content-Type`, when the tool server sent one.
+    content_type: Option<String>,
 }
 
 /// Requests the relay kept.
@@ -908,6 +911,11 @@ async fn pass_on(
             path: path.to_owned(),
             query,
             body: body.to_vec(),
+            content_type: parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         });
     }
     let hop_by_hop = [
@@ -1154,6 +1162,43 @@ async fn the_tool_servers_requests_match_oktas_spec() {
         }
         problems.extend(spec().check_request(method, path, &request.query));
         problems.extend(spec().check_request_body(method, path, &request.body));
+        if let (Some(content_type), true) = (&request.content_type, request.body.is_empty()) {
+            problems.extend(spec().check_request_header(
+                method,
+                path,
+                "Content-Type",
+                content_type,
+            ));
+            // The values Okta's description of `okta-response` lists.
+            for value in okta_response_values(content_type) {
+                if ![
+                    "omitCredentials",
+                    "omitCredentialsLinks",
+                    "omitTransitioningToStatus",
+                ]
+                .contains(&value.as_str())
+                {
+                    problems.push(format!("{method} {path}: okta-response value {value:?}"));
+                }
+            }
+        }
+    }
+    // listUsers asks Okta to leave out what no tool shows (the credentials and their links).
+    let list_users: Vec<&Sent> = sent
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == "/api/v1/users")
+        .collect();
+    assert!(!list_users.is_empty());
+    for request in list_users {
+        let values = request
+            .content_type
+            .as_deref()
+            .map(okta_response_values)
+            .unwrap_or_default();
+        assert!(
+            values.iter().any(|v| v == "omitCredentialsLinks"),
+            "listUsers without okta-response: {request:?}"
+        );
     }
     for write in [
         "suspendUser",

@@ -317,6 +317,42 @@ impl Spec {
         }
     }
 
+    /// Problems with a header the tool server chose to send on a request to `method path`:
+    /// `name` must be a header parameter the operation declares (Okta's `Content-Type` with
+    /// `okta-response` on listUsers and getUser), and its value a string.
+    pub fn check_request_header(
+        &self,
+        method: &str,
+        path: &str,
+        name: &str,
+        value: &str,
+    ) -> Vec<String> {
+        let Some(operation) = self.operation(method, path) else {
+            return vec![format!("{method} {path}: no such operation in Okta's spec")];
+        };
+        let parameters = self.parameters(&operation);
+        let declared = parameters.iter().find(|p| {
+            p["in"] == "header"
+                && p["name"]
+                    .as_str()
+                    .is_some_and(|declared| declared.eq_ignore_ascii_case(name))
+        });
+        let what = format!(
+            "{} ({}): header `{name}: {value}`",
+            operation.id, operation.template
+        );
+        match declared {
+            None => vec![format!("{what}: not a declared header parameter")],
+            Some(parameter) => {
+                let schema = self.resolve(&parameter["schema"]);
+                match schema::check_parameter(schema, value) {
+                    Ok(()) => Vec::new(),
+                    Err(problem) => vec![format!("{what}: {problem}")],
+                }
+            }
+        }
+    }
+
     /// What is wrong with a request: a path no operation has, a query parameter the operation
     /// does not declare, a value outside its declared type, enum or bounds, a required one
     /// missing, or one given twice. Empty when the spec allows it.

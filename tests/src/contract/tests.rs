@@ -307,3 +307,40 @@ fn what_is_not_openapi_3_0_is_refused() {
     assert!(Spec::from_document(json!({"swagger": "2.0"})).is_err());
     assert!(Spec::load(std::path::Path::new("/nonexistent/spec.yaml")).is_err());
 }
+
+#[test]
+fn request_headers_are_held_to_the_declared_header_parameters() {
+    let spec = Spec::from_document(json!({
+        "openapi": "3.0.3",
+        "info": {"version": "test"},
+        "paths": {
+            "/api/v1/users": {"get": {
+                "operationId": "listUsers",
+                "parameters": [{"$ref": "#/components/parameters/OktaResponse"}],
+                "responses": {"200": {"content": {"application/json": {"schema": {
+                    "type": "array"}}}}}
+            }},
+            "/api/v1/groups": {"get": {
+                "operationId": "listGroups",
+                "responses": {"200": {"content": {"application/json": {"schema": {
+                    "type": "array"}}}}}
+            }}
+        },
+        "components": {"parameters": {"OktaResponse": {
+            "name": "Content-Type", "in": "header", "required": false,
+            "schema": {"type": "string"}}}}
+    }))
+    .expect("a valid spec");
+    let value = "application/json; okta-response=omitCredentials";
+    assert!(
+        spec.check_request_header("GET", "/api/v1/users", "content-type", value)
+            .is_empty()
+    );
+    let found = spec.check_request_header("GET", "/api/v1/groups", "Content-Type", value);
+    assert!(
+        found[0].contains("not a declared header parameter"),
+        "{found:?}"
+    );
+    let found = spec.check_request_header("GET", "/api/v1/nothing", "Content-Type", value);
+    assert!(found[0].contains("no such operation"), "{found:?}");
+}

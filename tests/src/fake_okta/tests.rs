@@ -96,12 +96,30 @@ impl Answer {
 }
 
 async fn send(app: &Router, method: &str, uri: &str, token: Option<&str>) -> Answer {
+    send_request(app, method, uri, token, HeaderMap::new()).await
+}
+
+/// [`get`]-like, with the API token and `headers` on top.
+async fn send_with(app: &Router, method: &str, uri: &str, headers: HeaderMap) -> Answer {
+    send_request(app, method, uri, Some(TOKEN), headers).await
+}
+
+async fn send_request(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    headers: HeaderMap,
+) -> Answer {
     let mut builder = Request::builder()
         .method(method)
         .uri(uri)
         .header("host", "fake.test:8080");
     if let Some(token) = token {
         builder = builder.header("authorization", format!("SSWS {token}"));
+    }
+    for (name, value) in &headers {
+        builder = builder.header(name, value);
     }
     let request = builder.body(Body::empty()).expect("request");
     let response = app.clone().oneshot(request).await.expect("infallible");
@@ -292,6 +310,87 @@ async fn users_filter_and_search() {
     assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
     assert_eq!(malformed.body["errorCode"], "E0000031");
     assert!(malformed.body["errorCauses"][0]["errorSummary"].is_string());
+}
+
+#[tokio::test]
+async fn okta_response_leaves_out_credentials_and_their_links() {
+    let app = shared();
+    let omit = |values: &str| {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            axum::http::header::CONTENT_TYPE,
+            format!("application/json; okta-response={values}")
+                .parse()
+                .unwrap(),
+        );
+        headers
+    };
+    let plain = get(&app, "/api/v1/users?limit=3").await;
+    assert!(plain.body[0]["credentials"].is_object());
+    let listed = send_with(
+        &app,
+        "GET",
+        "/api/v1/users?limit=3",
+        omit("\"omitCredentials, omitCredentialsLinks,omitTransitioningToStatus\""),
+    )
+    .await;
+    assert_eq!(listed.status, StatusCode::OK);
+    for user in listed.body.as_array().unwrap() {
+        assert!(user.get("credentials").is_none(), "{user}");
+        assert!(user["profile"]["login"].is_string());
+    }
+    // getUser: the credential links go, the other lifecycle links stay.
+    let path = format!("/api/v1/users/{ALICE_ID}");
+    let full = get(&app, &path).await;
+    assert!(full.body["_links"]["changePassword"].is_object());
+    assert!(full.body["_links"]["resetPassword"].is_object());
+    let lean = send_with(&app, "GET", &path, omit("omitCredentialsLinks")).await;
+    let links = lean.body["_links"].as_object().unwrap();
+    for gone in [
+        "changePassword",
+        "changeRecoveryQuestion",
+        "forgotPassword",
+        "resetPassword",
+    ] {
+        assert!(!links.contains_key(gone), "{gone}: {links:?}");
+    }
+    assert!(
+        links.contains_key("deactivate") && links.contains_key("self"),
+        "{links:?}"
+    );
+    assert!(
+        lean.body["credentials"].is_object(),
+        "only what was asked is left out"
+    );
+    // Unknown values change nothing.
+    let other = send_with(&app, "GET", &path, omit("somethingElse")).await;
+    assert_eq!(other.body, full.body);
+}
+
+#[tokio::test]
+async fn listed_users_carry_only_their_self_link_as_in_okta_examples() {
+    let app = shared();
+    let one = get(&app, &format!("/api/v1/users/{ALICE_ID}")).await;
+    let links = one.body["_links"].as_object().unwrap();
+    assert!(links.contains_key("deactivate"), "{links:?}");
+    assert!(links.contains_key("schema"), "{links:?}");
+    let group = get(&app, "/api/v1/groups?limit=1").await.body[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for path in [
+        "/api/v1/users?limit=5".to_string(),
+        format!("/api/v1/groups/{group}/users"),
+    ] {
+        let listed = get(&app, &path).await;
+        let items = listed.body.as_array().unwrap();
+        assert!(!items.is_empty(), "{path}");
+        for item in items {
+            let links: Vec<&String> = item["_links"].as_object().unwrap().keys().collect();
+            assert_eq!(links, ["self"], "{path}");
+            assert!(item["profile"]["login"].is_string(), "{path}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -29,66 +29,69 @@ fn post_link(href: String) -> Value {
 /// Id of the org's default user type.
 pub const DEFAULT_USER_TYPE_ID: &str = "otydefault0000000001";
 
+/// What a client asked the users API to leave out: the `okta-response` values of its
+/// `Content-Type` (listUsers and getUser; unknown values are ignored).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserOmissions {
+    /// `omitCredentials`: no `credentials` object.
+    pub credentials: bool,
+    /// `omitCredentialsLinks`: none of the links that change credentials (change password,
+    /// change recovery question, forgot password, reset password, reset factors, unlock).
+    pub credentials_links: bool,
+}
+
+impl UserOmissions {
+    /// From the `okta-response` values (`omitTransitioningToStatus` changes nothing here: the
+    /// fake org never has a user in transition).
+    pub fn from_values(values: &[String]) -> Self {
+        let has = |name: &str| values.iter().any(|v| v == name);
+        Self {
+            credentials: has("omitCredentials"),
+            credentials_links: has("omitCredentialsLinks"),
+        }
+    }
+}
+
+/// Links that `omitCredentialsLinks` leaves out.
+const CREDENTIALS_LINKS: &[&str] = &[
+    "changePassword",
+    "changeRecoveryQuestion",
+    "forgotPassword",
+    "resetPassword",
+    "resetFactors",
+    "unlock",
+];
+
 impl User {
-    /// The user as `GET /api/v1/users/{id}` returns it.
+    /// The user as `GET /api/v1/users/{id}` returns it: every link of its lifecycle.
     pub fn to_json(&self, base: &str) -> Value {
+        self.json_with(base, true, UserOmissions::default())
+    }
+
+    /// [`Self::to_json`] without what the client asked Okta to leave out.
+    pub fn to_json_omitting(&self, base: &str, omit: UserOmissions) -> Value {
+        self.json_with(base, true, omit)
+    }
+
+    /// The user as an item of a list (`GET /api/v1/users`, `GET /api/v1/groups/{id}/users`):
+    /// only the `self` link, as in Okta's published `ListUsersResponse` example; the lifecycle
+    /// and credential links come with `GET /api/v1/users/{id}`.
+    pub fn to_list_json(&self, base: &str, omit: UserOmissions) -> Value {
+        self.json_with(base, false, omit)
+    }
+
+    fn json_with(&self, base: &str, all_links: bool, omit: UserOmissions) -> Value {
         let p = &self.profile;
         let me = format!("{base}/api/v1/users/{}", self.id);
         let mut links = Map::new();
         links.insert("self".into(), link(me.clone()));
-        links.insert(
-            "schema".into(),
-            link(format!(
-                "{base}/api/v1/meta/schemas/user/oscdefault0000000001"
-            )),
-        );
-        links.insert(
-            "type".into(),
-            link(format!(
-                "{base}/api/v1/meta/types/user/{DEFAULT_USER_TYPE_ID}"
-            )),
-        );
-        let lifecycle: &[&str] = match self.status {
-            UserStatus::Staged | UserStatus::Provisioned => &["activate", "deactivate"],
-            UserStatus::Active => &["suspend", "expire_password", "reset_password", "deactivate"],
-            UserStatus::Suspended => &["unsuspend", "deactivate"],
-            UserStatus::LockedOut => &["unlock", "reset_password", "deactivate"],
-            UserStatus::Recovery | UserStatus::PasswordExpired => &["reset_password", "deactivate"],
-            UserStatus::Deprovisioned => &["activate", "delete"],
-        };
-        for action in lifecycle {
-            let name = match *action {
-                "expire_password" => "expirePassword",
-                "reset_password" => "resetPassword",
-                other => other,
-            };
-            let href = if *action == "delete" {
-                me.clone()
-            } else {
-                format!("{me}/lifecycle/{action}")
-            };
-            let method = if *action == "delete" {
-                "DELETE"
-            } else {
-                "POST"
-            };
-            links.insert(name.into(), json!({ "href": href, "method": method }));
+        if all_links {
+            self.lifecycle_links(&me, base, &mut links);
         }
-        if self.status == UserStatus::Active {
-            links.insert(
-                "changePassword".into(),
-                post_link(format!("{me}/credentials/change_password")),
-            );
-            links.insert(
-                "changeRecoveryQuestion".into(),
-                post_link(format!("{me}/credentials/change_recovery_question")),
-            );
-            links.insert(
-                "forgotPassword".into(),
-                post_link(format!("{me}/credentials/forgot_password")),
-            );
+        if omit.credentials_links {
+            links.retain(|name, _| !CREDENTIALS_LINKS.contains(&name.as_str()));
         }
-        json!({
+        let mut user = json!({
             "id": self.id,
             "status": self.status.as_str(),
             "created": timestamp(self.created),
@@ -120,7 +123,69 @@ impl User {
                 "provider": { "type": "OKTA", "name": "OKTA" },
             },
             "_links": links,
-        })
+        });
+        if omit.credentials
+            && let Some(user) = user.as_object_mut()
+        {
+            user.remove("credentials");
+        }
+        user
+    }
+
+    /// The links `GET /api/v1/users/{id}` adds to `self`: schema, type, lifecycle, credentials.
+    fn lifecycle_links(&self, me: &str, base: &str, links: &mut Map<String, Value>) {
+        links.insert(
+            "schema".into(),
+            link(format!(
+                "{base}/api/v1/meta/schemas/user/oscdefault0000000001"
+            )),
+        );
+        links.insert(
+            "type".into(),
+            link(format!(
+                "{base}/api/v1/meta/types/user/{DEFAULT_USER_TYPE_ID}"
+            )),
+        );
+        let lifecycle: &[&str] = match self.status {
+            UserStatus::Staged | UserStatus::Provisioned => &["activate", "deactivate"],
+            UserStatus::Active => &["suspend", "expire_password", "reset_password", "deactivate"],
+            UserStatus::Suspended => &["unsuspend", "deactivate"],
+            UserStatus::LockedOut => &["unlock", "reset_password", "deactivate"],
+            UserStatus::Recovery | UserStatus::PasswordExpired => &["reset_password", "deactivate"],
+            UserStatus::Deprovisioned => &["activate", "delete"],
+        };
+        for action in lifecycle {
+            let name = match *action {
+                "expire_password" => "expirePassword",
+                "reset_password" => "resetPassword",
+                other => other,
+            };
+            let href = if *action == "delete" {
+                me.to_string()
+            } else {
+                format!("{me}/lifecycle/{action}")
+            };
+            let method = if *action == "delete" {
+                "DELETE"
+            } else {
+                "POST"
+            };
+            links.insert(name.into(), json!({ "href": href, "method": method }));
+        }
+        if self.status == UserStatus::Active {
+            links.insert(
+                "changePassword".into(),
+                post_link(format!("{me}/credentials/change_password")),
+            );
+            links.insert(
+                "changeRecoveryQuestion".into(),
+                post_link(format!("{me}/credentials/change_recovery_question")),
+            );
+            links.insert(
+                "forgotPassword".into(),
+                post_link(format!("{me}/credentials/forgot_password")),
+            );
+        }
     }
 }
 

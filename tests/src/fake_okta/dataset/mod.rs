@@ -15,7 +15,9 @@ pub mod names;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-pub use json::{DEFAULT_USER_TYPE_ID, app_group_json, app_link_json, app_user_json, timestamp};
+pub use json::{
+    DEFAULT_USER_TYPE_ID, UserOmissions, app_group_json, app_link_json, app_user_json, timestamp,
+};
 
 /// Seed used when none is given.
 pub const DEFAULT_SEED: u64 = 42;

@@ -7,6 +7,7 @@ use super::request::{
     ApiRequest, PathIds, descending, list_response, not_found, object_response, paged,
     parse_filter, parse_search, passes, sort_by_attribute, starts_with_ci,
 };
+use crate::fake_okta::dataset::UserOmissions;
 use crate::fake_okta::error::ApiError;
 use crate::fake_okta::pagination::LimitRule;
 use crate::fake_okta::scim::CaseRule;
@@ -80,6 +81,6 @@ pub async fn members(
         &request.url,
         LimitRule::new(1000, 1000),
         &org.group_members[index],
-        |&u| org.dataset.users[u].to_json(&request.url.base),
+        |&u| org.dataset.users[u].to_list_json(&request.url.base, UserOmissions::default()),
     )
 }

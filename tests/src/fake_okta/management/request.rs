@@ -19,6 +19,29 @@ use url::form_urlencoded;
 #[derive(Debug, Clone)]
 pub struct ApiRequest {
     pub url: RequestUrl,
+    /// The values of the `okta-response` parameter of `Content-Type` (Okta's users API reads
+    /// it on GET: `application/json; okta-response="omitCredentials,omitCredentialsLinks"`).
+    pub okta_response: Vec<String>,
+}
+
+/// The comma-separated values of the `okta-response` parameter of a `Content-Type` value
+/// (quoted or not; parameter names are case-insensitive, as in every media type).
+pub fn okta_response_values(content_type: &str) -> Vec<String> {
+    content_type
+        .split(';')
+        .skip(1)
+        .filter_map(|parameter| parameter.split_once('='))
+        .filter(|(name, _)| name.trim().eq_ignore_ascii_case("okta-response"))
+        .flat_map(|(_, value)| {
+            value
+                .trim()
+                .trim_matches('"')
+                .split(',')
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn usable_host(host: &str) -> bool {
@@ -61,7 +84,14 @@ impl FromRequestParts<AppState> for ApiRequest {
             path: uri.path().to_owned(),
             query: query.clone(),
         });
+        let okta_response = parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(okta_response_values)
+            .unwrap_or_default();
         Ok(Self {
+            okta_response,
             url: RequestUrl {
                 base: format!("http://{host}"),
                 path: uri.path().to_owned(),

@@ -9,7 +9,7 @@ use super::request::{
     ApiRequest, PathIds, descending, list_response, not_found, object_response, paged,
     parse_filter, parse_search, passes, sort_by_attribute, starts_with_ci,
 };
-use crate::fake_okta::dataset::{UserStatus, app_link_json};
+use crate::fake_okta::dataset::{UserOmissions, UserStatus, app_link_json};
 use crate::fake_okta::error::ApiError;
 use crate::fake_okta::pagination::LimitRule;
 use crate::fake_okta::scim::CaseRule;
@@ -69,7 +69,8 @@ pub async fn list(
         let desc = descending(url.param("sortOrder"))?;
         sort_by_attribute(&mut selected, &org.user_docs, sort_by, desc);
     }
-    let render = |&i: &usize| users[i].to_json(&url.base);
+    let omit = UserOmissions::from_values(&request.okta_response);
+    let render = |&i: &usize| users[i].to_list_json(&url.base, omit);
     if q.is_some() && search.is_none() && filter.is_none() {
         // A `q` lookup is one page only (Okta: "doesn't support pagination"), 10 by default.
         let limit = LimitRule::new(10, 200).resolve(url.param("limit"))?;
@@ -93,8 +94,9 @@ pub async fn get(
     ids: PathIds,
 ) -> Result<Response, ApiError> {
     let index = user_index(&state, ids.get(0))?;
+    let omit = UserOmissions::from_values(&request.okta_response);
     Ok(object_response(
-        state.org().dataset.users[index].to_json(&request.url.base),
+        state.org().dataset.users[index].to_json_omitting(&request.url.base, omit),
     ))
 }
 
