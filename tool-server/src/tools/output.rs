@@ -4,6 +4,8 @@
 //! forms drop them. The text is one line per list item with the fields an administrator looks
 //! at first, or `field: value` lines for one object, never a raw JSON dump.
 
+use std::borrow::Cow;
+
 use rmcp::ErrorData;
 use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
@@ -103,11 +105,13 @@ pub(crate) fn list_result(
         conform_all(shape, &mut items);
     }
     let count = items.len();
-    let mut text = if count == 0 {
-        format!("No {noun} found.")
+    // Room for a typical line per item, so the text is not copied as it grows.
+    let mut text = String::with_capacity(64 + count * 96);
+    if count == 0 {
+        text.push_str(&format!("No {noun} found."));
     } else {
-        format!("{count} {noun}:")
-    };
+        text.push_str(&format!("{count} {noun}:"));
+    }
     for item in &items {
         text.push('\n');
         text.push_str(&line(item));
@@ -216,33 +220,53 @@ fn scalar(value: &Value) -> Option<String> {
     }
 }
 
-fn clip(text: &str) -> String {
-    // Most values are short single lines: no second copy for them.
+fn clip(text: &str) -> Cow<'_, str> {
+    // Most values are short single lines: borrowed as they are.
     if text.len() <= MAX_VALUE_CHARS && !text.bytes().any(|b| b == b'\n' || b == b'\r') {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
     let single_line = text.replace(['\n', '\r'], " ");
-    if single_line.chars().count() <= MAX_VALUE_CHARS {
+    Cow::Owned(if single_line.chars().count() <= MAX_VALUE_CHARS {
         single_line
     } else {
         let cut: String = single_line.chars().take(MAX_VALUE_CHARS).collect();
         format!("{cut}…")
-    }
+    })
 }
 
 /// The scalar at a dotted path (`profile.login`, `target.0.alternateId`), as text.
 pub(crate) fn field(value: &Value, path: &str) -> Option<String> {
+    text_at(value, path).map(Cow::into_owned)
+}
+
+/// [`field`], borrowed from `value` when the text is shown as it is (most values).
+fn text_at<'a>(value: &'a Value, path: &str) -> Option<Cow<'a, str>> {
     let mut current = value;
-    for part in path.split('.') {
+    let mut rest = path;
+    loop {
+        let (part, tail) = match rest.bytes().position(|b| b == b'.') {
+            Some(dot) => (&rest[..dot], Some(&rest[dot + 1..])),
+            None => (rest, None),
+        };
         current = match current {
             Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
             other => other.get(part)?,
         };
+        match tail {
+            Some(tail) => rest = tail,
+            None => break,
+        }
     }
-    match current {
+    shown(current)
+}
+
+/// A scalar as a list line or a `field: value` line shows it: `None` for null, empty strings
+/// and containers, long or multi-line text clipped.
+pub(crate) fn shown(value: &Value) -> Option<Cow<'_, str>> {
+    match value {
         Value::String(s) if s.is_empty() => None,
         Value::String(s) => Some(clip(s)),
-        other => scalar(other).map(|s| clip(&s)),
+        other => scalar(other).map(|s| Cow::Owned(clip(&s).into_owned())),
     }
 }
 
@@ -263,21 +287,48 @@ pub(crate) fn first_field(value: &Value, paths: &[&str]) -> Option<String> {
 
 /// Joins the present parts with two spaces: the shape of every list line.
 pub(crate) fn join_parts(parts: impl IntoIterator<Item = Option<String>>) -> String {
-    let mut line = String::new();
-    for part in parts.into_iter().flatten() {
-        if line.is_empty() {
-            // The first part's own buffer becomes the line (one line per item, 200 a page).
-            line = part;
-            line.reserve(64);
-        } else {
-            line.push_str("  ");
-            line.push_str(&part);
+    let mut line = Line::default();
+    for part in parts {
+        line.push(part.as_deref());
+    }
+    line.finish()
+}
+
+/// A list line built in one buffer: the present parts joined by two spaces ([`join_parts`]
+/// for parts that are already owned).
+#[derive(Default)]
+pub(crate) struct Line(String);
+
+impl Line {
+    /// Adds `part` when there is one.
+    pub(crate) fn push(&mut self, part: Option<&str>) {
+        if let Some(part) = part {
+            self.push_words(&[part]);
         }
     }
-    if line.is_empty() {
-        "(no fields)".into()
-    } else {
-        line
+
+    /// Adds one part made of `words` joined by a space (a first and last name).
+    pub(crate) fn push_words(&mut self, words: &[&str]) {
+        if self.0.is_empty() {
+            self.0.reserve(96);
+        } else {
+            self.0.push_str("  ");
+        }
+        for (i, word) in words.iter().enumerate() {
+            if i > 0 {
+                self.0.push(' ');
+            }
+            self.0.push_str(word);
+        }
+    }
+
+    /// The line, or `(no fields)` when no part was present.
+    pub(crate) fn finish(self) -> String {
+        if self.0.is_empty() {
+            "(no fields)".into()
+        } else {
+            self.0
+        }
     }
 }
 
