@@ -21,17 +21,19 @@ const USERS_PAGE: usize = 200;
 /// Most app links read before `show_all` filters them (Okta sends them all at once).
 const APP_LINKS_READ: usize = 5000;
 /// What the user listings answer per user.
+///
+/// Lean on purpose: who the user is, their status, when they were created and last signed in
+/// (the dates asked about most: new and inactive accounts). `activated`, `statusChanged`,
+/// `lastUpdated` and `passwordChanged` are a `fields` argument away (or `get_okta_user`); left
+/// out by default they spare a model about 180 of 480 bytes per user, and the tool server a
+/// third of what it builds and writes per listing.
 pub(crate) const USER: Shape = Shape {
     what: "An Okta user",
     fields: &[
         ("id", Kind::Text),
         ("status", Kind::Text),
         ("created", Kind::Time),
-        ("activated", Kind::Time),
-        ("statusChanged", Kind::Time),
         ("lastLogin", Kind::Time),
-        ("lastUpdated", Kind::Time),
-        ("passwordChanged", Kind::Time),
         ("profile.login", Kind::Text),
         ("profile.email", Kind::Text),
         ("profile.firstName", Kind::Text),
