@@ -477,12 +477,7 @@ impl<'a> Reader<'a> {
             }
         };
         loop {
-            self.whitespace();
-            if self.peek() != Some(b'"') {
-                return Err(self.error("expected a key"));
-            }
-            let key = self.string()?;
-            self.expect(b':', "expected `:`")?;
+            let key = self.key()?;
             match fields.position(&key).filter(|_| key != LINKS) {
                 Some(at) => {
                     let child = &fields.children[at].1;
@@ -506,16 +501,22 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// An object member's key and the `:` after it.
+    fn key(&mut self) -> Result<Cow<'a, str>, ParseError> {
+        self.whitespace();
+        if self.peek() != Some(b'"') {
+            return Err(self.error("expected a key"));
+        }
+        let key = self.string()?;
+        self.expect(b':', "expected `:`")?;
+        Ok(key)
+    }
+
     /// The rest of an object kept whole (but `_links`, and `_embedded` unless named).
     fn whole_object(&mut self, fields: &Fields) -> Result<Value, ParseError> {
         let mut object = Map::new();
         loop {
-            self.whitespace();
-            if self.peek() != Some(b'"') {
-                return Err(self.error("expected a key"));
-            }
-            let key = self.string()?;
-            self.expect(b':', "expected `:`")?;
+            let key = self.key()?;
             match fields.child(&key) {
                 Some((child, expect)) => {
                     let value = self.value(child)?;
