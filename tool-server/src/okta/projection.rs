@@ -3,13 +3,13 @@
 //! A page of 200 users is about 180 KB (380 KB if Okta sent every lifecycle link), of which a
 //! listing shows a third. [`parse`] reads the whole body (every byte is still checked as JSON,
 //! as strictly as serde_json does: the property tests and the `okta_projection` fuzz target
-//! compare the two) but builds values only for the fields named in a [`Fields`] tree; everything else, `_links` always and `_embedded` unless
-//! named, is skipped without allocating, and so is every `null` (Okta's "not set"). A named
-//! field keeps its whole value; a name under an array applies to each element
-//! (`target.alternateId` keeps the `alternateId` of every target). A declared field of another
-//! type than declared is left out while parsing ([`Fields::add_declared`]). [`parse_whole`] is
-//! the same reader for one whole object (a `get_*` tool's answer): everything but `_links` (and
-//! `_embedded` unless asked for).
+//! compare the two) but builds values only for the fields named in a [`Fields`] tree;
+//! everything else, `_links` always and `_embedded` unless named, is skipped without
+//! allocating, and so is every `null` (Okta's "not set"). A named field keeps its whole value;
+//! a name under an array applies to each element (`target.alternateId` keeps the `alternateId`
+//! of every target). A declared field of another type than declared is left out while parsing
+//! ([`Fields::add_declared`]). [`parse_whole`] is the same reader for one whole object (a
+//! `get_*` tool's answer): everything but `_links` (and `_embedded` unless asked for).
 
 use std::borrow::Cow;
 
@@ -26,49 +26,17 @@ pub const MAX_PATHS: usize = 50;
 
 /// Which fields to keep: a tree of names; a node with no children keeps its whole value.
 ///
-/// Children are a short list sorted by name, found through a small table indexed by a hash of
-/// the name's length and first and last bytes ([`KeyIndex`]): every key of every object Okta
-/// sends is looked up here, most of them to be skipped, and a table miss costs no string
-/// comparison at all (a tree of string comparisons was 15% of a listing's CPU, a scan of the
-/// list several percent more).
+/// Children are a short list sorted by name, not a map: every key of every object Okta sends
+/// is looked up here, and a scan that compares lengths first beats a tree of string comparisons
+/// (which was 15% of a listing's CPU).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fields {
     children: Vec<(Box<str>, Fields)>,
-    index: KeyIndex,
     whole: bool,
     /// The type this node's value must have to be kept (a declared field's).
     expect: Expect,
     /// Set at the root when every declared type is checked here (no caller path overrode one).
     checks_types: bool,
-}
-
-/// Where each child of a [`Fields`] node is: a table slot per [`key_slot`] value holding the
-/// child's position, [`NO_CHILD`], or [`SHARED`] when several names hash there (then the list
-/// is scanned).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct KeyIndex([u8; INDEX_SLOTS]);
-
-/// Slots of a [`KeyIndex`] (a power of two).
-const INDEX_SLOTS: usize = 64;
-/// No child's name hashes to this slot.
-const NO_CHILD: u8 = u8::MAX;
-/// More than one child's name hashes to this slot, or there are too many children to index.
-const SHARED: u8 = u8::MAX - 1;
-
-impl Default for KeyIndex {
-    fn default() -> Self {
-        Self([NO_CHILD; INDEX_SLOTS])
-    }
-}
-
-/// The [`KeyIndex`] slot of a name: its length and first and last bytes, mixed.
-fn key_slot(key: &[u8]) -> usize {
-    let (first, last) = match key {
-        [] => (0, 0),
-        [first, .., last] => (*first, *last),
-        [only] => (*only, *only),
-    };
-    (key.len().wrapping_mul(7) ^ usize::from(first) ^ (usize::from(last) << 2)) & (INDEX_SLOTS - 1)
 }
 
 /// The JSON type a declared field must have; a value of another type is left out rather than
@@ -140,11 +108,6 @@ impl Fields {
     }
 
     fn insert(&mut self, path: &str, leaf: Option<Expect>) {
-        self.insert_path(path, leaf);
-        self.reindex();
-    }
-
-    fn insert_path(&mut self, path: &str, leaf: Option<Expect>) {
         let mut node = self;
         let mut parts = path.split('.').peekable();
         while let Some(part) = parts.next() {
@@ -176,20 +139,6 @@ impl Fields {
         }
         node.whole = true;
         node.children.retain(|(key, _)| &**key == EMBEDDED);
-    }
-
-    /// Rebuilds the [`KeyIndex`] of this node and every node below it.
-    fn reindex(&mut self) {
-        let mut index = KeyIndex::default();
-        for (at, (name, child)) in self.children.iter_mut().enumerate() {
-            let slot = &mut index.0[key_slot(name.as_bytes())];
-            *slot = match (*slot, u8::try_from(at)) {
-                (NO_CHILD, Ok(at)) if at < SHARED => at,
-                _ => SHARED,
-            };
-            child.reindex();
-        }
-        self.index = index;
     }
 
     /// Whether every declared field's type is checked while parsing (see [`Self::add_declared`]).
@@ -254,14 +203,10 @@ impl Fields {
 
     /// Where `key` is among the children (sorted by name).
     fn position(&self, key: &str) -> Option<usize> {
-        match self.index.0[key_slot(key.as_bytes())] {
-            NO_CHILD => None,
-            SHARED => self.children.iter().position(|(name, _)| &**name == key),
-            at => {
-                let at = usize::from(at);
-                (&*self.children[at].0 == key).then_some(at)
-            }
-        }
+        let first = key.as_bytes().first();
+        self.children.iter().position(|(name, _)| {
+            name.len() == key.len() && name.as_bytes().first() == first && &**name == key
+        })
     }
 
     /// What to keep of the value at `key`, and the type it must have.
@@ -341,8 +286,9 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 
 /// A JSON reader written for this one job: a page is mostly what a tool throws away (undeclared
 /// profile attributes, `type`, `_links`), and serde_json's generic visitor spent most of a
-/// listing's CPU getting through it. Everything is still checked as JSON (RFC 8259: grammar, escapes, no control
-/// characters in strings, UTF-8), skipped parts included; only kept values are built.
+/// listing's CPU getting through it. Everything is still checked as JSON (RFC 8259: grammar,
+/// escapes, no control characters in strings, UTF-8), skipped parts included; only kept values
+/// are built.
 struct Reader<'a> {
     text: &'a str,
     bytes: &'a [u8],

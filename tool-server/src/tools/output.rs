@@ -242,20 +242,11 @@ pub(crate) fn field(value: &Value, path: &str) -> Option<String> {
 /// [`field`], borrowed from `value` when the text is shown as it is (most values).
 fn text_at<'a>(value: &'a Value, path: &str) -> Option<Cow<'a, str>> {
     let mut current = value;
-    let mut rest = path;
-    loop {
-        let (part, tail) = match rest.bytes().position(|b| b == b'.') {
-            Some(dot) => (&rest[..dot], Some(&rest[dot + 1..])),
-            None => (rest, None),
-        };
+    for part in path.split('.') {
         current = match current {
             Value::Array(items) => items.get(part.parse::<usize>().ok()?)?,
             other => other.get(part)?,
         };
-        match tail {
-            Some(tail) => rest = tail,
-            None => break,
-        }
     }
     shown(current)
 }
