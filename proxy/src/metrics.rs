@@ -270,8 +270,16 @@ impl ProxyMetrics {
 }
 
 /// The operations of the `Store` trait, as the `operation` label says them.
-pub const STORE_OPERATIONS: [&str; 8] = [
-    "put", "get", "take", "delete", "scan", "purge", "ping", "announce",
+pub const STORE_OPERATIONS: [&str; 9] = [
+    "put",
+    "get",
+    "take",
+    "delete",
+    "scan",
+    "purge",
+    "ping",
+    "announce",
+    "acknowledge",
 ];
 
 /// The `--metrics-listen` listener: `GET /metrics`, nothing else (a pingora HTTP app).

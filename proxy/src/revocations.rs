@@ -300,10 +300,8 @@ impl Revocations {
         }
         let expires = unix_ms(SystemTime::now() + ttl);
         self.remember_cutoffs(subject, wanted, expires);
-        let message = format!("{key} {expires} {}", wanted.encode());
-        if let Err(error) = self.store.announce(&message).await {
-            tracing::warn!(%error, "cut-off recorded but not announced");
-        }
+        self.announce(&format!("{key} {expires} {}", wanted.encode()))
+            .await;
         Ok(())
     }
 
@@ -353,11 +351,23 @@ impl Revocations {
         self.store.put(key, "1", ttl).await?;
         let expires = unix_ms(SystemTime::now() + ttl);
         self.remember(key, expires);
-        if let Err(error) = self.store.announce(&format!("{key} {expires}")).await {
-            // Recorded in the store: other replicas pick it up when they next reload.
-            tracing::warn!(%error, "revocation recorded but not announced");
-        }
+        self.announce(&format!("{key} {expires}")).await;
         Ok(())
+    }
+
+    /// Tells every replica `message` and waits until each holds it, so the answer that follows
+    /// is true wherever the client's next request lands. A failure is logged, not returned: the
+    /// revocation is in the store, and a replica that missed it loads it when it reloads.
+    async fn announce(&self, message: &str) {
+        match self.store.announce(message).await {
+            Ok(heard) if heard.confirmed < heard.listeners => tracing::warn!(
+                listeners = heard.listeners,
+                confirmed = heard.confirmed,
+                "a revocation was not confirmed by every replica in time; the others load it when they next reload"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "revocation recorded but not announced"),
+        }
     }
 
     /// Takes the store key `key` (one of [`NAMESPACES`]) into memory until `expires`.
@@ -486,7 +496,12 @@ impl Revocations {
                         None => std::future::pending().await,
                     }
                 } => match heard {
-                    Some(Announcement::Changed(message)) => self.hear(&message),
+                    Some(Announcement::Changed(message)) => {
+                        self.hear(&message);
+                        if let Err(error) = self.store.acknowledge(&message).await {
+                            tracing::warn!(%error, "cannot confirm an announcement; its sender waits for it");
+                        }
+                    }
                     Some(Announcement::Resync) => need_reload = true,
                     None => announcements = None,
                 },
@@ -632,6 +647,58 @@ mod tests {
             .unwrap();
         assert!(list.subject_known("00u1").await.unwrap());
         assert!(!list.subject_known("00u2").await.unwrap());
+    }
+
+    /// Subscribers to the announcements of the store with `prefix` on `redis`.
+    async fn listeners(redis: &crate::store::TestRedis, prefix: &str) -> usize {
+        let client = redis::Client::open(redis.url()).unwrap();
+        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+        let counts: Vec<(String, usize)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(format!("{prefix}announcements"))
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        counts.first().map_or(0, |(_, n)| *n)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revocation_is_known_to_every_replica_once_it_is_acknowledged() {
+        let redis = crate::store::TestRedis::start();
+        let (shutdown, stop) = watch::channel(false);
+        let replicas: Vec<_> = (0..3)
+            .map(|_| Arc::new(Revocations::new(Arc::new(redis.store("acks:")))))
+            .collect();
+        for replica in &replicas {
+            tokio::spawn(replica.clone().follow(stop.clone()));
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while listeners(&redis, "acks:").await < 3 || !replicas.iter().all(|r| r.is_loaded()) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "replicas never subscribed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The revoking replica answers only once every replica holds the revocation: the
+        // next request, wherever it lands, is refused.
+        let day = Duration::from_secs(86_400);
+        for round in 0..40 {
+            let (by, other) = (&replicas[round % 3], &replicas[(round + 1) % 3]);
+            by.revoke_token(&format!("jti-{round}"), day).await.unwrap();
+            assert!(
+                other.token_revoked(&format!("jti-{round}"), "-"),
+                "round {round}"
+            );
+            by.cut_off(&format!("00u{round}"), Cutoff::Everything, 5_000, day)
+                .await
+                .unwrap();
+            assert!(
+                !other.cutoffs(&format!("00u{round}")).login_alive(0),
+                "round {round}"
+            );
+        }
+        shutdown.send(true).unwrap();
     }
 
     #[test]

@@ -64,10 +64,9 @@ async fn token_at(proxy: &Proxy, form: &[(&str, &str)]) -> (u16, serde_json::Val
 }
 
 #[tokio::test]
-async fn a_token_revoked_on_one_replica_is_refused_on_the_other_within_a_second() {
+async fn a_token_revoked_on_one_replica_is_refused_by_the_other_as_soon_as_revoke_answers() {
     let replicas = Replicas::start().await;
     let http = manual_redirect_client();
-    let mut seen = Vec::new();
     for _ in 0..5 {
         let Tokens {
             client,
@@ -75,22 +74,12 @@ async fn a_token_revoked_on_one_replica_is_refused_on_the_other_within_a_second(
             ..
         } = log_in(&http, &replicas.a.public_url).await;
         assert_eq!(mcp_status(&replicas.b, &access_token).await, 200);
-        let revoked_at = Instant::now();
         client
             .revoke_at(&replicas.a.public_url, &access_token)
             .await;
-        let mut refused = None;
-        while revoked_at.elapsed() < Duration::from_secs(3) {
-            if mcp_status(&replicas.b, &access_token).await == 401 {
-                refused = Some(revoked_at.elapsed());
-                break;
-            }
-        }
-        let refused = refused.expect("replica B never refused the revoked token");
-        assert!(refused <= Duration::from_secs(1), "{refused:?}");
-        seen.push(refused);
+        // `/revoke` answers once every replica confirmed holding the revocation: no waiting.
+        assert_eq!(mcp_status(&replicas.b, &access_token).await, 401);
     }
-    eprintln!("revocation seen by the other replica after: {seen:?}");
 }
 
 #[tokio::test]

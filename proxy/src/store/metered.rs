@@ -7,7 +7,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::{Announcement, ScannedEntry, Store, StoreError};
+use super::{Announced, Announcement, ScannedEntry, Store, StoreError};
 use crate::metrics::METRICS;
 
 /// `inner`, measured.
@@ -69,8 +69,11 @@ impl Store for MeteredStore {
     async fn ping(&self) -> Result<(), StoreError> {
         measured("ping", self.inner.ping()).await
     }
-    async fn announce(&self, message: &str) -> Result<(), StoreError> {
+    async fn announce(&self, message: &str) -> Result<Announced, StoreError> {
         measured("announce", self.inner.announce(message)).await
+    }
+    async fn acknowledge(&self, message: &str) -> Result<(), StoreError> {
+        measured("acknowledge", self.inner.acknowledge(message)).await
     }
     fn announcements(&self) -> Option<mpsc::Receiver<Announcement>> {
         self.inner.announcements()

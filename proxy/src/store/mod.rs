@@ -27,6 +27,8 @@ pub(crate) mod suite;
 pub use embedded::{EmbeddedStore, OpenError, STATE_FILE};
 pub use memory::MemoryStore;
 pub use metered::MeteredStore;
+#[cfg(test)]
+pub(crate) use redis::tests::TestRedis;
 pub use redis::{RedisSettings, RedisStore};
 
 use std::time::{Duration, SystemTime};
@@ -71,6 +73,19 @@ pub enum Announcement {
     Resync,
 }
 
+/// How long [`Store::announce`] waits for every follower to confirm an announcement: a
+/// follower that takes longer is stuck or cut off, and catches up when it reloads.
+pub const ANNOUNCE_WAIT: Duration = Duration::from_secs(1);
+
+/// Who heard an announcement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Announced {
+    /// The processes following announcements when it went out (the announcer's own included).
+    pub listeners: usize,
+    /// How many of them confirmed taking it in within [`ANNOUNCE_WAIT`].
+    pub confirmed: usize,
+}
+
 /// The namespace of `key`: what comes before the first `:` (empty when there is none).
 pub fn namespace_of(key: &str) -> &str {
     key.split_once(':').map_or("", |(namespace, _)| namespace)
@@ -100,8 +115,14 @@ pub trait Store: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
-    /// Tells every other process sharing this store `message` (e.g. a key that changed).
-    async fn announce(&self, _message: &str) -> Result<(), StoreError> {
+    /// Tells every process following this store's announcements `message` (e.g. a key that
+    /// changed), and returns once each of them has confirmed taking it in
+    /// ([`Store::acknowledge`]) or [`ANNOUNCE_WAIT`] has passed.
+    async fn announce(&self, _message: &str) -> Result<Announced, StoreError> {
+        Ok(Announced::default())
+    }
+    /// Confirms to the announcer of `message` that this process has taken it in.
+    async fn acknowledge(&self, _message: &str) -> Result<(), StoreError> {
         Ok(())
     }
     /// What other processes announce, from now on; `None` where no other process can share

@@ -20,7 +20,11 @@
 //!
 //! Announcements (revocations) go out with `PUBLISH` on `<prefix>announcements`; each replica
 //! keeps one subscriber connection, and after it reconnects it asks for a full reload
-//! ([`Announcement::Resync`]), since messages published while it was away are lost.
+//! ([`Announcement::Resync`]), since messages published while it was away are lost. A replica
+//! that has taken an announcement in counts itself in `<prefix>announced:<hash of it>`, and the
+//! announcer waits until the count reaches what `PUBLISH` said it reached (at most
+//! [`ANNOUNCE_WAIT`]): so a revocation is answered only once every replica refuses what it
+//! revoked.
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -33,13 +37,17 @@ use redis::{Client, ConnectionAddr, IntoConnectionInfo, Script, TlsMode};
 use tokio::sync::mpsc;
 
 use super::{
-    Announcement, DEFAULT_BYTES_PER_NAMESPACE, DEFAULT_CAPACITY_PER_NAMESPACE, MAX_VALUE_BYTES,
-    ScannedEntry, Store, StoreError, namespace_of,
+    ANNOUNCE_WAIT, Announced, Announcement, DEFAULT_BYTES_PER_NAMESPACE,
+    DEFAULT_CAPACITY_PER_NAMESPACE, MAX_VALUE_BYTES, ScannedEntry, Store, StoreError, namespace_of,
 };
 
 /// How long one Redis command or connection attempt may take before the request that needed it
 /// gets a 503.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a follower's confirmation of an announcement is kept: far longer than anyone
+/// waits for it.
+const CONFIRMATIONS_TTL_MS: i64 = 60_000;
 
 /// Where and how to reach Redis.
 #[derive(Clone)]
@@ -340,6 +348,19 @@ impl RedisStore {
     fn channel(&self) -> String {
         format!("{}announcements", self.prefix)
     }
+
+    /// The counter of followers that took `message` in. Named by the message's hash: two
+    /// announcements of the same text are the same change, so a confirmation of either
+    /// confirms both.
+    fn confirmations_key(&self, message: &str) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(message.as_bytes());
+        let mut key = format!("{}announced:", self.prefix);
+        for byte in &digest[..16] {
+            key.push_str(&format!("{byte:02x}"));
+        }
+        key
+    }
 }
 
 /// A Sentinel client from the part of `redis[s]+sentinel://[user:password@]host:port,…/service[/db]`
@@ -522,17 +543,55 @@ impl Store for RedisStore {
         .map(drop)
     }
 
-    async fn announce(&self, message: &str) -> Result<(), StoreError> {
+    async fn announce(&self, message: &str) -> Result<Announced, StoreError> {
         let command = redis::cmd("PUBLISH")
             .arg(self.channel())
             .arg(message)
             .clone();
+        let listeners = self
+            .run(|mut c| {
+                let command = &command;
+                async move { command.query_async::<usize>(&mut c).await }
+            })
+            .await?;
+        // Each follower counts itself in once it holds the message (`acknowledge`).
+        let count = redis::cmd("GET")
+            .arg(self.confirmations_key(message))
+            .clone();
+        let deadline = tokio::time::Instant::now() + ANNOUNCE_WAIT;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let confirmed = self
+                .run(|mut c| {
+                    let count = &count;
+                    async move { count.query_async::<Option<usize>>(&mut c).await }
+                })
+                .await?
+                .unwrap_or(0);
+            if confirmed >= listeners || tokio::time::Instant::now() >= deadline {
+                return Ok(Announced {
+                    listeners,
+                    confirmed: confirmed.min(listeners),
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    async fn acknowledge(&self, message: &str) -> Result<(), StoreError> {
+        let confirm = redis::pipe()
+            .atomic()
+            .incr(self.confirmations_key(message), 1)
+            .ignore()
+            .pexpire(self.confirmations_key(message), CONFIRMATIONS_TTL_MS)
+            .ignore()
+            .clone();
         self.run(|mut c| {
-            let command = &command;
-            async move { command.query_async::<i64>(&mut c).await }
+            let confirm = &confirm;
+            async move { confirm.query_async::<()>(&mut c).await }
         })
         .await
-        .map(drop)
     }
 
     fn announcements(&self) -> Option<mpsc::Receiver<Announcement>> {
@@ -746,26 +805,54 @@ pub(crate) mod tests {
         let (writer, reader) = (redis.store("p:"), redis.store("p:"));
         let mut heard = reader.announcements().expect("redis announces");
         assert_eq!(next(&mut heard).await, Announcement::Resync);
-        writer.announce("revoked-token:abc").await.unwrap();
+        // A follower that never confirms holds the announcer up for ANNOUNCE_WAIT, no longer.
+        let started = std::time::Instant::now();
+        let announced = writer.announce("revoked-token:abc").await.unwrap();
+        assert_eq!(
+            announced,
+            Announced {
+                listeners: 1,
+                confirmed: 0
+            }
+        );
+        assert!(started.elapsed() >= ANNOUNCE_WAIT);
+        assert!(started.elapsed() < ANNOUNCE_WAIT * 2);
         assert_eq!(
             next(&mut heard).await,
             Announcement::Changed("revoked-token:abc".into())
         );
-        // Another prefix's announcements are not ours.
-        redis
-            .store("other:")
-            .announce("revoked-token:zzz")
-            .await
-            .unwrap();
-        writer.announce("revoked-token:def").await.unwrap();
+        // Another prefix's announcements are not ours, and nobody follows that prefix.
+        assert_eq!(
+            redis
+                .store("other:")
+                .announce("revoked-token:zzz")
+                .await
+                .unwrap(),
+            Announced::default()
+        );
+        // Once the follower confirms, the announcer returns.
+        let writer = Arc::new(writer);
+        let sent = tokio::spawn({
+            let writer = writer.clone();
+            async move { writer.announce("revoked-token:def").await.unwrap() }
+        });
         assert_eq!(
             next(&mut heard).await,
             Announcement::Changed("revoked-token:def".into())
+        );
+        reader.acknowledge("revoked-token:def").await.unwrap();
+        assert_eq!(
+            sent.await.unwrap(),
+            Announced {
+                listeners: 1,
+                confirmed: 1
+            }
         );
         // Redis restarts: whatever was published meanwhile is lost, so the follower is told
         // to reload once it is subscribed again, and then hears new announcements.
         redis.restart();
         assert_eq!(next(&mut heard).await, Announcement::Resync);
+        reader.acknowledge("revoked-token:ghi").await.unwrap();
         writer.announce("revoked-token:ghi").await.unwrap();
         assert_eq!(
             next(&mut heard).await,
