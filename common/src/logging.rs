@@ -1,10 +1,11 @@
 //! Log output: lines to stderr, written by a background thread.
 //!
 //! Formatting stays on the thread that logs, but the `write(2)` does not: each line is appended
-//! to a shared in-memory buffer, and a writer thread writes the buffer to stderr every
-//! [`WRITE_INTERVAL`]. So a request never waits on the terminal, a pipe or the container
-//! runtime's log reader, there is no system call (not even a wake-up) per line, and threads no
-//! longer contend for stderr's lock. No line is ever dropped: when the buffer reaches
+//! to a shared in-memory buffer, and a writer thread writes the buffer to stderr
+//! [`WRITE_INTERVAL`] after the first line of a batch arrived. So a request never waits on the
+//! terminal, a pipe or the container runtime's log reader, there is no system call per line
+//! (one wake-up per batch at most), threads no longer contend for stderr's lock, and while
+//! nothing is logged the writer thread sleeps: an idle process costs no CPU. No line is ever dropped: when the buffer reaches
 //! [`BUFFER_LIMIT`] (whoever reads stderr is slower than we log), the thread that logs writes it
 //! out itself and so waits. Lines keep their order: the buffer is only ever taken, and written,
 //! under one lock on the output. At exit, [`LogGuard::flush`] writes out whatever is left.
@@ -15,8 +16,8 @@
 //! `\n`, so no input can start a line of its own or add a field that looks like ours.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tracing::subscriber::Interest;
@@ -33,14 +34,25 @@ pub const BUFFER_LIMIT: usize = 1024 * 1024;
 
 type Output = Box<dyn Write + Send>;
 
+/// Lines logged and not yet written.
+#[derive(Default)]
+struct Pending {
+    lines: Vec<u8>,
+    /// The writer thread waits for a line (on [`Shared::logged`]): the next line wakes it.
+    writer_waits: bool,
+}
+
 /// The buffer and the output it goes to.
 struct Shared {
-    /// Lines logged and not yet written.
-    pending: Mutex<Vec<u8>>,
+    pending: Mutex<Pending>,
+    /// Signalled when a line arrives while the writer thread waits, and when logging stops.
+    logged: Condvar,
     /// The output, and a spare buffer to swap in (so no buffer is allocated per batch). Whoever
     /// writes takes this lock first, then takes `pending` whole: batches go out in order.
     output: Mutex<(Output, Vec<u8>)>,
     stopped: AtomicBool,
+    /// How many batches the writer thread has woken up for.
+    rounds: AtomicUsize,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -52,13 +64,42 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Shared {
     fn new(out: impl Write + Send + 'static, stopped: bool) -> Arc<Self> {
         Arc::new(Shared {
-            pending: Mutex::new(Vec::with_capacity(64 * 1024)),
+            pending: Mutex::new(Pending {
+                lines: Vec::with_capacity(64 * 1024),
+                writer_waits: false,
+            }),
+            logged: Condvar::new(),
             output: Mutex::new((Box::new(out), Vec::with_capacity(64 * 1024))),
             stopped: AtomicBool::new(stopped),
+            rounds: AtomicUsize::new(0),
         })
     }
 
     /// The formatter's writer and the guard, over one buffer.
+    /// The writer thread: waits for a line, lets [`WRITE_INTERVAL`] gather more, writes them
+    /// all; until logging stops. Asleep while nothing is logged.
+    fn write_batches(&self) {
+        loop {
+            {
+                let mut pending = lock(&self.pending);
+                while pending.lines.is_empty() && !self.stopped.load(Ordering::Acquire) {
+                    pending.writer_waits = true;
+                    pending = self
+                        .logged
+                        .wait(pending)
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                }
+                pending.writer_waits = false;
+            }
+            if self.stopped.load(Ordering::Acquire) {
+                return;
+            }
+            std::thread::sleep(WRITE_INTERVAL);
+            self.rounds.fetch_add(1, Ordering::Release);
+            self.write_pending();
+        }
+    }
+
     fn handles(shared: Arc<Self>) -> (BufferedWriter, LogGuard) {
         (
             BufferedWriter {
@@ -77,10 +118,10 @@ impl Shared {
         let (out, spare) = &mut *output;
         {
             let mut pending = lock(&self.pending);
-            if pending.is_empty() {
+            if pending.lines.is_empty() {
                 return;
             }
-            std::mem::swap(&mut *pending, spare);
+            std::mem::swap(&mut pending.lines, spare);
         }
         // A line that cannot be written has nowhere else to go.
         let _ = out.write_all(spare);
@@ -94,8 +135,12 @@ impl Shared {
     fn append(&self, line: &[u8]) {
         let full = {
             let mut pending = lock(&self.pending);
-            pending.extend_from_slice(line);
-            pending.len() >= BUFFER_LIMIT
+            pending.lines.extend_from_slice(line);
+            // One wake-up per batch: only the first line after the writer went to wait.
+            if std::mem::take(&mut pending.writer_waits) {
+                self.logged.notify_one();
+            }
+            pending.lines.len() >= BUFFER_LIMIT
         };
         if full || self.stopped.load(Ordering::Acquire) {
             self.write_pending();
@@ -216,21 +261,19 @@ impl Drop for LogGuard {
         // From here on every line is written as it is logged: nothing is left behind.
         self.shared.stopped.store(true, Ordering::Release);
         self.shared.write_pending();
+        // The writer thread, if it waits, ends.
+        let _pending = lock(&self.shared.pending);
+        self.shared.logged.notify_all();
     }
 }
 
-/// A buffer written to `out` by a background thread every [`WRITE_INTERVAL`].
+/// A buffer written to `out` by a background thread, in batches [`WRITE_INTERVAL`] apart.
 pub fn buffered(out: impl Write + Send + 'static) -> std::io::Result<(BufferedWriter, LogGuard)> {
     let shared = Shared::new(out, false);
     let writer = shared.clone();
     std::thread::Builder::new()
         .name("okta-mcp-log".into())
-        .spawn(move || {
-            while !writer.stopped.load(Ordering::Acquire) {
-                std::thread::sleep(WRITE_INTERVAL);
-                writer.write_pending();
-            }
-        })?;
+        .spawn(move || writer.write_batches())?;
     Ok(Shared::handles(shared))
 }
 
@@ -416,6 +459,27 @@ mod tests {
                 "{level:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_writer_thread_sleeps_while_nothing_is_logged() {
+        let sink = Sink::default();
+        let (writer, guard) = buffered(sink.clone()).unwrap();
+        let rounds = || guard.shared.rounds.load(Ordering::Acquire);
+        // Idle: no wake-ups at all (an idle pod costs no CPU).
+        std::thread::sleep(WRITE_INTERVAL * 20);
+        assert_eq!(rounds(), 0);
+        // A line wakes it once, and is written within an interval or so.
+        writer.make_writer().write_all(b"one\n").unwrap();
+        writer.make_writer().write_all(b"two\n").unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while sink.bytes.lock().unwrap().len() < 8 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(sink.bytes.lock().unwrap().as_slice(), b"one\ntwo\n");
+        std::thread::sleep(WRITE_INTERVAL * 20);
+        assert_eq!(rounds(), 1, "one batch, then asleep again");
+        guard.flush();
     }
 
     #[test]

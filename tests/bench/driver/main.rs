@@ -63,9 +63,12 @@ const USER_ID: &str = "00ualice000000000001";
 /// The scenarios, as `--only` names them (by name or number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum Part {
-    /// 1 (a–d) and 2: load.
-    #[value(alias = "1", alias = "2")]
+    /// 1 (a–d): load, the proxies against the tool server alone and bare pingora.
+    #[value(alias = "1")]
     Load,
+    /// 2: `list_okta_users` through the proxy, and the tool server's CPU per listing.
+    #[value(alias = "2")]
+    Listing,
     /// 3: cost per MCP client.
     #[value(alias = "3")]
     Clients,
@@ -99,7 +102,7 @@ struct Args {
     /// Interleaved rounds of 1a–1d per concurrency [default: 3; 1 with --quick].
     #[arg(long)]
     rounds: Option<usize>,
-    /// Run only these scenarios, comma-separated: load (1, 2), clients (3), okta (4),
+    /// Run only these scenarios, comma-separated: load (1), listing (2), clients (3), okta (4),
     /// cold-start (5), revocation (6), sustained (7); numbers work too.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Part>,
@@ -278,7 +281,7 @@ async fn main() -> anyhow::Result<()> {
     let (mut load, mut revocations, mut listings, mut rate_limited) =
         (Vec::new(), None, Vec::new(), None);
     let (runs_load, runs_revocation, runs_okta) = (
-        bench.plan.runs(Part::Load),
+        bench.plan.runs(Part::Load) || bench.plan.runs(Part::Listing),
         bench.plan.runs(Part::Revocation),
         bench.plan.runs(Part::Okta),
     );
@@ -708,7 +711,12 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
     let mut rows = Vec::new();
     // Interleaved by concurrency and by round, each round starting with the next of them, so
     // a disturbance hits them alike.
-    for c in CONCURRENCY {
+    let concurrency = if bench.plan.runs(Part::Load) {
+        &CONCURRENCY[..]
+    } else {
+        &[]
+    };
+    for &c in concurrency {
         for round in 0..bench.plan.rounds {
             for i in 0..compared.len() {
                 let (scenario, what, work, procs) = &compared[(round + i) % compared.len()];
@@ -721,6 +729,22 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
         }
     }
     rows.sort_by(|x, y| x.scenario.cmp(&y.scenario));
+    bench.notes.push(format!(
+        "load runs: {} s each after a {} s warm-up; 1a, 1b, 1c and 1d run {} interleaved \
+         rounds per concurrency (median and min–max of the runs without errors shown; every run \
+         is in latest.json); wrk with 1 thread at c=1 and 2 threads above; requests rotate over \
+         {LOAD_CLIENTS} initialized MCP clients (with their session ids, if the server gave \
+         any); every 200th response body is checked for a JSON-RPC result without an error; \
+         signed requests: {HEADROOM}× what the highest rate so far sends in a run, plus \
+         {SPARE_REQUESTS}, signed just before the run and stamped with its middle (identity \
+         window ±{MAX_SKEW_SECS} s)",
+        bench.plan.duration.as_secs(),
+        bench.plan.warmup.as_secs(),
+        bench.plan.rounds
+    ));
+    if !bench.plan.runs(Part::Listing) {
+        return Ok(rows);
+    }
 
     let users = r#"{"name":"list_okta_users","arguments":{"limit":200}}"#;
     let proxied_users = Workload {
@@ -777,19 +801,6 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
             runs.len()
         ));
     }
-    bench.notes.push(format!(
-        "load runs: {} s each after a {} s warm-up; 1a, 1b, 1c and 1d run {} interleaved \
-         rounds per concurrency (median and min–max of the runs without errors shown; every run \
-         is in latest.json); wrk with 1 thread at c=1 and 2 threads above; requests rotate over \
-         {LOAD_CLIENTS} initialized MCP clients (with their session ids, if the server gave \
-         any); every 200th response body is checked for a JSON-RPC result without an error; \
-         signed requests: {HEADROOM}× what the highest rate so far sends in a run, plus \
-         {SPARE_REQUESTS}, signed just before the run and stamped with its middle (identity \
-         window ±{MAX_SKEW_SECS} s)",
-        bench.plan.duration.as_secs(),
-        bench.plan.warmup.as_secs(),
-        bench.plan.rounds
-    ));
     Ok(rows)
 }
 
