@@ -49,6 +49,9 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
 /// waits for it.
 const CONFIRMATIONS_TTL_MS: i64 = 60_000;
 
+/// How many times an announcer asks for its confirmations back to back before it pauses.
+const QUICK_CONFIRMATION_CHECKS: usize = 20;
+
 /// Where and how to reach Redis.
 #[derive(Clone)]
 pub struct RedisSettings {
@@ -559,6 +562,10 @@ impl Store for RedisStore {
             .arg(self.confirmations_key(message))
             .clone();
         let deadline = tokio::time::Instant::now() + ANNOUNCE_WAIT;
+        // Asked again at once for the first few times (each GET is a round trip, about as long
+        // as a follower takes), then with growing pauses: the timer's 1 ms would otherwise be
+        // most of a revocation's answer time.
+        let mut asked = 0;
         let mut pause = Duration::from_millis(1);
         loop {
             let confirmed = self
@@ -574,8 +581,11 @@ impl Store for RedisStore {
                     confirmed: confirmed.min(listeners),
                 });
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(20));
+            asked += 1;
+            if asked > QUICK_CONFIRMATION_CHECKS {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
         }
     }
 
