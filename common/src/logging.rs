@@ -5,10 +5,11 @@
 //! [`WRITE_INTERVAL`] after the first line of a batch arrived. So a request never waits on the
 //! terminal, a pipe or the container runtime's log reader, there is no system call per line
 //! (one wake-up per batch at most), threads no longer contend for stderr's lock, and while
-//! nothing is logged the writer thread sleeps: an idle process costs no CPU. No line is ever dropped: when the buffer reaches
-//! [`BUFFER_LIMIT`] (whoever reads stderr is slower than we log), the thread that logs writes it
-//! out itself and so waits. Lines keep their order: the buffer is only ever taken, and written,
-//! under one lock on the output. At exit, [`LogGuard::flush`] writes out whatever is left.
+//! nothing is logged the writer thread sleeps: an idle process costs no CPU. No line is ever
+//! dropped: when the buffer reaches [`BUFFER_LIMIT`] (whoever reads stderr is slower than we
+//! log), the thread that logs writes it out itself and so waits. Lines keep their order: the
+//! buffer is only ever taken, and written, under one lock on the output. At exit,
+//! [`LogGuard::flush`] writes out whatever is left.
 //!
 //! One event is one line, whatever it carries: values from outside (tool names, subjects,
 //! emails, a wrapped server's stderr) are logged through [`escaped`], which quotes anything that
@@ -35,7 +36,6 @@ pub const BUFFER_LIMIT: usize = 1024 * 1024;
 type Output = Box<dyn Write + Send>;
 
 /// Lines logged and not yet written.
-#[derive(Default)]
 struct Pending {
     lines: Vec<u8>,
     /// The writer thread waits for a line (on [`Shared::logged`]): the next line wakes it.
@@ -75,7 +75,6 @@ impl Shared {
         })
     }
 
-    /// The formatter's writer and the guard, over one buffer.
     /// The writer thread: waits for a line, lets [`WRITE_INTERVAL`] gather more, writes them
     /// all; until logging stops. Asleep while nothing is logged.
     fn write_batches(&self) {
@@ -100,6 +99,7 @@ impl Shared {
         }
     }
 
+    /// The formatter's writer and the guard, over one buffer.
     fn handles(shared: Arc<Self>) -> (BufferedWriter, LogGuard) {
         (
             BufferedWriter {

@@ -590,11 +590,12 @@ impl Store for RedisStore {
     }
 
     async fn acknowledge(&self, message: &str) -> Result<(), StoreError> {
+        let key = self.confirmations_key(message);
         let confirm = redis::pipe()
             .atomic()
-            .incr(self.confirmations_key(message), 1)
+            .incr(&key, 1)
             .ignore()
-            .pexpire(self.confirmations_key(message), CONFIRMATIONS_TTL_MS)
+            .pexpire(&key, CONFIRMATIONS_TTL_MS)
             .ignore()
             .clone();
         self.run(|mut c| {
