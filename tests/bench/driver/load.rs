@@ -212,6 +212,10 @@ pub async fn run(
         signed_at as i64
     };
     write_requests(&file, work, count, t)?;
+    // Where wrk's threads say they are ready (`mcp.lua`): empty for each run.
+    let ready = scratch.join("wrk-ready");
+    let _ = std::fs::remove_dir_all(&ready);
+    std::fs::create_dir_all(&ready)?;
     let started = unix_now();
     let threads = connections.clamp(1, 2);
     let output = tokio::process::Command::new("wrk")
@@ -227,6 +231,7 @@ pub async fn run(
         .arg(&file)
         .arg(threads.to_string())
         .arg("200")
+        .arg(&ready)
         .output()
         .await
         .context("running wrk (is it installed? tests/bench/run.sh installs it)")?;
