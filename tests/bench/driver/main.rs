@@ -729,8 +729,11 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
         }
     }
     rows.sort_by(|x, y| x.scenario.cmp(&y.scenario));
-    bench.notes.push(format!(
-        "load runs: {} s each after a {} s warm-up; 1a, 1b, 1c and 1d run {} interleaved \
+    // What 1a–1d ran with (scenario 2 alone runs none of them; the settings line gives its
+    // run length).
+    if !concurrency.is_empty() {
+        bench.notes.push(format!(
+            "load runs: {} s each after a {} s warm-up; 1a, 1b, 1c and 1d run {} interleaved \
          rounds per concurrency (median and min–max of the runs without errors shown; every run \
          is in latest.json); wrk with 1 thread at c=1 and 2 threads above; requests rotate over \
          {LOAD_CLIENTS} initialized MCP clients (with their session ids, if the server gave \
@@ -738,10 +741,11 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
          signed requests: {HEADROOM}× what the highest rate so far sends in a run, plus \
          {SPARE_REQUESTS}, signed just before the run and stamped with its middle (identity \
          window ±{MAX_SKEW_SECS} s)",
-        bench.plan.duration.as_secs(),
-        bench.plan.warmup.as_secs(),
-        bench.plan.rounds
-    ));
+            bench.plan.duration.as_secs(),
+            bench.plan.warmup.as_secs(),
+            bench.plan.rounds
+        ));
+    }
     if !bench.plan.runs(Part::Listing) {
         return Ok(rows);
     }
