@@ -44,6 +44,8 @@ use super::{
 /// How long one Redis command or connection attempt may take before the request that needed it
 /// gets a 503.
 const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often a quiet subscription pings Redis, so that a silent partition shows.
+const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// How long a follower's confirmation of an announcement is kept: far longer than anyone
 /// waits for it.
@@ -612,6 +614,7 @@ impl Store for RedisStore {
             self.channel(),
             self.display_url.clone(),
             sender,
+            HEARTBEAT,
         ));
         Some(receiver)
     }
@@ -628,6 +631,7 @@ async fn follow_announcements(
     channel: String,
     display_url: String,
     sender: mpsc::Sender<Announcement>,
+    heartbeat: Duration,
 ) {
     let mut wait = Duration::from_millis(100);
     loop {
@@ -639,7 +643,7 @@ async fn follow_announcements(
                 }
                 tracing::info!(redis = %display_url, "following revocations announced through Redis");
                 let (mut sink, mut stream) = pubsub.split();
-                let mut heartbeat = tokio::time::interval(Duration::from_secs(5));
+                let mut heartbeat = tokio::time::interval(heartbeat);
                 heartbeat.tick().await;
                 loop {
                     tokio::select! {
@@ -656,9 +660,19 @@ async fn follow_announcements(
                         },
                         _ = heartbeat.tick() => {
                             // A silent network partition shows up here rather than never.
-                            let alive = tokio::time::timeout(REDIS_TIMEOUT * 2, sink.ping::<String>()).await;
-                            if !matches!(alive, Ok(Ok(_))) {
-                                break;
+                            // In subscribed mode Redis answers PING with ["pong", ""] (RESP2),
+                            // not +PONG: any answer in time means the server is there.
+                            let alive = tokio::time::timeout(REDIS_TIMEOUT * 2, sink.ping::<redis::Value>()).await;
+                            match alive {
+                                Ok(Ok(_)) => {}
+                                Ok(Err(error)) => {
+                                    tracing::warn!(redis = %display_url, %error, "the Redis subscription's heartbeat failed");
+                                    break;
+                                }
+                                Err(_) => {
+                                    tracing::warn!(redis = %display_url, "the Redis subscription's heartbeat got no answer in {:?}", REDIS_TIMEOUT * 2);
+                                    break;
+                                }
                             }
                         }
                         _ = sender.closed() => return,
@@ -869,6 +883,55 @@ pub(crate) mod tests {
             next(&mut heard).await,
             Announcement::Changed("revoked-token:ghi".into())
         );
+    }
+
+    /// Follows `store`'s announcements with a heartbeat every `heartbeat`.
+    fn follow(store: &RedisStore, heartbeat: Duration) -> mpsc::Receiver<Announcement> {
+        let (sender, receiver) = mpsc::channel(16);
+        tokio::spawn(follow_announcements(
+            store.target.clone(),
+            store.channel(),
+            store.display_url.clone(),
+            sender,
+            heartbeat,
+        ));
+        receiver
+    }
+
+    fn signal(redis: &TestRedis, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([signal, &redis.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_quiet_subscription_survives_its_heartbeats_and_a_frozen_server_is_noticed() {
+        let redis = TestRedis::start();
+        let (writer, reader) = (redis.store("quiet:"), redis.store("quiet:"));
+        let mut heard = follow(&reader, Duration::from_millis(100));
+        assert_eq!(next(&mut heard).await, Announcement::Resync);
+        // Ten heartbeats with nothing announced: still the same subscription, so no resync
+        // (a resync reloads every revocation from Redis).
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        assert_eq!(
+            heard.try_recv(),
+            Err(mpsc::error::TryRecvError::Empty),
+            "the subscription was dropped and made again while nothing was wrong"
+        );
+        writer.announce("revoked-token:quiet").await.unwrap();
+        assert_eq!(
+            next(&mut heard).await,
+            Announcement::Changed("revoked-token:quiet".into())
+        );
+        // A server that stops answering without closing the connection (a silent partition)
+        // is noticed by the heartbeat; once it answers again the follower resubscribes and
+        // is told to reload.
+        signal(&redis, "-STOP");
+        tokio::time::sleep(REDIS_TIMEOUT * 3).await;
+        signal(&redis, "-CONT");
+        assert_eq!(next(&mut heard).await, Announcement::Resync);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
