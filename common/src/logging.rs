@@ -384,6 +384,11 @@ fn init_with_traces(
         .with(layer)
         .with(trace_layer)
         .init();
+    // `init` set `log`'s level from the filter (debug at LOG_LEVEL=debug), but only
+    // dependencies log through `log`, and `DependencyCap` refuses their lines below info: stop
+    // them at the macros' level check instead of building records to refuse (pingora has
+    // several debug lines per request).
+    log::set_max_level(log::max_level().min(log::LevelFilter::Info));
     guard.traces = traces.map(|(provider, _)| provider);
     guard
 }
