@@ -110,6 +110,22 @@ struct Args {
     /// --quick].
     #[arg(long)]
     sustained_secs: Option<u64>,
+    /// Run scenario 1 at these concurrencies only, comma-separated (of 1, 16, 64), e.g. to
+    /// repeat the c=1 comparison with more rounds [default: all three].
+    #[arg(long, value_delimiter = ',', value_parser = concurrency_level)]
+    concurrency: Vec<usize>,
+}
+
+/// One of the load concurrencies scenario 1 knows.
+fn concurrency_level(value: &str) -> Result<usize, String> {
+    let c = value
+        .parse::<usize>()
+        .map_err(|_| format!("`{value}` is not a number"))?;
+    if CONCURRENCY.contains(&c) {
+        Ok(c)
+    } else {
+        Err(format!("scenario 1 runs at {CONCURRENCY:?}, not at {c}"))
+    }
 }
 
 /// How much of each scenario to run, from the flags.
@@ -121,6 +137,8 @@ struct Plan {
     warmup: Duration,
     /// Interleaved rounds of 1a–1d per concurrency.
     rounds: usize,
+    /// Scenario 1's concurrencies.
+    concurrency: Vec<usize>,
     /// MCP clients opened in scenario 3 (and as many again).
     clients: usize,
     /// Cold starts measured per binary.
@@ -143,6 +161,14 @@ impl Plan {
                 .rounds
                 .unwrap_or(if quick { 1 } else { MIN_RUNS })
                 .max(1),
+            concurrency: if args.concurrency.is_empty() {
+                CONCURRENCY.to_vec()
+            } else {
+                CONCURRENCY
+                    .into_iter()
+                    .filter(|c| args.concurrency.contains(c))
+                    .collect()
+            },
             clients: if quick { 100 } else { 1_000 },
             cold_starts: if quick { 2 } else { 5 },
             revocations: if quick { 5 } else { 20 },
@@ -172,6 +198,7 @@ impl Plan {
             run_s: self.duration.as_secs(),
             warmup_s: self.warmup.as_secs(),
             rounds: self.rounds,
+            concurrency: self.concurrency.clone(),
             sustained_s: if self.runs(Part::Sustained) {
                 self.sustained.as_secs()
             } else {
@@ -712,11 +739,11 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
     // Interleaved by concurrency and by round, each round starting with the next of them, so
     // a disturbance hits them alike.
     let concurrency = if bench.plan.runs(Part::Load) {
-        &CONCURRENCY[..]
+        bench.plan.concurrency.clone()
     } else {
-        &[]
+        Vec::new()
     };
-    for &c in concurrency {
+    for &c in &concurrency {
         for round in 0..bench.plan.rounds {
             for i in 0..compared.len() {
                 let (scenario, what, work, procs) = &compared[(round + i) % compared.len()];

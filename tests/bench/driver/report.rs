@@ -360,6 +360,8 @@ pub struct Settings {
     pub run_s: u64,
     pub warmup_s: u64,
     pub rounds: usize,
+    /// Scenario 1's concurrencies.
+    pub concurrency: Vec<usize>,
     pub sustained_s: u64,
     /// The tool server's identity window (±, seconds) and the longest single-use run it allows.
     pub identity_max_skew_s: i64,
