@@ -14,5 +14,8 @@ fn dependencies_debug_lines_stop_at_the_log_macros_level_check() {
         .level(log::Level::Info)
         .target("pingora_core::server")
         .build();
-    assert!(log::logger().enabled(&info), "pingora's info lines still reach the log");
+    assert!(
+        log::logger().enabled(&info),
+        "pingora's info lines still reach the log"
+    );
 }

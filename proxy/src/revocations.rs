@@ -37,6 +37,9 @@ const NOT_BEFORE: &str = "not-before";
 
 /// The store namespace of subjects that hold credentials (see [`Revocations::note_subject`]).
 const SUBJECT: &str = "subject";
+/// How often a replica on a shared store reloads the whole list anyway: Redis pub/sub delivers
+/// at most once, so an announcement can be lost without the subscription dropping.
+const REFRESH: Duration = Duration::from_secs(60);
 
 /// More entries than the store itself can hold in those namespaces: a bound, never reached.
 const MAX_KNOWN: usize = (NAMESPACES.len() + 1) * crate::store::DEFAULT_CAPACITY_PER_NAMESPACE * 4;
@@ -473,9 +476,21 @@ impl Revocations {
     }
 
     /// Keeps the list current until `shutdown` turns true: loads it, follows announcements,
-    /// reloads after a gap, forgets what expired.
-    pub async fn follow(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    /// reloads after a gap and every [`REFRESH`] (a shared store), forgets what expired.
+    pub async fn follow(self: Arc<Self>, shutdown: watch::Receiver<bool>) {
+        self.follow_refreshing(shutdown, REFRESH).await;
+    }
+
+    async fn follow_refreshing(
+        self: Arc<Self>,
+        mut shutdown: watch::Receiver<bool>,
+        every: Duration,
+    ) {
         let mut announcements = self.store.announcements();
+        // Only a store other processes write to (one that announces) can change behind our back.
+        let mut refresh = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut quiet = false;
         let mut prune = tokio::time::interval(Duration::from_secs(60));
         let mut retry = tokio::time::interval(Duration::from_secs(1));
         let mut need_reload = true;
@@ -483,8 +498,13 @@ impl Revocations {
             if need_reload {
                 match self.reload().await {
                     Ok(count) => {
-                        tracing::info!(count, "revocations loaded");
+                        if quiet {
+                            tracing::debug!(count, "revocations reloaded");
+                        } else {
+                            tracing::info!(count, "revocations loaded");
+                        }
                         need_reload = false;
+                        quiet = false;
                     }
                     Err(error) => tracing::warn!(%error, "cannot load revocations; retrying"),
                 }
@@ -502,9 +522,16 @@ impl Revocations {
                             tracing::warn!(%error, "cannot confirm an announcement; its sender waits for it");
                         }
                     }
-                    Some(Announcement::Resync) => need_reload = true,
+                    Some(Announcement::Resync) => {
+                        need_reload = true;
+                        quiet = false;
+                    }
                     None => announcements = None,
                 },
+                _ = refresh.tick(), if announcements.is_some() && !need_reload => {
+                    need_reload = true;
+                    quiet = true;
+                }
                 _ = retry.tick(), if need_reload => {}
                 _ = prune.tick() => self.prune(),
                 _ = shutdown.changed() => return,
@@ -660,6 +687,39 @@ mod tests {
             .await
             .unwrap();
         counts.first().map_or(0, |(_, n)| *n)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revocation_whose_announcement_was_lost_is_loaded_at_the_next_refresh() {
+        let redis = crate::store::TestRedis::start();
+        let (_shutdown, stop) = watch::channel(false);
+        let replica = Arc::new(Revocations::new(Arc::new(redis.store("lost:"))));
+        tokio::spawn(
+            replica
+                .clone()
+                .follow_refreshing(stop, Duration::from_millis(200)),
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while listeners(&redis, "lost:").await < 1 || !replica.is_loaded() {
+            assert!(tokio::time::Instant::now() < deadline, "never subscribed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // In the store but never announced, as when Redis drops a message (pub/sub delivers
+        // at most once) without dropping the subscription.
+        redis
+            .store("lost:")
+            .put(&token_key("jti-lost"), "1", Duration::from_secs(600))
+            .await
+            .unwrap();
+        assert!(!replica.token_revoked("jti-lost", "-"));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while !replica.token_revoked("jti-lost", "-") {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the replica never loaded a revocation it was not told about"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
