@@ -608,19 +608,26 @@ impl Store for RedisStore {
     }
 
     fn announcements(&self) -> Option<mpsc::Receiver<Announcement>> {
+        Some(self.follow(HEARTBEAT))
+    }
+
+    fn describe(&self) -> String {
+        format!("Redis {} (key prefix `{}`)", self.display_url, self.prefix)
+    }
+}
+
+impl RedisStore {
+    /// This store's announcements, from a subscription that pings Redis every `heartbeat`.
+    fn follow(&self, heartbeat: Duration) -> mpsc::Receiver<Announcement> {
         let (sender, receiver) = mpsc::channel(1024);
         tokio::spawn(follow_announcements(
             self.target.clone(),
             self.channel(),
             self.display_url.clone(),
             sender,
-            HEARTBEAT,
+            heartbeat,
         ));
-        Some(receiver)
-    }
-
-    fn describe(&self) -> String {
-        format!("Redis {} (key prefix `{}`)", self.display_url, self.prefix)
+        receiver
     }
 }
 
@@ -885,19 +892,6 @@ pub(crate) mod tests {
         );
     }
 
-    /// Follows `store`'s announcements with a heartbeat every `heartbeat`.
-    fn follow(store: &RedisStore, heartbeat: Duration) -> mpsc::Receiver<Announcement> {
-        let (sender, receiver) = mpsc::channel(16);
-        tokio::spawn(follow_announcements(
-            store.target.clone(),
-            store.channel(),
-            store.display_url.clone(),
-            sender,
-            heartbeat,
-        ));
-        receiver
-    }
-
     fn signal(redis: &TestRedis, signal: &str) {
         let status = std::process::Command::new("kill")
             .args([signal, &redis.child.id().to_string()])
@@ -910,7 +904,7 @@ pub(crate) mod tests {
     async fn a_quiet_subscription_survives_its_heartbeats_and_a_frozen_server_is_noticed() {
         let redis = TestRedis::start();
         let (writer, reader) = (redis.store("quiet:"), redis.store("quiet:"));
-        let mut heard = follow(&reader, Duration::from_millis(100));
+        let mut heard = reader.follow(Duration::from_millis(100));
         assert_eq!(next(&mut heard).await, Announcement::Resync);
         // Ten heartbeats with nothing announced: still the same subscription, so no resync
         // (a resync reloads every revocation from Redis).
