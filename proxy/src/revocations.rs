@@ -689,6 +689,25 @@ mod tests {
         counts.first().map_or(0, |(_, n)| *n)
     }
 
+    /// Waits until each of `replicas` (following the store with `prefix` on `redis`) has
+    /// subscribed and loaded the list.
+    async fn until_following(
+        redis: &crate::store::TestRedis,
+        prefix: &str,
+        replicas: &[Arc<Revocations>],
+    ) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while listeners(redis, prefix).await < replicas.len()
+            || !replicas.iter().all(|r| r.is_loaded())
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "replicas never subscribed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_revocation_whose_announcement_was_lost_is_loaded_at_the_next_refresh() {
         let redis = crate::store::TestRedis::start();
@@ -699,11 +718,7 @@ mod tests {
                 .clone()
                 .follow_refreshing(stop, Duration::from_millis(200)),
         );
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while listeners(&redis, "lost:").await < 1 || !replica.is_loaded() {
-            assert!(tokio::time::Instant::now() < deadline, "never subscribed");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until_following(&redis, "lost:", std::slice::from_ref(&replica)).await;
         // In the store but never announced, as when Redis drops a message (pub/sub delivers
         // at most once) without dropping the subscription.
         redis
@@ -732,14 +747,7 @@ mod tests {
         for replica in &replicas {
             tokio::spawn(replica.clone().follow(stop.clone()));
         }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while listeners(&redis, "acks:").await < 3 || !replicas.iter().all(|r| r.is_loaded()) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "replicas never subscribed"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until_following(&redis, "acks:", &replicas).await;
         // The revoking replica answers only once every replica holds the revocation: the
         // next request, wherever it lands, is refused.
         let day = Duration::from_secs(86_400);
