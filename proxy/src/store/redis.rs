@@ -359,10 +359,11 @@ impl RedisStore {
     /// confirms both.
     fn confirmations_key(&self, message: &str) -> String {
         use sha2::Digest;
+        use std::fmt::Write;
         let digest = sha2::Sha256::digest(message.as_bytes());
         let mut key = format!("{}announced:", self.prefix);
         for byte in &digest[..16] {
-            key.push_str(&format!("{byte:02x}"));
+            let _ = write!(key, "{byte:02x}");
         }
         key
     }
