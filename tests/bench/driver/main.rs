@@ -6,9 +6,11 @@
 //! ports, logs in through the proxy's real OAuth flow, drives load with wrk, prints one
 //! Markdown table and writes every number as JSON.
 //!
-//! `bench-driver [--out PATH] [--quick] [--rounds N] [--only LIST] [--sustained-secs N]`
-//! (`--help` says more).
+//! `bench-driver [--out PATH] [--quick] [--rounds N] [--only LIST] [--sustained-secs N]
+//! [--concurrency LIST] [--guest-halt-poll-ns N] [--turns-of N]` (`--help` says more).
 
+mod alternate;
+mod idle;
 mod load;
 mod login;
 mod mcp;
@@ -114,6 +116,20 @@ struct Args {
     /// repeat the c=1 comparison with more rounds [default: all three].
     #[arg(long, value_delimiter = ',', value_parser = concurrency_level)]
     concurrency: Vec<usize>,
+    /// On a KVM guest whose idle vCPUs halt at once (cpuidle haltpoll with guest_halt_poll_ns
+    /// 0, as Firecracker boots them), let them poll this many ns before halting during the run
+    /// and put the old value back at the end (needs root). Waking a halted vCPU costs a VM exit;
+    /// at c=1 each hop of a request pays it, so p50s then measure the hypervisor as much as the
+    /// servers. E.g. 200000. The table's machine line says what was in effect.
+    #[arg(long, value_name = "N")]
+    guest_halt_poll_ns: Option<u64>,
+    /// After the c=1 runs, compare 1a–1d at c=1 once more with one client taking turns
+    /// between them, N requests each (one kept-alive connection per target; rounds as
+    /// --rounds, each as long as a load run). Short turns make the four share the CPU caches,
+    /// long ones give each the steady state of a wrk run; tests/bench/README.md says what each
+    /// showed. Not a target.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    turns_of: Option<u64>,
 }
 
 /// One of the load concurrencies scenario 1 knows.
@@ -147,6 +163,8 @@ struct Plan {
     revocations: usize,
     /// Scenario 7.
     sustained: Duration,
+    /// Requests per turn in the alternating c=1 comparison, if it runs.
+    turns_of: Option<usize>,
 }
 
 impl Plan {
@@ -177,6 +195,7 @@ impl Plan {
             } else {
                 600
             })),
+            turns_of: args.turns_of.map(|n| n as usize),
         }
     }
 
@@ -220,6 +239,8 @@ struct Bench {
     /// The highest requests/s of any run so far, to size the next run's single-use requests.
     max_rps: f64,
     notes: Vec<String>,
+    /// Scenario 1 at c=1 with the targets taking turns (`alternate.rs`).
+    alternating: Vec<alternate::Round>,
 }
 
 impl Bench {
@@ -252,12 +273,24 @@ async fn main() -> anyhow::Result<()> {
     let dir = out.parent().context("--out has no directory")?.to_owned();
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs)?;
+    // Set for the whole run, back to what it was when the driver returns.
+    let _halt_poll = args
+        .guest_halt_poll_ns
+        .map(idle::HaltPoll::set)
+        .transpose()?;
     let started = Instant::now();
     let started_at = chrono::Utc::now().to_rfc3339();
     let mut machine = Machine::probe();
     println!(
-        "okta-mcp benchmark: {} × {}, load average {} (other work on this machine skews the numbers)",
-        machine.nproc, machine.cpu_model, machine.load_average_start
+        "okta-mcp benchmark: {} × {}, load average {}{} (other work on this machine skews the numbers)",
+        machine.nproc,
+        machine.cpu_model,
+        machine.load_average_start,
+        if machine.cpu_idle.is_empty() {
+            String::new()
+        } else {
+            format!(", idle: {}", machine.cpu_idle)
+        }
     );
     let settings = plan.settings();
     let mut bench = Bench {
@@ -273,6 +306,7 @@ async fn main() -> anyhow::Result<()> {
         },
         max_rps: 0.0,
         notes: Vec::new(),
+        alternating: Vec::new(),
     };
 
     let (main_port, clients_port, redis_port, sustained_port) = (
@@ -380,6 +414,7 @@ async fn main() -> anyhow::Result<()> {
         cold_start: cold,
         revocation: revocations,
         sustained,
+        alternating: bench.alternating,
         targets: Vec::new(),
         notes: bench.notes,
     };
@@ -756,6 +791,52 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
         }
     }
     rows.sort_by(|x, y| x.scenario.cmp(&y.scenario));
+    if let Some(turn) = bench.plan.turns_of.filter(|_| concurrency.contains(&1)) {
+        // c=1 once more, the four taking turns on one connection each.
+        let first = |ids: &[String]| ids.first().cloned().unwrap_or_default();
+        let target = |scenario, url, credential, session| alternate::Target {
+            scenario,
+            url,
+            credential,
+            session,
+            params: CURRENT_TIME,
+        };
+        let targets = [
+            target(
+                "1a",
+                tool.mcp_url(),
+                signed.clone(),
+                first(&direct_sessions),
+            ),
+            target(
+                "1b",
+                proxy.mcp_url(),
+                bearer.clone(),
+                first(&proxied_sessions),
+            ),
+            target(
+                "1d",
+                proxy_redis.mcp_url(),
+                bearer_redis.clone(),
+                first(&redis_sessions),
+            ),
+            target(
+                "1c",
+                bare.mcp_url(),
+                signed.clone(),
+                first(&direct_sessions),
+            ),
+        ];
+        let (rounds, length, warmup) = (bench.plan.rounds, bench.plan.duration, bench.plan.warmup);
+        eprintln!(
+            "[bench]   c=1 alternating: {rounds} round(s) of {} s, {turn} requests per turn",
+            length.as_secs(),
+        );
+        bench.alternating = tokio::task::spawn_blocking(move || {
+            alternate::run(&targets, rounds, length, warmup, turn)
+        })
+        .await??;
+    }
     // What 1a–1d ran with (scenario 2 alone runs none of them; the settings line gives its
     // run length).
     if !concurrency.is_empty() {

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+pub use crate::alternate::Round as AlternatingRound;
 use crate::load::WrkStats;
 
 /// The machine the run used.
@@ -16,6 +17,9 @@ pub struct Machine {
     pub kernel: String,
     pub load_average_start: String,
     pub load_average_end: String,
+    /// What an idle vCPU does (cpuidle driver, haltpoll's poll time); "" if the kernel does
+    /// not say. See `idle.rs`.
+    pub cpu_idle: String,
 }
 
 impl Machine {
@@ -41,6 +45,7 @@ impl Machine {
                 .to_owned(),
             load_average_start: load_average(),
             load_average_end: String::new(),
+            cpu_idle: crate::idle::describe(),
         }
     }
 }
@@ -461,6 +466,8 @@ pub struct Report {
     pub cold_start: Vec<ColdStart>,
     pub revocation: Option<Revocation>,
     pub sustained: Option<Sustained>,
+    /// Scenario 1 at c=1 with 1a–1d taking turns (`alternate.rs`); empty when c=1 did not run.
+    pub alternating: Vec<AlternatingRound>,
     pub targets: Vec<Target>,
     pub notes: Vec<String>,
 }
@@ -679,6 +686,30 @@ impl Report {
             ),
             Some(metric.met(worst)),
         )
+    }
+
+    /// `scenario`'s p50 against bare pingora's (1c) in each round of the c=1 comparison with
+    /// turns, e.g. "+6.5% (+5.0% to +6.8%)"; rounds with errors left out and named.
+    fn turns_versus(&self, scenario: &str) -> String {
+        let mut gaps = Vec::new();
+        let mut with_errors = Vec::new();
+        for r in &self.alternating {
+            match (r.of(scenario), r.of("1c")) {
+                (Some(p), Some(b)) if p.errors == 0 && b.errors == 0 && b.p50_us > 0.0 => {
+                    gaps.push(100.0 * (p.p50_us / b.p50_us - 1.0));
+                }
+                _ => with_errors.push(r.round),
+            }
+        }
+        let spread = Spread::of(gaps.iter().copied());
+        let mut text = format!(
+            "{:+.1}% ({:+.1}% to {:+.1}%)",
+            spread.median, spread.min, spread.max
+        );
+        if !with_errors.is_empty() {
+            let _ = write!(text, ", errors in round {} left out", list(&with_errors));
+        }
+        text
     }
 
     /// Checks the issue's targets against the numbers. A load target is judged only on at
@@ -928,7 +959,7 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "Machine: {} × {}, {} MiB RAM, Linux {}; load average at start {} (end {}). \
+            "Machine: {} × {}, {} MiB RAM, Linux {}; load average at start {} (end {}){}. \
              Load generator (wrk) and all servers share these {} cores. Durations are wall time; \
              CPU s = user + system seconds of each process during the measured run.\n",
             m.nproc,
@@ -937,6 +968,11 @@ impl Report {
             m.kernel,
             m.load_average_start,
             m.load_average_end,
+            if m.cpu_idle.is_empty() {
+                String::new()
+            } else {
+                format!("; idle CPUs: {}", m.cpu_idle)
+            },
             m.nproc
         );
         let t = &self.settings;
@@ -1220,6 +1256,44 @@ impl Report {
                 );
             }
         }
+        if let Some(first) = self.alternating.first() {
+            let _ = writeln!(
+                out,
+                "\nc=1 with one client taking turns between 1a–1d, one connection each, {} \
+                 requests per turn (`--turns-of`; p50 / p99 in µs; the proxies' p50 against bare \
+                 pingora's in the same round; not a target: see tests/bench/README.md):\n\n\
+                 | round | s | 1a | 1b | 1d | 1c | 1b vs 1c | 1d vs 1c | requests | errors |\n\
+                 |--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+                first.turn
+            );
+            for r in &self.alternating {
+                let cell = |scenario: &str| {
+                    r.of(scenario).map_or("–".to_owned(), |t| {
+                        format!("{:.0} / {:.0}", t.p50_us, t.p99_us)
+                    })
+                };
+                let versus = |scenario: &str| match (r.of(scenario), r.of("1c")) {
+                    (Some(p), Some(b)) if b.p50_us > 0.0 => {
+                        format!("{:+.1}%", 100.0 * (p.p50_us / b.p50_us - 1.0))
+                    }
+                    _ => "–".to_owned(),
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    r.round,
+                    r.seconds,
+                    cell("1a"),
+                    cell("1b"),
+                    cell("1d"),
+                    cell("1c"),
+                    versus("1b"),
+                    versus("1d"),
+                    r.targets.iter().map(|t| t.requests).sum::<usize>(),
+                    r.targets.iter().map(|t| t.errors).sum::<u64>()
+                );
+            }
+        }
         out.push_str("\nTargets:\n");
         for t in &self.targets {
             let _ = writeln!(
@@ -1236,6 +1310,17 @@ impl Report {
         }
         for note in &self.notes {
             let _ = writeln!(out, "- note: {note}");
+        }
+        if let Some(first) = self.alternating.first() {
+            let _ = writeln!(
+                out,
+                "- note: c=1 with turns of {} requests, p50 against bare pingora's (median, range \
+                 over {} rounds): embedded store {}, Redis store {}",
+                first.turn,
+                self.alternating.len(),
+                self.turns_versus("1b"),
+                self.turns_versus("1d")
+            );
         }
         if let Some(s) = &self.sustained {
             let rates: Vec<String> = s
@@ -1290,6 +1375,7 @@ mod tests {
                 run_s: 5,
                 warmup_s: 1,
                 rounds: 3,
+                concurrency: vec![1, 16, 64],
                 sustained_s: 0,
                 identity_max_skew_s: 10,
                 max_single_use_run_s: 15.0,
@@ -1304,6 +1390,7 @@ mod tests {
             cold_start: Vec::new(),
             revocation: None,
             sustained: None,
+            alternating: Vec::new(),
             targets: Vec::new(),
             notes: Vec::new(),
         }

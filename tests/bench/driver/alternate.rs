@@ -1,0 +1,420 @@
+//! Scenario 1 at c=1 once more, with one client taking turns: a kept-alive connection to each
+//! of 1a–1d, and requests sent to them in turn, `turn` at a time, for the whole round
+//! (`--turns-of N`).
+//!
+//! wrk measures each of 1a–1d in runs of their own, seconds apart. Taking turns shows two
+//! things those runs mix up: with long turns (thousands of requests) every target is in the
+//! steady state of a wrk run, and the rounds still compare neighbours in time; with short
+//! turns the four share the CPU caches, which changes what is measured (README, Performance).
+//!
+//! The client is one thread doing a blocking write of the whole request and reading until the
+//! whole answer is in: the same requests as wrk's (`mcp.lua`). Signed requests (1a, 1c) are
+//! signed just before they are sent, outside the timed part.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use crate::mcp::{Credential, PROTOCOL_VERSION, identity_headers};
+
+/// How long one answer may take before the round fails.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where one of 1a–1d sends, and how its requests prove who calls.
+pub struct Target {
+    pub scenario: &'static str,
+    pub url: String,
+    pub credential: Credential,
+    /// `Mcp-Session-Id` of an initialized client, "" when the server gave none.
+    pub session: String,
+    /// The `tools/call` params, as JSON text.
+    pub params: &'static str,
+}
+
+/// One target's latencies in one round.
+#[derive(Debug, Clone, Serialize)]
+pub struct Latencies {
+    pub scenario: String,
+    pub requests: usize,
+    pub errors: u64,
+    pub p50_us: f64,
+    pub p90_us: f64,
+    pub p99_us: f64,
+    /// The first answer that was not a 200 with a JSON-RPC result, if any.
+    pub first_bad: Option<String>,
+}
+
+/// One round: every target's latencies over the same stretch of time.
+#[derive(Debug, Clone, Serialize)]
+pub struct Round {
+    pub round: usize,
+    /// Requests each target got per turn.
+    pub turn: usize,
+    pub seconds: f64,
+    pub targets: Vec<Latencies>,
+}
+
+impl Round {
+    /// The latencies of `scenario` in this round.
+    pub fn of(&self, scenario: &str) -> Option<&Latencies> {
+        self.targets.iter().find(|t| t.scenario == scenario)
+    }
+}
+
+/// A kept-alive connection to one target, with what it has measured this round.
+struct Connection<'a> {
+    target: &'a Target,
+    host: String,
+    path: String,
+    stream: TcpStream,
+    buf: Vec<u8>,
+    next_id: u64,
+    samples: Vec<u32>,
+    errors: u64,
+    first_bad: Option<String>,
+}
+
+impl<'a> Connection<'a> {
+    fn open(target: &'a Target) -> anyhow::Result<Self> {
+        let url = url::Url::parse(&target.url)?;
+        let host = url.host_str().context("a target URL without a host")?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        let stream = connect(host, port)?;
+        Ok(Self {
+            target,
+            host: format!("{host}:{port}"),
+            path: url.path().to_owned(),
+            stream,
+            buf: Vec::with_capacity(16 * 1024),
+            next_id: 1,
+            samples: Vec::new(),
+            errors: 0,
+            first_bad: None,
+        })
+    }
+
+    /// The request wrk would send (`mcp.lua`), with a fresh identity when signed.
+    fn request(&mut self) -> Vec<u8> {
+        let t = self.target;
+        let body = format!(
+            "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"tools/call\",\"params\":{}}}",
+            self.next_id, t.params
+        );
+        self.next_id += 1;
+        let mut head = format!(
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMcp-Protocol-Version: {PROTOCOL_VERSION}\r\n",
+            self.path, self.host
+        );
+        if !t.session.is_empty() {
+            head.push_str(&format!("Mcp-Session-Id: {}\r\n", t.session));
+        }
+        match &t.credential {
+            Credential::Bearer(token) => {
+                head.push_str(&format!("Authorization: Bearer {token}\r\n"))
+            }
+            Credential::Signed(key, who) => {
+                let now = chrono::Utc::now().timestamp();
+                for (name, value) in identity_headers(key, who, &self.path, &t.session, now) {
+                    head.push_str(&format!("{name}: {value}\r\n"));
+                }
+            }
+        }
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let mut request = head.into_bytes();
+        request.extend_from_slice(body.as_bytes());
+        request
+    }
+
+    /// Sends one request and reads its whole answer; records the time between, or the error.
+    fn exchange(&mut self, record: bool) -> anyhow::Result<()> {
+        let request = self.request();
+        let started = Instant::now();
+        let answer = send(&mut self.stream, &request, &mut self.buf);
+        let took = started.elapsed();
+        let bad = match answer {
+            Ok((status, body)) => {
+                let body = &self.buf[body];
+                // A JSON-RPC result without a tool error, as wrk's script checks.
+                let ok = status == 200
+                    && contains(body, b"\"result\"")
+                    && !contains(body, b"\"isError\":true");
+                (!ok).then(|| format!("{status} {}", String::from_utf8_lossy(body)))
+            }
+            Err(error) => {
+                // The connection is unusable now: a new one for the next request.
+                let url = url::Url::parse(&self.target.url)?;
+                self.stream = connect(
+                    url.host_str().unwrap_or("127.0.0.1"),
+                    url.port_or_known_default().unwrap_or(80),
+                )?;
+                Some(format!("{error:#}"))
+            }
+        };
+        if !record {
+            return Ok(());
+        }
+        match bad {
+            None => self
+                .samples
+                .push(u32::try_from(took.as_nanos()).unwrap_or(u32::MAX)),
+            Some(bad) => {
+                self.errors += 1;
+                self.first_bad.get_or_insert(bad);
+            }
+        }
+        Ok(())
+    }
+
+    /// What this connection measured since the last call.
+    fn take(&mut self) -> Latencies {
+        let mut samples = std::mem::take(&mut self.samples);
+        samples.sort_unstable();
+        let at = |q: f64| {
+            if samples.is_empty() {
+                return 0.0;
+            }
+            let i = ((samples.len() as f64 * q) as usize).min(samples.len() - 1);
+            f64::from(samples[i]) / 1e3
+        };
+        Latencies {
+            scenario: self.target.scenario.to_owned(),
+            requests: samples.len() + self.errors as usize,
+            errors: std::mem::take(&mut self.errors),
+            p50_us: at(0.5),
+            p90_us: at(0.9),
+            p99_us: at(0.99),
+            first_bad: self.first_bad.take(),
+        }
+    }
+}
+
+fn connect(host: &str, port: u16) -> anyhow::Result<TcpStream> {
+    let stream =
+        TcpStream::connect((host, port)).with_context(|| format!("connecting to {host}:{port}"))?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
+    Ok(stream)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Writes `request` and reads the answer into `buf`: its status and where its body is.
+/// Answers with `Content-Length` or chunked; anything else is an error.
+fn send(
+    stream: &mut TcpStream,
+    request: &[u8],
+    buf: &mut Vec<u8>,
+) -> anyhow::Result<(u16, std::ops::Range<usize>)> {
+    stream.write_all(request)?;
+    buf.clear();
+    let (status, head, framing) = loop {
+        fill(stream, buf)?;
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        if let httparse::Status::Complete(head) = response.parse(buf)? {
+            let status = response.code.unwrap_or(0);
+            let header = |name: &str| {
+                response
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case(name))
+                    .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
+            };
+            let framing = match (header("content-length"), header("transfer-encoding")) {
+                (_, Some(te)) if te == "chunked" => None,
+                (Some(len), _) => Some(len.parse::<usize>().context("a bad Content-Length")?),
+                _ => bail!("an answer with neither Content-Length nor chunked encoding"),
+            };
+            break (status, head, framing);
+        }
+    };
+    match framing {
+        Some(len) => {
+            while buf.len() < head + len {
+                fill(stream, buf)?;
+            }
+            Ok((status, head..head + len))
+        }
+        None => {
+            // Chunked: read until the last chunk, then take the chunks' data in place.
+            let mut at = head;
+            let mut body = Vec::new();
+            loop {
+                let line_end = loop {
+                    if let Some(i) = buf[at..].windows(2).position(|w| w == b"\r\n") {
+                        break at + i;
+                    }
+                    fill(stream, buf)?;
+                };
+                let size_text = String::from_utf8_lossy(&buf[at..line_end]);
+                let size =
+                    usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+                        .context("a bad chunk size")?;
+                let data = line_end + 2;
+                while buf.len() < data + size + 2 {
+                    fill(stream, buf)?;
+                }
+                body.extend_from_slice(&buf[data..data + size]);
+                at = data + size + 2;
+                if size == 0 {
+                    break;
+                }
+            }
+            let start = buf.len();
+            buf.extend_from_slice(&body);
+            Ok((status, start..start + body.len()))
+        }
+    }
+}
+
+/// Reads what the stream has into `buf`; an error at the end of the stream.
+fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Result<()> {
+    let mut chunk = [0u8; 16 * 1024];
+    let n = stream.read(&mut chunk)?;
+    if n == 0 {
+        bail!("the server closed the connection");
+    }
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(())
+}
+
+/// `rounds` rounds of `length` each, after `warmup`: in each, the targets take turns of
+/// `turn` requests, each turn starting with the next target.
+pub fn run(
+    targets: &[Target],
+    rounds: usize,
+    length: Duration,
+    warmup: Duration,
+    turn: usize,
+) -> anyhow::Result<Vec<Round>> {
+    let turn = turn.max(1);
+    let mut connections = targets
+        .iter()
+        .map(Connection::open)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let n = connections.len();
+    // Which target goes first in the next pass.
+    let mut first = 0;
+    let mut go = |connections: &mut [Connection<'_>], length: Duration, record: bool| {
+        let started = Instant::now();
+        while started.elapsed() < length {
+            for i in 0..n {
+                let connection = &mut connections[(first + i) % n];
+                for _ in 0..turn {
+                    connection.exchange(record)?;
+                }
+            }
+            first += 1;
+        }
+        anyhow::Ok(started.elapsed())
+    };
+    go(&mut connections, warmup, false)?;
+    let mut measured = Vec::with_capacity(rounds);
+    for round in 1..=rounds {
+        let took = go(&mut connections, length, true)?;
+        let round = Round {
+            round,
+            turn,
+            seconds: took.as_secs_f64(),
+            targets: connections.iter_mut().map(Connection::take).collect(),
+        };
+        let line: Vec<String> = round
+            .targets
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} p50 {:.0} µs ({} requests, {} errors)",
+                    t.scenario, t.p50_us, t.requests, t.errors
+                )
+            })
+            .collect();
+        eprintln!(
+            "[bench]   c=1 alternating round {}: {}",
+            round.round,
+            line.join(", ")
+        );
+        measured.push(round);
+    }
+    Ok(measured)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// Sends a request to a server that answers `answer` (in pieces, to make the reader wait
+    /// for more) and closes; what `send` made of it.
+    fn answered(answer: Vec<&'static [u8]>) -> anyhow::Result<(u16, String)> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().expect("a connection");
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request);
+            for piece in answer {
+                let _ = socket.write_all(piece);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        let mut stream = connect("127.0.0.1", port)?;
+        let mut buf = Vec::new();
+        let result = send(&mut stream, b"POST /mcp HTTP/1.1\r\n\r\n", &mut buf);
+        drop(stream);
+        server.join().expect("the server thread");
+        let (status, body) = result?;
+        Ok((status, String::from_utf8_lossy(&buf[body]).into_owned()))
+    }
+
+    #[test]
+    fn an_answer_is_read_whole_by_content_length_or_chunks() {
+        let (status, body) = answered(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n",
+            b"\r\n{\"result\"",
+            b":1}",
+        ])
+        .unwrap();
+        assert_eq!((status, body.as_str()), (200, "{\"result\":1}"));
+        let (status, body) = answered(vec![
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"5\r\n{\"res\r\n",
+            b"7;ext=1\r\nult\":1}\r\n0\r\n\r\n",
+        ])
+        .unwrap();
+        assert_eq!((status, body.as_str()), (200, "{\"result\":1}"));
+    }
+
+    #[test]
+    fn a_bad_or_cut_answer_is_an_error_not_a_sample() {
+        let cases: [(&'static [u8], &str); 6] = [
+            (
+                b"HTTP/1.1 200 OK\r\n\r\nno length",
+                "neither Content-Length nor chunked",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\n",
+                "a bad Content-Length",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort",
+                "closed the connection",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                "a bad chunk size",
+            ),
+            (b"\x00\x01 not http\r\n\r\n", "invalid"),
+            (b"", "closed the connection"),
+        ];
+        for (answer, why) in cases {
+            let error = answered(vec![answer]).expect_err(why);
+            assert!(format!("{error:#}").contains(why), "{why}: got {error:#}");
+        }
+    }
+}
