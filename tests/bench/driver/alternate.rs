@@ -67,6 +67,9 @@ impl Round {
 /// A kept-alive connection to one target, with what it has measured this round.
 struct Connection<'a> {
     target: &'a Target,
+    /// Where it connects, and the `Host` header ("host:port").
+    host_name: String,
+    port: u16,
     host: String,
     path: String,
     stream: TcpStream,
@@ -85,6 +88,8 @@ impl<'a> Connection<'a> {
         let stream = connect(host, port)?;
         Ok(Self {
             target,
+            host_name: host.to_owned(),
+            port,
             host: format!("{host}:{port}"),
             path: url.path().to_owned(),
             stream,
@@ -146,11 +151,7 @@ impl<'a> Connection<'a> {
             }
             Err(error) => {
                 // The connection is unusable now: a new one for the next request.
-                let url = url::Url::parse(&self.target.url)?;
-                self.stream = connect(
-                    url.host_str().unwrap_or("127.0.0.1"),
-                    url.port_or_known_default().unwrap_or(80),
-                )?;
+                self.stream = connect(&self.host_name, self.port)?;
                 Some(format!("{error:#}"))
             }
         };

@@ -286,11 +286,7 @@ async fn main() -> anyhow::Result<()> {
         machine.nproc,
         machine.cpu_model,
         machine.load_average_start,
-        if machine.cpu_idle.is_empty() {
-            String::new()
-        } else {
-            format!(", idle: {}", machine.cpu_idle)
-        }
+        machine.idle_note(", idle: ")
     );
     let settings = plan.settings();
     let mut bench = Bench {

@@ -50,6 +50,18 @@ impl Machine {
     }
 }
 
+impl Machine {
+    /// `cpu_idle` after `separator` (e.g. "; idle CPUs: cpuidle haltpoll, …"), or "" when the
+    /// kernel did not say.
+    pub fn idle_note(&self, separator: &str) -> String {
+        if self.cpu_idle.is_empty() {
+            String::new()
+        } else {
+            format!("{separator}{}", self.cpu_idle)
+        }
+    }
+}
+
 /// The 1, 5 and 15 minute load averages.
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
@@ -968,11 +980,7 @@ impl Report {
             m.kernel,
             m.load_average_start,
             m.load_average_end,
-            if m.cpu_idle.is_empty() {
-                String::new()
-            } else {
-                format!("; idle CPUs: {}", m.cpu_idle)
-            },
+            m.idle_note("; idle CPUs: "),
             m.nproc
         );
         let t = &self.settings;
