@@ -1323,9 +1323,10 @@ impl Report {
             let _ = writeln!(
                 out,
                 "- note: c=1 with turns of {} requests, p50 against bare pingora's (median, range \
-                 over {} rounds): embedded store {}, Redis store {}",
+                 over {} round{}): embedded store {}, Redis store {}",
                 first.turn,
                 self.alternating.len(),
+                if self.alternating.len() == 1 { "" } else { "s" },
                 self.turns_versus("1b"),
                 self.turns_versus("1d")
             );
