@@ -483,6 +483,11 @@ impl Edge {
     /// use to speak for someone else are removed, and `Host`, the tool server's own session id
     /// and the signed identity headers added. Done on the downstream header, before pingora
     /// copies it for the upstream request, so the copy is made once at its final size.
+    ///
+    /// The header map is rebuilt at its final size without pingora's case map: keeping that
+    /// map up to date allocated twice per header name pingora does not know (each identity
+    /// header) and grew both maps on every request. Header names then go upstream in lower
+    /// case, which HTTP/1.1 allows.
     #[allow(clippy::result_large_err)] // the error is the answer, sent right away
     fn prepare_local(
         &self,
@@ -491,20 +496,11 @@ impl Edge {
         upstream_session: &str,
         trace: Option<&tracing::Span>,
     ) -> Result<(), WebResponse> {
-        let stripped: Vec<HeaderName> = request
-            .headers
-            .keys()
-            .filter(|name| forward::is_stripped(name))
-            .cloned()
-            .collect();
-        for name in &stripped {
-            request.remove_header(name);
-        }
-        let method = request.method.clone();
+        // Everything that can fail first, so a refused request keeps the client's header.
         let identity = forward::identity_headers(
             &self.parts.signer,
             principal,
-            method.as_str(),
+            request.method.as_str(),
             &self.parts.upstream.path,
             upstream_session,
         )
@@ -512,32 +508,39 @@ impl Edge {
             tracing::warn!(%error, "cannot forward a request");
             forward::unsendable_identity()
         })?;
-        let insert = |request: &mut pingora::http::RequestHeader, name, value| {
-            request
-                .insert_header(name, value)
-                .map_err(|_| forward::unsendable_identity())
-        };
-        insert(request, header::HOST, self.prepared.host.clone())?;
         // The tool server sees its own session id, never the routed one we handed out.
-        if upstream_session.is_empty() {
-            request.remove_header(&SESSION_HEADER);
-        } else {
-            let value = HeaderValue::from_str(upstream_session)
-                .map_err(|_| forward::unsendable_identity())?;
-            insert(request, SESSION_HEADER, value)?;
-        }
-        for (name, value) in identity {
-            insert(request, name, value)?;
-        }
+        let session = match upstream_session {
+            "" => None,
+            id => Some(HeaderValue::from_str(id).map_err(|_| forward::unsendable_identity())?),
+        };
         // The tool server continues this request's trace.
+        let mut continued = Vec::new();
         for (name, value) in trace
             .map(okta_mcp_common::traces::outgoing)
             .unwrap_or_default()
         {
             let value =
                 HeaderValue::from_str(&value).map_err(|_| forward::unsendable_identity())?;
-            insert(request, HeaderName::from_static(name), value)?;
+            continued.push((HeaderName::from_static(name), value));
         }
+
+        let placeholder = http::Request::new(()).into_parts().0;
+        let mut parts = http::request::Parts::from(std::mem::replace(
+            request,
+            pingora::http::RequestHeader::from(placeholder),
+        ));
+        let mut headers =
+            forward::forwarded(std::mem::take(&mut parts.headers), 6 + continued.len());
+        headers.insert(header::HOST, self.prepared.host.clone());
+        match session {
+            Some(value) => headers.insert(SESSION_HEADER, value),
+            None => headers.remove(SESSION_HEADER),
+        };
+        for (name, value) in identity.into_iter().chain(continued) {
+            headers.insert(name, value);
+        }
+        parts.headers = headers;
+        *request = pingora::http::RequestHeader::from(parts);
         Ok(())
     }
 

@@ -103,6 +103,23 @@ pub fn is_stripped(name: &HeaderName) -> bool {
         || name == "tracestate"
 }
 
+/// The client's headers that may reach the tool server (every value of each, in order), in a
+/// new map with room for `extra` more.
+pub fn forwarded(client: HeaderMap, extra: usize) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(client.len() + extra);
+    // A name comes once, with `None` for each further value of it.
+    let mut name: Option<HeaderName> = None;
+    for (next, value) in client {
+        if next.is_some() {
+            name = next.filter(|name| !is_stripped(name));
+        }
+        if let Some(name) = &name {
+            headers.append(name.clone(), value);
+        }
+    }
+    headers
+}
+
 /// The identity headers to add for `principal` on a request to `upstream_path`.
 pub fn identity_headers(
     signer: &IdentitySigner,
@@ -150,6 +167,56 @@ pub fn body_too_large(limit: usize) -> WebResponse {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn forwarded_keeps_every_value_of_what_passes_and_nothing_of_what_is_stripped() {
+        let mut client = HeaderMap::new();
+        for (name, value) in [
+            ("accept", "application/json"),
+            ("x-mcp-role", "admin"),
+            ("accept", "text/event-stream"),
+            ("authorization", "Bearer a"),
+            ("authorization", "Bearer b"),
+            ("x-mcp-identity", "v1;forged"),
+            ("cookie", "session=x"),
+            ("traceparent", "00-abc-def-01"),
+            ("tracestate", "k=v"),
+            ("mcp-protocol-version", "2025-11-25"),
+            ("x-custom", "1"),
+            ("x-custom", "2"),
+        ] {
+            client.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let headers = super::forwarded(client, 6);
+        let values = |name: &str| -> Vec<&str> {
+            headers
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect()
+        };
+        assert_eq!(values("accept"), ["application/json", "text/event-stream"]);
+        assert_eq!(values("x-custom"), ["1", "2"]);
+        assert_eq!(values("mcp-protocol-version"), ["2025-11-25"]);
+        for stripped in [
+            "x-mcp-role",
+            "x-mcp-identity",
+            "authorization",
+            "cookie",
+            "traceparent",
+            "tracestate",
+        ] {
+            assert!(
+                values(stripped).is_empty(),
+                "{stripped} reached the tool server"
+            );
+        }
+        assert_eq!(headers.len(), 5);
+        assert!(headers.capacity() >= 5 + 6);
+    }
+
     use super::*;
 
     #[test]
