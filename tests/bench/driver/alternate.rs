@@ -62,6 +62,16 @@ impl Round {
     pub fn of(&self, scenario: &str) -> Option<&Latencies> {
         self.targets.iter().find(|t| t.scenario == scenario)
     }
+
+    /// How much longer `scenario`'s p50 was than bare pingora's (1c), in percent; `None` when
+    /// either is missing (or bare pingora's is 0). With `clean`, also when either had errors.
+    pub fn p50_over_bare(&self, scenario: &str, clean: bool) -> Option<f64> {
+        let (p, b) = (self.of(scenario)?, self.of("1c")?);
+        if b.p50_us <= 0.0 || (clean && (p.errors > 0 || b.errors > 0)) {
+            return None;
+        }
+        Some(100.0 * (p.p50_us / b.p50_us - 1.0))
+    }
 }
 
 /// A kept-alive connection to one target, with what it has measured this round.

@@ -48,9 +48,7 @@ impl Machine {
             cpu_idle: crate::idle::describe(),
         }
     }
-}
 
-impl Machine {
     /// `cpu_idle` after `separator` (e.g. "; idle CPUs: cpuidle haltpoll, …"), or "" when the
     /// kernel did not say.
     pub fn idle_note(&self, separator: &str) -> String {
@@ -478,7 +476,8 @@ pub struct Report {
     pub cold_start: Vec<ColdStart>,
     pub revocation: Option<Revocation>,
     pub sustained: Option<Sustained>,
-    /// Scenario 1 at c=1 with 1a–1d taking turns (`alternate.rs`); empty when c=1 did not run.
+    /// Scenario 1 at c=1 with 1a–1d taking turns (`alternate.rs`); empty unless `--turns-of`
+    /// was given and c=1 ran.
     pub alternating: Vec<AlternatingRound>,
     pub targets: Vec<Target>,
     pub notes: Vec<String>,
@@ -706,11 +705,9 @@ impl Report {
         let mut gaps = Vec::new();
         let mut with_errors = Vec::new();
         for r in &self.alternating {
-            match (r.of(scenario), r.of("1c")) {
-                (Some(p), Some(b)) if p.errors == 0 && b.errors == 0 && b.p50_us > 0.0 => {
-                    gaps.push(100.0 * (p.p50_us / b.p50_us - 1.0));
-                }
-                _ => with_errors.push(r.round),
+            match r.p50_over_bare(scenario, true) {
+                Some(gap) => gaps.push(gap),
+                None => with_errors.push(r.round),
             }
         }
         let spread = Spread::of(gaps.iter().copied());
@@ -1280,11 +1277,9 @@ impl Report {
                         format!("{:.0} / {:.0}", t.p50_us, t.p99_us)
                     })
                 };
-                let versus = |scenario: &str| match (r.of(scenario), r.of("1c")) {
-                    (Some(p), Some(b)) if b.p50_us > 0.0 => {
-                        format!("{:+.1}%", 100.0 * (p.p50_us / b.p50_us - 1.0))
-                    }
-                    _ => "–".to_owned(),
+                let versus = |scenario: &str| {
+                    r.p50_over_bare(scenario, false)
+                        .map_or("–".to_owned(), |gap| format!("{gap:+.1}%"))
                 };
                 let _ = writeln!(
                     out,
