@@ -529,8 +529,9 @@ impl Edge {
             request,
             pingora::http::RequestHeader::from(placeholder),
         ));
-        let mut headers =
-            forward::forwarded(std::mem::take(&mut parts.headers), 6 + continued.len());
+        // Room for Host, the session id, the identity and the trace headers.
+        let ours = 2 + identity.len() + continued.len();
+        let mut headers = forward::forwarded(std::mem::take(&mut parts.headers), ours);
         headers.insert(header::HOST, self.prepared.host.clone());
         match session {
             Some(value) => headers.insert(SESSION_HEADER, value),

@@ -167,6 +167,8 @@ pub fn body_too_large(limit: usize) -> WebResponse {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn forwarded_keeps_every_value_of_what_passes_and_nothing_of_what_is_stripped() {
         let mut client = HeaderMap::new();
@@ -216,8 +218,6 @@ mod tests {
         assert_eq!(headers.len(), 5);
         assert!(headers.capacity() >= 5 + 6);
     }
-
-    use super::*;
 
     #[test]
     fn origins() {
