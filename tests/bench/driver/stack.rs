@@ -147,8 +147,27 @@ impl Proc {
     }
 }
 
+/// How long a process gets to exit after SIGINT before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
 impl Drop for Proc {
+    /// SIGINT first, SIGKILL after [`STOP_GRACE`]: the servers exit through their own shutdown
+    /// (pingora's quick one on SIGINT), so a build instrumented for profile-guided optimization
+    /// writes its profile (`deploy/build-release.sh`).
     fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SAFETY: `kill` reads nothing of ours; the pid is our child's, not yet reaped (it
+            // has not exited, per `try_wait`), so it cannot name another process.
+            let interrupted = i32::try_from(self.pid())
+                .is_ok_and(|pid| unsafe { libc::kill(pid, libc::SIGINT) } == 0);
+            let deadline = Instant::now() + STOP_GRACE;
+            while interrupted && Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -538,5 +557,66 @@ impl BarePingora {
     /// `http://ADDR/mcp`
     pub fn mcp_url(&self) -> String {
         format!("http://{}/mcp", self.addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Starts `script` under `sh`, logging to a temporary file; the process, once it started.
+    fn started(script: &str, log: &Path) -> Proc {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        let (proc, _) = Proc::spawn("sh", command, log, false).unwrap();
+        // Until the shell has set its traps (it says so in the log).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("ready")
+        {
+            assert!(Instant::now() < deadline, "the shell did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        proc
+    }
+
+    #[test]
+    fn a_dropped_process_gets_sigint_and_may_finish_its_exit() {
+        let dir = std::env::temp_dir().join(format!("bench-stop-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("interrupted.log");
+        let marker = dir.join("exited-cleanly");
+        let _ = std::fs::remove_file(&marker);
+        // On SIGINT it writes the marker (as an instrumented binary writes its profile), then
+        // exits.
+        let script = format!(
+            "trap 'touch {}; exit 0' INT; echo ready; while :; do sleep 0.05; done",
+            marker.display()
+        );
+        let proc = started(&script, &log);
+        let since = Instant::now();
+        drop(proc);
+        assert!(
+            marker.exists(),
+            "the process did not run its SIGINT handler"
+        );
+        assert!(since.elapsed() < STOP_GRACE, "{:?}", since.elapsed());
+
+        // One that ignores SIGINT is killed once the grace is over.
+        let log = dir.join("stubborn.log");
+        let proc = started(
+            "trap '' INT; echo ready; while :; do sleep 0.05; done",
+            &log,
+        );
+        let pid = proc.pid();
+        let since = Instant::now();
+        drop(proc);
+        assert!(since.elapsed() >= STOP_GRACE, "{:?}", since.elapsed());
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "{pid} still runs"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
