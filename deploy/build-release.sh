@@ -73,14 +73,7 @@ if [ ! -x "$profdata" ]; then
     }
 fi
 
-command -v wrk >/dev/null || {
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    say "installing wrk"
-    $sudo apt-get install -y -qq wrk >/dev/null ||
-        { $sudo apt-get update -qq && $sudo apt-get install -y -qq wrk >/dev/null; }
-}
-deploy/install-missing.sh redis-server >&2
+deploy/install-missing.sh wrk redis-server >&2
 
 say "1/4 instrumented build in $train"
 CARGO_TARGET_DIR="$train" RUSTFLAGS="$flags -Cprofile-generate=$profiles" \

@@ -11,15 +11,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 
-if ! command -v wrk >/dev/null; then
-    echo "[bench] installing wrk" >&2
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get install -y wrk >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y wrk >/dev/null; }
-fi
-
-# The proxy's Redis store (scenarios 1d and 6) runs against a real one.
-deploy/install-missing.sh redis-server >&2
+# wrk drives the load; the proxy's Redis store (scenarios 1d and 6) runs against a real Redis.
+deploy/install-missing.sh wrk redis-server >&2
 
 echo "[bench] load average before building: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 # The same build as the image's (profile-guided, deploy/build-release.sh), bare pingora included.
