@@ -131,6 +131,53 @@ impl WrkStats {
         self.requests as f64 / (self.duration_us as f64 / 1e6)
     }
 
+    /// Several runs as one: counts and lengths summed, the mean weighted by requests, the
+    /// percentiles the median of the runs' (wrk gives no histogram to merge), the maximum the
+    /// largest, the identity skews the widest.
+    pub fn merged(runs: &[WrkStats]) -> WrkStats {
+        let sum = |field: fn(&WrkStats) -> u64| runs.iter().map(field).sum::<u64>();
+        let median = |field: fn(&WrkStats) -> u64| {
+            let mut values: Vec<u64> = runs.iter().map(field).collect();
+            values.sort_unstable();
+            match values.len() {
+                0 => 0,
+                n if n % 2 == 1 => values[n / 2],
+                n => (values[n / 2 - 1] + values[n / 2]) / 2,
+            }
+        };
+        let requests = sum(|r| r.requests);
+        let skews = runs.iter().filter_map(|r| r.identity_skew_s);
+        WrkStats {
+            requests,
+            duration_us: sum(|r| r.duration_us),
+            bytes: sum(|r| r.bytes),
+            connect_errors: sum(|r| r.connect_errors),
+            read_errors: sum(|r| r.read_errors),
+            write_errors: sum(|r| r.write_errors),
+            status_errors: sum(|r| r.status_errors),
+            timeouts: sum(|r| r.timeouts),
+            mean_us: runs
+                .iter()
+                .map(|r| r.mean_us * r.requests as f64)
+                .sum::<f64>()
+                / requests.max(1) as f64,
+            p50_us: median(|r| r.p50_us),
+            p90_us: median(|r| r.p90_us),
+            p99_us: median(|r| r.p99_us),
+            max_us: runs.iter().map(|r| r.max_us).max().unwrap_or(0),
+            responses: sum(|r| r.responses),
+            non2xx: sum(|r| r.non2xx),
+            sampled: sum(|r| r.sampled),
+            bad_body: sum(|r| r.bad_body),
+            wraps: sum(|r| r.wraps),
+            first_bad: runs.iter().find_map(|r| r.first_bad.clone()),
+            single_use: runs.iter().any(|r| r.single_use),
+            prebuilt: runs.iter().map(|r| r.prebuilt).sum(),
+            prepare_s: runs.iter().map(|r| r.prepare_s).sum(),
+            identity_skew_s: skews.reduce(|a, b| [a[0].max(b[0]), a[1].max(b[1])]),
+        }
+    }
+
     /// Every kind of failure: socket errors, timeouts, non-2xx, bad sampled bodies, and, when
     /// requests are single-use, wrk starting over on the prebuilt ones.
     pub fn errors(&self) -> u64 {

@@ -6,8 +6,9 @@
 //! ports, logs in through the proxy's real OAuth flow, drives load with wrk, prints one
 //! Markdown table and writes every number as JSON.
 //!
-//! `bench-driver [--out PATH] [--quick] [--rounds N] [--only LIST] [--sustained-secs N]
-//! [--concurrency LIST] [--guest-halt-poll-ns N] [--turns-of N]` (`--help` says more).
+//! `bench-driver [--out PATH] [--quick] [--rounds N] [--slices N] [--only LIST]
+//! [--sustained-secs N] [--concurrency LIST] [--guest-halt-poll-ns N] [--turns-of N]` (`--help`
+//! says more).
 
 mod alternate;
 mod idle;
@@ -31,7 +32,7 @@ use load::{Auth, Workload, WrkStats};
 use mcp::{Credential, McpSession};
 use report::{
     ClientCost, ColdStart, Listing, LoadRow, MIN_RUNS, Machine, Millis, RateLimited, Report,
-    Revocation, Rss, Settings, Spread,
+    Revocation, Rss, Settings, Slice, Spread,
 };
 use stack::{BarePingora, FakeOkta, LogDir, Proc, Proxy, ProxySetup, RedisServer, ToolServer};
 
@@ -41,6 +42,8 @@ const WARMUP_REQUESTS: usize = 40_000;
 /// could send in it, plus `SPARE_REQUESTS`. A run faster than any before must not run out.
 const HEADROOM: f64 = 2.5;
 const SPARE_REQUESTS: usize = 5_000;
+/// The length of one slice of scenario 1 (wrk counts its `-d` in whole seconds).
+const SLICE: Duration = Duration::from_secs(1);
 /// Concurrency levels of scenario 1.
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 /// Initialized MCP clients the load rotates through (as many as the highest concurrency).
@@ -104,6 +107,11 @@ struct Args {
     /// Interleaved rounds of 1a–1d per concurrency [default: 3; 1 with --quick].
     #[arg(long)]
     rounds: Option<usize>,
+    /// Scenario 1's measured seconds per target and round, run as N slices of 1 s with 1a–1d
+    /// taking turns slice by slice: this machine's speed swings by a third within seconds, and
+    /// slices a second apart see much the same machine [default: 5; 1 with --quick].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    slices: Option<u64>,
     /// Run only these scenarios, comma-separated: load (1), listing (2), clients (3), okta (4),
     /// cold-start (5), revocation (6), sustained (7); numbers work too.
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -153,6 +161,8 @@ struct Plan {
     warmup: Duration,
     /// Interleaved rounds of 1a–1d per concurrency.
     rounds: usize,
+    /// Slices of `SLICE` per target and round in scenario 1.
+    slices: usize,
     /// Scenario 1's concurrencies.
     concurrency: Vec<usize>,
     /// MCP clients opened in scenario 3 (and as many again).
@@ -179,6 +189,9 @@ impl Plan {
                 .rounds
                 .unwrap_or(if quick { 1 } else { MIN_RUNS })
                 .max(1),
+            slices: args
+                .slices
+                .map_or(if quick { 1 } else { 5 }, |n| n as usize),
             concurrency: if args.concurrency.is_empty() {
                 CONCURRENCY.to_vec()
             } else {
@@ -217,6 +230,8 @@ impl Plan {
             run_s: self.duration.as_secs(),
             warmup_s: self.warmup.as_secs(),
             rounds: self.rounds,
+            slices: self.slices,
+            slice_s: SLICE.as_secs(),
             concurrency: self.concurrency.clone(),
             sustained_s: if self.runs(Part::Sustained) {
                 self.sustained.as_secs()
@@ -594,27 +609,33 @@ impl<'a> Label<'a> {
     }
 }
 
-/// One measured wrk run (after a warm-up) and the CPU the processes used during it. Signed
-/// requests are sized from the highest rate seen so far; a run that still ran out of them
-/// (wrk started over, replaying used nonces) is thrown away and run once more with more.
-async fn measure(
-    bench: &mut Bench,
-    label: Label<'_>,
-    work: &Workload<'_>,
-    concurrency: usize,
-    procs: &[&Proc],
-) -> anyhow::Result<LoadRow> {
-    let (duration, warmup) = (bench.plan.duration, bench.plan.warmup);
+/// A warm-up run of `work`, not measured (its rate sizes the next runs' signed requests).
+async fn warm_up(bench: &mut Bench, work: &Workload<'_>, concurrency: usize) -> anyhow::Result<()> {
+    let warmup = bench.plan.warmup;
     let count = bench.single_use_requests(warmup, 0.0).max(WARMUP_REQUESTS);
     let warm = load::run(work, concurrency, warmup, count, &bench.scratch).await?;
     if warm.wraps == 0 {
         bench.saw(&warm);
     }
+    Ok(())
+}
+
+/// One measured wrk run of `duration` and the CPU the processes used during it. Signed
+/// requests are sized from the highest rate seen so far; a run that still ran out of them
+/// (wrk started over, replaying used nonces) is thrown away and run once more with more.
+async fn measured_run(
+    bench: &mut Bench,
+    label: &Label<'_>,
+    work: &Workload<'_>,
+    concurrency: usize,
+    duration: Duration,
+    procs: &[&Proc],
+) -> anyhow::Result<Slice> {
     let scenario = label.scenario;
     let round = label.round.map_or(String::new(), |r| format!(" round {r}"));
-    let mut count = bench.single_use_requests(duration, warm.rps());
+    let mut count = bench.single_use_requests(duration, 0.0);
     let mut discarded = Vec::new();
-    let (stats, before, after) = loop {
+    loop {
         let before = cpu_of(procs);
         let stats = load::run(work, concurrency, duration, count, &bench.scratch).await?;
         let after = cpu_of(procs);
@@ -635,33 +656,48 @@ async fn measure(
             discarded.push(stats);
             continue;
         }
-        break (stats, before, after);
-    };
-    let (cpu_s, cpu_us_per_request) = cpu_used(&before, &after, stats.requests);
-    let row = LoadRow {
-        scenario: scenario.into(),
-        what: label.what.into(),
+        let (cpu_s, _) = cpu_used(&before, &after, stats.requests);
+        return Ok(Slice {
+            stats,
+            cpu_s,
+            discarded,
+        });
+    }
+}
+
+/// The row of `label` from its measured runs (one, or a round's slices), printed as it goes.
+fn row_of(label: &Label<'_>, concurrency: usize, slices: Vec<Slice>) -> LoadRow {
+    let row = LoadRow::of_slices(
+        label.scenario,
+        label.what,
         concurrency,
-        round: label.round,
-        okta_latency_ms: label.okta_latency_ms,
-        duration_s: stats.duration_us as f64 / 1e6,
-        requests_per_s: stats.rps(),
-        p50_ms: stats.p50_us as f64 / 1e3,
-        p99_ms: stats.p99_us as f64 / 1e3,
-        errors: stats.errors(),
-        cpu_s,
-        cpu_us_per_request,
-        wrk: stats,
-        discarded,
-    };
+        label.round,
+        label.okta_latency_ms,
+        slices,
+    );
+    let round = label.round.map_or(String::new(), |r| format!(" round {r}"));
     eprintln!(
-        "[bench]   {scenario} c={concurrency}{round}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, errors {}",
-        row.requests_per_s, row.p50_ms, row.p99_ms, row.errors
+        "[bench]   {} c={concurrency}{round}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms, errors {}",
+        label.scenario, row.requests_per_s, row.p50_ms, row.p99_ms, row.errors
     );
     if let Some(bad) = &row.wrk.first_bad {
         eprintln!("[bench]   first bad answer: {bad}");
     }
-    Ok(row)
+    row
+}
+
+/// One measured wrk run after a warm-up, as a row.
+async fn measure(
+    bench: &mut Bench,
+    label: Label<'_>,
+    work: &Workload<'_>,
+    concurrency: usize,
+    procs: &[&Proc],
+) -> anyhow::Result<LoadRow> {
+    warm_up(bench, work, concurrency).await?;
+    let duration = bench.plan.duration;
+    let run = measured_run(bench, &label, work, concurrency, duration, procs).await?;
+    Ok(row_of(&label, concurrency, vec![run]))
 }
 
 /// Initializes `n` clients at `url`; their session ids ("" where the server gave none).
@@ -774,15 +810,33 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
     } else {
         Vec::new()
     };
+    let n = compared.len();
     for &c in &concurrency {
         for round in 0..bench.plan.rounds {
-            for i in 0..compared.len() {
-                let (scenario, what, work, procs) = &compared[(round + i) % compared.len()];
+            // A warm-up of each, then the slices; each pass starts with the next of them.
+            for i in 0..n {
+                let (_, _, work, _) = &compared[(round + i) % n];
+                warm_up(bench, work, c).await?;
+            }
+            let mut slices: Vec<Vec<Slice>> = (0..n).map(|_| Vec::new()).collect();
+            for pass in 0..bench.plan.slices {
+                for i in 0..n {
+                    let k = (round + pass + i) % n;
+                    let (scenario, what, work, procs) = &compared[k];
+                    let label = Label {
+                        round: Some(round + 1),
+                        ..Label::once(scenario, what)
+                    };
+                    slices[k].push(measured_run(bench, &label, work, c, SLICE, procs).await?);
+                }
+            }
+            for (k, runs) in slices.into_iter().enumerate() {
+                let (scenario, what, ..) = &compared[k];
                 let label = Label {
                     round: Some(round + 1),
                     ..Label::once(scenario, what)
                 };
-                rows.push(measure(bench, label, work, c, procs).await?);
+                rows.push(row_of(&label, c, runs));
             }
         }
     }
@@ -837,17 +891,20 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
     // run length).
     if !concurrency.is_empty() {
         bench.notes.push(format!(
-            "load runs: {} s each after a {} s warm-up; 1a, 1b, 1c and 1d run {} interleaved \
-         rounds per concurrency (median and min–max of the runs without errors shown; every run \
-         is in latest.json); wrk with 1 thread at c=1 and 2 threads above; requests rotate over \
-         {LOAD_CLIENTS} initialized MCP clients (with their session ids, if the server gave \
-         any); every 200th response body is checked for a JSON-RPC result without an error; \
-         signed requests: {HEADROOM}× what the highest rate so far sends in a run, plus \
-         {SPARE_REQUESTS}, signed just before the run and stamped with its middle (identity \
-         window ±{MAX_SKEW_SECS} s)",
-            bench.plan.duration.as_secs(),
+            "load runs: 1a, 1b, 1c and 1d run {} interleaved rounds per concurrency; a round \
+         is a {} s warm-up of each, then {} slices of {} s of each, the four taking turns slice \
+         by slice (each pass starting with the next of them); a round's row sums its slices' \
+         requests, time and CPU and takes the median of their p50s and p99s (median and \
+         min–max over the rounds without errors shown; every slice is in latest.json); wrk \
+         with 1 thread at c=1 and 2 threads above; requests rotate over {LOAD_CLIENTS} \
+         initialized MCP clients (with their session ids, if the server gave any); every 200th \
+         response body is checked for a JSON-RPC result without an error; signed requests: \
+         {HEADROOM}× what the highest rate so far sends in a run, plus {SPARE_REQUESTS}, signed \
+         just before the run and stamped with its middle (identity window ±{MAX_SKEW_SECS} s)",
+            bench.plan.rounds,
             bench.plan.warmup.as_secs(),
-            bench.plan.rounds
+            bench.plan.slices,
+            SLICE.as_secs(),
         ));
     }
     if !bench.plan.runs(Part::Listing) {
