@@ -16,6 +16,7 @@ use okta_mcp_tool_server::identity::{Identity, IdentityKey, MAX_SKEW_SECS};
 use serde::{Deserialize, Serialize};
 
 use crate::mcp::{PROTOCOL_VERSION, identity_headers};
+use crate::report::Spread;
 use crate::stack::workspace_root;
 
 /// Prebuilt requests of a bearer-token run; wrk goes round them, which is harmless as nothing
@@ -136,14 +137,9 @@ impl WrkStats {
     /// largest, the identity skews the widest.
     pub fn merged(runs: &[WrkStats]) -> WrkStats {
         let sum = |field: fn(&WrkStats) -> u64| runs.iter().map(field).sum::<u64>();
+        // Whole µs, as wrk gives them (an even count's middle two averaged, rounded down).
         let median = |field: fn(&WrkStats) -> u64| {
-            let mut values: Vec<u64> = runs.iter().map(field).collect();
-            values.sort_unstable();
-            match values.len() {
-                0 => 0,
-                n if n % 2 == 1 => values[n / 2],
-                n => (values[n / 2 - 1] + values[n / 2]) / 2,
-            }
+            Spread::of(runs.iter().map(|r| field(r) as f64)).median as u64
         };
         let requests = sum(|r| r.requests);
         let skews = runs.iter().filter_map(|r| r.identity_skew_s);

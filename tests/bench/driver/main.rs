@@ -582,10 +582,7 @@ fn cpu_used(
         .iter()
         .map(|(name, a)| (name.clone(), a - before.get(name).copied().unwrap_or(0.0)))
         .collect();
-    let per_request = cpu_s
-        .iter()
-        .map(|(name, s)| (name.clone(), s * 1e6 / requests.max(1) as f64))
-        .collect();
+    let per_request = report::per_request(&cpu_s, requests);
     (cpu_s, per_request)
 }
 

@@ -124,10 +124,7 @@ impl LoadRow {
                 *cpu_s.entry(name.clone()).or_default() += seconds;
             }
         }
-        let cpu_us_per_request = cpu_s
-            .iter()
-            .map(|(name, s)| (name.clone(), s * 1e6 / wrk.requests.max(1) as f64))
-            .collect();
+        let cpu_us_per_request = per_request(&cpu_s, wrk.requests);
         LoadRow {
             scenario: scenario.into(),
             what: what.into(),
@@ -146,6 +143,14 @@ impl LoadRow {
             slices: stats,
         }
     }
+}
+
+/// CPU seconds per process as microseconds per request.
+pub fn per_request(cpu_s: &BTreeMap<String, f64>, requests: u64) -> BTreeMap<String, f64> {
+    cpu_s
+        .iter()
+        .map(|(name, s)| (name.clone(), s * 1e6 / requests.max(1) as f64))
+        .collect()
 }
 
 /// The median and range of one number over several runs.
