@@ -14,7 +14,9 @@
 //   scenario "many" <n> [<hook-url>]: basic, then n more get_current_time calls, counting
 //                       successes and failures without stopping at one (the SDK refreshes an
 //                       expired token by itself); the hook, if given, is POSTed (without
-//                       waiting) after a tenth of the calls.
+//                       waiting) after a tenth of the calls, and the calls after it are
+//                       spread over at least AFTER_HOOK_MS, twice the 2 s the proxy has to act
+//                       on an Okta event, so the cut-off falls among them on any machine.
 // The browser part (consent page, Okta login) is plain HTTP with a cookie jar: the fake Okta
 // org is told by the test which user to log in (auto_login). Prints one JSON report on stdout.
 
@@ -28,6 +30,8 @@ const report = { scenario, steps: [] };
 const step = (name, detail = {}) => report.steps.push({ name, ...detail });
 
 const browse = newBrowser();
+const AFTER_HOOK_MS = 4000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const provider = {
   redirectUrl: "http://127.0.0.1:9/callback",
@@ -167,11 +171,14 @@ async function main() {
     const count = Number(hookUrl ?? "100");
     const hook = hookBody;
     Object.assign(report, { callsOk: 0, callsFailed: 0, callErrors: [] });
+    const hookAt = Math.floor(count / 10);
+    const pace = hook ? AFTER_HOOK_MS / (count - hookAt) : 0;
     for (let i = 0; i < count; i++) {
-      if (hook && i === Math.floor(count / 10)) {
+      if (hook && i === hookAt) {
         report.hookCalledAt = i;
         fetch(hook, { method: "POST" }).catch(() => {});
       }
+      const started = Date.now();
       try {
         const result = await client.callTool({ name: "get_current_time", arguments: {} });
         if (!result.isError && result.structuredContent?.time) report.callsOk++;
@@ -180,6 +187,7 @@ async function main() {
         report.callsFailed++;
         if (report.callErrors.length < 5) report.callErrors.push(String(error));
       }
+      if (hook && i >= hookAt) await sleep(pace - (Date.now() - started));
     }
   }
   if (scenario === "refresh") {
@@ -192,7 +200,7 @@ async function main() {
       });
       step("hook", { status: hook.status });
     }
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000);
     // The access token has expired: the SDK gets a 401 and refreshes on its own.
     await useTools(client, "afterRefresh");
     report.refreshed = provider._tokens.refresh_token !== firstRefresh;

@@ -350,12 +350,43 @@ pub async fn serve_hook(app: axum::Router) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-/// A free loopback port (bound then released; fine for tests on one machine).
+/// A free loopback port for a process a test starts, which binds it a moment later.
+///
+/// Not one the kernel hands out for port 0: those come from the ephemeral range, which every
+/// outgoing connection draws its own port from too, so in the moment between this call and the
+/// child's bind a client connection could take it ("Address already in use"). Ports come from
+/// just below the ephemeral range instead, each handed out once per test process (from a
+/// start that differs between processes), and only if binding it succeeds now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let (low, high) = ports_below_ephemeral();
+    let span = u32::from(high - low);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % span,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, Ordering::SeqCst) % span;
+        let port = low + u16::try_from(offset).expect("the span fits in a port");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {low}..{high}");
+}
+
+/// The ports `free_port` hands out: up to 10,000 below the kernel's ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`; Linux's default starts at 32768).
+fn ports_below_ephemeral() -> (u16, u16) {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let high = ephemeral_low.max(3024);
+    (high.saturating_sub(10_000).max(2024), high)
 }
 
 impl ToolServer {
@@ -1313,5 +1344,28 @@ impl Proxy {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Self::spawn(&okta.url, upstream_mcp_url, port, &env)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_distinct_bindable_and_outside_the_ephemeral_range() {
+        let (low, high) = ports_below_ephemeral();
+        let ports: Vec<u16> = (0..200).map(|_| free_port()).collect();
+        let distinct: std::collections::HashSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+        for port in ports {
+            assert!((low..high).contains(&port), "{port} not in {low}..{high}");
+            std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free");
+        }
+        // What the kernel gives for port 0 is never among them.
+        let ephemeral = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        assert!(!(low..high).contains(&ephemeral), "{ephemeral}");
     }
 }
