@@ -7,14 +7,15 @@
 //! Markdown table and writes every number as JSON.
 //!
 //! `bench-driver [--out PATH] [--quick] [--rounds N] [--slices N] [--only LIST]
-//! [--sustained-secs N] [--concurrency LIST] [--guest-halt-poll-ns N] [--turns-of N]` (`--help`
-//! says more).
+//! [--sustained-secs N] [--concurrency LIST] [--guest-halt-poll-ns N] [--turns-of N]
+//! [--turn-warm-up K]` (`--help` says more).
 
 mod alternate;
 mod idle;
 mod load;
 mod login;
 mod mcp;
+mod pin;
 mod report;
 mod stack;
 mod sustained;
@@ -44,6 +45,9 @@ const HEADROOM: f64 = 2.5;
 const SPARE_REQUESTS: usize = 5_000;
 /// The length of one slice of scenario 1 (wrk counts its `-d` in whole seconds).
 const SLICE: Duration = Duration::from_secs(1);
+/// Requests per turn in the c=1 comparison with turns (`alternate.rs`): about 0.3 s of a
+/// target at c=1 here, long enough that the uncounted first tenth covers its warm-up.
+const TURNS_OF: usize = 2_000;
 /// Concurrency levels of scenario 1.
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 /// Initialized MCP clients the load rotates through (as many as the highest concurrency).
@@ -131,13 +135,18 @@ struct Args {
     /// servers. E.g. 200000. The table's machine line says what was in effect.
     #[arg(long, value_name = "N")]
     guest_halt_poll_ns: Option<u64>,
-    /// After the c=1 runs, compare 1a–1d at c=1 once more with one client taking turns
-    /// between them, N requests each (one kept-alive connection per target; rounds as
-    /// --rounds, each as long as a load run). Short turns make the four share the CPU caches,
-    /// long ones give each the steady state of a wrk run; tests/bench/README.md says what each
-    /// showed. Not a target.
+    /// After the c=1 wrk runs, 1a–1d at c=1 once more with one client taking turns between
+    /// them, N requests each, on one kept-alive connection per target: the p50 target at c=1
+    /// is judged on these rounds (as many as --rounds, each as long as a round of slices).
+    /// Short turns (tens) make the four share the CPU caches; turns of thousands keep each in
+    /// the steady state of a single client; tests/bench/README.md says what each showed
+    /// [default: 2000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     turns_of: Option<u64>,
+    /// Requests at the start of every turn that are sent but not counted, so that each target
+    /// is measured in its steady state [default: a tenth of --turns-of].
+    #[arg(long = "turn-warm-up", value_name = "K")]
+    turn_warm_up: Option<u64>,
 }
 
 /// One of the load concurrencies scenario 1 knows.
@@ -173,13 +182,16 @@ struct Plan {
     revocations: usize,
     /// Scenario 7.
     sustained: Duration,
-    /// Requests per turn in the alternating c=1 comparison, if it runs.
-    turns_of: Option<usize>,
+    /// Requests per turn in the c=1 comparison with turns, and how many at the start of
+    /// each turn are not counted.
+    turns_of: usize,
+    turn_warm_up: usize,
 }
 
 impl Plan {
     fn from_args(args: &Args) -> Self {
         let quick = args.quick;
+        let turns_of = args.turns_of.map_or(TURNS_OF, |n| n as usize);
         Self {
             quick,
             only: args.only.clone(),
@@ -208,7 +220,8 @@ impl Plan {
             } else {
                 600
             })),
-            turns_of: args.turns_of.map(|n| n as usize),
+            turns_of,
+            turn_warm_up: args.turn_warm_up.map_or(turns_of / 10, |k| k as usize),
         }
     }
 
@@ -282,6 +295,14 @@ async fn main() -> anyhow::Result<()> {
     // Straight-to-tool-server runs sign their headers beforehand: refuse a plan they outlast.
     load::check_fits_identity_window(plan.duration)?;
     load::check_fits_identity_window(plan.warmup)?;
+    if plan.turn_warm_up >= plan.turns_of {
+        bail!(
+            "--turn-warm-up {} leaves nothing of a turn of {} to count: give it fewer than \
+             --turns-of",
+            plan.turn_warm_up,
+            plan.turns_of
+        );
+    }
     let out = args
         .out
         .unwrap_or_else(|| stack::workspace_root().join("tests/bench/results/latest.json"));
@@ -838,8 +859,9 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
         }
     }
     rows.sort_by(|x, y| x.scenario.cmp(&y.scenario));
-    if let Some(turn) = bench.plan.turns_of.filter(|_| concurrency.contains(&1)) {
-        // c=1 once more, the four taking turns on one connection each.
+    if concurrency.contains(&1) {
+        // c=1 once more, the four taking turns on one connection each: the p50 target.
+        let (turn, warm) = (bench.plan.turns_of, bench.plan.turn_warm_up);
         let first = |ids: &[String]| ids.first().cloned().unwrap_or_default();
         let target = |scenario, url, credential, session| alternate::Target {
             scenario,
@@ -874,15 +896,44 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
                 first(&direct_sessions),
             ),
         ];
-        let (rounds, length, warmup) = (bench.plan.rounds, bench.plan.duration, bench.plan.warmup);
+        // A round as long as a round of slices: each target gets as many seconds.
+        let length = SLICE * (bench.plan.slices * targets.len()) as u32;
+        let (rounds, warmup) = (bench.plan.rounds, bench.plan.warmup);
         eprintln!(
-            "[bench]   c=1 alternating: {rounds} round(s) of {} s, {turn} requests per turn",
+            "[bench]   c=1 taking turns: {rounds} round(s) of {} s, {turn} requests per turn, \
+             the first {warm} of each not counted",
             length.as_secs(),
         );
-        bench.alternating = tokio::task::spawn_blocking(move || {
-            alternate::run(&targets, rounds, length, warmup, turn)
+        let servers = [
+            &tool.proc,
+            &proxy.proc,
+            &proxy_redis.proc,
+            &redis.proc,
+            &bare.proc,
+        ]
+        .map(Proc::pid);
+        let (alternating, pinned) = tokio::task::spawn_blocking(move || {
+            let pinned = pin::Pinned::client_apart_from(&servers)?;
+            let placed = pinned.is_some();
+            let rounds = alternate::run(&targets, rounds, length, warmup, turn, warm);
+            if let Some(pinned) = pinned {
+                pinned.restore()?;
+            }
+            anyhow::Ok((rounds?, placed))
         })
         .await??;
+        bench.alternating = alternating;
+        bench.notes.push(format!(
+            "c=1 taking turns: one client on a kept-alive connection to each of 1a–1d, {turn} \
+             requests per turn, the first {warm} of each not counted, rounds of {} s{}",
+            length.as_secs(),
+            if pinned {
+                "; the client on the first CPU the driver may use and every server (tool server, \
+                 both proxies, redis-server, bare pingora) on the others while they run"
+            } else {
+                "; one CPU, so client and servers share it"
+            }
+        ));
     }
     // What 1a–1d ran with (scenario 2 alone runs none of them; the settings line gives its
     // run length).
