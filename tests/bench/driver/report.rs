@@ -797,14 +797,7 @@ impl Report {
                 None,
             );
         };
-        let mut gaps = Vec::new();
-        let mut with_errors = Vec::new();
-        for r in &self.alternating {
-            match r.p50_over_bare(scenario, true) {
-                Some(gap) => gaps.push(gap),
-                None => with_errors.push(r.round),
-            }
-        }
+        let (gaps, with_errors) = self.turn_gaps(scenario);
         let p50 = |s: &str| {
             let p50s = self
                 .alternating
@@ -840,9 +833,9 @@ impl Report {
         (measured, Some(worst <= 10.0))
     }
 
-    /// `scenario`'s p50 against bare pingora's (1c) in each round of the c=1 comparison with
-    /// turns, e.g. "+6.5% (+5.0% to +6.8%)"; rounds with errors left out and named.
-    fn turns_versus(&self, scenario: &str) -> String {
+    /// `scenario`'s p50 over bare pingora's in percent, in each round of turns without errors;
+    /// and the rounds with errors.
+    fn turn_gaps(&self, scenario: &str) -> (Vec<f64>, Vec<usize>) {
         let mut gaps = Vec::new();
         let mut with_errors = Vec::new();
         for r in &self.alternating {
@@ -851,15 +844,7 @@ impl Report {
                 None => with_errors.push(r.round),
             }
         }
-        let spread = Spread::of(gaps.iter().copied());
-        let mut text = format!(
-            "{:+.1}% ({:+.1}% to {:+.1}%)",
-            spread.median, spread.min, spread.max
-        );
-        if !with_errors.is_empty() {
-            let _ = write!(text, ", errors in round {} left out", list(&with_errors));
-        }
-        text
+        (gaps, with_errors)
     }
 
     /// Checks the issue's targets against the numbers. A load target is judged only on at
@@ -1463,18 +1448,6 @@ impl Report {
         for note in &self.notes {
             let _ = writeln!(out, "- note: {note}");
         }
-        if let Some(first) = self.alternating.first() {
-            let _ = writeln!(
-                out,
-                "- note: c=1 with turns of {} requests, p50 against bare pingora's (median, range \
-                 over {} round{}): embedded store {}, Redis store {}",
-                first.turn,
-                self.alternating.len(),
-                if self.alternating.len() == 1 { "" } else { "s" },
-                self.turns_versus("1b"),
-                self.turns_versus("1d")
-            );
-        }
         if let Some(s) = &self.sustained {
             let rates: Vec<String> = s
                 .samples
@@ -1671,17 +1644,14 @@ mod tests {
     #[test]
     fn the_p50_at_c1_is_judged_on_every_round_of_turns_not_on_wrk() {
         // wrk's c=1 slices put the proxy 30% over in round 2 (p50 1.3 against 1.0 ms).
-        let mut load = vec![
-            run("1b", 1, 7_000.0, 60.0, 0),
-            run("1b", 2, 7_000.0, 60.0, 0),
-            run("1b", 3, 7_000.0, 60.0, 0),
-            run("1c", 1, 7_000.0, 60.0, 0),
-            run("1c", 2, 7_000.0, 60.0, 0),
-            run("1c", 3, 7_000.0, 60.0, 0),
-        ];
-        for row in &mut load {
-            row.concurrency = 1;
-        }
+        let mut load: Vec<LoadRow> = ["1b", "1c"]
+            .into_iter()
+            .flat_map(|scenario| (1..=3).map(move |round| run(scenario, round, 7e3, 60.0, 0)))
+            .map(|row| LoadRow {
+                concurrency: 1,
+                ..row
+            })
+            .collect();
         load[1].p50_ms = 1.3;
         let mut r = report(load);
         let (measured, verdict) = r.p50_in_turns("1b", "proxy");
