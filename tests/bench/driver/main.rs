@@ -143,8 +143,9 @@ struct Args {
     /// [default: 2000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     turns_of: Option<u64>,
-    /// Requests at the start of every turn that are sent but not counted, so that each target
-    /// is measured in its steady state [default: a tenth of --turns-of].
+    /// Requests at the start of every turn whose latency is not counted (an error among them
+    /// still is), so that each target is timed in its steady state [default: a tenth of
+    /// --turns-of].
     #[arg(long = "turn-warm-up", value_name = "K")]
     turn_warm_up: Option<u64>,
 }
@@ -183,7 +184,7 @@ struct Plan {
     /// Scenario 7.
     sustained: Duration,
     /// Requests per turn in the c=1 comparison with turns, and how many at the start of
-    /// each turn are not counted.
+    /// each turn are not timed.
     turns_of: usize,
     turn_warm_up: usize,
 }
@@ -901,7 +902,7 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
         let (rounds, warmup) = (bench.plan.rounds, bench.plan.warmup);
         eprintln!(
             "[bench]   c=1 taking turns: {rounds} round(s) of {} s, {turn} requests per turn, \
-             the first {warm} of each not counted",
+             the first {warm} of each not timed",
             length.as_secs(),
         );
         let servers = [
@@ -925,7 +926,7 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
         bench.alternating = alternating;
         bench.notes.push(format!(
             "c=1 taking turns: one client on a kept-alive connection to each of 1a–1d, {turn} \
-             requests per turn, the first {warm} of each not counted, rounds of {} s{}",
+             requests per turn, the first {warm} of each not timed, rounds of {} s{}",
             length.as_secs(),
             if pinned {
                 "; the client on the first CPU the driver may use and every server (tool server, \

@@ -810,7 +810,7 @@ impl Report {
         let shown: Vec<String> = gaps.iter().map(|g| format!("{g:+.1}%")).collect();
         let worst = gaps.iter().copied().reduce(f64::max).unwrap_or(f64::NAN);
         let mut measured = format!(
-            "c=1, one client taking turns of {} requests ({} not counted): {} vs {} µs: \
+            "c=1, one client taking turns of {} requests ({} not timed): {} vs {} µs: \
              median {:+.1}%; round by round {} (worst {worst:+.1}%)",
             first.turn,
             first.warm,
@@ -1394,8 +1394,8 @@ impl Report {
             let _ = writeln!(
                 out,
                 "\nc=1 with one client taking turns between 1a–1d, one connection each, {} \
-                 requests per turn, the first {} of each not counted (`--turns-of`, \
-                 `--turn-warm-up`; p50 / p99 in µs, and the p50 of the uncounted starts; the \
+                 requests per turn, the first {} of each not timed (`--turns-of`, \
+                 `--turn-warm-up`; p50 / p99 in µs, and the p50 of the untimed starts; the \
                  proxies' p50 against bare pingora's in the same round, which the p50 target \
                  is judged on):\n\n\
                  | round | s | 1a | 1b | 1d | 1c | 1b vs 1c | 1d vs 1c | requests | errors |\n\
@@ -1666,7 +1666,7 @@ mod tests {
         let (measured, verdict) = r.p50_in_turns("1b", "proxy");
         assert_eq!(verdict, Some(true), "{measured}");
         assert!(
-            measured.contains("turns of 2000 requests (200 not counted)"),
+            measured.contains("turns of 2000 requests (200 not timed)"),
             "{measured}"
         );
         assert!(
