@@ -25,7 +25,7 @@ use serde::Serialize;
 use crate::mcp::{Credential, PROTOCOL_VERSION, identity_headers};
 
 /// How long one answer may take before the round fails.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where one of 1a–1d sends, and how its requests prove who calls.
 pub struct Target {
@@ -124,35 +124,9 @@ impl<'a> Connection<'a> {
 
     /// The request wrk would send (`mcp.lua`), with a fresh identity when signed.
     fn request(&mut self) -> Vec<u8> {
-        let t = self.target;
-        let body = format!(
-            "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"tools/call\",\"params\":{}}}",
-            self.next_id, t.params
-        );
+        let id = self.next_id;
         self.next_id += 1;
-        let mut head = format!(
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
-             Accept: application/json, text/event-stream\r\nMcp-Protocol-Version: {PROTOCOL_VERSION}\r\n",
-            self.path, self.host
-        );
-        if !t.session.is_empty() {
-            head.push_str(&format!("Mcp-Session-Id: {}\r\n", t.session));
-        }
-        match &t.credential {
-            Credential::Bearer(token) => {
-                head.push_str(&format!("Authorization: Bearer {token}\r\n"))
-            }
-            Credential::Signed(key, who) => {
-                let now = chrono::Utc::now().timestamp();
-                for (name, value) in identity_headers(key, who, &self.path, &t.session, now) {
-                    head.push_str(&format!("{name}: {value}\r\n"));
-                }
-            }
-        }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        let mut request = head.into_bytes();
-        request.extend_from_slice(body.as_bytes());
-        request
+        request(self.target, &self.host, &self.path, id)
     }
 
     /// Sends one request and reads its whole answer; records the time between (`Count`), or
@@ -163,14 +137,7 @@ impl<'a> Connection<'a> {
         let answer = send(&mut self.stream, &request, &mut self.buf);
         let took = started.elapsed();
         let bad = match answer {
-            Ok((status, body)) => {
-                let body = &self.buf[body];
-                // A JSON-RPC result without a tool error, as wrk's script checks.
-                let ok = status == 200
-                    && contains(body, b"\"result\"")
-                    && !contains(body, b"\"isError\":true");
-                (!ok).then(|| format!("{status} {}", String::from_utf8_lossy(body)))
-            }
+            Ok((status, body)) => bad_answer(status, &self.buf[body]),
             Err(error) => {
                 // The connection is unusable now: a new one for the next request.
                 self.stream = connect(&self.host_name, self.port)?;
@@ -206,6 +173,42 @@ impl<'a> Connection<'a> {
             first_bad: self.first_bad.take(),
         }
     }
+}
+
+/// The request wrk would send (`mcp.lua`) to `target` at `host` (`Host` header) and `path`,
+/// with JSON-RPC id `id`, and a fresh identity when signed.
+pub fn request(target: &Target, host: &str, path: &str, id: u64) -> Vec<u8> {
+    let body = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"tools/call\",\"params\":{}}}",
+        target.params
+    );
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nMcp-Protocol-Version: {PROTOCOL_VERSION}\r\n"
+    );
+    if !target.session.is_empty() {
+        head.push_str(&format!("Mcp-Session-Id: {}\r\n", target.session));
+    }
+    match &target.credential {
+        Credential::Bearer(token) => head.push_str(&format!("Authorization: Bearer {token}\r\n")),
+        Credential::Signed(key, who) => {
+            let now = chrono::Utc::now().timestamp();
+            for (name, value) in identity_headers(key, who, path, &target.session, now) {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+        }
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body.as_bytes());
+    request
+}
+
+/// What is wrong with an answer, if anything: it must be a 200 with a JSON-RPC result without
+/// a tool error, as wrk's script checks.
+pub fn bad_answer(status: u16, body: &[u8]) -> Option<String> {
+    let ok = status == 200 && contains(body, b"\"result\"") && !contains(body, b"\"isError\":true");
+    (!ok).then(|| format!("{status} {}", String::from_utf8_lossy(body)))
 }
 
 /// What `exchange` keeps of an answer.
@@ -251,62 +254,87 @@ fn send(
 ) -> anyhow::Result<(u16, std::ops::Range<usize>)> {
     stream.write_all(request)?;
     buf.clear();
-    let (status, head, framing) = loop {
+    loop {
         fill(stream, buf)?;
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut response = httparse::Response::new(&mut headers);
-        if let httparse::Status::Complete(head) = response.parse(buf)? {
-            let status = response.code.unwrap_or(0);
-            let header = |name: &str| {
-                response
-                    .headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case(name))
-                    .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
-            };
-            let framing = match (header("content-length"), header("transfer-encoding")) {
-                (_, Some(te)) if te == "chunked" => None,
-                (Some(len), _) => Some(len.parse::<usize>().context("a bad Content-Length")?),
-                _ => bail!("an answer with neither Content-Length nor chunked encoding"),
-            };
-            break (status, head, framing);
+        if let Some((status, body)) = whole_answer(buf)? {
+            return Ok((status, body.place(buf)));
         }
+    }
+}
+
+/// Where the body of a whole answer is.
+pub enum Body {
+    /// In the buffer, in place.
+    At(std::ops::Range<usize>),
+    /// Chunked: its chunks' data gathered.
+    Gathered(Vec<u8>),
+}
+
+impl Body {
+    /// The body's bytes, from the buffer the answer was read into.
+    pub fn of<'a>(&'a self, buf: &'a [u8]) -> &'a [u8] {
+        match self {
+            Body::At(range) => &buf[range.clone()],
+            Body::Gathered(data) => data,
+        }
+    }
+
+    /// Where the body is in `buf`, after appending it there when it was gathered.
+    fn place(self, buf: &mut Vec<u8>) -> std::ops::Range<usize> {
+        match self {
+            Body::At(range) => range,
+            Body::Gathered(data) => {
+                let start = buf.len();
+                buf.extend_from_slice(&data);
+                start..buf.len()
+            }
+        }
+    }
+}
+
+/// The status and body of the answer at the start of `buf`, or `None` while it is not all
+/// there yet. Answers with `Content-Length` or chunked; anything else is an error.
+pub fn whole_answer(buf: &[u8]) -> anyhow::Result<Option<(u16, Body)>> {
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    let httparse::Status::Complete(head) = response.parse(buf)? else {
+        return Ok(None);
     };
-    match framing {
-        Some(len) => {
-            while buf.len() < head + len {
-                fill(stream, buf)?;
-            }
-            Ok((status, head..head + len))
+    let status = response.code.unwrap_or(0);
+    let header = |name: &str| {
+        response
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
+    };
+    match (header("content-length"), header("transfer-encoding")) {
+        (_, Some(te)) if te == "chunked" => {}
+        (Some(len), _) => {
+            let len = len.parse::<usize>().context("a bad Content-Length")?;
+            return Ok((buf.len() >= head + len).then(|| (status, Body::At(head..head + len))));
         }
-        None => {
-            // Chunked: read until the last chunk, then take the chunks' data in place.
-            let mut at = head;
-            let mut body = Vec::new();
-            loop {
-                let line_end = loop {
-                    if let Some(i) = buf[at..].windows(2).position(|w| w == b"\r\n") {
-                        break at + i;
-                    }
-                    fill(stream, buf)?;
-                };
-                let size_text = String::from_utf8_lossy(&buf[at..line_end]);
-                let size =
-                    usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-                        .context("a bad chunk size")?;
-                let data = line_end + 2;
-                while buf.len() < data + size + 2 {
-                    fill(stream, buf)?;
-                }
-                body.extend_from_slice(&buf[data..data + size]);
-                at = data + size + 2;
-                if size == 0 {
-                    break;
-                }
-            }
-            let start = buf.len();
-            buf.extend_from_slice(&body);
-            Ok((status, start..start + body.len()))
+        _ => bail!("an answer with neither Content-Length nor chunked encoding"),
+    }
+    // Chunked: whole once the last chunk is in.
+    let mut at = head;
+    let mut body = Vec::new();
+    loop {
+        let Some(i) = buf[at..].windows(2).position(|w| w == b"\r\n") else {
+            return Ok(None);
+        };
+        let line_end = at + i;
+        let size_text = String::from_utf8_lossy(&buf[at..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .context("a bad chunk size")?;
+        let data = line_end + 2;
+        if buf.len() < data + size + 2 {
+            return Ok(None);
+        }
+        body.extend_from_slice(&buf[data..data + size]);
+        at = data + size + 2;
+        if size == 0 {
+            return Ok(Some((status, Body::Gathered(body))));
         }
     }
 }
@@ -391,7 +419,7 @@ pub fn run(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::Value;
     use std::net::TcpListener;
@@ -419,9 +447,9 @@ mod tests {
         Ok((status, String::from_utf8_lossy(&buf[body]).into_owned()))
     }
 
-    /// Serves JSON-RPC results on kept-alive connections until the listener is dropped;
+    /// Serves JSON-RPC results on kept-alive connections, each `delay` after its request;
     /// answers "bad" to a request whose id is in `bad_ids`.
-    fn results_server(bad_ids: &'static [u64]) -> String {
+    pub(crate) fn results_server(bad_ids: &'static [u64], delay: Duration) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/mcp", listener.local_addr().unwrap());
         std::thread::spawn(move || {
@@ -463,6 +491,9 @@ mod tests {
                             "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{answer}",
                             answer.len()
                         );
+                        if !delay.is_zero() {
+                            std::thread::sleep(delay);
+                        }
                         let _ = socket.write_all(answer.as_bytes());
                     }
                 });
@@ -471,7 +502,7 @@ mod tests {
         url
     }
 
-    fn target(scenario: &'static str, url: &str) -> Target {
+    pub(crate) fn target(scenario: &'static str, url: &str) -> Target {
         Target {
             scenario,
             url: url.to_owned(),
@@ -485,8 +516,8 @@ mod tests {
     fn the_start_of_every_turn_is_timed_apart_and_its_errors_still_count() {
         // Requests 2 and 14 of the first target go wrong: 2 is in the warm-up of its first
         // turn, 14 the first counted one of its second. Both are errors.
-        let bad = results_server(&[2, 14]);
-        let good = results_server(&[]);
+        let bad = results_server(&[2, 14], Duration::ZERO);
+        let good = results_server(&[], Duration::ZERO);
         let targets = [target("1b", &bad), target("1c", &good)];
         let rounds = run(
             &targets,

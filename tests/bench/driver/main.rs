@@ -11,6 +11,7 @@
 //! [--turn-warm-up K]` (`--help` says more).
 
 mod alternate;
+mod alternate_load;
 mod idle;
 mod load;
 mod login;
@@ -48,6 +49,9 @@ const SLICE: Duration = Duration::from_secs(1);
 /// Requests per turn in the c=1 comparison with turns (`alternate.rs`): about 0.3 s of a
 /// target at c=1 here, long enough that the uncounted first tenth covers its warm-up.
 const TURNS_OF: usize = 2_000;
+/// Answers per turn at c=16 and c=64 with the targets taking turns (`alternate_load.rs`):
+/// about a quarter of a second at this machine's rates.
+const LOAD_TURNS_OF: usize = 5_000;
 /// Concurrency levels of scenario 1.
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 /// Initialized MCP clients the load rotates through (as many as the highest concurrency).
@@ -148,6 +152,13 @@ struct Args {
     /// --turns-of].
     #[arg(long = "turn-warm-up", value_name = "K")]
     turn_warm_up: Option<u64>,
+    /// After the wrk runs at c=16 and c=64, 1a–1d at each once more with c kept-alive
+    /// connections to each, all sending to one target until it has answered N requests, then
+    /// to the next: the requests/s target is judged on these rounds (as many as --rounds,
+    /// each as long as a round of slices). The first and last tenth of every turn's answers
+    /// are not timed (their errors count) [default: 5000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    load_turns_of: Option<u64>,
 }
 
 /// One of the load concurrencies scenario 1 knows.
@@ -187,6 +198,8 @@ struct Plan {
     /// each turn are not timed.
     turns_of: usize,
     turn_warm_up: usize,
+    /// Answers per turn at c=16 and c=64 with the targets taking turns.
+    load_turns_of: usize,
 }
 
 impl Plan {
@@ -223,6 +236,7 @@ impl Plan {
             })),
             turns_of,
             turn_warm_up: args.turn_warm_up.map_or(turns_of / 10, |k| k as usize),
+            load_turns_of: args.load_turns_of.map_or(LOAD_TURNS_OF, |n| n as usize),
         }
     }
 
@@ -270,6 +284,8 @@ struct Bench {
     notes: Vec<String>,
     /// Scenario 1 at c=1 with the targets taking turns (`alternate.rs`).
     alternating: Vec<alternate::Round>,
+    /// Scenario 1 at c=16 and c=64 with the targets taking turns (`alternate_load.rs`).
+    alternating_load: Vec<alternate_load::Round>,
 }
 
 impl Bench {
@@ -340,6 +356,7 @@ async fn main() -> anyhow::Result<()> {
         max_rps: 0.0,
         notes: Vec::new(),
         alternating: Vec::new(),
+        alternating_load: Vec::new(),
     };
 
     let (main_port, clients_port, redis_port, sustained_port) = (
@@ -448,6 +465,7 @@ async fn main() -> anyhow::Result<()> {
         revocation: revocations,
         sustained,
         alternating: bench.alternating,
+        alternating_load: bench.alternating_load,
         targets: Vec::new(),
         notes: bench.notes,
     };
@@ -860,6 +878,53 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
         }
     }
     rows.sort_by(|x, y| x.scenario.cmp(&y.scenario));
+    // A round of turns as long as a round of slices: each target gets as many seconds.
+    let turns_length = SLICE * (bench.plan.slices * compared.len()) as u32;
+    let loaded: Vec<usize> = concurrency.iter().copied().filter(|&c| c > 1).collect();
+    if !loaded.is_empty() {
+        // c=16 and c=64 once more, the four taking turns on c connections each: the
+        // requests/s target.
+        let turn = bench.plan.load_turns_of;
+        let warm = turn / 10;
+        let first = |ids: &[String]| ids.first().cloned().unwrap_or_default();
+        let targets = [
+            ("1a", tool.mcp_url(), &signed, &direct_sessions),
+            ("1b", proxy.mcp_url(), &bearer, &proxied_sessions),
+            ("1d", proxy_redis.mcp_url(), &bearer_redis, &redis_sessions),
+            ("1c", bare.mcp_url(), &signed, &direct_sessions),
+        ]
+        .map(|(scenario, url, credential, sessions)| alternate::Target {
+            scenario,
+            url,
+            credential: credential.clone(),
+            session: first(sessions),
+            params: CURRENT_TIME,
+        });
+        let (rounds, warmup) = (bench.plan.rounds, bench.plan.warmup);
+        for &c in &loaded {
+            eprintln!(
+                "[bench]   c={c} taking turns: {rounds} round(s) of {} s, {turn} answers per \
+                 turn, the first and last {warm} of each not timed",
+                turns_length.as_secs(),
+            );
+            let measured =
+                alternate_load::run(&targets, c, rounds, turns_length, warmup, turn, warm).await?;
+            bench.alternating_load.extend(measured);
+        }
+        bench.notes.push(format!(
+            "c={} taking turns: c kept-alive connections to each of 1a–1d, all sending to one \
+             target until it has answered {turn} requests, then to the next (each pass starting \
+             with the next of them), rounds of {} s; a turn's rate is timed from its {warm}th \
+             answer to its {}th, every answer checked",
+            loaded
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" and c="),
+            turns_length.as_secs(),
+            turn - warm,
+        ));
+    }
     if concurrency.contains(&1) {
         // c=1 once more, the four taking turns on one connection each: the p50 target.
         let (turn, warm) = (bench.plan.turns_of, bench.plan.turn_warm_up);
@@ -897,8 +962,7 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
                 first(&direct_sessions),
             ),
         ];
-        // A round as long as a round of slices: each target gets as many seconds.
-        let length = SLICE * (bench.plan.slices * targets.len()) as u32;
+        let length = turns_length;
         let (rounds, warmup) = (bench.plan.rounds, bench.plan.warmup);
         eprintln!(
             "[bench]   c=1 taking turns: {rounds} round(s) of {} s, {turn} requests per turn, \

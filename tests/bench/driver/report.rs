@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 pub use crate::alternate::Round as AlternatingRound;
+pub use crate::alternate_load::Round as AlternatingLoadRound;
 use crate::load::WrkStats;
 
 /// The machine the run used.
@@ -542,6 +543,9 @@ pub struct Report {
     /// Scenario 1 at c=1 with 1a–1d taking turns (`alternate.rs`); empty unless `--turns-of`
     /// was given and c=1 ran.
     pub alternating: Vec<AlternatingRound>,
+    /// Scenario 1 at c=16 and c=64 with 1a–1d taking turns (`alternate_load.rs`); empty
+    /// unless either ran.
+    pub alternating_load: Vec<AlternatingLoadRound>,
     pub targets: Vec<Target>,
     pub notes: Vec<String>,
 }
@@ -713,6 +717,52 @@ fn span(secs: u64) -> String {
     }
 }
 
+/// The gaps of the rounds that have one (no errors), and the numbers of those that do not.
+fn split_clean(rounds: impl Iterator<Item = (usize, Option<f64>)>) -> (Vec<f64>, Vec<usize>) {
+    let mut gaps = Vec::new();
+    let mut with_errors = Vec::new();
+    for (round, gap) in rounds {
+        match gap {
+            Some(gap) => gaps.push(gap),
+            None => with_errors.push(round),
+        }
+    }
+    (gaps, with_errors)
+}
+
+/// A target judged on rounds of turns: `gaps` holds the proxy's gap to bare pingora in each
+/// round without errors (`with_errors` the others). Met if every gap meets `metric`'s bound,
+/// on at least `MIN_RUNS` rounds; `head` says what was measured, `wrk` what the wrk slices
+/// read (shown, not judged).
+fn judged_on_turns(
+    metric: Metric,
+    gaps: &[f64],
+    with_errors: &[usize],
+    head: String,
+    wrk: &str,
+) -> Outcome {
+    let shown: Vec<String> = gaps.iter().map(|g| metric.show_gap(*g)).collect();
+    let worst = metric.worst_of(gaps);
+    let mut measured = format!(
+        "{head}: median {}; round by round {} (worst {})",
+        metric.show_gap(Spread::of(gaps.iter().copied()).median),
+        shown.join(", "),
+        metric.show_gap(worst),
+    );
+    if !with_errors.is_empty() {
+        let _ = write!(measured, "; round {} left out (errors)", list(with_errors));
+    }
+    let _ = write!(measured, "; wrk slices (not judged) {wrk}");
+    if gaps.len() < MIN_RUNS {
+        let why = format!(
+            "not judged: {} round(s) of turns without errors, a target needs ≥ {MIN_RUNS}; ",
+            gaps.len()
+        );
+        return (why + &measured, None);
+    }
+    (measured, Some(metric.met(worst)))
+}
+
 impl Report {
     /// The proxy's run (`scenario`) and bare pingora's of each round at `concurrency`.
     fn by_round(&self, scenario: &str, concurrency: usize) -> Vec<(&LoadRow, &LoadRow)> {
@@ -807,46 +857,68 @@ impl Report {
                 .map(|t| t.p50_us);
             Spread::of(p50s).show(0)
         };
-        let metric = Metric::P50;
-        let shown: Vec<String> = gaps.iter().map(|g| metric.show_gap(*g)).collect();
-        let worst = metric.worst_of(&gaps);
-        let mut measured = format!(
-            "c=1, one client taking turns of {} requests ({} not timed): {} vs {} µs: \
-             median {}; round by round {} (worst {})",
+        let head = format!(
+            "c=1, one client taking turns of {} requests ({} not timed): {} vs {} µs",
             first.turn,
             first.warm,
             p50(scenario),
             p50(BARE.0),
-            metric.show_gap(Spread::of(gaps.iter().copied()).median),
-            shown.join(", "),
-            metric.show_gap(worst),
         );
-        if !with_errors.is_empty() {
-            let _ = write!(measured, "; round {} left out (errors)", list(&with_errors));
-        }
-        let _ = write!(measured, "; wrk slices (not judged) {wrk}");
-        if gaps.len() < MIN_RUNS {
-            let why = format!(
-                "not judged: {} round(s) of turns without errors, a target needs ≥ {MIN_RUNS}; ",
-                gaps.len()
+        judged_on_turns(Metric::P50, &gaps, &with_errors, head, &wrk)
+    }
+
+    /// The requests/s target at `concurrency` for the proxy (`scenario`): met if it serves at
+    /// least 95% of bare pingora's requests/s in every round of turns (`alternate_load.rs`),
+    /// judged on at least `MIN_RUNS` rounds without errors. The wrk slices' reading is shown
+    /// after it, not judged: one 1 s slice's rate moves by half from one slice to the next.
+    fn rate_in_turns(&self, scenario: &str, process: &str, concurrency: usize) -> Outcome {
+        let wrk = self
+            .versus(Metric::RequestsPerS, scenario, process, concurrency)
+            .0;
+        let rounds: Vec<&AlternatingLoadRound> = self
+            .alternating_load
+            .iter()
+            .filter(|r| r.concurrency == concurrency)
+            .collect();
+        let Some(first) = rounds.first() else {
+            return (
+                format!(
+                    "c={concurrency}: not judged: no rounds of turns; wrk slices (not judged) {wrk}"
+                ),
+                None,
             );
-            return (why + &measured, None);
-        }
-        (measured, Some(metric.met(worst)))
+        };
+        let (gaps, with_errors) =
+            split_clean(rounds.iter().map(|r| (r.round, r.share_of_bare(scenario))));
+        let rate = |s: &str| {
+            let rates = rounds
+                .iter()
+                .filter_map(|r| r.of(s))
+                .filter(|t| t.errors == 0)
+                .map(|t| t.per_s());
+            Spread::of(rates).show(0)
+        };
+        let head = format!(
+            "c={concurrency}, {concurrency} connections taking turns of {} answers ({} at each \
+             end not timed): {} vs {}/s",
+            first.turn,
+            first.warm,
+            rate(scenario),
+            rate(BARE.0),
+        );
+        judged_on_turns(Metric::RequestsPerS, &gaps, &with_errors, head, &wrk)
     }
 
     /// `scenario`'s p50 over bare pingora's (as `Metric::P50` has it: 0.05 is 5% longer), in
     /// each round of turns without errors; and the rounds with errors.
     fn turn_gaps(&self, scenario: &str) -> (Vec<f64>, Vec<usize>) {
-        let mut gaps = Vec::new();
-        let mut with_errors = Vec::new();
-        for r in &self.alternating {
-            match r.p50_over_bare(scenario, true) {
-                Some(percent) => gaps.push(percent / 100.0),
-                None => with_errors.push(r.round),
-            }
-        }
-        (gaps, with_errors)
+        split_clean(self.alternating.iter().map(|r| {
+            (
+                r.round,
+                r.p50_over_bare(scenario, true)
+                    .map(|percent| percent / 100.0),
+            )
+        }))
     }
 
     /// Checks the issue's targets against the numbers. A load target is judged only on at
@@ -867,30 +939,30 @@ impl Report {
         let rounds = &self.load_rounds;
         if !rounds.is_empty() {
             for (scenario, store, process) in STORES {
-                let checks: [(Metric, &[usize], String); 2] = [
-                    (
-                        Metric::CpuPerRequest,
-                        &[16, 64],
-                        format!(
-                            "proxy with the {store} ({scenario}) uses ≤ bare pingora's CPU per request + 3 µs at c=16 and c=64, in every round"
-                        ),
+                let parts: Vec<Outcome> = [16, 64]
+                    .into_iter()
+                    .map(|c| self.versus(Metric::CpuPerRequest, scenario, process, c))
+                    .collect();
+                let (measured, verdict) = combine(&parts, " | ");
+                add(
+                    &format!(
+                        "proxy with the {store} ({scenario}) uses ≤ bare pingora's CPU per request + 3 µs at c=16 and c=64, in every round"
                     ),
-                    (
-                        Metric::RequestsPerS,
-                        &[16, 64],
-                        format!(
-                            "proxy with the {store} ({scenario}) serves ≥ 95% of bare pingora's requests/s at c=16 and c=64, in every round"
-                        ),
+                    measured,
+                    verdict,
+                );
+                let parts: Vec<Outcome> = [16, 64]
+                    .into_iter()
+                    .map(|c| self.rate_in_turns(scenario, process, c))
+                    .collect();
+                let (measured, verdict) = combine(&parts, " | ");
+                add(
+                    &format!(
+                        "proxy with the {store} ({scenario}) serves ≥ 95% of bare pingora's requests/s at c=16 and c=64, in every round of turns"
                     ),
-                ];
-                for (metric, concurrencies, target) in checks {
-                    let parts: Vec<Outcome> = concurrencies
-                        .iter()
-                        .map(|c| self.versus(metric, scenario, process, *c))
-                        .collect();
-                    let (measured, verdict) = combine(&parts, " | ");
-                    add(&target, measured, verdict);
-                }
+                    measured,
+                    verdict,
+                );
                 let (measured, verdict) = self.p50_in_turns(scenario, process);
                 add(
                     &format!(
@@ -1433,6 +1505,44 @@ impl Report {
                 );
             }
         }
+        if let Some(first) = self.alternating_load.first() {
+            let _ = writeln!(
+                out,
+                "\nc=16 and c=64 with 1a–1d taking turns on c kept-alive connections each, {} \
+                 answers per turn, the first and last {} of each not timed (`--load-turns-of`; \
+                 requests/s in the timed middles of the turns; the proxies' requests/s as a \
+                 share of bare pingora's in the same round, which the requests/s target is \
+                 judged on):\n\n\
+                 | c | round | s | 1a | 1b | 1d | 1c | 1b vs 1c | 1d vs 1c | requests | errors |\n\
+                 |--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+                first.turn, first.warm
+            );
+            for r in &self.alternating_load {
+                let cell = |scenario: &str| {
+                    r.of(scenario)
+                        .map_or("–".to_owned(), |t| format!("{:.0}", t.per_s()))
+                };
+                let versus = |scenario: &str| {
+                    r.share_of_bare(scenario)
+                        .map_or("–".to_owned(), |share| format!("{:.1}%", share * 100.0))
+                };
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    r.concurrency,
+                    r.round,
+                    r.seconds,
+                    cell("1a"),
+                    cell("1b"),
+                    cell("1d"),
+                    cell("1c"),
+                    versus("1b"),
+                    versus("1d"),
+                    r.targets.iter().map(|t| t.requests).sum::<u64>(),
+                    r.targets.iter().map(|t| t.errors).sum::<u64>()
+                );
+            }
+        }
         out.push_str("\nTargets:\n");
         for t in &self.targets {
             let _ = writeln!(
@@ -1522,6 +1632,7 @@ mod tests {
             revocation: None,
             sustained: None,
             alternating: Vec::new(),
+            alternating_load: Vec::new(),
             targets: Vec::new(),
             notes: Vec::new(),
         }
@@ -1694,6 +1805,102 @@ mod tests {
             .find(|t| t.target.contains("(1b) has p50"))
             .unwrap();
         assert!(target.judged && target.met, "{target:?}");
+    }
+
+    fn load_turns(
+        round: usize,
+        concurrency: usize,
+        proxy: f64,
+        bare: f64,
+        errors: u64,
+    ) -> AlternatingLoadRound {
+        // `proxy` and `bare` requests/s: so many answers timed in one second.
+        let rate = |scenario: &str, per_s: f64, errors: u64| crate::alternate_load::Rate {
+            scenario: scenario.into(),
+            timed_requests: per_s as u64,
+            timed_s: 1.0,
+            requests: 100_000,
+            errors,
+            turns: 20,
+            first_bad: None,
+        };
+        AlternatingLoadRound {
+            round,
+            concurrency,
+            turn: 5_000,
+            warm: 500,
+            seconds: 20.0,
+            targets: vec![rate("1b", proxy, errors), rate("1c", bare, 0)],
+        }
+    }
+
+    #[test]
+    fn the_requests_per_s_is_judged_on_every_round_of_turns_not_on_wrk() {
+        // wrk's slices put the proxy at 80% of bare pingora in round 2 at c=16 and c=64.
+        let mut load: Vec<LoadRow> = ["1b", "1c"]
+            .into_iter()
+            .flat_map(|scenario| (1..=3).map(move |round| run(scenario, round, 10e3, 60.0, 0)))
+            .flat_map(|row| {
+                [16, 64].map(|concurrency| LoadRow {
+                    concurrency,
+                    ..row.clone()
+                })
+            })
+            .collect();
+        for row in &mut load {
+            if row.scenario == "1b" && row.round == Some(2) {
+                row.requests_per_s = 8e3;
+            }
+        }
+        let mut r = report(load);
+        let (measured, verdict) = r.rate_in_turns("1b", "proxy", 16);
+        assert_eq!(verdict, None, "no rounds of turns: {measured}");
+        assert!(measured.contains("(worst 80.0%)"), "{measured}");
+        // Turns: 97%, 101%, 95.5% at c=16, 99% in every round at c=64: met.
+        r.alternating_load = vec![
+            load_turns(1, 16, 19_400.0, 20_000.0, 0),
+            load_turns(2, 16, 20_200.0, 20_000.0, 0),
+            load_turns(3, 16, 19_100.0, 20_000.0, 0),
+        ];
+        r.alternating_load
+            .extend((1..=3).map(|round| load_turns(round, 64, 19_800.0, 20_000.0, 0)));
+        let (measured, verdict) = r.rate_in_turns("1b", "proxy", 16);
+        assert_eq!(verdict, Some(true), "{measured}");
+        assert!(
+            measured.contains(
+                "16 connections taking turns of 5000 answers (500 at each end not timed)"
+            ),
+            "{measured}"
+        );
+        assert!(
+            measured.contains("97.0%, 101.0%, 95.5% (worst 95.5%)"),
+            "{measured}"
+        );
+        assert!(
+            measured.contains("wrk slices (not judged) c=16"),
+            "{measured}"
+        );
+        r.check_targets();
+        let target = |r: &Report| {
+            r.targets
+                .iter()
+                .find(|t| t.target.contains("(1b) serves ≥ 95%"))
+                .cloned()
+                .unwrap()
+        };
+        let t = target(&r);
+        assert!(t.judged && t.met, "{t:?}");
+        // One round of turns under the bound, at either concurrency, fails it.
+        r.alternating_load[4] = load_turns(2, 64, 18_900.0, 20_000.0, 0);
+        r.check_targets();
+        let t = target(&r);
+        assert!(t.judged && !t.met, "{t:?}");
+        assert!(t.measured.contains("(worst 94.5%)"), "{t:?}");
+        // A round with errors is left out, and two clean rounds are too few to judge.
+        r.alternating_load[4] = load_turns(2, 64, 19_800.0, 20_000.0, 7);
+        let (measured, verdict) = r.rate_in_turns("1b", "proxy", 64);
+        assert_eq!(verdict, None, "{measured}");
+        assert!(measured.contains("round 2 left out (errors)"), "{measured}");
     }
 
     #[test]
