@@ -18,6 +18,7 @@
 //! order) is written, and the signed ones signed, before the pass starts, so the client does
 //! the same little work for every target while they are timed.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -28,6 +29,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::alternate::{ANSWER_TIMEOUT, Target, bad_answer, request, whole_answer};
+use crate::stack::cpu_seconds;
 
 /// One target's rate in one round.
 #[derive(Debug, Clone, Serialize)]
@@ -42,9 +44,18 @@ pub struct Rate {
     pub turns: usize,
     /// The first answer that was not a 200 with a JSON-RPC result, if any.
     pub first_bad: Option<String>,
+    /// CPU seconds of each process serving this target over its whole turns (`/proc`, so in
+    /// ticks of 10 ms), for `requests` answers.
+    pub cpu_s: BTreeMap<String, f64>,
 }
 
 impl Rate {
+    /// CPU µs per answer of `process` over the whole turns, if it was measured.
+    pub fn cpu_us_per_request(&self, process: &str) -> Option<f64> {
+        let cpu = self.cpu_s.get(process)?;
+        (self.requests > 0 && cpu.is_finite()).then(|| cpu * 1e6 / self.requests as f64)
+    }
+
     /// Requests/s in the timed middles of its turns (0 when nothing was timed).
     pub fn per_s(&self) -> f64 {
         if self.timed_s > 0.0 {
@@ -87,6 +98,8 @@ impl Round {
 /// Where one target is, and the requests of its next turn.
 struct Place<'a> {
     target: &'a Target,
+    /// The processes serving it (name, pid), whose CPU is counted.
+    processes: &'a [(String, u32)],
     addr: String,
     host: String,
     path: String,
@@ -235,9 +248,12 @@ async fn turn(
 /// `rounds` rounds of `length` each at `concurrency`, after `warmup`: in each, the targets
 /// take turns of `turn` answers with `concurrency` connections each, each pass starting with
 /// the next target; the first and last `warm` answers of every turn are not timed (their
-/// errors count).
+/// errors count). `processes` names the processes serving each target (name, pid), whose CPU
+/// over the turns is counted.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     targets: &[Target],
+    processes: &[Vec<(String, u32)>],
     concurrency: usize,
     rounds: usize,
     length: Duration,
@@ -249,12 +265,13 @@ pub async fn run(
     let turn_of = turn_of.max(concurrency).max(3);
     let warm = warm.clamp(1, (turn_of - 1) / 2);
     let mut places = Vec::with_capacity(targets.len());
-    for target in targets {
+    for (k, target) in targets.iter().enumerate() {
         let url = url::Url::parse(&target.url)?;
         let host = url.host_str().context("a target URL without a host")?;
         let port = url.port_or_known_default().unwrap_or(80);
         places.push(Place {
             target,
+            processes: processes.get(k).map_or(&[], Vec::as_slice),
             addr: format!("{host}:{port}"),
             host: format!("{host}:{port}"),
             path: url.path().to_owned(),
@@ -286,6 +303,11 @@ pub async fn run(
                 errors: 0,
                 turns: 0,
                 first_bad: None,
+                cpu_s: p
+                    .processes
+                    .iter()
+                    .map(|(name, _)| (name.clone(), 0.0))
+                    .collect(),
             })
             .collect();
         let started = Instant::now();
@@ -295,9 +317,23 @@ pub async fn run(
             let requests: Vec<_> = order.iter().map(|&k| places[k].requests(turn_of)).collect();
             for (&k, requests) in order.iter().zip(requests) {
                 let to_place = std::mem::take(&mut streams[k]);
+                let cpu = |place: &Place<'_>| -> Vec<f64> {
+                    place
+                        .processes
+                        .iter()
+                        .map(|(_, pid)| cpu_seconds(*pid))
+                        .collect()
+                };
+                let cpu_before = cpu(&places[k]);
                 let (back, measured) = turn(to_place, &places[k].addr, requests, warm).await?;
+                let cpu_after = cpu(&places[k]);
                 streams[k] = back;
                 let rate = &mut rates[k];
+                for (((name, _), before), after) in
+                    places[k].processes.iter().zip(cpu_before).zip(cpu_after)
+                {
+                    *rate.cpu_s.entry(name.clone()).or_default() += after - before;
+                }
                 rate.turns += 1;
                 rate.requests += turn_of as u64;
                 rate.errors += measured.errors;
@@ -361,6 +397,7 @@ mod tests {
         // No warm-up, and a round so short that it is one pass: one turn of each.
         let rounds = run(
             &targets,
+            &[],
             4,
             1,
             Duration::from_millis(1),
@@ -392,6 +429,7 @@ mod tests {
         let targets = [target("1b", &slow), target("1c", &fast)];
         let rounds = run(
             &targets,
+            &[],
             2,
             3,
             Duration::from_millis(1),

@@ -900,6 +900,11 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
             session: first(sessions),
             params: CURRENT_TIME,
         });
+        // The processes serving each, by the names their CPU goes by in the rows.
+        let processes = compared
+            .iter()
+            .map(|(.., procs)| procs.iter().map(|p| (p.name.clone(), p.pid())).collect())
+            .collect::<Vec<Vec<(String, u32)>>>();
         let (rounds, warmup) = (bench.plan.rounds, bench.plan.warmup);
         for &c in &loaded {
             eprintln!(
@@ -907,8 +912,17 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
                  turn, the first and last {warm} of each not timed",
                 turns_length.as_secs(),
             );
-            let measured =
-                alternate_load::run(&targets, c, rounds, turns_length, warmup, turn, warm).await?;
+            let measured = alternate_load::run(
+                &targets,
+                &processes,
+                c,
+                rounds,
+                turns_length,
+                warmup,
+                turn,
+                warm,
+            )
+            .await?;
             bench.alternating_load.extend(measured);
         }
         bench.notes.push(format!(

@@ -122,18 +122,7 @@ impl Proc {
 
     /// User + system CPU seconds used so far (`/proc/PID/stat` utime + stime).
     pub fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        // Fields after the command name, which may contain spaces: state is field 3.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-        match (ticks(11), ticks(12)) {
-            (Some(utime), Some(stime)) => (utime + stime) / clock_ticks(),
-            _ => f64::NAN,
-        }
+        cpu_seconds(self.pid())
     }
 
     /// Resident memory in KiB (`VmRSS` of `/proc/PID/status`).
@@ -144,6 +133,22 @@ impl Proc {
             .find_map(|l| l.strip_prefix("VmRSS:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0)
+    }
+}
+
+/// User + system CPU seconds process `pid` used so far (`/proc/PID/stat` utime + stime); NaN
+/// when it cannot be read.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which may contain spaces: state is field 3.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(utime), Some(stime)) => (utime + stime) / clock_ticks(),
+        _ => f64::NAN,
     }
 }
 
