@@ -1032,12 +1032,44 @@ impl Report {
                 verdict,
             );
         }
-        if !self.load.is_empty() || self.sustained.is_some() {
+        if !self.load.is_empty()
+            || self.sustained.is_some()
+            || !self.alternating.is_empty()
+            || !self.alternating_load.is_empty()
+        {
             let errors: u64 = self.load.iter().map(|r| r.errors).sum();
             let mut parts = Vec::new();
             if !self.load.is_empty() {
                 parts.push(format!("{errors} in {} load runs", self.load.len()));
             }
+            // The rounds of turns: every answer, timed or not, as (errors, requests).
+            let total = |counts: &mut dyn Iterator<Item = (u64, u64)>| {
+                counts.fold((0, 0), |(e, n), (errors, requests)| {
+                    (e + errors, n + requests)
+                })
+            };
+            let turns_c1 = total(
+                &mut self
+                    .alternating
+                    .iter()
+                    .flat_map(|r| &r.targets)
+                    .map(|t| (t.errors, t.requests as u64)),
+            );
+            let turns_loaded = total(
+                &mut self
+                    .alternating_load
+                    .iter()
+                    .flat_map(|r| &r.targets)
+                    .map(|t| (t.errors, t.requests)),
+            );
+            for ((errors, requests), at) in [(turns_c1, "c=1"), (turns_loaded, "c=16 and c=64")] {
+                if requests > 0 {
+                    parts.push(format!(
+                        "{errors} in the rounds of turns at {at} ({requests} requests)"
+                    ));
+                }
+            }
+            let turn_errors = turns_c1.0 + turns_loaded.0;
             if let Some(s) = &self.sustained {
                 parts.push(format!("{} under sustained load", s.errors));
             }
@@ -1063,7 +1095,7 @@ impl Report {
             add(
                 "errors = 0 in every load run",
                 measured,
-                Some(errors == 0 && sustained_errors == 0),
+                Some(errors == 0 && sustained_errors == 0 && turn_errors == 0),
             );
         }
         if let Some(s) = &self.sustained {
@@ -1946,6 +1978,20 @@ mod tests {
         let (measured, verdict) = r.load_in_turns(Metric::RequestsPerS, "1b", "proxy", 64);
         assert_eq!(verdict, None, "{measured}");
         assert!(measured.contains("round 2 left out (errors)"), "{measured}");
+        // And the errors count against "errors = 0".
+        r.check_targets();
+        let errors = r
+            .targets
+            .iter()
+            .find(|t| t.target.starts_with("errors = 0"))
+            .unwrap();
+        assert!(errors.judged && !errors.met, "{errors:?}");
+        assert!(
+            errors
+                .measured
+                .contains("7 in the rounds of turns at c=16 and c=64 (1200000 requests)"),
+            "{errors:?}"
+        );
     }
 
     #[test]
