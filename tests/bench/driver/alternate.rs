@@ -28,6 +28,7 @@ use crate::mcp::{Credential, PROTOCOL_VERSION, identity_headers};
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where one of 1a–1d sends, and how its requests prove who calls.
+#[derive(Clone)]
 pub struct Target {
     pub scenario: &'static str,
     pub url: String,

@@ -100,8 +100,8 @@ struct Place<'a> {
     target: &'a Target,
     /// The processes serving it (name, pid), whose CPU is counted.
     processes: &'a [(String, u32)],
+    /// "host:port", where it connects and its `Host` header.
     addr: String,
-    host: String,
     path: String,
     next_id: u64,
 }
@@ -113,7 +113,7 @@ impl Place<'_> {
         self.next_id += n as u64;
         Arc::new(
             (first..first + n as u64)
-                .map(|id| request(self.target, &self.host, &self.path, id))
+                .map(|id| request(self.target, &self.addr, &self.path, id))
                 .collect(),
         )
     }
@@ -273,7 +273,6 @@ pub async fn run(
             target,
             processes: processes.get(k).map_or(&[], Vec::as_slice),
             addr: format!("{host}:{port}"),
-            host: format!("{host}:{port}"),
             path: url.path().to_owned(),
             next_id: 1,
         });

@@ -154,9 +154,9 @@ struct Args {
     turn_warm_up: Option<u64>,
     /// After the wrk runs at c=16 and c=64, 1a–1d at each once more with c kept-alive
     /// connections to each, all sending to one target until it has answered N requests, then
-    /// to the next: the requests/s target is judged on these rounds (as many as --rounds,
-    /// each as long as a round of slices). The first and last tenth of every turn's answers
-    /// are not timed (their errors count) [default: 5000].
+    /// to the next: the CPU and requests/s targets are judged on these rounds (as many as
+    /// --rounds, each as long as a round of slices). N is at least c. The first and last
+    /// tenth of every turn's answers are not timed (their errors count) [default: 5000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     load_turns_of: Option<u64>,
 }
@@ -880,26 +880,28 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
     rows.sort_by(|x, y| x.scenario.cmp(&y.scenario));
     // A round of turns as long as a round of slices: each target gets as many seconds.
     let turns_length = SLICE * (bench.plan.slices * compared.len()) as u32;
+    // The four again for the rounds of turns, in the order of `compared`, each with its first
+    // MCP client's session.
+    let first = |ids: &[String]| ids.first().cloned().unwrap_or_default();
+    let targets = [
+        ("1a", tool.mcp_url(), &signed, &direct_sessions),
+        ("1b", proxy.mcp_url(), &bearer, &proxied_sessions),
+        ("1d", proxy_redis.mcp_url(), &bearer_redis, &redis_sessions),
+        ("1c", bare.mcp_url(), &signed, &direct_sessions),
+    ]
+    .map(|(scenario, url, credential, sessions)| alternate::Target {
+        scenario,
+        url,
+        credential: credential.clone(),
+        session: first(sessions),
+        params: CURRENT_TIME,
+    });
     let loaded: Vec<usize> = concurrency.iter().copied().filter(|&c| c > 1).collect();
     if !loaded.is_empty() {
-        // c=16 and c=64 once more, the four taking turns on c connections each: the
-        // requests/s target.
+        // c=16 and c=64 once more, the four taking turns on c connections each: the CPU and
+        // requests/s targets.
         let turn = bench.plan.load_turns_of;
         let warm = turn / 10;
-        let first = |ids: &[String]| ids.first().cloned().unwrap_or_default();
-        let targets = [
-            ("1a", tool.mcp_url(), &signed, &direct_sessions),
-            ("1b", proxy.mcp_url(), &bearer, &proxied_sessions),
-            ("1d", proxy_redis.mcp_url(), &bearer_redis, &redis_sessions),
-            ("1c", bare.mcp_url(), &signed, &direct_sessions),
-        ]
-        .map(|(scenario, url, credential, sessions)| alternate::Target {
-            scenario,
-            url,
-            credential: credential.clone(),
-            session: first(sessions),
-            params: CURRENT_TIME,
-        });
         // The processes serving each, by the names their CPU goes by in the rows.
         let processes = compared
             .iter()
@@ -942,40 +944,7 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
     if concurrency.contains(&1) {
         // c=1 once more, the four taking turns on one connection each: the p50 target.
         let (turn, warm) = (bench.plan.turns_of, bench.plan.turn_warm_up);
-        let first = |ids: &[String]| ids.first().cloned().unwrap_or_default();
-        let target = |scenario, url, credential, session| alternate::Target {
-            scenario,
-            url,
-            credential,
-            session,
-            params: CURRENT_TIME,
-        };
-        let targets = [
-            target(
-                "1a",
-                tool.mcp_url(),
-                signed.clone(),
-                first(&direct_sessions),
-            ),
-            target(
-                "1b",
-                proxy.mcp_url(),
-                bearer.clone(),
-                first(&proxied_sessions),
-            ),
-            target(
-                "1d",
-                proxy_redis.mcp_url(),
-                bearer_redis.clone(),
-                first(&redis_sessions),
-            ),
-            target(
-                "1c",
-                bare.mcp_url(),
-                signed.clone(),
-                first(&direct_sessions),
-            ),
-        ];
+        let targets = targets.clone();
         let length = turns_length;
         let (rounds, warmup) = (bench.plan.rounds, bench.plan.warmup);
         eprintln!(
