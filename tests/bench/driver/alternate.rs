@@ -87,9 +87,7 @@ impl Round {
 struct Connection<'a> {
     target: &'a Target,
     /// Where it connects, and the `Host` header ("host:port").
-    host_name: String,
-    port: u16,
-    host: String,
+    addr: String,
     path: String,
     stream: TcpStream,
     buf: Vec<u8>,
@@ -103,16 +101,12 @@ struct Connection<'a> {
 
 impl<'a> Connection<'a> {
     fn open(target: &'a Target) -> anyhow::Result<Self> {
-        let url = url::Url::parse(&target.url)?;
-        let host = url.host_str().context("a target URL without a host")?;
-        let port = url.port_or_known_default().unwrap_or(80);
-        let stream = connect(host, port)?;
+        let (addr, path) = address(&target.url)?;
+        let stream = connect(&addr)?;
         Ok(Self {
             target,
-            host_name: host.to_owned(),
-            port,
-            host: format!("{host}:{port}"),
-            path: url.path().to_owned(),
+            addr,
+            path,
             stream,
             buf: Vec::with_capacity(16 * 1024),
             next_id: 1,
@@ -127,7 +121,7 @@ impl<'a> Connection<'a> {
     fn request(&mut self) -> Vec<u8> {
         let id = self.next_id;
         self.next_id += 1;
-        request(self.target, &self.host, &self.path, id)
+        request(self.target, &self.addr, &self.path, id)
     }
 
     /// Sends one request and reads its whole answer; records the time between (`Count`), or
@@ -138,10 +132,10 @@ impl<'a> Connection<'a> {
         let answer = send(&mut self.stream, &request, &mut self.buf);
         let took = started.elapsed();
         let bad = match answer {
-            Ok((status, body)) => bad_answer(status, &self.buf[body]),
+            Ok((status, body)) => bad_answer(status, body.of(&self.buf)),
             Err(error) => {
                 // The connection is unusable now: a new one for the next request.
-                self.stream = connect(&self.host_name, self.port)?;
+                self.stream = connect(&self.addr)?;
                 Some(format!("{error:#}"))
             }
         };
@@ -234,9 +228,16 @@ fn quantile_us(sorted: &[u32], q: f64) -> f64 {
     f64::from(sorted[i]) / 1e3
 }
 
-fn connect(host: &str, port: u16) -> anyhow::Result<TcpStream> {
-    let stream =
-        TcpStream::connect((host, port)).with_context(|| format!("connecting to {host}:{port}"))?;
+/// Where `url` is ("host:port", also its `Host` header) and its path.
+pub fn address(url: &str) -> anyhow::Result<(String, String)> {
+    let url = url::Url::parse(url)?;
+    let host = url.host_str().context("a target URL without a host")?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    Ok((format!("{host}:{port}"), url.path().to_owned()))
+}
+
+fn connect(addr: &str) -> anyhow::Result<TcpStream> {
+    let stream = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(ANSWER_TIMEOUT))?;
     Ok(stream)
@@ -248,17 +249,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Writes `request` and reads the answer into `buf`: its status and where its body is.
 /// Answers with `Content-Length` or chunked; anything else is an error.
-fn send(
-    stream: &mut TcpStream,
-    request: &[u8],
-    buf: &mut Vec<u8>,
-) -> anyhow::Result<(u16, std::ops::Range<usize>)> {
+fn send(stream: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>) -> anyhow::Result<(u16, Body)> {
     stream.write_all(request)?;
     buf.clear();
     loop {
         fill(stream, buf)?;
-        if let Some((status, body)) = whole_answer(buf)? {
-            return Ok((status, body.place(buf)));
+        if let Some(answer) = whole_answer(buf)? {
+            return Ok(answer);
         }
     }
 }
@@ -277,18 +274,6 @@ impl Body {
         match self {
             Body::At(range) => &buf[range.clone()],
             Body::Gathered(data) => data,
-        }
-    }
-
-    /// Where the body is in `buf`, after appending it there when it was gathered.
-    fn place(self, buf: &mut Vec<u8>) -> std::ops::Range<usize> {
-        match self {
-            Body::At(range) => range,
-            Body::Gathered(data) => {
-                let start = buf.len();
-                buf.extend_from_slice(&data);
-                start..buf.len()
-            }
         }
     }
 }
@@ -439,13 +424,13 @@ pub(crate) mod tests {
                 std::thread::sleep(Duration::from_millis(5));
             }
         });
-        let mut stream = connect("127.0.0.1", port)?;
+        let mut stream = connect(&format!("127.0.0.1:{port}"))?;
         let mut buf = Vec::new();
         let result = send(&mut stream, b"POST /mcp HTTP/1.1\r\n\r\n", &mut buf);
         drop(stream);
         server.join().expect("the server thread");
         let (status, body) = result?;
-        Ok((status, String::from_utf8_lossy(&buf[body]).into_owned()))
+        Ok((status, String::from_utf8_lossy(body.of(&buf)).into_owned()))
     }
 
     /// Serves JSON-RPC results on kept-alive connections, each `delay` after its request;

@@ -28,7 +28,7 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::alternate::{ANSWER_TIMEOUT, Target, bad_answer, request, whole_answer};
+use crate::alternate::{ANSWER_TIMEOUT, Target, address, bad_answer, request, whole_answer};
 use crate::stack::cpu_seconds;
 
 /// One target's rate in one round.
@@ -153,7 +153,7 @@ struct Turn {
     first_bad: Option<String>,
 }
 
-/// When the answers that open and close a turn's timed middle came, in ns from its start.
+/// When the answers that open and close a turn's timed middle came, from its start.
 #[derive(Default)]
 struct Marks {
     open: std::sync::OnceLock<Duration>,
@@ -266,14 +266,12 @@ pub async fn run(
     let warm = warm.clamp(1, (turn_of - 1) / 2);
     let mut places = Vec::with_capacity(targets.len());
     for (k, target) in targets.iter().enumerate() {
-        let url = url::Url::parse(&target.url)?;
-        let host = url.host_str().context("a target URL without a host")?;
-        let port = url.port_or_known_default().unwrap_or(80);
+        let (addr, path) = address(&target.url)?;
         places.push(Place {
             target,
             processes: processes.get(k).map_or(&[], Vec::as_slice),
-            addr: format!("{host}:{port}"),
-            path: url.path().to_owned(),
+            addr,
+            path,
             next_id: 1,
         });
     }
