@@ -50,8 +50,11 @@ const SLICE: Duration = Duration::from_secs(1);
 /// target at c=1 here, long enough that the uncounted first tenth covers its warm-up.
 const TURNS_OF: usize = 2_000;
 /// Answers per turn at c=16 and c=64 with the targets taking turns (`alternate_load.rs`):
-/// about a quarter of a second at this machine's rates.
-const LOAD_TURNS_OF: usize = 5_000;
+/// about a twentieth of a second at this machine's rates. Short turns put a target's turn
+/// close in time to the others', so the machine's swings (one turn's rate moves by half from
+/// one to the next) hit them alike: at 5000 a second bare pingora read 93–106% of the first
+/// round by round, at 1000 97–103%.
+const LOAD_TURNS_OF: usize = 1_000;
 /// Concurrency levels of scenario 1.
 const CONCURRENCY: [usize; 3] = [1, 16, 64];
 /// Initialized MCP clients the load rotates through (as many as the highest concurrency).
@@ -156,7 +159,8 @@ struct Args {
     /// connections to each, all sending to one target until it has answered N requests, then
     /// to the next: the CPU and requests/s targets are judged on these rounds (as many as
     /// --rounds, each as long as a round of slices). N is at least c. The first and last
-    /// tenth of every turn's answers are not timed (their errors count) [default: 5000].
+    /// tenth of every turn's answers are not timed (their errors count). A second bare pingora
+    /// (1e) takes turns with them as the control [default: 1000].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     load_turns_of: Option<u64>,
 }
@@ -419,7 +423,12 @@ async fn main() -> anyhow::Result<()> {
                     &tool_server,
                 )
                 .await?;
-                let bare = BarePingora::start(&bench.http, &bench.logs, &tool_server).await?;
+                let bare =
+                    BarePingora::start(&bench.http, &bench.logs, &tool_server, report::BARE.1)
+                        .await?;
+                let control =
+                    BarePingora::start(&bench.http, &bench.logs, &tool_server, report::CONTROL.1)
+                        .await?;
                 let stack = LoadStack {
                     okta: &okta,
                     tool: &tool_server,
@@ -427,6 +436,7 @@ async fn main() -> anyhow::Result<()> {
                     proxy_redis: &proxy_redis,
                     redis: &redis,
                     bare: &bare,
+                    control: &control,
                 };
                 load = load_scenarios(&mut bench, &stack).await?;
             }
@@ -762,6 +772,8 @@ struct LoadStack<'a> {
     proxy_redis: &'a Proxy,
     redis: &'a RedisServer,
     bare: &'a BarePingora,
+    /// A second bare pingora, the control of the rounds of turns at c=16 and c=64.
+    control: &'a BarePingora,
 }
 
 /// Scenarios 1 (a, b, c, d) and 2.
@@ -773,6 +785,7 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
         proxy_redis,
         redis,
         bare,
+        control,
     } = *stack;
     let token = login::access_token(&proxy.mcp_url()).await?;
     let token_redis = login::access_token(&proxy_redis.mcp_url()).await?;
@@ -881,13 +894,19 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
     // A round of turns as long as a round of slices: each target gets as many seconds.
     let turns_length = SLICE * (bench.plan.slices * compared.len()) as u32;
     // The four again for the rounds of turns, in the order of `compared`, each with its first
-    // MCP client's session.
+    // MCP client's session; at c=16 and c=64 the control after them.
     let first = |ids: &[String]| ids.first().cloned().unwrap_or_default();
     let targets = [
         ("1a", tool.mcp_url(), &signed, &direct_sessions),
         ("1b", proxy.mcp_url(), &bearer, &proxied_sessions),
         ("1d", proxy_redis.mcp_url(), &bearer_redis, &redis_sessions),
         ("1c", bare.mcp_url(), &signed, &direct_sessions),
+        (
+            report::CONTROL.0,
+            control.mcp_url(),
+            &signed,
+            &direct_sessions,
+        ),
     ]
     .map(|(scenario, url, credential, sessions)| alternate::Target {
         scenario,
@@ -905,7 +924,9 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
         // The processes serving each, by the names their CPU goes by in the rows.
         let processes = compared
             .iter()
-            .map(|(.., procs)| procs.iter().map(|p| (p.name.clone(), p.pid())).collect())
+            .map(|(.., procs)| procs.as_slice())
+            .chain([[&control.proc, &tool.proc].as_slice()])
+            .map(|procs| procs.iter().map(|p| (p.name.clone(), p.pid())).collect())
             .collect::<Vec<Vec<(String, u32)>>>();
         let (rounds, warmup) = (bench.plan.rounds, bench.plan.warmup);
         for &c in &loaded {
@@ -928,10 +949,11 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
             bench.alternating_load.extend(measured);
         }
         bench.notes.push(format!(
-            "c={} taking turns: c kept-alive connections to each of 1a–1d, all sending to one \
-             target until it has answered {turn} requests, then to the next (each pass starting \
-             with the next of them), rounds of {} s; a turn's rate is timed from its {warm}th \
-             answer to its {}th, every answer checked",
+            "c={} taking turns: c kept-alive connections to each of 1a–1d and to a second bare \
+             pingora (1e, the control), all sending to one target until it has answered {turn} \
+             requests, then to the next (each pass starting with the next of them), rounds of \
+             {} s; a turn's rate is timed from its {warm}th answer to its {}th, every answer \
+             checked",
             loaded
                 .iter()
                 .map(ToString::to_string)
@@ -944,7 +966,8 @@ async fn load_scenarios(bench: &mut Bench, stack: &LoadStack<'_>) -> anyhow::Res
     if concurrency.contains(&1) {
         // c=1 once more, the four taking turns on one connection each: the p50 target.
         let (turn, warm) = (bench.plan.turns_of, bench.plan.turn_warm_up);
-        let targets = targets.clone();
+        // 1a–1d: the control is for the rounds at c=16 and c=64.
+        let targets = targets[..compared.len()].to_vec();
         let length = turns_length;
         let (rounds, warmup) = (bench.plan.rounds, bench.plan.warmup);
         eprintln!(

@@ -706,7 +706,10 @@ fn combine(parts: &[Outcome], separator: &str) -> Outcome {
 }
 
 /// Bare pingora's scenario and process name.
-const BARE: (&str, &str) = ("1c", "bare-pingora");
+pub const BARE: (&str, &str) = ("1c", "bare-pingora");
+/// The control of the rounds of turns at c=16 and c=64: a second bare pingora, whose
+/// requests/s and CPU against the first's show how far the measurement itself spreads.
+pub const CONTROL: (&str, &str) = ("1e", "bare-pingora-control");
 
 /// Seconds as "10 min" or "45 s".
 fn span(secs: u64) -> String {
@@ -717,11 +720,21 @@ fn span(secs: u64) -> String {
     }
 }
 
-/// The cells of a round of turns for 1a, 1b, 1d and 1c, then the proxies' gaps to bare
-/// pingora ("… | … | …", without the outer bars).
-fn targets_and_gaps(cell: &dyn Fn(&str) -> String, versus: &dyn Fn(&str) -> String) -> String {
-    let mut cells: Vec<String> = ["1a", "1b", "1d", "1c"].into_iter().map(cell).collect();
-    cells.extend(["1b", "1d"].into_iter().map(versus));
+/// The cells of a round of turns for 1a, 1b, 1d and 1c (and the control, with `control`),
+/// then the gaps of the proxies (and the control) to bare pingora ("… | … | …", without the
+/// outer bars).
+fn targets_and_gaps(
+    control: bool,
+    cell: &dyn Fn(&str) -> String,
+    versus: &dyn Fn(&str) -> String,
+) -> String {
+    let extra = if control { &[CONTROL.0][..] } else { &[] };
+    let mut cells: Vec<String> = ["1a", "1b", "1d", "1c"]
+        .iter()
+        .chain(extra)
+        .map(|s| cell(s))
+        .collect();
+    cells.extend(["1b", "1d"].iter().chain(extra).map(|s| versus(s)));
     cells.join(" | ")
 }
 
@@ -740,13 +753,15 @@ fn split_clean(rounds: impl Iterator<Item = (usize, Option<f64>)>) -> (Vec<f64>,
 
 /// A target judged on rounds of turns: `gaps` holds the proxy's gap to bare pingora in each
 /// round without errors (`with_errors` the others). Met if every gap meets `metric`'s bound,
-/// on at least `MIN_RUNS` rounds; `head` says what was measured, `wrk` what the wrk slices
-/// read (shown, not judged).
+/// on at least `MIN_RUNS` rounds; `head` says what was measured, `control` the gaps of a
+/// second bare pingora to the first (shown, not judged; may be empty), `wrk` what the wrk
+/// slices read (shown, not judged).
 fn judged_on_turns(
     metric: Metric,
     gaps: &[f64],
     with_errors: &[usize],
     head: String,
+    control: &[f64],
     wrk: &str,
 ) -> Outcome {
     let shown: Vec<String> = gaps.iter().map(|g| metric.show_gap(*g)).collect();
@@ -759,6 +774,14 @@ fn judged_on_turns(
     );
     if !with_errors.is_empty() {
         let _ = write!(measured, "; round {} left out (errors)", list(with_errors));
+    }
+    if !control.is_empty() {
+        let shown: Vec<String> = control.iter().map(|g| metric.show_gap(*g)).collect();
+        let _ = write!(
+            measured,
+            "; a second bare pingora against it (the control, not judged): round by round {}",
+            shown.join(", ")
+        );
     }
     let _ = write!(measured, "; wrk slices (not judged) {wrk}");
     if gaps.len() < MIN_RUNS {
@@ -872,7 +895,7 @@ impl Report {
             p50(scenario),
             p50(BARE.0),
         );
-        judged_on_turns(Metric::P50, &gaps, &with_errors, head, &wrk)
+        judged_on_turns(Metric::P50, &gaps, &with_errors, head, &[], &wrk)
     }
 
     /// A target at `concurrency` for the proxy (`scenario`, `process`) against bare pingora, by
@@ -911,12 +934,17 @@ impl Report {
                 Metric::P50 => None,
             }
         };
-        let (gaps, with_errors) = split_clean(rounds.iter().map(|r| {
-            let gap = value(r, scenario, process)
-                .zip(value(r, BARE.0, BARE.1))
-                .map(|(p, b)| metric.gap(p, b));
-            (r.round, gap)
-        }));
+        // The gap of `scenario` to bare pingora in each round, if neither had errors.
+        let gaps_of = |scenario: &str, process: &str| {
+            split_clean(rounds.iter().map(|r| {
+                let gap = value(r, scenario, process)
+                    .zip(value(r, BARE.0, BARE.1))
+                    .map(|(p, b)| metric.gap(p, b));
+                (r.round, gap)
+            }))
+        };
+        let (gaps, with_errors) = gaps_of(scenario, process);
+        let (control, _) = gaps_of(CONTROL.0, CONTROL.1);
         let spread = |scenario: &str, process: &str| {
             metric.show(Spread::of(
                 rounds.iter().filter_map(|r| value(r, scenario, process)),
@@ -930,7 +958,7 @@ impl Report {
             spread(scenario, process),
             spread(BARE.0, BARE.1),
         );
-        judged_on_turns(metric, &gaps, &with_errors, head, &wrk)
+        judged_on_turns(metric, &gaps, &with_errors, head, &control, &wrk)
     }
 
     /// `scenario`'s p50 over bare pingora's (as `Metric::P50` has it: 0.05 is 5% longer), in
@@ -1548,7 +1576,7 @@ impl Report {
                     "| {} | {:.1} | {} | {} | {} |",
                     r.round,
                     r.seconds,
-                    targets_and_gaps(&cell, &versus),
+                    targets_and_gaps(false, &cell, &versus),
                     r.targets.iter().map(|t| t.requests).sum::<usize>(),
                     r.targets.iter().map(|t| t.errors).sum::<u64>()
                 );
@@ -1557,15 +1585,17 @@ impl Report {
         if let Some(first) = self.alternating_load.first() {
             let _ = writeln!(
                 out,
-                "\nc=16 and c=64 with 1a–1d taking turns on c kept-alive connections each, {} \
-                 answers per turn, the first and last {} of each not timed (`--load-turns-of`; \
-                 requests/s in the timed middles of the turns; the proxies' requests/s as a \
-                 share of bare pingora's in the same round, which the requests/s target is \
-                 judged on; and the CPU µs per request of the process in front of the tool \
-                 server, over the whole turns, from `/proc` in ticks of 10 ms):\n\n\
-                 | c | round | s | 1a | 1b | 1d | 1c | 1b vs 1c | 1d vs 1c | CPU µs proxy / \
-                 proxy-redis / bare-pingora | requests | errors |\n\
-                 |--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+                "\nc=16 and c=64 with 1a–1d and a second bare pingora (1e, the control) taking \
+                 turns on c kept-alive connections each, {} answers per turn, the first and last \
+                 {} of each not timed (`--load-turns-of`; requests/s in the timed middles of the \
+                 turns; the proxies' requests/s as a share of bare pingora's in the same round, \
+                 which the requests/s target is judged on, and the control's, which shows how \
+                 far the measurement itself spreads; and the CPU µs per request of the process \
+                 in front of the tool server, over the whole turns, from `/proc` in ticks of \
+                 10 ms):\n\n\
+                 | c | round | s | 1a | 1b | 1d | 1c | 1e | 1b vs 1c | 1d vs 1c | 1e vs 1c | \
+                 CPU µs proxy / proxy-redis / bare-pingora / control | requests | errors |\n\
+                 |--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
                 first.turn, first.warm
             );
             for r in &self.alternating_load {
@@ -1577,21 +1607,26 @@ impl Report {
                     r.share_of_bare(scenario)
                         .map_or("–".to_owned(), |share| format!("{:.1}%", share * 100.0))
                 };
-                let cpu: Vec<String> = [STORES[0], STORES[1], (BARE.0, "", BARE.1)]
-                    .iter()
-                    .map(|(scenario, _, process)| {
-                        r.of(scenario)
-                            .and_then(|t| t.cpu_us_per_request(process))
-                            .map_or("–".to_owned(), |us| format!("{us:.1}"))
-                    })
-                    .collect();
+                let cpu: Vec<String> = [
+                    STORES[0],
+                    STORES[1],
+                    (BARE.0, "", BARE.1),
+                    (CONTROL.0, "", CONTROL.1),
+                ]
+                .iter()
+                .map(|(scenario, _, process)| {
+                    r.of(scenario)
+                        .and_then(|t| t.cpu_us_per_request(process))
+                        .map_or("–".to_owned(), |us| format!("{us:.1}"))
+                })
+                .collect();
                 let _ = writeln!(
                     out,
                     "| {} | {} | {:.1} | {} | {} | {} | {} |",
                     r.concurrency,
                     r.round,
                     r.seconds,
-                    targets_and_gaps(&cell, &versus),
+                    targets_and_gaps(true, &cell, &versus),
                     cpu.join(" / "),
                     r.targets.iter().map(|t| t.requests).sum::<u64>(),
                     r.targets.iter().map(|t| t.errors).sum::<u64>()
@@ -1894,6 +1929,49 @@ mod tests {
                 rate("1c", bare, 0, "bare-pingora", 3.8),
             ],
         }
+    }
+
+    #[test]
+    fn the_control_is_shown_round_by_round_and_not_judged() {
+        let mut r = report(Vec::new());
+        // A second bare pingora at 90% and 104% of the first, the proxy at 99%.
+        r.alternating_load = [(1, 18_000.0), (2, 20_800.0), (3, 18_000.0)]
+            .into_iter()
+            .map(|(round, control)| {
+                let mut turns = load_turns(round, 16, 19_800.0, 20_000.0, 0);
+                let mut second = turns.targets[1].clone();
+                second.scenario = CONTROL.0.into();
+                second.timed_requests = control as u64;
+                second.cpu_s = BTreeMap::from([(CONTROL.1.to_owned(), 3.9)]);
+                turns.targets.push(second);
+                turns
+            })
+            .collect();
+        let (measured, verdict) = r.load_in_turns(Metric::RequestsPerS, "1b", "proxy", 16);
+        assert_eq!(verdict, Some(true), "{measured}");
+        assert!(
+            measured.contains(
+                "a second bare pingora against it (the control, not judged): round by round \
+                 90.0%, 104.0%, 90.0%"
+            ),
+            "{measured}"
+        );
+        // 40 µs against 38 (within 3 µs), the control 1 µs over.
+        let (measured, verdict) = r.load_in_turns(Metric::CpuPerRequest, "1b", "proxy", 16);
+        assert_eq!(verdict, Some(true), "{measured}");
+        assert!(
+            measured.contains("(the control, not judged): round by round +1.0 µs"),
+            "{measured}"
+        );
+        let table = r.markdown();
+        assert!(
+            table.contains("| 1c | 1e | 1b vs 1c | 1d vs 1c | 1e vs 1c |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| 16 | 1 | 20.0 | – | 19800 | – | 20000 | 18000 | 99.0% | – | 90.0% | 40.0 / – / 38.0 / 39.0 | 300000 | 0 |"),
+            "{table}"
+        );
     }
 
     #[test]

@@ -538,16 +538,18 @@ pub struct BarePingora {
 }
 
 impl BarePingora {
-    /// Starts it in front of `tool_server` with the proxy's default thread count (2).
+    /// Starts it in front of `tool_server` with the proxy's default thread count (2), as
+    /// process `name` (its log's name too: "bare-pingora", or another for a second one).
     pub async fn start(
         http: &reqwest::Client,
         logs: &LogDir,
         tool_server: &ToolServer,
+        name: &str,
     ) -> anyhow::Result<Self> {
         let addr = format!("127.0.0.1:{}", free_port()?);
         let mut command = base_command("bare-pingora")?;
         command.args([&addr, &tool_server.addr, "2"]);
-        let (proc, _) = Proc::spawn("bare-pingora", command, &logs.file("bare-pingora"), false)?;
+        let (proc, _) = Proc::spawn(name, command, &logs.file(name), false)?;
         // The tool server's /health, through the bare proxy.
         wait_ok(
             http,
