@@ -9,7 +9,7 @@
 //! five slices a round leave a proxy's rate against bare pingora's 8–15% off either way:
 //! 1b and 1d, the same proxy code, differed by up to 15% in a round. Turns of about a
 //! twentieth of a second (1000 answers), on connections that stay open, give each target
-//! about eighty turns a round spread over the same stretch of time, each close to the
+//! about a hundred turns a round spread over the same stretch of time, each close to the
 //! others'. A second bare pingora takes turns too, as the control: against the first it
 //! read 93–106% round by round with turns of 5000 answers, 97–103% with turns of 1000.
 //!
